@@ -1,0 +1,223 @@
+"""One pass over the layer graph → rows of plain integers, totals and diagnostics.
+
+Counting convention (stated once here, in the README and in every table header):
+MACs are the multiply-accumulates of conv and dense layers, bias excluded;
+FLOPs = 2·MACs; every other element-wise operation (bias adds, batchnorm,
+activations, pooling window reads, residual adds) is counted separately as
+`other_ops` and never folded into FLOPs.  Activations are the elements of every
+tensor the forward pass holds, the input included; bytes assume float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cnncalc import layers as registry
+from cnncalc.errors import CnncalcError, DimensionError
+from cnncalc.graph import Graph
+from cnncalc.layers.arith import PIXEL, ReceptiveField
+from cnncalc.layers.base import Diagnostic, Shape, show_shape
+
+BYTES_PER_VALUE = 4  # float32
+
+
+def elements(shape: Shape) -> int:
+    n = 1
+    for v in shape:
+        n *= v
+    return n
+
+
+@dataclass
+class Row:
+    """One layer's numbers (or a folded block's sums); only render/ turns them into text."""
+
+    name: str
+    kind: str
+    notation: str
+    inputs: list[str]
+    in_shapes: list[Shape]
+    out_shape: Shape
+    trainable: int = 0
+    non_trainable: int = 0
+    macs: int = 0
+    other_ops: int = 0
+    activations: int = 0
+    rf: ReceptiveField | None = None
+    depth: int = 0
+    scope: tuple = ()
+    resolved: dict = field(default_factory=dict)
+    folded: int = 1  # how many layers this row stands for
+
+    @property
+    def params(self) -> int:
+        return self.trainable + self.non_trainable
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def activation_bytes(self) -> int:
+        return BYTES_PER_VALUE * self.activations
+
+
+@dataclass
+class Totals:
+    trainable: int
+    non_trainable: int
+    macs: int
+    other_ops: int
+    activations: int
+    output_shape: Shape
+    rf: ReceptiveField | None
+    layers: int
+
+    @property
+    def params(self) -> int:
+        """Trainable + non-trainable: Keras' "Total params". PyTorch's parameters() count is `trainable`."""
+        return self.trainable + self.non_trainable
+
+    @property
+    def params_bytes(self) -> int:
+        return BYTES_PER_VALUE * self.params
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def activation_bytes(self) -> int:
+        return BYTES_PER_VALUE * self.activations
+
+
+@dataclass
+class Report:
+    graph: Graph
+    rows: list[Row]
+    diagnostics: list[Diagnostic]
+    error: CnncalcError | None = None
+
+    @property
+    def totals(self) -> Totals:
+        last = self.rows[-1] if self.rows else None
+        return Totals(
+            trainable=sum(r.trainable for r in self.rows),
+            non_trainable=sum(r.non_trainable for r in self.rows),
+            macs=sum(r.macs for r in self.rows),
+            other_ops=sum(r.other_ops for r in self.rows),
+            activations=sum(r.activations for r in self.rows),
+            output_shape=self._output_row().out_shape if self.error is None else (last.out_shape if last else ()),
+            rf=self._output_row().rf if self.error is None else (last.rf if last else None),
+            layers=sum(r.folded for r in self.rows if r.kind != "input"),
+        )
+
+    def _output_row(self) -> Row:
+        for r in self.rows:
+            if r.name == self.graph.output:
+                return r
+        return self.rows[-1]
+
+
+def analyze(graph: Graph, strict: bool = False) -> Report:
+    """Shapes, parameters, MACs, other work, activations and receptive fields, layer by layer.
+
+    A dimension error stops the pass: the rows up to that layer are kept and the
+    error is returned in the report (not raised), so that the table can still be shown.
+    Under strict, a warning (a division that is not exact) is an error.
+    """
+    rows: list[Row] = []
+    diagnostics: list[Diagnostic] = []
+    shapes: dict[str, Shape] = {}
+    rfs: dict[str, ReceptiveField] = {}
+    for node in graph.nodes:
+        if node.kind == "input":
+            shape = graph.input_shape
+            rows.append(Row(node.name, "input", "input", [], [], shape, activations=elements(shape), rf=PIXEL))
+            shapes[node.name], rfs[node.name] = shape, PIXEL
+            continue
+        kind = registry.lookup(node.kind)
+        in_shapes = [shapes[i] for i in node.inputs]
+        try:
+            inf = kind.infer(node.fields, in_shapes, [rfs[i] for i in node.inputs], node.name, node.mark,
+                             list(node.inputs))
+        except CnncalcError as exc:
+            return Report(graph, rows, diagnostics, exc)
+        for warning in inf.warnings:
+            if strict:
+                return Report(graph, rows, diagnostics,
+                              DimensionError(warning.message + " (an error under --strict)", warning.mark,
+                                             fix=warning.fix))
+            diagnostics.append(warning)
+        shapes[node.name], rfs[node.name] = inf.out_shape, inf.rf
+        rows.append(Row(
+            name=node.name, kind=node.kind, notation=kind.notation(node.fields, inf.resolved),
+            inputs=list(node.inputs), in_shapes=in_shapes, out_shape=inf.out_shape,
+            trainable=inf.trainable, non_trainable=inf.non_trainable, macs=inf.macs, other_ops=inf.other_ops,
+            activations=elements(inf.out_shape), rf=inf.rf, depth=len(node.scope), scope=node.scope,
+            resolved=inf.resolved,
+        ))
+    unused = _unused(graph)
+    for name in unused:
+        node = graph.node(name)
+        diagnostics.append(Diagnostic("warning", name, node.mark,
+                                      f"{name}: its output is never used (the network's output is {graph.output})",
+                                      "read it with from: or remove it"))
+    return Report(graph, rows, diagnostics)
+
+
+def _unused(graph: Graph) -> list[str]:
+    needed = {graph.output}
+    for node in reversed(graph.nodes):
+        if node.name in needed:
+            needed.update(node.inputs)
+    return [n.name for n in graph.nodes if n.name not in needed and n.kind != "input"]
+
+
+def fold(report: Report, depth: int | None) -> list[Row]:
+    """Rows with blocks nested deeper than `depth` folded into one row each, like torchinfo's depth.
+
+    A folded row sums its layers' counts; its shape and receptive field are those of
+    its last layer, its inputs those of its first.  The rows still sum to the totals.
+    """
+    if depth is None:
+        return list(report.rows)
+    out: list[Row] = []
+    open_rows: dict[str, Row] = {}
+    for row in report.rows:
+        if len(row.scope) <= depth:
+            out.append(row)
+            continue
+        scope_name = row.scope[depth]
+        group = open_rows.get(scope_name)
+        if group is None:
+            info = report.graph.scopes.get(scope_name)
+            group = Row(scope_name, "block", info.label if info else "block", list(row.inputs),
+                        list(row.in_shapes), row.out_shape, depth=depth, scope=row.scope[:depth], folded=0)
+            open_rows[scope_name] = group
+            out.append(group)
+        group.out_shape, group.rf = row.out_shape, row.rf
+        group.trainable += row.trainable
+        group.non_trainable += row.non_trainable
+        group.macs += row.macs
+        group.other_ops += row.other_ops
+        group.activations += row.activations
+        group.folded += 1
+    return out
+
+
+@dataclass
+class Comparison:
+    """Totals of several specs, each with its ratio to the first."""
+
+    names: list[str]
+    files: list[str]
+    totals: list[Totals]
+    errors: list[CnncalcError | None]
+
+
+def compare(reports: list[Report]) -> Comparison:
+    return Comparison([r.graph.name for r in reports], [r.graph.file for r in reports],
+                      [r.totals for r in reports], [r.error for r in reports])
+
+

@@ -1,0 +1,76 @@
+"""The errors cnncalc raises for bad input.
+
+Every error carries where it happened (file, line, column, field), what was
+received and what is allowed, so that the CLI can print one line and exit 1.
+Only `cli.py` turns them into exit codes; library callers catch them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A place in a spec file; line and column count from 1 as editors do."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class CnncalcError(Exception):
+    """Base of every error that is the user's input, not our bug."""
+
+    def __init__(self, message: str, mark: Mark | None = None, field: str | None = None,
+                 received: object = None, allowed: str | None = None, fix: str | None = None):
+        self.message = message
+        self.mark = mark
+        self.field = field
+        self.received = received
+        self.allowed = allowed
+        self.fix = fix
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        """The one line the CLI prints: `where: field: message; received …; allowed …; fix`."""
+        parts = []
+        if self.mark is not None:
+            parts.append(str(self.mark))
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        head = ": ".join(parts)
+        text = f"{head}: {self.message}" if head else self.message
+        if self.received is not None:
+            text += f"; received {_show(self.received)}"
+        if self.allowed:
+            text += f"; allowed: {self.allowed}"
+        if self.fix:
+            text += f" — {self.fix}"
+        return text
+
+
+class SpecError(CnncalcError):
+    """The spec file is not valid YAML or not a valid network description."""
+
+
+class DimensionError(CnncalcError):
+    """The network is well formed but its dimensions do not work out."""
+
+
+class DataError(CnncalcError):
+    """A data file is missing, corrupt, or does not fit the network."""
+
+
+class EngineError(CnncalcError):
+    """The trainer cannot run this spec or this run directory."""
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,103 @@
+"""The layer graph: nodes in topological order, with cycle and reference checks.
+
+The parser produces nodes whose inputs may name any layer; `build` orders them
+(Kahn's algorithm, keeping the spec's order where it is free) and reports a
+cycle by the names on it.  The analyzer and the engine both walk `Graph.nodes`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from cnncalc.errors import Mark, SpecError
+
+INPUT = "input"
+
+
+@dataclass
+class Node:
+    """One layer: canonical kind, normalised fields, the names it reads, where it was written.
+
+    scope: the enclosing block instances, outermost first, as full names (for --depth folding).
+    """
+
+    name: str
+    kind: str
+    fields: dict
+    inputs: list[str]
+    mark: Mark | None = None
+    scope: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A block instance, parallel or repeat that groups nodes (a folded row at --depth)."""
+
+    name: str
+    label: str  # e.g. 'bottleneck', 'parallel (add)', 'repeat ×3'
+    mark: Mark | None
+    depth: int
+
+
+@dataclass
+class Graph:
+    name: str
+    file: str
+    input_shape: tuple
+    nodes: list[Node]  # topological order; nodes[0] is the input
+    output: str
+    scopes: dict[str, Scope] = field(default_factory=dict)
+
+    def node(self, name: str) -> Node:
+        return self._index[name]
+
+    def __post_init__(self):
+        self._index = {n.name: n for n in self.nodes}
+
+    def consumers(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {n.name: [] for n in self.nodes}
+        for n in self.nodes:
+            for i in n.inputs:
+                out[i].append(n.name)
+        return out
+
+
+def build(name: str, file: str, input_shape: tuple, input_mark: Mark | None, nodes: list[Node],
+          output: str, scopes: dict[str, Scope]) -> Graph:
+    """Order `nodes` topologically after the input node; SpecError on a cycle."""
+    first = Node(INPUT, "input", {}, [], input_mark, ())
+    by_name = {n.name: n for n in nodes}
+    order_of = {n.name: i for i, n in enumerate(nodes)}
+    pending = {n.name: len(set(n.inputs) - {INPUT}) for n in nodes}
+    users: dict[str, list[str]] = {n.name: [] for n in nodes}
+    for n in nodes:
+        for i in set(n.inputs) - {INPUT}:
+            users[i].append(n.name)
+    ready = [order_of[n.name] for n in nodes if pending[n.name] == 0]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        n = nodes[heapq.heappop(ready)]
+        ordered.append(n)
+        for u in users[n.name]:
+            pending[u] -= 1
+            if pending[u] == 0:
+                heapq.heappush(ready, order_of[u])
+    if len(ordered) != len(nodes):
+        stuck = [n for n in nodes if pending[n.name] > 0]
+        cycle = _find_cycle(stuck, by_name)
+        raise SpecError("the layers form a cycle: " + " → ".join(cycle + [cycle[0]]),
+                        by_name[cycle[0]].mark, "from", allowed="references to layers that do not read back")
+    return Graph(name, file, input_shape, [first] + ordered, output, scopes)
+
+
+def _find_cycle(stuck: list[Node], by_name: dict[str, Node]) -> list[str]:
+    stuck_names = {n.name for n in stuck}
+    start = stuck[0].name
+    seen: list[str] = []
+    current = start
+    while current not in seen:
+        seen.append(current)
+        current = next(i for i in by_name[current].inputs if i in stuck_names)
+    return seen[seen.index(current):][::-1]

@@ -1,0 +1,163 @@
+"""Every textbook formula, written once, in Python integers.
+
+Tables, explanations, error messages and the engine all quote these
+functions; no other module computes an output size.
+
+    n_out = ⌊(n + p_a + p_b − d·(f − 1) − 1) / s⌋ + 1        (floor mode)
+
+With symmetric padding p and no dilation this is the course formula
+⌊(n + 2p − f)/s⌋ + 1.  Each function returns a small record holding the
+numbers it used, so a diagnostic can print the arithmetic it checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OutLength:
+    """One spatial axis of a sliding window, with the arithmetic kept for messages.
+
+    n: input length; p_a, p_b: padding before/after; f: kernel; s: stride;
+    d: dilation; ceil: ceil mode.  n_out is the output length (may be ≤ 0 when the
+    window does not fit), remainder = (n + p_a + p_b − f_eff) mod s: a non-zero
+    remainder means the last `remainder` input positions are never read (floor mode).
+    """
+
+    n: int
+    p_a: int
+    p_b: int
+    f: int
+    s: int
+    d: int
+    ceil: bool
+    n_out: int
+    remainder: int
+
+    @property
+    def f_eff(self) -> int:
+        """Dilated kernel extent d·(f − 1) + 1."""
+        return dilated_extent(self.f, self.d)
+
+    @property
+    def span(self) -> int:
+        """n + p_a + p_b − d·(f − 1) − 1, the numerator of the formula."""
+        return self.n + self.p_a + self.p_b - self.f_eff
+
+    @property
+    def exact(self) -> bool:
+        return self.remainder == 0
+
+    def formula(self) -> str:
+        """The formula with its numbers, as a student writes it."""
+        pad = f"2·{self.p_a}" if self.p_a == self.p_b else f"{self.p_a} + {self.p_b}"
+        kernel = str(self.f) if self.d == 1 else f"({self.d}·({self.f} − 1) + 1)"
+        bracket = "⌈" if self.ceil else "⌊"
+        close = "⌉" if self.ceil else "⌋"
+        return f"{bracket}({self.n} + {pad} − {kernel})/{self.s}{close} + 1 = {self.n_out}"
+
+
+def dilated_extent(f: int, d: int) -> int:
+    """Extent of a dilated kernel: d·(f − 1) + 1."""
+    return d * (f - 1) + 1
+
+
+def out_length(n: int, f: int, s: int = 1, p_a: int = 0, p_b: int | None = None,
+               d: int = 1, ceil: bool = False) -> OutLength:
+    """Output length of a sliding window along one axis.
+
+    floor mode: ⌊(n + p_a + p_b − d·(f−1) − 1)/s⌋ + 1
+    ceil mode (PyTorch pooling): ⌈…/s⌉ + 1, minus one if the last window would start
+    inside the right padding only — PyTorch's rule, so that GoogLeNet's shapes agree.
+    """
+    if p_b is None:
+        p_b = p_a
+    span = n + p_a + p_b - dilated_extent(f, d)
+    if span < 0:
+        return OutLength(n, p_a, p_b, f, s, d, ceil, span // s + 1, span % s)
+    if ceil:
+        n_out = -(-span // s) + 1
+        if (n_out - 1) * s >= n + p_a:
+            n_out -= 1
+    else:
+        n_out = span // s + 1
+    return OutLength(n, p_a, p_b, f, s, d, ceil, n_out, span % s)
+
+
+def same_padding(n: int, f: int, s: int = 1, d: int = 1) -> tuple[int, int]:
+    """TensorFlow's `same` padding (p_a, p_b) so that n_out = ⌈n/s⌉.
+
+    total = max((⌈n/s⌉ − 1)·s + d·(f − 1) + 1 − n, 0); the odd pixel goes after
+    (bottom/right), as TensorFlow and Keras place it.
+    """
+    n_out = -(-n // s)
+    total = max((n_out - 1) * s + dilated_extent(f, d) - n, 0)
+    return total // 2, total - total // 2
+
+
+def fixing_paddings(n: int, f: int, s: int, d: int = 1, limit: int = 3) -> list[int]:
+    """Symmetric paddings p ≤ limit for which (n + 2p − f_eff) is divisible by s."""
+    f_eff = dilated_extent(f, d)
+    return [p for p in range(0, limit + 1) if n + 2 * p - f_eff >= 0 and (n + 2 * p - f_eff) % s == 0]
+
+
+def fixing_strides(n: int, f: int, p_a: int, p_b: int, d: int = 1) -> list[int]:
+    """Strides s ≥ 1 (up to f_eff) that divide (n + p_a + p_b − f_eff) exactly."""
+    span = n + p_a + p_b - dilated_extent(f, d)
+    return [s for s in range(1, max(dilated_extent(f, d), 1) + 1) if span >= 0 and span % s == 0]
+
+
+def conv_params(f_H: int, f_W: int, n_C_prev: int, n_C: int, groups: int = 1, bias: bool = True) -> int:
+    """Conv parameters: f_H·f_W·(n_C_prev/groups)·n_C weights + n_C biases.
+
+    With groups = 1 and a square kernel: (f·f·n_C_prev + 1)·n_C.
+    """
+    return f_H * f_W * (n_C_prev // groups) * n_C + (n_C if bias else 0)
+
+
+def conv_macs(n_H: int, n_W: int, n_C: int, f_H: int, f_W: int, n_C_prev: int, groups: int = 1) -> int:
+    """Conv multiply-accumulates: each of n_H·n_W·n_C outputs reads f_H·f_W·(n_C_prev/groups) inputs."""
+    return n_H * n_W * n_C * f_H * f_W * (n_C_prev // groups)
+
+
+def dense_params(n_prev: int, n: int, bias: bool = True) -> int:
+    """Dense parameters: (n_prev + 1)·n with bias, n_prev·n without."""
+    return (n_prev + (1 if bias else 0)) * n
+
+
+def dense_macs(n_prev: int, n: int) -> int:
+    """Dense multiply-accumulates: n_prev·n."""
+    return n_prev * n
+
+
+def batchnorm_params(n_C: int) -> tuple[int, int]:
+    """BatchNorm: (trainable γ, β = 2·n_C, non-trainable running mean and variance = 2·n_C)."""
+    return 2 * n_C, 2 * n_C
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Receptive field r and jump j (effective stride) per axis, in input pixels."""
+
+    r_H: int
+    r_W: int
+    j_H: int
+    j_W: int
+
+    def step(self, f_H: int, f_W: int, s_H: int, s_W: int, d_H: int = 1, d_W: int = 1) -> "ReceptiveField":
+        """r_out = r_in + (f − 1)·d·j_in,  j_out = j_in·s."""
+        return ReceptiveField(
+            self.r_H + (f_H - 1) * d_H * self.j_H,
+            self.r_W + (f_W - 1) * d_W * self.j_W,
+            self.j_H * s_H,
+            self.j_W * s_W,
+        )
+
+    def widest(self, other: "ReceptiveField") -> "ReceptiveField":
+        """At a merge the field is the largest over the incoming paths."""
+        return ReceptiveField(max(self.r_H, other.r_H), max(self.r_W, other.r_W),
+                              max(self.j_H, other.j_H), max(self.j_W, other.j_W))
+
+
+PIXEL = ReceptiveField(1, 1, 1, 1)

@@ -1,0 +1,190 @@
+"""What every layer kind declares: its field table and its rules.
+
+A kind's field table is the single source for three readers: the spec parser
+validates and normalises with it, `cnncalc schema` turns it into JSON Schema,
+and the README's field reference is generated from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from cnncalc.errors import Mark, SpecError
+from cnncalc.layers.arith import ReceptiveField
+
+REQUIRED = object()
+
+# Shapes are tuples of Python ints: (n_H, n_W, n_C) for feature maps, (n,) for flat vectors.
+Shape = tuple
+
+
+def is_map(shape: Shape) -> bool:
+    return len(shape) == 3
+
+
+def show_shape(shape: Shape) -> str:
+    return "×".join(str(v) for v in shape)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One hyperparameter of a layer kind.
+
+    type is one of: 'pos_int' (≥ 1), 'nonneg_int' (≥ 0), 'pair' (pos int or [h, w]),
+    'padding' (int, [p_H, p_W], [top, bottom, left, right], 'same', 'valid'),
+    'groups' (pos int or 'depthwise'), 'bool', 'rate' (0 ≤ x < 1), 'pos_float', 'float'.
+    """
+
+    name: str
+    type: str
+    default: object = REQUIRED
+    doc: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass
+class Inference:
+    """What a rule computes for one layer; plain numbers, no strings beyond notes."""
+
+    out_shape: Shape
+    trainable: int = 0
+    non_trainable: int = 0
+    macs: int = 0
+    other_ops: int = 0
+    rf: ReceptiveField | None = None
+    resolved: dict = field(default_factory=dict)  # hyperparameters fixed at analysis time (e.g. same padding)
+    warnings: list = field(default_factory=list)  # Diagnostic records
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A dimension problem found at one layer, with the arithmetic that shows it."""
+
+    level: str  # 'warning' or 'error'
+    layer: str
+    mark: Mark | None
+    message: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A layer kind: its names, fields and rules.
+
+    infer(fields, in_shapes, rfs, name, mark, sources) -> Inference, or raises DimensionError;
+    in_shapes, rfs and sources (the names of the layers read) are lists, one per input.
+    notation(fields, resolved) -> the course notation, e.g. 'conv 5×5 s1 p0, 8'.
+    """
+
+    name: str
+    fields: tuple[Field, ...]
+    infer: Callable
+    notation: Callable
+    doc: str
+    aliases: tuple[str, ...] = ()
+    short: str | None = None  # the field a scalar short form sets (`maxpool: 2` → kernel)
+    n_inputs: str = "one"  # 'one' or 'many'
+    family: str = ""
+
+    def field(self, name: str) -> Field | None:
+        for f in self.fields:
+            if f.name == name or name in f.aliases:
+                return f
+        return None
+
+
+# ---------------------------------------------------------------- value normalisation
+
+_ALLOWED = {
+    "pos_int": "an integer ≥ 1",
+    "nonneg_int": "an integer ≥ 0",
+    "pair": "an integer ≥ 1 or [h, w]",
+    "padding": "an integer ≥ 0, [p_H, p_W], [top, bottom, left, right], 'same' or 'valid'",
+    "groups": "an integer ≥ 1 or 'depthwise'",
+    "bool": "true or false",
+    "rate": "a number with 0 ≤ rate < 1",
+    "pos_float": "a number > 0",
+    "float": "a number",
+}
+
+MAX_SIZE = 10**9  # a guard against absurd sizes; exact Python ints below it
+
+
+def allowed_text(type_name: str) -> str:
+    return _ALLOWED[type_name]
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def normalise(fld: Field, value, kind: str, mark: Mark | None):
+    """Check `value` against the field's type and return its canonical form.
+
+    pair → (h, w); padding → 'same' | 'valid' | (top, bottom, left, right).
+    """
+
+    def bad(reason: str = "wrong type"):
+        return SpecError(f"{kind}: {reason}", mark, fld.name, value, _ALLOWED[fld.type])
+
+    t = fld.type
+    if t in ("pos_int", "nonneg_int"):
+        if not _is_int(value):
+            raise bad()
+        low = 1 if t == "pos_int" else 0
+        if value < low:
+            raise bad("must be positive" if low else "must not be negative")
+        if value > MAX_SIZE:
+            raise SpecError(f"{kind}: absurdly large", mark, fld.name, value, f"at most {MAX_SIZE:,}")
+        return value
+    if t == "pair":
+        if _is_int(value):
+            value = [value, value]
+        if not (isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)):
+            raise bad()
+        if min(value) < 1:
+            raise bad("must be positive")
+        if max(value) > MAX_SIZE:
+            raise SpecError(f"{kind}: absurdly large", mark, fld.name, value, f"at most {MAX_SIZE:,}")
+        return (value[0], value[1])
+    if t == "padding":
+        if isinstance(value, str):
+            if value.lower() in ("same", "valid"):
+                return value.lower()
+            raise bad("unknown padding")
+        if _is_int(value):
+            value = [value] * 4
+        elif isinstance(value, list) and len(value) == 2:
+            value = [value[0], value[0], value[1], value[1]]
+        if not (isinstance(value, list) and len(value) == 4 and all(_is_int(v) for v in value)):
+            raise bad()
+        if min(value) < 0:
+            raise bad("must not be negative")
+        if max(value) > MAX_SIZE:
+            raise SpecError(f"{kind}: absurdly large", mark, fld.name, value, f"at most {MAX_SIZE:,}")
+        return tuple(value)
+    if t == "groups":
+        if isinstance(value, str) and value.lower() == "depthwise":
+            return "depthwise"
+        if not _is_int(value) or value < 1:
+            raise bad()
+        return value
+    if t == "bool":
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if t in ("rate", "pos_float", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad()
+        value = float(value)
+        if t == "rate" and not 0.0 <= value < 1.0:
+            raise bad("out of range")
+        if t == "pos_float" and not value > 0.0:
+            raise bad("must be positive")
+        return value
+    raise AssertionError(f"unknown field type {t}")

@@ -1,0 +1,78 @@
+"""Convolution: fields, shape, parameters, MACs and receptive field.
+
+    n_H = ⌊(n_H_prev + p_top + p_bottom − d·(f_H − 1) − 1)/s⌋ + 1   (arith.out_length)
+    params = f_H·f_W·(n_C_prev/groups)·n_C + n_C                     (arith.conv_params)
+    MACs   = n_H·n_W·n_C·f_H·f_W·(n_C_prev/groups)                   (arith.conv_macs)
+"""
+
+from __future__ import annotations
+
+from cnncalc.errors import DimensionError, SpecError
+from cnncalc.layers import arith, window
+from cnncalc.layers.base import Field, Inference, Kind
+
+FIELDS = (
+    Field("filters", "pos_int", None, "number of filters n_C (default for depthwise: n_C_prev)",
+          aliases=("out_channels", "n_C")),
+    Field("kernel", "pair", doc="filter size f, or [f_H, f_W]", aliases=("kernel_size", "f")),
+    Field("stride", "pair", 1, "stride s, or [s_H, s_W]", aliases=("s", "strides")),
+    Field("padding", "padding", 0, "p, [p_H, p_W], [top, bottom, left, right], 'same' (TensorFlow) or 'valid'",
+          aliases=("p", "pad")),
+    Field("dilation", "pair", 1, "dilation d, or [d_H, d_W]", aliases=("d", "dilation_rate")),
+    Field("groups", "groups", 1, "channel groups; 'depthwise' = one group per input channel"),
+    Field("bias", "bool", True, "add a bias per filter", aliases=("use_bias",)),
+)
+
+
+def _groups(fields, n_C_prev: int) -> int:
+    return n_C_prev if fields["groups"] == "depthwise" else fields["groups"]
+
+
+def infer(fields, in_shapes, rfs, name, mark, sources):
+    in_shape = in_shapes[0]
+    window.require_map("conv", name, in_shape, mark, sources[0])
+    n_H_prev, n_W_prev, n_C_prev = in_shape
+    groups = _groups(fields, n_C_prev)
+    n_C = fields["filters"] if fields["filters"] is not None else n_C_prev
+    if fields["filters"] is None and fields["groups"] != "depthwise":
+        raise SpecError("conv needs the number of filters", mark, "filters", None, "an integer ≥ 1")
+    if n_C_prev % groups or n_C % groups:
+        raise DimensionError(
+            f"{name}: groups {groups} must divide both n_C_prev = {n_C_prev} and n_C = {n_C}",
+            mark, fix=f"choose groups among the common divisors, e.g. {_common_divisors(n_C_prev, n_C)}")
+    f, s, d = fields["kernel"], fields["stride"], fields["dilation"]
+    pads = window.resolve_pads(fields["padding"], n_H_prev, n_W_prev, f, s, d)
+    n_H, n_W, notes = window.slide("conv", name, mark, in_shape, f, s, d, pads)
+    return Inference(
+        out_shape=(n_H, n_W, n_C),
+        trainable=arith.conv_params(f[0], f[1], n_C_prev, n_C, groups, fields["bias"]),
+        macs=arith.conv_macs(n_H, n_W, n_C, f[0], f[1], n_C_prev, groups),
+        other_ops=n_H * n_W * n_C if fields["bias"] else 0,
+        rf=rfs[0].step(f[0], f[1], s[0], s[1], d[0], d[1]),
+        resolved={"pads": pads, "groups": groups, "n_C": n_C, "n_C_prev": n_C_prev},
+        warnings=notes,
+    )
+
+
+def _common_divisors(a: int, b: int) -> str:
+    return ", ".join([str(g) for g in range(1, min(a, b) + 1) if a % g == 0 and b % g == 0][:6])
+
+
+def notation(fields, resolved) -> str:
+    f = fields["kernel"]
+    text = f"conv {f[0]}×{f[1]} s{window.pair_text(fields['stride'])} p{window.pads_text(fields['padding'], resolved['pads'])}"
+    if fields["dilation"] != (1, 1):
+        text += f" d{window.pair_text(fields['dilation'])}"
+    groups = resolved["groups"]
+    if fields["groups"] == "depthwise":
+        text += " depthwise"
+    elif groups != 1:
+        text += f" g{groups}"
+    if not fields["bias"]:
+        text += " no-bias"
+    return text + f", {resolved['n_C']}"
+
+
+KIND = Kind("conv", FIELDS, infer, notation,
+            "2-D convolution: n_C filters of f_H×f_W×(n_C_prev/groups)",
+            aliases=("conv2d", "convolution"), short="filters", family="conv")

@@ -1,0 +1,54 @@
+"""Dense (fully connected) and flatten.
+
+    params = (n_prev + 1)·n   (arith.dense_params),  MACs = n_prev·n   (arith.dense_macs)
+    flatten: n_H×n_W×n_C → n_H·n_W·n_C
+"""
+
+from __future__ import annotations
+
+from cnncalc.errors import DimensionError
+from cnncalc.layers import arith
+from cnncalc.layers.base import Field, Inference, Kind, is_map, show_shape
+
+
+def _dense_infer(fields, in_shapes, rfs, name, mark, sources):
+    in_shape = in_shapes[0]
+    if is_map(in_shape):
+        raise DimensionError(
+            f"{name}: dense reads the {show_shape(in_shape)} feature map of {sources[0]}, but needs a flat vector",
+            mark, fix=f"add `- flatten` before it (giving {in_shape[0] * in_shape[1] * in_shape[2]:,} inputs) "
+                      "or `- global_avgpool` (giving {0})".format(in_shape[2]))
+    n_prev, n = in_shape[0], fields["units"]
+    return Inference(
+        out_shape=(n,),
+        trainable=arith.dense_params(n_prev, n, fields["bias"]),
+        macs=arith.dense_macs(n_prev, n),
+        other_ops=n if fields["bias"] else 0,
+        rf=rfs[0],
+        resolved={"n_prev": n_prev},
+    )
+
+
+def _dense_notation(fields, resolved) -> str:
+    return f"dense {fields['units']}" + ("" if fields["bias"] else " no-bias")
+
+
+DENSE = Kind("dense", (Field("units", "pos_int", doc="number of units n", aliases=("n", "out_features")),
+                       Field("bias", "bool", True, "add a bias per unit", aliases=("use_bias",))),
+             _dense_infer, _dense_notation, "fully connected: n units, each reading all n_prev inputs",
+             aliases=("fc", "linear", "fully_connected"), short="units", family="dense")
+
+
+def _flatten_infer(fields, in_shapes, rfs, name, mark, sources):
+    in_shape = in_shapes[0]
+    if not is_map(in_shape):
+        return Inference(out_shape=in_shape, rf=rfs[0])
+    n_H, n_W, n_C = in_shape
+    # after flatten every output sees the whole map: a window of n_H×n_W
+    return Inference(out_shape=(n_H * n_W * n_C,), rf=rfs[0].step(n_H, n_W, n_H, n_W))
+
+
+FLATTEN = Kind("flatten", (), _flatten_infer, lambda fields, resolved: "flatten",
+               "n_H×n_W×n_C → n_H·n_W·n_C (channel-major, PyTorch's order)", family="dense")
+
+KINDS = (DENSE, FLATTEN)

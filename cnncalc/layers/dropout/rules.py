@@ -1,0 +1,17 @@
+"""Dropout: shape unchanged, no parameters, no work at inference."""
+
+from __future__ import annotations
+
+from cnncalc.layers.base import Field, Inference, Kind
+
+
+def _infer(fields, in_shapes, rfs, name, mark, sources):
+    return Inference(out_shape=in_shapes[0], rf=rfs[0])
+
+
+DROPOUT = Kind("dropout", (Field("rate", "rate", 0.5, "probability of zeroing an element", aliases=("p",)),),
+               _infer, lambda fields, resolved: f"dropout {fields['rate']:g}",
+               "zero each element with probability rate while training; scale the rest by 1/(1 − rate)",
+               short="rate", family="dropout")
+
+KINDS = (DROPOUT,)

@@ -1,0 +1,31 @@
+"""Batch normalisation over channels (maps) or features (flat vectors).
+
+    trainable γ, β: 2·n_C;  non-trainable running mean and variance: 2·n_C   (arith.batchnorm_params)
+PyTorch's parameter count is the trainable one; Keras' "Total params" adds the running statistics.
+Other work: 2 per element (scale and shift, with the statistics folded as at inference).
+"""
+
+from __future__ import annotations
+
+from cnncalc.layers import arith
+from cnncalc.layers.base import Field, Inference, Kind
+
+
+def _infer(fields, in_shapes, rfs, name, mark, sources):
+    shape = in_shapes[0]
+    n_C = shape[-1]
+    n = 1
+    for v in shape:
+        n *= v
+    trainable, fixed = arith.batchnorm_params(n_C)
+    return Inference(out_shape=shape, trainable=trainable, non_trainable=fixed, other_ops=2 * n, rf=rfs[0])
+
+
+BATCHNORM = Kind("batchnorm",
+                 (Field("eps", "pos_float", 1e-5, "added to the variance", aliases=("epsilon",)),
+                  Field("momentum", "rate", 0.1, "running-statistics update rate (PyTorch's convention)")),
+                 _infer, lambda fields, resolved: "batchnorm",
+                 "normalise each channel by batch statistics, then scale by γ and shift by β",
+                 aliases=("bn", "batch_norm", "batchnorm2d", "batchnorm1d"), family="norm")
+
+KINDS = (BATCHNORM,)

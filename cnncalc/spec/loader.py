@@ -1,0 +1,139 @@
+"""Safe YAML loading that keeps every value's line and column.
+
+yaml.compose builds the node graph without constructing Python objects (so no
+Python tags can run); we convert nodes ourselves into dicts and lists that
+remember where each key and value stood, and count nodes so that an alias bomb
+("billion laughs") stops with an error instead of eating the memory.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from cnncalc.errors import Mark, SpecError
+
+MAX_NODES = 200_000
+MAX_BYTES = 5_000_000
+
+_STANDARD_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:map", "tag:yaml.org,2002:merge",
+}
+
+
+class MDict(dict):
+    """A mapping that knows its own place, and each key's and value's place."""
+
+    mark: Mark
+    key_marks: dict
+    value_marks: dict
+
+    def where(self, key) -> Mark:
+        return self.value_marks.get(key, self.key_marks.get(key, self.mark))
+
+    def key_where(self, key) -> Mark:
+        return self.key_marks.get(key, self.mark)
+
+
+class MList(list):
+    """A sequence that knows its own place and each item's place."""
+
+    mark: Mark
+    item_marks: list
+
+    def where(self, index: int) -> Mark:
+        return self.item_marks[index] if index < len(self.item_marks) else self.mark
+
+
+def make_dict(mark: Mark, items=()) -> MDict:
+    d = MDict(items)
+    d.mark, d.key_marks, d.value_marks = mark, {}, {}
+    return d
+
+
+def make_list(mark: Mark, items=(), item_marks=None) -> MList:
+    out = MList(items)
+    out.mark = mark
+    out.item_marks = list(item_marks) if item_marks is not None else [mark] * len(out)
+    return out
+
+
+def _mark(file: str, node) -> Mark:
+    return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Converter:
+    def __init__(self, file: str):
+        self.file = file
+        self.count = 0
+        self.scalars = yaml.constructor.SafeConstructor()
+
+    def convert(self, node):
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise SpecError(f"the YAML expands to more than {MAX_NODES:,} nodes (aliases repeated too often?)",
+                            _mark(self.file, node), allowed="a spec without alias explosions")
+        if node.tag not in _STANDARD_TAGS:
+            raise SpecError("YAML tags are not allowed in a spec", _mark(self.file, node), received=node.tag,
+                            allowed="plain YAML values (numbers, strings, lists, mappings)")
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalars.construct_object(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            items = [self.convert(child) for child in node.value]
+            return make_list(_mark(self.file, node), items, [_mark(self.file, c) for c in node.value])
+        out = make_dict(_mark(self.file, node))
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise SpecError("YAML merge keys (<<) are not supported; use a block with arguments",
+                                _mark(self.file, key_node))
+            key = self.convert(key_node)
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise SpecError("mapping keys must be names", _mark(self.file, key_node), received=key)
+            if key in out:
+                raise SpecError("duplicate key", _mark(self.file, key_node), str(key), key,
+                                "each key once per mapping")
+            out[key] = self.convert(value_node)
+            out.key_marks[key] = _mark(self.file, key_node)
+            out.value_marks[key] = _mark(self.file, value_node)
+        return out
+
+
+def load_text(text: str, file: str = "<spec>"):
+    """Parse YAML text into MDict/MList/scalars with marks; SpecError on any problem."""
+    if len(text) > MAX_BYTES:
+        raise SpecError("the spec file is too large", Mark(file, 1, 1), received=f"{len(text):,} bytes",
+                        allowed=f"at most {MAX_BYTES:,} bytes")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        where = exc.problem_mark or exc.context_mark
+        mark = Mark(file, where.line + 1, where.column + 1) if where else Mark(file, 1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(f"YAML syntax: {problem}", mark) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"YAML syntax: {exc}", Mark(file, 1, 1)) from None
+    if node is None:
+        raise SpecError("the spec is empty", Mark(file, 1, 1), allowed="a mapping with input: and layers:")
+    try:
+        return _Converter(file).convert(node)
+    except yaml.constructor.ConstructorError as exc:
+        where = exc.problem_mark
+        mark = Mark(file, where.line + 1, where.column + 1) if where else Mark(file, 1, 1)
+        raise SpecError(f"YAML value: {exc.problem}", mark) from None
+
+
+def load_file(path: str):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise SpecError("no such spec file", Mark(path, 1, 1), received=path) from None
+    except IsADirectoryError:
+        raise SpecError("the spec path is a directory", Mark(path, 1, 1), received=path,
+                        allowed="a YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"the spec is not UTF-8 text ({exc.reason} at byte {exc.start})", Mark(path, 1, 1)) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read the spec: {exc.strerror}", Mark(path, 1, 1), received=path) from None
+    return load_text(text, path)

@@ -1,0 +1,518 @@
+"""From the YAML tree to canonical layers: short forms, parallel, repeat, blocks with arguments.
+
+Accepted layer items (all documented in the README):
+
+    - relu                                  a kind (or a block) with no fields
+    - maxpool: 2                            short form: the kind's main field
+    - conv: {filters: 8, kernel: 5}         mapping form
+    - conv: {filters: 8, kernel: 5}         …with name:/from: beside it
+      name: conv1
+    - {kind: conv, filters: 8, kernel: 5}   full form
+    - parallel: [[...], [...], []]          branches side by side, merged by `merge: concat|add`
+      merge: add
+    - repeat: 3                             the chain under layers: three times
+      layers: [...]
+    - bottleneck: {filters: 64, stride: 2}  a block from blocks:, with its arguments
+
+Names are local to the block, branch or repeat they are written in; `from:`
+looks outwards, and `input` means the input of the enclosing block.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from cnncalc import layers as registry
+from cnncalc.errors import Mark, SpecError
+from cnncalc.graph import INPUT, Graph, Node, Scope, build
+from cnncalc.layers.base import MAX_SIZE, normalise
+from cnncalc.spec.loader import MDict, MList, load_file, load_text, make_dict, make_list
+
+MAX_LAYERS = 200_000
+MAX_BLOCK_DEPTH = 32
+TOP_KEYS = ("name", "input", "layers", "blocks", "description")
+RESERVED = ("name", "from")
+MERGES = ("concat", "add")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+
+@dataclass
+class _Ref:
+    """A `from:` reference, resolved once every name in the spec is known."""
+
+    scope: "_Scope"
+    name: str
+    mark: Mark | None
+
+
+class _Scope:
+    def __init__(self, prefix: str, parent: "_Scope | None", input_ref, path: tuple[str, ...], args=None):
+        self.prefix = prefix
+        self.parent = parent
+        self.input_ref = input_ref  # what `input` means here: a full name or a _Ref
+        self.path = path
+        self.names: dict[str, str] = {}
+        self.counters: Counter = Counter()
+        self.args = args if args is not None else (parent.args if parent else {})
+
+    def auto_name(self, stem: str) -> str:
+        while True:
+            self.counters[stem] += 1
+            local = f"{stem}{self.counters[stem]}"
+            if local not in self.names:
+                return local
+
+
+class _Parser:
+    def __init__(self, file: str, blocks: dict):
+        self.file = file
+        self.blocks = blocks
+        self.nodes: list[Node] = []
+        self.scopes: dict[str, Scope] = {}
+        self.block_stack: list[str] = []
+
+    # ------------------------------------------------------------ helpers
+
+    def error(self, message, mark, field=None, received=None, allowed=None, fix=None):
+        return SpecError(message, mark, field, received, allowed, fix)
+
+    def _register(self, scope: _Scope, local: str, mark: Mark, field: str = "name") -> str:
+        if not isinstance(local, str) or not _NAME.match(local):
+            raise self.error("invalid layer name", mark, field, local,
+                             "letters, digits, '_' and '-', starting with a letter")
+        if local == INPUT:
+            raise self.error("'input' is reserved for the input of the network or block", mark, field, local)
+        if local in scope.names:
+            raise self.error("duplicate layer name", mark, field, local, "a name not used before in this block")
+        full = scope.prefix + local
+        scope.names[local] = full
+        return full
+
+    def _add_node(self, node: Node) -> None:
+        self.nodes.append(node)
+        if len(self.nodes) > MAX_LAYERS:
+            raise self.error(f"the spec expands to more than {MAX_LAYERS:,} layers", node.mark,
+                             allowed=f"at most {MAX_LAYERS:,} layers after repeat and blocks")
+
+    # ------------------------------------------------------------ chains and items
+
+    def chain(self, items, mark: Mark, scope: _Scope, prev):
+        if items is None:
+            return prev
+        if not isinstance(items, list):
+            items = make_list(mark, [items], [mark])
+        for i, item in enumerate(items):
+            prev = self.item(item, items.where(i) if isinstance(items, MList) else mark, scope, prev)
+        return prev
+
+    def item(self, item, mark: Mark, scope: _Scope, prev):
+        if isinstance(item, str):
+            item = make_dict(mark, {item: None})
+            item.key_marks[next(iter(item))] = mark
+        if not isinstance(item, MDict):
+            raise self.error("a layer must be a kind name like `relu` or a mapping like `conv: {filters: 8, kernel: 3}`",
+                             mark, "layers", item)
+        if "kind" in item:
+            kind_name = item["kind"]
+            if not isinstance(kind_name, str):
+                raise self.error("unknown layer kind", item.where("kind"), "kind", kind_name, self._kinds_text())
+            args = make_dict(item.mark, {k: v for k, v in item.items() if k != "kind"})
+            args.key_marks = dict(item.key_marks)
+            args.value_marks = dict(item.value_marks)
+            return self.dispatch(kind_name, args, item.where("kind"), scope, prev)
+        heads = [k for k in item if isinstance(k, str) and (k in ("parallel", "repeat") or registry.lookup(k)
+                                                            or k in self.blocks)]
+        if len(heads) != 1:
+            if not heads:
+                key = next(iter(item), None)
+                raise self.error("unknown layer kind", item.key_where(key), "kind", key, self._kinds_text(),
+                                 self._suggest(key))
+            raise self.error("one layer per list item", item.key_where(heads[1]), heads[1], heads,
+                             "one kind per `-` item; start a new item for the next layer")
+        head = heads[0]
+        value = item[head]
+        siblings = {k: v for k, v in item.items() if k != head}
+        if head == "parallel":
+            return self.parallel(item, scope, prev)
+        if head == "repeat":
+            return self.repeat(item, scope, prev)
+        args = make_dict(item.where(head))
+        if isinstance(value, MDict):
+            args.update(value)
+            args.key_marks.update(value.key_marks)
+            args.value_marks.update(value.value_marks)
+        elif value is not None:
+            args["$short"] = value
+            args.value_marks["$short"] = item.where(head)
+        for k, v in siblings.items():
+            if k in args:
+                raise self.error("field given twice", item.key_where(k), k, v, "each field once")
+            args[k] = v
+            args.key_marks[k] = item.key_where(k)
+            args.value_marks[k] = item.where(k)
+        return self.dispatch(head, args, item.key_where(head), scope, prev)
+
+    def dispatch(self, head: str, args: MDict, mark: Mark, scope: _Scope, prev):
+        if head in self.blocks:
+            return self.call_block(head, args, mark, scope, prev)
+        kind = registry.lookup(head)
+        if kind is None:
+            raise self.error("unknown layer kind", mark, "kind", head, self._kinds_text(), self._suggest(head))
+        return self.layer(kind, args, mark, scope, prev)
+
+    def _inputs(self, args: MDict, scope: _Scope, prev, many: bool, what: str, mark: Mark):
+        if "from" not in args:
+            if many:
+                raise self.error(f"{what} reads several layers: name them", mark, "from", None,
+                                 "a list of layer names, e.g. from: [conv3, shortcut]")
+            return [prev]
+        refs = args["from"]
+        where = args.where("from")
+        if isinstance(refs, str):
+            refs = [refs]
+        if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
+            raise self.error("wrong type", where, "from", args["from"], "a layer name or a list of names")
+        if many and len(refs) < 2:
+            raise self.error(f"{what} needs at least two inputs", where, "from", args["from"],
+                             "a list of two or more layer names")
+        if not many and len(refs) != 1:
+            raise self.error(f"{what} reads one layer", where, "from", args["from"], "one layer name")
+        return [_Ref(scope, r, where) for r in refs]
+
+    def layer(self, kind, args: MDict, mark: Mark, scope: _Scope, prev):
+        fields = {}
+        given = {}
+        for key, value in args.items():
+            if key in RESERVED:
+                continue
+            if key == "$short":
+                if kind.short is None:
+                    raise self.error(f"{kind.name} takes no short value", args.where(key), kind.name, value,
+                                     f"`- {kind.name}` alone" + (f" or a mapping of {self._fields_text(kind)}"
+                                                                 if kind.fields else ""))
+                fld = kind.field(kind.short)
+            else:
+                fld = kind.field(key) if isinstance(key, str) else None
+                if fld is None:
+                    raise self.error(f"unknown field for {kind.name}", args.key_where(key), str(key), key,
+                                     self._fields_text(kind))
+            if fld.name in given:
+                raise self.error("field given twice", args.key_where(key), fld.name, value,
+                                 f"one of {fld.name}" + (f", {', '.join(fld.aliases)}" if fld.aliases else ""))
+            given[fld.name] = True
+            fields[fld.name] = normalise(fld, value, kind.name, args.where(key))
+        for fld in kind.fields:
+            if fld.name not in fields:
+                if fld.required:
+                    raise self.error(f"{kind.name} needs {fld.name}", mark, fld.name, None, fld.doc)
+                fields[fld.name] = None if fld.default is None else normalise(fld, fld.default, kind.name, mark)
+        inputs = self._inputs(args, scope, prev, kind.n_inputs == "many", kind.name, mark)
+        local = args["name"] if "name" in args else scope.auto_name(kind.name)
+        full = self._register(scope, local, args.where("name") if "name" in args else mark)
+        self._add_node(Node(full, kind.name, fields, inputs, mark, scope.path))
+        return full
+
+    def parallel(self, item: MDict, scope: _Scope, prev):
+        allowed = ("parallel", "merge", "name", "from")
+        for key in item:
+            if key not in allowed:
+                raise self.error("unknown field for parallel", item.key_where(key), str(key), key,
+                                 ", ".join(allowed))
+        mark = item.key_where("parallel")
+        merge = item.get("merge", "concat")
+        if merge not in MERGES:
+            raise self.error("unknown merge", item.where("merge"), "merge", merge, "concat or add")
+        branches = item["parallel"]
+        if not isinstance(branches, list) or len(branches) < 2:
+            raise self.error("parallel needs a list of two or more branches", item.where("parallel"), "parallel",
+                             branches, "a list of chains, e.g. [[conv: ...], [conv: ...], []] ([] is the identity)")
+        local = item["name"] if "name" in item else scope.auto_name("parallel")
+        full = self._register(scope, local, item.where("name") if "name" in item else mark)
+        start = self._inputs(item, scope, prev, False, "parallel", mark)[0]
+        path = scope.path + (full,)
+        self.scopes[full] = Scope(full, f"parallel ({merge})", mark, len(path))
+        ends = []
+        for i, branch in enumerate(branches):
+            bmark = branches.where(i) if isinstance(branches, MList) else mark
+            sub = _Scope(f"{full}.b{i}.", scope, start, path)
+            sub.names = {}
+            ends.append(self.chain(branch, bmark, sub, start))
+        node_name = f"{full}.{merge}"
+        kind = registry.lookup(merge)
+        self._add_node(Node(node_name, kind.name, {}, ends, mark, path))
+        # the parallel's name refers to its merged output
+        scope.names[local] = node_name
+        return node_name
+
+    def repeat(self, item: MDict, scope: _Scope, prev):
+        allowed = ("repeat", "layers", "name", "from")
+        for key in item:
+            if key not in allowed:
+                raise self.error("unknown field for repeat", item.key_where(key), str(key), key, ", ".join(allowed))
+        mark = item.key_where("repeat")
+        times = item["repeat"]
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise self.error("repeat needs a count", item.where("repeat"), "repeat", times, "an integer ≥ 1")
+        if times > MAX_LAYERS:
+            raise self.error("absurd repeat count", item.where("repeat"), "repeat", times,
+                             f"at most {MAX_LAYERS:,}")
+        if "layers" not in item:
+            raise self.error("repeat needs layers", mark, "layers", None, "a list of layers under layers:")
+        local = item["name"] if "name" in item else scope.auto_name("repeat")
+        full = self._register(scope, local, item.where("name") if "name" in item else mark)
+        prev = self._inputs(item, scope, prev, False, "repeat", mark)[0]
+        path = scope.path + (full,)
+        self.scopes[full] = Scope(full, f"repeat ×{times}", mark, len(path))
+        for i in range(times):
+            sub = _Scope(f"{full}.{i}.", scope, prev, path + (f"{full}.{i}",))
+            self.scopes[f"{full}.{i}"] = Scope(f"{full}.{i}", f"repeat {i + 1} of {times}", mark, len(path) + 1)
+            prev = self.chain(item["layers"], item.where("layers"), sub, prev)
+        scope.names[local] = prev
+        return prev
+
+    def call_block(self, block_name: str, args: MDict, mark: Mark, scope: _Scope, prev):
+        block = self.blocks[block_name]
+        if block_name in self.block_stack or len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            raise self.error(f"block '{block_name}' calls itself", mark, block_name,
+                             " → ".join(self.block_stack + [block_name]), "blocks that do not recurse")
+        values = dict(block["defaults"])
+        if "$short" in args:
+            raise self.error(f"block '{block_name}' takes its arguments as a mapping", args.where("$short"),
+                             block_name, args["$short"], "{" + ", ".join(f"{a}: …" for a in block["defaults"]) + "}")
+        for key, value in args.items():
+            if key in RESERVED:
+                continue
+            if key not in block["defaults"]:
+                raise self.error(f"unknown argument for block '{block_name}'", args.key_where(key), str(key), key,
+                                 ", ".join(block["defaults"]) or "no arguments")
+            values[key] = value
+        missing = [k for k, v in values.items() if v is None]
+        if missing:
+            raise self.error(f"block '{block_name}' needs argument {missing[0]}", mark, missing[0], None,
+                             f"a value for {', '.join(missing)}")
+        local = args["name"] if "name" in args else scope.auto_name(block_name)
+        full = self._register(scope, local, args.where("name") if "name" in args else mark)
+        start = self._inputs(args, scope, prev, False, block_name, mark)[0]
+        path = scope.path + (full,)
+        self.scopes[full] = Scope(full, block_name, mark, len(path))
+        sub = _Scope(f"{full}.", None, start, path, args=values)
+        sub.parent = scope  # names look outwards lexically from the call site
+        body = substitute(block["layers"], values, block_name, mark)
+        self.block_stack.append(block_name)
+        end = self.chain(body, block["mark"], sub, start)
+        self.block_stack.pop()
+        scope.names[local] = end
+        return end
+
+    # ------------------------------------------------------------ resolution
+
+    def resolve(self, ref) -> str:
+        if isinstance(ref, str):
+            return ref
+        scope = ref.scope
+        while scope is not None:
+            if ref.name == INPUT:
+                return self.resolve(scope.input_ref)
+            if ref.name in scope.names:
+                return scope.names[ref.name]
+            scope = scope.parent
+        known = sorted(self._visible(ref.scope))
+        raise self.error("no layer of that name", ref.mark, "from", ref.name,
+                         ", ".join(known[:12]) + (" …" if len(known) > 12 else "") if known else "input",
+                         self._suggest(ref.name, known))
+
+    def _visible(self, scope: _Scope) -> set[str]:
+        out = {INPUT}
+        while scope is not None:
+            out.update(scope.names)
+            scope = scope.parent
+        return out
+
+    # ------------------------------------------------------------ messages
+
+    def _kinds_text(self) -> str:
+        return ", ".join(registry.names() + ["parallel", "repeat"] + sorted(self.blocks))
+
+    def _fields_text(self, kind) -> str:
+        return ", ".join([f.name for f in kind.fields] + list(RESERVED)) if kind.fields else "name, from"
+
+    def _suggest(self, word, candidates=None) -> str | None:
+        import difflib
+
+        if not isinstance(word, str):
+            return None
+        pool = candidates if candidates is not None else (
+            [a for k in registry.KINDS for a in (k.name,) + k.aliases] + ["parallel", "repeat"] + list(self.blocks))
+        close = difflib.get_close_matches(word.lower(), pool, n=1)
+        return f"did you mean '{close[0]}'?" if close else None
+
+
+# ---------------------------------------------------------------- block arguments
+
+_ARG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def substitute(tree, values: dict, block_name: str, call_mark: Mark, mark: Mark | None = None):
+    """A copy of a block body with `$arg` and integer expressions like `$filters * 4` filled in."""
+    if isinstance(tree, MDict):
+        out = make_dict(tree.mark)
+        for key, value in tree.items():
+            out[key] = substitute(value, values, block_name, call_mark, tree.where(key))
+            out.key_marks[key] = tree.key_where(key)
+            out.value_marks[key] = tree.where(key)
+        return out
+    if isinstance(tree, MList):
+        return make_list(tree.mark, [substitute(v, values, block_name, call_mark, tree.where(i))
+                                     for i, v in enumerate(tree)], tree.item_marks)
+    if isinstance(tree, str) and "$" in tree:
+        whole = _ARG.fullmatch(tree.strip())
+        if whole:
+            name = whole.group(1)
+            if name not in values:
+                raise SpecError(f"block '{block_name}' has no argument ${name}", mark, name, tree,
+                                ", ".join("$" + a for a in values) or "no arguments")
+            return values[name]
+        return _evaluate(tree, values, block_name, mark, call_mark)
+    return tree
+
+
+def _evaluate(text: str, values: dict, block_name: str, mark: Mark | None, call_mark: Mark):
+    """Integer arithmetic over block arguments: + − * // and parentheses, nothing else."""
+    env = {}
+
+    def name_of(m):
+        name = m.group(1)
+        if name not in values:
+            raise SpecError(f"block '{block_name}' has no argument ${name}", mark, name, text,
+                            ", ".join("$" + a for a in values) or "no arguments")
+        env["a_" + name] = values[name]
+        return "a_" + name
+
+    expr = _ARG.sub(name_of, text)
+    allowed = "integer arithmetic on arguments: + - * // ( ), e.g. '$filters * 4'"
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        raise SpecError("cannot read this expression", mark, None, text, allowed) from None
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in env:
+            v = env[node.id]
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise SpecError(f"argument ${node.id[2:]} is used in arithmetic but is not an integer",
+                                mark, node.id[2:], v, f"an integer (block '{block_name}' called at {call_mark})")
+            return v
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv)):
+            a, b = ev(node.left), ev(node.right)
+            if isinstance(node.op, ast.FloorDiv):
+                if b == 0:
+                    raise SpecError("division by zero", mark, None, text, allowed)
+                return a // b
+            result = a + b if isinstance(node.op, ast.Add) else a - b if isinstance(node.op, ast.Sub) else a * b
+            if abs(result) > MAX_SIZE:
+                raise SpecError("absurdly large value", mark, None, text, f"at most {MAX_SIZE:,}")
+            return result
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -ev(node.operand)
+        raise SpecError("cannot evaluate this expression", mark, None, text, allowed)
+
+    return ev(tree)
+
+
+# ---------------------------------------------------------------- the spec
+
+def _blocks(tree: MDict, file: str) -> dict:
+    raw = tree.get("blocks")
+    if raw is None:
+        return {}
+    if not isinstance(raw, MDict):
+        raise SpecError("blocks must be a mapping of block names", tree.where("blocks"), "blocks", raw,
+                        "blocks: {name: {args: {...}, layers: [...]}}")
+    out = {}
+    for name, body in raw.items():
+        where = raw.key_where(name)
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise SpecError("invalid block name", where, "blocks", name, "letters, digits, '_' and '-'")
+        if registry.lookup(name) or name in ("parallel", "repeat", "kind"):
+            raise SpecError("a block cannot take the name of a layer kind", where, "blocks", name,
+                            "a name that is not a kind")
+        if isinstance(body, MList):
+            out[name] = {"defaults": {}, "layers": body, "mark": raw.where(name)}
+            continue
+        if not isinstance(body, MDict) or "layers" not in body:
+            raise SpecError(f"block '{name}' needs layers", raw.where(name), name, body,
+                            "a list of layers, or {args: {...}, layers: [...]}")
+        for key in body:
+            if key not in ("args", "layers", "description"):
+                raise SpecError(f"unknown field for block '{name}'", body.key_where(key), str(key), key,
+                                "args, layers, description")
+        args = body.get("args") or {}
+        if isinstance(args, MList):  # args: [filters, stride] — all required
+            args = {a: None for a in args}
+        if not isinstance(args, dict) or not all(isinstance(a, str) for a in args):
+            raise SpecError(f"block '{name}' args must map names to defaults", body.where("args"), "args", args,
+                            "{filters: null, stride: 1} (null means required)")
+        out[name] = {"defaults": dict(args), "layers": body["layers"], "mark": body.where("layers")}
+    return out
+
+
+def _input_shape(tree: MDict, file: str) -> tuple:
+    if "input" not in tree:
+        raise SpecError("the spec needs an input shape", tree.mark, "input", None, "input: [n_H, n_W, n_C] or [n]")
+    value = tree["input"]
+    where = tree.where("input")
+    if not (isinstance(value, list) and len(value) in (1, 3)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise SpecError("wrong input shape", where, "input", value, "[n_H, n_W, n_C] or [n], positive integers")
+    if min(value) < 1:
+        raise SpecError("input sizes must be positive", where, "input", value, "[n_H, n_W, n_C], each ≥ 1")
+    if max(value) > MAX_SIZE:
+        raise SpecError("absurdly large input", where, "input", value, f"sizes up to {MAX_SIZE:,}")
+    return tuple(value)
+
+
+def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
+    """Canonical layer graph from a loaded YAML tree; SpecError on every problem."""
+    if not isinstance(tree, MDict):
+        mark = getattr(tree, "mark", Mark(file, 1, 1))
+        raise SpecError("the spec must be a mapping", mark, None, tree,
+                        "name:, input: [n_H, n_W, n_C] and layers: [...]")
+    for key in tree:
+        if key not in TOP_KEYS:
+            raise SpecError("unknown top-level key", tree.key_where(key), str(key), key, ", ".join(TOP_KEYS))
+    name = tree.get("name", file.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    if not isinstance(name, str):
+        raise SpecError("the name must be text", tree.where("name"), "name", name, "a string")
+    shape = input_override if input_override is not None else _input_shape(tree, file)
+    if input_override is None:
+        input_mark = tree.where("input")
+    else:
+        input_mark = Mark(file, 1, 1)
+    if "layers" not in tree:
+        raise SpecError("the spec needs layers", tree.mark, "layers", None, "layers: [...]")
+    layers_value = tree["layers"]
+    if not isinstance(layers_value, MList) or not layers_value:
+        raise SpecError("layers must be a non-empty list", tree.where("layers"), "layers", layers_value,
+                        "a YAML list, one `- item` per layer")
+    parser = _Parser(file, _blocks(tree, file))
+    top = _Scope("", None, INPUT, ())
+    output = parser.chain(layers_value, tree.where("layers"), top, INPUT)
+    for node in parser.nodes:
+        node.inputs = [parser.resolve(r) for r in node.inputs]
+    output = parser.resolve(output)
+    return build(name, file, shape, input_mark, parser.nodes, output, parser.scopes)
+
+
+def parse_file(path: str, input_override: tuple | None = None) -> Graph:
+    return parse_tree(load_file(path), path, input_override)
+
+
+def parse_text(text: str, file: str = "<spec>", input_override: tuple | None = None) -> Graph:
+    return parse_tree(load_text(text, file), file, input_override)

@@ -40,12 +40,11 @@ def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape, f: tuple[int
     A floor-mode division that is not exact is a warning naming the rows or columns
     never read, with the paddings and strides that would divide exactly.
     """
-    n_H_prev, n_W_prev = in_shape[0], in_shape[1]
     top, bottom, left, right = pads
-    axes = (("n_H", "row", n_H_prev, f[0], s[0], d[0], top, bottom),
-            ("n_W", "column", n_W_prev, f[1], s[1], d[1], left, right))
+    axes = (("n_H", "row", in_shape[0], f[0], s[0], d[0], top, bottom),
+            ("n_W", "column", in_shape[1], f[1], s[1], d[1], left, right))
     sizes = []
-    notes: list[Diagnostic] = []
+    inexact = []
     for axis, unit, n, f_a, s_a, d_a, p_a, p_b in axes:
         rec = arith.out_length(n, f_a, s_a, p_a, p_b, d_a, ceil)
         if rec.span < 0 or rec.n_out < 1:
@@ -54,25 +53,40 @@ def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape, f: tuple[int
                 f"{n} + {p_a} + {p_b} = {n + p_a + p_b} along {axis} (input {show_shape(in_shape)}); {rec.formula()}",
                 mark, fix=_fit_fix(n, rec.f_eff, f_a, d_a, p_a, p_b))
         if not rec.exact and not ceil:
-            exact_value = Fraction(rec.span, s_a) + 1
-            pads_ok = [p for p in arith.fixing_paddings(n, f_a, s_a, d_a) if p != p_a or p != p_b]
-            strides_ok = [v for v in arith.fixing_strides(n, f_a, p_a, p_b, d_a) if v != s_a]
-            fixes = []
-            if pads_ok:
-                fixes.append(f"padding {pads_ok[0]}")
-            if strides_ok:
-                fixes.append(f"stride {strides_ok[-1]}")
-            fixes.append("ceil_mode: true" if kind.endswith("pool") else "padding: same")
-            last = "last input " + (unit if rec.remainder == 1 else f"{rec.remainder} {unit}s")
-            pad = f"2·{p_a}" if p_a == p_b else f"{p_a} + {p_b}"
-            kernel = str(f_a) if d_a == 1 else f"({d_a}·({f_a} − 1) + 1)"
-            notes.append(Diagnostic(
-                "warning", name, mark,
-                f"{name}: ({n} + {pad} − {kernel})/{s_a} + 1 = {float(exact_value):.2f} is not an integer "
-                f"along {axis} — the {last} {'is' if rec.remainder == 1 else 'are'} never read",
-                " or ".join(fixes) + " divides exactly"))
+            inexact.append((axis, unit, rec))
         sizes.append(rec.n_out)
+    notes: list[Diagnostic] = []
+    if len(inexact) == 2 and inexact[0][2].formula() == inexact[1][2].formula():
+        notes.append(_inexact(kind, name, mark, "n_H and n_W", "row and column", inexact[0][2]))
+    else:
+        notes += [_inexact(kind, name, mark, axis, unit, rec) for axis, unit, rec in inexact]
     return sizes[0], sizes[1], notes
+
+
+def _inexact(kind: str, name: str, mark: Mark | None, axis: str, unit: str, rec: arith.OutLength) -> Diagnostic:
+    """The warning for a floor division that drops input: the arithmetic, what is lost, what divides."""
+    n, f_a, s_a, d_a, p_a, p_b = rec.n, rec.f, rec.s, rec.d, rec.p_a, rec.p_b
+    exact_value = Fraction(rec.span, s_a) + 1
+    pads_ok = [p for p in arith.fixing_paddings(n, f_a, s_a, d_a) if p != p_a or p != p_b]
+    strides_ok = [v for v in arith.fixing_strides(n, f_a, p_a, p_b, d_a) if v != s_a]
+    fixes = []
+    if pads_ok:
+        fixes.append(f"padding {pads_ok[0]}")
+    if strides_ok:
+        fixes.append(f"stride {strides_ok[-1]}")
+    fixes.append("ceil_mode: true" if kind.endswith("pool") else "padding: same")
+    units = unit.replace(" and ", "s and ") + "s"
+    if rec.remainder == 1:
+        lost = f"last input {unit} " + ("are" if " and " in unit else "is")
+    else:
+        lost = f"last {rec.remainder} input {units} are"
+    pad = f"2·{p_a}" if p_a == p_b else f"{p_a} + {p_b}"
+    kernel = str(f_a) if d_a == 1 else f"({d_a}·({f_a} − 1) + 1)"
+    return Diagnostic(
+        "warning", name, mark,
+        f"{name}: ({n} + {pad} − {kernel})/{s_a} + 1 = {float(exact_value):.2f} is not an integer "
+        f"along {axis} — the {lost} never read",
+        " or ".join(fixes) + " divides exactly")
 
 
 def _fit_fix(n: int, f_eff: int, f: int, d: int, p_a: int, p_b: int) -> str:

@@ -45,7 +45,7 @@ def _flatten_infer(fields, in_shapes, rfs, name, mark, sources):
         return Inference(out_shape=in_shape, rf=rfs[0])
     n_H, n_W, n_C = in_shape
     # after flatten every output sees the whole map: a window of n_H×n_W
-    return Inference(out_shape=(n_H * n_W * n_C,), rf=rfs[0].step(n_H, n_W, n_H, n_W))
+    return Inference(out_shape=(n_H * n_W * n_C,), rf=rfs[0].step(n_H, n_W, 1, 1))
 
 
 FLATTEN = Kind("flatten", (), _flatten_infer, lambda fields, resolved: "flatten",

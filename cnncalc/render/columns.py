@@ -1,0 +1,99 @@
+"""The columns every report format draws from: one key, one title, one value per row.
+
+Values are exact (ints, tuples, strings); `cell` makes the table/markdown text
+(thousands separators), while json and csv take the exact value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from cnncalc.analysis import Row
+
+
+def shape_text(shape) -> str:
+    return "×".join(str(v) for v in shape) if shape else ""
+
+
+def human(n: int, unit: str = "") -> str:
+    """4,089,184,256 → '4.09 G' (display only; exact integers stay in json/csv)."""
+    for size, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {suffix}{unit}"
+    return f"{n} {unit}".rstrip()
+
+
+def human_bytes(n: int) -> str:
+    for size, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if n >= size:
+            return f"{n / size:.2f} {suffix}"
+    return f"{n} B"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    value: Callable[[Row], object]
+    summed: bool = False  # an integer column whose rows add up to a total
+    justify: str = "right"
+
+
+def _rf(row: Row) -> str:
+    if row.rf is None:
+        return ""
+    return f"{row.rf.r_H}×{row.rf.r_W}"
+
+
+def _jump(row: Row) -> str:
+    if row.rf is None:
+        return ""
+    r = row.rf
+    return str(r.j_H) if r.j_H == r.j_W else f"{r.j_H},{r.j_W}"
+
+
+def _reads(row: Row) -> str:
+    return ", ".join(row.inputs)
+
+
+COLUMNS = {c.key: c for c in (
+    Column("name", "Layer", lambda r: r.name, justify="left"),
+    Column("notation", "Type", lambda r: r.notation, justify="left"),
+    Column("reads", "Reads", _reads, justify="left"),
+    Column("in_shape", "Input", lambda r: " + ".join(shape_text(s) for s in r.in_shapes)),
+    Column("out_shape", "Output", lambda r: shape_text(r.out_shape)),
+    Column("activations", "Activations", lambda r: r.activations, summed=True),
+    Column("activation_bytes", "Act. bytes", lambda r: r.activation_bytes, summed=True),
+    Column("trainable", "Trainable", lambda r: r.trainable, summed=True),
+    Column("non_trainable", "Non-trainable", lambda r: r.non_trainable, summed=True),
+    Column("params", "Params", lambda r: r.params, summed=True),
+    Column("macs", "MACs", lambda r: r.macs, summed=True),
+    Column("flops", "FLOPs", lambda r: r.flops, summed=True),
+    Column("other_ops", "Other ops", lambda r: r.other_ops, summed=True),
+    Column("rf", "RF", _rf),
+    Column("jump", "Jump", _jump),
+)}
+
+# Which columns each command shows, in order.
+VIEWS = {
+    "shapes": ("name", "notation", "reads", "out_shape", "activations", "rf", "jump"),
+    "params": ("name", "notation", "out_shape", "trainable", "non_trainable", "params"),
+    "flops": ("name", "notation", "out_shape", "macs", "flops", "other_ops"),
+    "summary": ("name", "notation", "reads", "out_shape", "trainable", "non_trainable", "macs", "other_ops",
+                "activations", "rf"),
+}
+
+
+def view(command: str, has_branches: bool) -> list[Column]:
+    keys = VIEWS[command]
+    return [COLUMNS[k] for k in keys if k != "reads" or has_branches]
+
+
+def cell(column: Column, row: Row, indent: bool = True) -> str:
+    value = column.value(row)
+    if column.key == "name" and indent:
+        return "  " * row.depth + str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)

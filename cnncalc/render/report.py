@@ -1,0 +1,261 @@
+"""The only place analysis results become text: rich tables, markdown, json and csv.
+
+Every format reads the same rows (`analysis.fold`) through the same columns
+(`render.columns`); json and csv carry exact integers, tables add separators and
+human units in the totals.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from cnncalc.analysis import Comparison, Report, Totals, fold
+from cnncalc.errors import CnncalcError
+from cnncalc.render.columns import COLUMNS, Column, cell, human, human_bytes, shape_text, view
+
+CONVENTION = ("MACs = multiply-accumulates of conv and dense layers, bias excluded; FLOPs = 2·MACs; "
+              "other ops (bias adds, batchnorm, activations, pooling window reads, adds) are counted separately")
+
+TITLES = {
+    "shapes": "shapes (n_H×n_W×n_C)",
+    "params": "parameters",
+    "flops": "MACs and FLOPs",
+    "summary": "summary",
+}
+
+
+def _has_branches(report: Report) -> bool:
+    return any(len(r.inputs) > 1 for r in report.rows) or any(
+        r.inputs and r.inputs[0] != prev.name for prev, r in zip(report.rows, report.rows[1:]))
+
+
+def _reads_cell(column: Column, row, prev_name: str | None) -> str:
+    if column.key == "reads" and row.inputs == ([prev_name] if prev_name else []):
+        return ""
+    return cell(column, row)
+
+
+def render(report: Report, command: str, fmt: str, console: Console, depth: int | None = None) -> None:
+    rows = fold(report, depth)
+    columns = view(command, _has_branches(report))
+    if fmt == "json":
+        console.print_json(json.dumps(as_json(report, rows)), indent=2, highlight=False)
+    elif fmt == "csv":
+        console.out(as_csv(rows, columns), end="", highlight=False)
+    elif fmt == "markdown":
+        console.out(as_markdown(report, rows, columns, command), end="", highlight=False)
+    else:
+        _table(report, rows, columns, command, console)
+
+
+def _totals_cells(columns: list[Column], totals_by_key: dict) -> list[str]:
+    out = []
+    for c in columns:
+        if c.key == "name":
+            out.append("Total")
+        elif c.summed:
+            out.append(f"{totals_by_key[c.key]:,}")
+        else:
+            out.append("")
+    return out
+
+
+def _column_totals(rows, columns) -> dict:
+    return {c.key: sum(c.value(r) for r in rows) for c in columns if c.summed}
+
+
+def _table(report: Report, rows, columns, command: str, console: Console) -> None:
+    g = report.graph
+    table = Table(title=f"{g.name} — {TITLES[command]}", caption=CONVENTION if command in ("flops", "summary") else None,
+                  show_footer=False, header_style="bold", title_justify="left", caption_justify="left")
+    for c in columns:
+        table.add_column(c.title, justify=c.justify, no_wrap=c.key in ("name", "out_shape"))
+    prev = None
+    for r in rows:
+        table.add_row(*[_reads_cell(c, r, prev) for c in columns])
+        prev = r.name
+    if any(c.summed for c in columns):
+        table.add_section()
+        table.add_row(*_totals_cells(columns, _column_totals(rows, columns)), style="bold")
+    console.print(table)
+    console.print(_totals_text(report.totals, command, report.error is None))
+
+
+def _totals_text(t: Totals, command: str, complete: bool) -> Text:
+    lines = []
+    if not complete:
+        lines.append("(totals up to the failing layer)")
+    if command in ("params", "summary"):
+        lines.append(f"Trainable params: {t.trainable:,} ({human(t.trainable)}) — PyTorch's parameters() count")
+        lines.append(f"Non-trainable params: {t.non_trainable:,} (batchnorm running statistics; buffers in PyTorch)")
+        lines.append(f"Total params: {t.params:,} ({human(t.params)}) — Keras' \"Total params\"")
+        lines.append(f"Params memory (float32): {human_bytes(t.params_bytes)}")
+    if command in ("flops", "summary"):
+        lines.append(f"MACs: {t.macs:,} ({human(t.macs)}MAC)")
+        lines.append(f"FLOPs (2·MACs): {t.flops:,} ({human(t.flops)}FLOP)")
+        lines.append(f"Other ops: {t.other_ops:,} ({human(t.other_ops)})")
+    if command in ("shapes", "summary"):
+        lines.append(f"Forward activations (float32, input included): {t.activations:,} values, "
+                     f"{human_bytes(4 * t.activations)}")
+        if t.output_shape:
+            lines.append(f"Output: {shape_text(t.output_shape)}")
+        if t.rf is not None:
+            lines.append(f"Receptive field at the output: {t.rf.r_H}×{t.rf.r_W}, jump {t.rf.j_H}×{t.rf.j_W}")
+    return Text("\n".join(lines))
+
+
+def as_json(report: Report, rows) -> dict:
+    t = report.totals
+    g = report.graph
+    return {
+        "spec": g.name,
+        "file": g.file,
+        "input": list(g.input_shape),
+        "convention": CONVENTION,
+        "rows": [{
+            "name": r.name, "kind": r.kind, "type": r.notation, "inputs": list(r.inputs),
+            "input_shapes": [list(s) for s in r.in_shapes], "output_shape": list(r.out_shape),
+            "trainable": r.trainable, "non_trainable": r.non_trainable, "params": r.params,
+            "macs": r.macs, "flops": r.flops, "other_ops": r.other_ops,
+            "activations": r.activations, "activation_bytes": r.activation_bytes,
+            "receptive_field": [r.rf.r_H, r.rf.r_W] if r.rf else None,
+            "jump": [r.rf.j_H, r.rf.j_W] if r.rf else None,
+            "depth": r.depth, "layers": r.folded,
+        } for r in rows],
+        "totals": {
+            "trainable": t.trainable, "non_trainable": t.non_trainable, "params": t.params,
+            "params_bytes": t.params_bytes, "macs": t.macs, "flops": t.flops, "other_ops": t.other_ops,
+            "activations": t.activations, "activation_bytes": t.activation_bytes,
+            "output_shape": list(t.output_shape), "layers": t.layers,
+            "receptive_field": [t.rf.r_H, t.rf.r_W] if t.rf else None,
+        },
+        "diagnostics": [diagnostic_json(d) for d in report.diagnostics],
+        "error": error_json(report.error) if report.error else None,
+    }
+
+
+def diagnostic_json(d) -> dict:
+    return {"level": d.level, "layer": d.layer, "file": d.mark.file if d.mark else None,
+            "line": d.mark.line if d.mark else None, "column": d.mark.column if d.mark else None,
+            "message": d.message, "fix": d.fix}
+
+
+def error_json(e: CnncalcError) -> dict:
+    return {"file": e.mark.file if e.mark else None, "line": e.mark.line if e.mark else None,
+            "column": e.mark.column if e.mark else None, "field": e.field, "message": e.line()}
+
+
+def as_csv(rows, columns) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    keys = [c.key for c in columns if c.key != "reads"] + ["inputs"]
+    writer.writerow(keys)
+    for r in rows:
+        writer.writerow([COLUMNS[k].value(r) for k in keys[:-1]] + [" ".join(r.inputs)])
+    return buffer.getvalue()
+
+
+def as_markdown(report: Report, rows, columns, command: str) -> str:
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    out = [f"### {report.graph.name} — {TITLES[command]}", ""]
+    out.append("| " + " | ".join(c.title for c in columns) + " |")
+    out.append("|" + "|".join(":---" if c.justify == "left" else "---:" for c in columns) + "|")
+    prev = None
+    for r in rows:
+        out.append("| " + " | ".join(esc(_reads_cell(c, r, prev)) for c in columns) + " |")
+        prev = r.name
+    if any(c.summed for c in columns):
+        out.append("| " + " | ".join(f"**{v}**" if v else "" for v in
+                                     _totals_cells(columns, _column_totals(rows, columns))) + " |")
+    out.append("")
+    for line in _totals_text(report.totals, command, report.error is None).plain.splitlines():
+        out.append(f"- {line}")
+    if command in ("flops", "summary"):
+        out.append(f"- Convention: {CONVENTION}")
+    out.append("")
+    return "\n".join(out)
+
+
+def render_diagnostics(report: Report, err: Console) -> None:
+    for d in report.diagnostics:
+        where = f"{d.mark}: " if d.mark else ""
+        err.print(Text(f"warning: {where}{d.message}" + (f" — {d.fix}" if d.fix else ""), style="yellow"))
+
+
+def render_error(error: CnncalcError, err: Console) -> None:
+    err.print(Text(f"error: {error.line()}", style="bold red"), soft_wrap=True)
+
+
+# ---------------------------------------------------------------- comparison
+
+_COMPARE_ROWS = (
+    ("Trainable params", lambda t: t.trainable, True),
+    ("Total params", lambda t: t.params, True),
+    ("MACs", lambda t: t.macs, True),
+    ("FLOPs", lambda t: t.flops, True),
+    ("Other ops", lambda t: t.other_ops, True),
+    ("Activations (values)", lambda t: t.activations, True),
+    ("Output", lambda t: shape_text(t.output_shape), False),
+    ("Receptive field", lambda t: f"{t.rf.r_H}×{t.rf.r_W}" if t.rf else "", False),
+    ("Layers", lambda t: t.layers, True),
+)
+
+
+def render_compare(comparison: Comparison, fmt: str, console: Console) -> None:
+    names = [f"{n} ({f})" for n, f in zip(comparison.names, comparison.files)]
+    if fmt == "json":
+        data = {"specs": [], "convention": CONVENTION}
+        for name, file, t, e in zip(comparison.names, comparison.files, comparison.totals, comparison.errors):
+            entry = {"spec": name, "file": file, "error": error_json(e) if e else None}
+            for title, get, numeric in _COMPARE_ROWS:
+                key = title.split(" (")[0].lower().replace(" ", "_")
+                entry[key] = get(t)
+                if numeric:
+                    base = get(comparison.totals[0])
+                    entry[key + "_ratio"] = (get(t) / base) if base else None
+            data["specs"].append(entry)
+        console.print_json(json.dumps(data), indent=2, highlight=False)
+        return
+    header = ["Metric"] + names
+    body = []
+    for title, get, numeric in _COMPARE_ROWS:
+        base = get(comparison.totals[0])
+        cells = [title]
+        for i, t in enumerate(comparison.totals):
+            v = get(t)
+            if numeric:
+                text = f"{v:,}"
+                if i > 0:
+                    text += f" (×{v / base:.2f})" if base else " (—)"
+            else:
+                text = str(v)
+            cells.append(text)
+        body.append(cells)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["metric"] + comparison.files)
+        for title, get, _ in _COMPARE_ROWS:
+            writer.writerow([title] + [get(t) for t in comparison.totals])
+        console.out(buffer.getvalue(), end="", highlight=False)
+        return
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|:---|" + "---:|" * len(names)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
+        console.out("\n".join(lines) + "\n", end="", highlight=False)
+        return
+    table = Table(title="comparison (ratios to the first spec)", title_justify="left", header_style="bold")
+    table.add_column("Metric", justify="left")
+    for n in names:
+        table.add_column(n, justify="right")
+    for cells in body:
+        table.add_row(*cells)
+    console.print(table)

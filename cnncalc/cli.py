@@ -88,17 +88,34 @@ def _analysis_command(command: str, spec: str, input_: Optional[str], fmt: Forma
     from cnncalc.errors import CnncalcError
     from cnncalc.render import report as render
 
-    out, err = _consoles()
     try:
         result = api.report(spec, _parse_input(input_), strict)
     except CnncalcError as exc:
-        render.render_error(exc, err)
-        raise typer.Exit(1) from None
-    render.render(result, command, fmt.value, out, depth)
-    render.render_diagnostics(result, err)
+        _fail(render.error_line(exc))
+    _write(render.render(result, command, fmt.value, depth))
+    _warn(render.diagnostic_lines(result))
     if result.error is not None:
-        render.render_error(result.error, err)
-        raise typer.Exit(1)
+        _fail(render.error_line(result.error))
+
+
+def _write(text: str) -> None:
+    import sys
+
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _warn(lines: list[str]) -> None:
+    if lines:
+        _, err = _consoles()
+        for line in lines:
+            err.print(line, style="yellow", markup=False, soft_wrap=True)
+
+
+def _fail(line: str):
+    _, err = _consoles()
+    err.print(line, style="bold red", markup=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -121,18 +138,15 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
     from cnncalc.errors import CnncalcError
     from cnncalc.render import report as render
 
-    out, err = _consoles()
     try:
         comparison = api.compare_specs(specs, _parse_input(input_), strict)
     except CnncalcError as exc:
-        render.render_error(exc, err)
-        raise typer.Exit(1) from None
-    render.render_compare(comparison, fmt.value, out)
-    failed = [e for e in comparison.errors if e is not None]
-    for e in failed:
-        render.render_error(e, err)
+        _fail(render.error_line(exc))
+    _write(render.render_compare(comparison, fmt.value))
+    failed = [render.error_line(e) for e in comparison.errors if e is not None]
     if failed:
-        raise typer.Exit(1)
+        _warn(failed[:-1])
+        _fail(failed[-1])
 
 
 @app.command()
@@ -174,7 +188,7 @@ class Schedule(str, Enum):
 
 def _engine_call(fn_name: str, *args, **kwargs):
     from cnncalc.errors import CnncalcError
-    from cnncalc.render.report import render_error
+    from cnncalc.render.report import error_line
 
     out, err = _consoles()
     try:
@@ -183,8 +197,7 @@ def _engine_call(fn_name: str, *args, **kwargs):
         extra = {"err_console": err} if fn_name == "train_run" else {}
         return getattr(engine_api, fn_name)(*args, console=out, **extra, **kwargs)
     except CnncalcError as exc:
-        render_error(exc, err)
-        raise typer.Exit(1) from None
+        _fail(error_line(exc))
 
 
 @app.command()

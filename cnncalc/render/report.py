@@ -1,4 +1,4 @@
-"""The only place analysis results become text: rich tables, markdown, json and csv.
+"""The only place analysis results become text: tables, markdown, json and csv.
 
 Every format reads the same rows (`analysis.fold`) through the same columns
 (`render.columns`); json and csv carry exact integers, tables add separators and
@@ -11,13 +11,10 @@ import csv
 import io
 import json
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from cnncalc.analysis import Comparison, Report, Totals, fold
 from cnncalc.errors import CnncalcError
 from cnncalc.render.columns import COLUMNS, Column, cell, human, human_bytes, shape_text, view
+from cnncalc.render.text_table import box_table
 
 CONVENTION = ("MACs = multiply-accumulates of conv and dense layers, bias excluded; FLOPs = 2·MACs; "
               "other ops (bias adds, batchnorm, activations, pooling window reads, adds) are counted separately")
@@ -41,17 +38,17 @@ def _reads_cell(column: Column, row, prev_name: str | None) -> str:
     return cell(column, row)
 
 
-def render(report: Report, command: str, fmt: str, console: Console, depth: int | None = None) -> None:
+def render(report: Report, command: str, fmt: str, depth: int | None = None) -> str:
+    """The report as text in one of the formats: table, json, csv or markdown."""
     rows = fold(report, depth)
     columns = view(command, _has_branches(report))
     if fmt == "json":
-        console.print_json(json.dumps(as_json(report, rows)), indent=2, highlight=False)
-    elif fmt == "csv":
-        console.out(as_csv(rows, columns), end="", highlight=False)
-    elif fmt == "markdown":
-        console.out(as_markdown(report, rows, columns, command), end="", highlight=False)
-    else:
-        _table(report, rows, columns, command, console)
+        return json.dumps(as_json(report, rows), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        return as_csv(rows, columns)
+    if fmt == "markdown":
+        return as_markdown(report, rows, columns, command)
+    return as_table(report, rows, columns, command)
 
 
 def _totals_cells(columns: list[Column], totals_by_key: dict) -> list[str]:
@@ -70,24 +67,20 @@ def _column_totals(rows, columns) -> dict:
     return {c.key: sum(c.value(r) for r in rows) for c in columns if c.summed}
 
 
-def _table(report: Report, rows, columns, command: str, console: Console) -> None:
-    g = report.graph
-    table = Table(title=f"{g.name} — {TITLES[command]}", caption=CONVENTION if command in ("flops", "summary") else None,
-                  show_footer=False, header_style="bold", title_justify="left", caption_justify="left")
-    for c in columns:
-        table.add_column(c.title, justify=c.justify, no_wrap=c.key in ("name", "out_shape"))
+def as_table(report: Report, rows, columns, command: str) -> str:
+    body = []
     prev = None
     for r in rows:
-        table.add_row(*[_reads_cell(c, r, prev) for c in columns])
+        body.append([_reads_cell(c, r, prev) for c in columns])
         prev = r.name
-    if any(c.summed for c in columns):
-        table.add_section()
-        table.add_row(*_totals_cells(columns, _column_totals(rows, columns)), style="bold")
-    console.print(table)
-    console.print(_totals_text(report.totals, command, report.error is None))
+    footer = [_totals_cells(columns, _column_totals(rows, columns))] if any(c.summed for c in columns) else []
+    table = box_table([c.title for c in columns], body, [c.justify for c in columns], footer,
+                      title=f"{report.graph.name} — {TITLES[command]}",
+                      caption=CONVENTION if command in ("flops", "summary") else None)
+    return table + _totals_text(report.totals, command, report.error is None) + "\n"
 
 
-def _totals_text(t: Totals, command: str, complete: bool) -> Text:
+def _totals_text(t: Totals, command: str, complete: bool) -> str:
     lines = []
     if not complete:
         lines.append("(totals up to the failing layer)")
@@ -107,7 +100,7 @@ def _totals_text(t: Totals, command: str, complete: bool) -> Text:
             lines.append(f"Output: {shape_text(t.output_shape)}")
         if t.rf is not None:
             lines.append(f"Receptive field at the output: {t.rf.r_H}×{t.rf.r_W}, jump {t.rf.j_H}×{t.rf.j_W}")
-    return Text("\n".join(lines))
+    return "\n".join(lines)
 
 
 def as_json(report: Report, rows) -> dict:
@@ -176,7 +169,7 @@ def as_markdown(report: Report, rows, columns, command: str) -> str:
         out.append("| " + " | ".join(f"**{v}**" if v else "" for v in
                                      _totals_cells(columns, _column_totals(rows, columns))) + " |")
     out.append("")
-    for line in _totals_text(report.totals, command, report.error is None).plain.splitlines():
+    for line in _totals_text(report.totals, command, report.error is None).splitlines():
         out.append(f"- {line}")
     if command in ("flops", "summary"):
         out.append(f"- Convention: {CONVENTION}")
@@ -184,14 +177,16 @@ def as_markdown(report: Report, rows, columns, command: str) -> str:
     return "\n".join(out)
 
 
-def render_diagnostics(report: Report, err: Console) -> None:
+def diagnostic_lines(report: Report) -> list[str]:
+    out = []
     for d in report.diagnostics:
         where = f"{d.mark}: " if d.mark else ""
-        err.print(Text(f"warning: {where}{d.message}" + (f" — {d.fix}" if d.fix else ""), style="yellow"))
+        out.append(f"warning: {where}{d.message}" + (f" — {d.fix}" if d.fix else ""))
+    return out
 
 
-def render_error(error: CnncalcError, err: Console) -> None:
-    err.print(Text(f"error: {error.line()}", style="bold red"), soft_wrap=True)
+def error_line(error: CnncalcError) -> str:
+    return f"error: {error.line()}"
 
 
 # ---------------------------------------------------------------- comparison
@@ -209,7 +204,7 @@ _COMPARE_ROWS = (
 )
 
 
-def render_compare(comparison: Comparison, fmt: str, console: Console) -> None:
+def render_compare(comparison: Comparison, fmt: str) -> str:
     names = [f"{n} ({f})" for n, f in zip(comparison.names, comparison.files)]
     if fmt == "json":
         data = {"specs": [], "convention": CONVENTION}
@@ -222,8 +217,7 @@ def render_compare(comparison: Comparison, fmt: str, console: Console) -> None:
                     base = get(comparison.totals[0])
                     entry[key + "_ratio"] = (get(t) / base) if base else None
             data["specs"].append(entry)
-        console.print_json(json.dumps(data), indent=2, highlight=False)
-        return
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     header = ["Metric"] + names
     body = []
     for title, get, numeric in _COMPARE_ROWS:
@@ -245,17 +239,10 @@ def render_compare(comparison: Comparison, fmt: str, console: Console) -> None:
         writer.writerow(["metric"] + comparison.files)
         for title, get, _ in _COMPARE_ROWS:
             writer.writerow([title] + [get(t) for t in comparison.totals])
-        console.out(buffer.getvalue(), end="", highlight=False)
-        return
+        return buffer.getvalue()
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|:---|" + "---:|" * len(names)]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
-        console.out("\n".join(lines) + "\n", end="", highlight=False)
-        return
-    table = Table(title="comparison (ratios to the first spec)", title_justify="left", header_style="bold")
-    table.add_column("Metric", justify="left")
-    for n in names:
-        table.add_column(n, justify="right")
-    for cells in body:
-        table.add_row(*cells)
-    console.print(table)
+        return "\n".join(lines) + "\n"
+    return box_table(header, body, ["left"] + ["right"] * len(names),
+                     title="comparison (ratios to the first spec)", caption=CONVENTION)

@@ -77,8 +77,9 @@ def main_options(
 SpecArg = Annotated[str, typer.Argument(help="The network spec (YAML).", show_default=False)]
 InputOpt = Annotated[Optional[str], typer.Option("--input", help="Override the spec's input: H,W,C (or N).")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-DepthOpt = Annotated[Optional[int], typer.Option("--depth", "-d", min=0,
-                                                 help="Fold blocks nested deeper than this into one row.")]
+DepthOpt = Annotated[Optional[int], typer.Option("--depth", "-d", min=1,
+                                                 help="Show this many levels of nesting; deeper blocks "
+                                                      "fold into one row (1: top-level layers and blocks).")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat inexact divisions as errors.")]
 
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Mark:
-    """A place in a spec file; line and column count from 1 as editors do."""
+    """A place in a file; line and column count from 1 as editors do, 0 means the whole file."""
 
     file: str
-    line: int
-    column: int
+    line: int = 0
+    column: int = 0
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        return f"{self.file}:{self.line}:{self.column}" if self.line else self.file
 
 
 class CnncalcError(Exception):

@@ -48,6 +48,10 @@ class Row:
     scope: tuple = ()
     resolved: dict = field(default_factory=dict)
     folded: int = 1  # how many layers this row stands for
+    output: str = ""  # the node whose output this row shows (a folded block: its last layer)
+
+    def __post_init__(self):
+        self.output = self.output or self.name
 
     @property
     def params(self) -> int:
@@ -175,28 +179,31 @@ def _unused(graph: Graph) -> list[str]:
 
 
 def fold(report: Report, depth: int | None) -> list[Row]:
-    """Rows with blocks nested deeper than `depth` folded into one row each, like torchinfo's depth.
+    """Rows with blocks nested `depth` levels deep folded into one row each, like torchinfo's depth.
 
-    A folded row sums its layers' counts; its shape and receptive field are those of
-    its last layer, its inputs those of its first.  The rows still sum to the totals.
+    depth 1 shows the top-level layers and one row per top-level block. A folded row
+    sums its layers' counts; its shape and receptive field are those of its last
+    layer, its inputs those of its first.  The rows still sum to the totals.
     """
     if depth is None:
         return list(report.rows)
+    depth = max(depth, 1)
     out: list[Row] = []
     open_rows: dict[str, Row] = {}
     for row in report.rows:
-        if len(row.scope) <= depth:
+        if len(row.scope) < depth:
             out.append(row)
             continue
-        scope_name = row.scope[depth]
+        scope_name = row.scope[depth - 1]
         group = open_rows.get(scope_name)
         if group is None:
             info = report.graph.scopes.get(scope_name)
             group = Row(scope_name, "block", info.label if info else "block", list(row.inputs),
-                        list(row.in_shapes), row.out_shape, depth=depth, scope=row.scope[:depth], folded=0)
+                        list(row.in_shapes), row.out_shape, depth=depth - 1, scope=row.scope[:depth - 1],
+                        folded=0)
             open_rows[scope_name] = group
             out.append(group)
-        group.out_shape, group.rf = row.out_shape, row.rf
+        group.out_shape, group.rf, group.output = row.out_shape, row.rf, row.name
         group.trainable += row.trainable
         group.non_trainable += row.non_trainable
         group.macs += row.macs

@@ -104,12 +104,12 @@ def pair_text(v) -> str:
 
 
 def pads_text(padding, pads) -> str:
-    if padding == "same":
-        t, b, l, r = pads
-        return "same" if (t == b and l == r) else f"same({t},{b},{l},{r})"
+    """' p1', ' p1,2', ' p(0,1,0,1)', ' same', ' same(0,1,0,1)' (asymmetric padding shown in full)."""
     t, b, l, r = pads
+    if padding == "same":
+        return " same" if (t == b and l == r) else f" same({t},{b},{l},{r})"
     if t == b == l == r:
-        return str(t)
+        return f" p{t}"
     if t == b and l == r:
-        return f"{t},{l}"
-    return f"({t},{b},{l},{r})"
+        return f" p{t},{l}"
+    return f" p({t},{b},{l},{r})"

@@ -54,7 +54,8 @@ def _jump(row: Row) -> str:
 
 
 def _reads(row: Row) -> str:
-    return ", ".join(row.inputs)
+    prefix = row.scope[-1] + "." if row.scope else ""
+    return ", ".join(name[len(prefix):] if prefix and name.startswith(prefix) else name for name in row.inputs)
 
 
 COLUMNS = {c.key: c for c in (
@@ -93,6 +94,9 @@ def view(command: str, has_branches: bool) -> list[Column]:
 def cell(column: Column, row: Row, indent: bool = True) -> str:
     value = column.value(row)
     if column.key == "name" and indent:
+        # nesting shows as indentation, so the name drops its enclosing block's prefix
+        if row.scope and value.startswith(row.scope[-1] + "."):
+            value = value[len(row.scope[-1]) + 1:]
         return "  " * row.depth + str(value)
     if isinstance(value, int):
         return f"{value:,}"

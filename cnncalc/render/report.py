@@ -32,8 +32,9 @@ def _has_branches(report: Report) -> bool:
         r.inputs and r.inputs[0] != prev.name for prev, r in zip(report.rows, report.rows[1:]))
 
 
-def _reads_cell(column: Column, row, prev_name: str | None) -> str:
-    if column.key == "reads" and row.inputs == ([prev_name] if prev_name else []):
+def _reads_cell(column: Column, row, prev_output: str | None) -> str:
+    """Cells for one row; 'Reads' stays empty when the row reads the row above it."""
+    if column.key == "reads" and row.inputs == ([prev_output] if prev_output else []):
         return ""
     return cell(column, row)
 
@@ -67,15 +68,34 @@ def _column_totals(rows, columns) -> dict:
     return {c.key: sum(c.value(r) for r in rows) for c in columns if c.summed}
 
 
-def as_table(report: Report, rows, columns, command: str) -> str:
+def _body(report: Report, rows, columns) -> list[list[str]]:
+    """Table cells, with a header line where a block, branch set or repeat opens (as torchinfo nests)."""
     body = []
+    opened: tuple = ()
     prev = None
     for r in rows:
+        path = r.scope[:r.depth]
+        common = 0
+        while common < min(len(path), len(opened)) and path[common] == opened[common]:
+            common += 1
+        for level in range(common, len(path)):
+            scope = report.graph.scopes.get(path[level])
+            name = path[level]
+            if level and name.startswith(path[level - 1] + "."):
+                name = name[len(path[level - 1]) + 1:]
+            header = ["  " * level + name if c.key == "name" else
+                      (scope.label if scope else "block") if c.key == "notation" else "" for c in columns]
+            body.append(header)
+        opened = path
         body.append([_reads_cell(c, r, prev) for c in columns])
-        prev = r.name
+        prev = r.output
+    return body
+
+
+def as_table(report: Report, rows, columns, command: str) -> str:
     footer = [_totals_cells(columns, _column_totals(rows, columns))] if any(c.summed for c in columns) else []
-    table = box_table([c.title for c in columns], body, [c.justify for c in columns], footer,
-                      title=f"{report.graph.name} — {TITLES[command]}",
+    table = box_table([c.title for c in columns], _body(report, rows, columns), [c.justify for c in columns],
+                      footer, title=f"{report.graph.name} — {TITLES[command]}",
                       caption=CONVENTION if command in ("flops", "summary") else None)
     return table + _totals_text(report.totals, command, report.error is None) + "\n"
 
@@ -161,10 +181,8 @@ def as_markdown(report: Report, rows, columns, command: str) -> str:
     out = [f"### {report.graph.name} — {TITLES[command]}", ""]
     out.append("| " + " | ".join(c.title for c in columns) + " |")
     out.append("|" + "|".join(":---" if c.justify == "left" else "---:" for c in columns) + "|")
-    prev = None
-    for r in rows:
-        out.append("| " + " | ".join(esc(_reads_cell(c, r, prev)) for c in columns) + " |")
-        prev = r.name
+    for cells in _body(report, rows, columns):
+        out.append("| " + " | ".join(esc(text) for text in cells) + " |")
     if any(c.summed for c in columns):
         out.append("| " + " | ".join(f"**{v}**" if v else "" for v in
                                      _totals_cells(columns, _column_totals(rows, columns))) + " |")

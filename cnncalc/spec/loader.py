@@ -105,7 +105,7 @@ class _Converter:
 def load_text(text: str, file: str = "<spec>"):
     """Parse YAML text into MDict/MList/scalars with marks; SpecError on any problem."""
     if len(text) > MAX_BYTES:
-        raise SpecError("the spec file is too large", Mark(file, 1, 1), received=f"{len(text):,} bytes",
+        raise SpecError("the spec file is too large", Mark(file), received=f"{len(text):,} bytes",
                         allowed=f"at most {MAX_BYTES:,} bytes")
     try:
         node = yaml.compose(text, Loader=_LOADER)
@@ -131,12 +131,12 @@ def load_file(path: str):
         with open(path, encoding="utf-8") as fh:
             text = fh.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise SpecError("no such spec file", Mark(path, 1, 1), received=path) from None
+        raise SpecError("no such spec file", Mark(path), received=path) from None
     except IsADirectoryError:
-        raise SpecError("the spec path is a directory", Mark(path, 1, 1), received=path,
+        raise SpecError("the spec path is a directory", Mark(path), received=path,
                         allowed="a YAML file") from None
     except UnicodeDecodeError as exc:
-        raise SpecError(f"the spec is not UTF-8 text ({exc.reason} at byte {exc.start})", Mark(path, 1, 1)) from None
+        raise SpecError(f"the spec is not UTF-8 text ({exc.reason} at byte {exc.start})", Mark(path)) from None
     except OSError as exc:
-        raise SpecError(f"cannot read the spec: {exc.strerror}", Mark(path, 1, 1), received=path) from None
+        raise SpecError(f"cannot read the spec: {exc.strerror}", Mark(path), received=path) from None
     return load_text(text, path)

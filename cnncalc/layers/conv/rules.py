@@ -60,7 +60,7 @@ def _common_divisors(a: int, b: int) -> str:
 
 def notation(fields, resolved) -> str:
     f = fields["kernel"]
-    text = f"conv {f[0]}×{f[1]} s{window.pair_text(fields['stride'])} p{window.pads_text(fields['padding'], resolved['pads'])}"
+    text = f"conv {f[0]}×{f[1]} s{window.pair_text(fields['stride'])}{window.pads_text(fields['padding'], resolved['pads'])}"
     if fields["dilation"] != (1, 1):
         text += f" d{window.pair_text(fields['dilation'])}"
     groups = resolved["groups"]

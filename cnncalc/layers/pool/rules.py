@@ -45,7 +45,7 @@ def _window_notation(kind):
         f = fields["kernel"]
         text = f"{kind} {f[0]}×{f[1]} s{window.pair_text(resolved['stride'])}"
         if any(resolved["pads"]):
-            text += f" p{window.pads_text(fields['padding'], resolved['pads'])}"
+            text += window.pads_text(fields["padding"], resolved["pads"])
         if fields["ceil_mode"]:
             text += " ceil"
         if kind == "avgpool" and any(resolved["pads"]) and not fields["count_include_pad"]:

@@ -49,12 +49,21 @@ def test_readme_lists_every_kind_and_field():
             assert f"`{field.name}`" in section, (kind.name, field.name)
 
 
-@pytest.mark.parametrize("block", [b for b in blocks("yaml") if "layers:" in b and "input:" in b])
-def test_readme_yaml_examples_parse(block):
+def as_spec(block: str) -> str:
+    """A README snippet as a whole spec: fragments of a layer list get an input and `layers:`."""
+    if "input:" in block:
+        return block
+    if re.search(r"^layers:", block, flags=re.M):
+        return "input: [56, 56, 64]\n" + block
+    return "input: [32, 32, 64]\nlayers:\n" + block
+
+
+@pytest.mark.parametrize("block", [b for b in blocks("yaml") if "- " in b])
+def test_readme_yaml_examples_parse_and_analyse(block):
     from cnncalc.analysis import analyze
     from cnncalc.spec.parser import parse_text
 
-    report = analyze(parse_text(block, "README.md"))
+    report = analyze(parse_text(as_spec(block), "README.md"))
     assert report.error is None
 
 

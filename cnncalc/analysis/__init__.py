@@ -28,8 +28,30 @@ def elements(shape: Shape) -> int:
     return n
 
 
+class _Counts:
+    """What follows from the counted integers, for a row and for the totals alike."""
+
+    trainable: int
+    non_trainable: int
+    macs: int
+    activations: int
+
+    @property
+    def params(self) -> int:
+        """Trainable + non-trainable: Keras' "Total params". PyTorch's parameters() count is `trainable`."""
+        return self.trainable + self.non_trainable
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def activation_bytes(self) -> int:
+        return BYTES_PER_VALUE * self.activations
+
+
 @dataclass
-class Row:
+class Row(_Counts):
     """One layer's numbers (or a folded block's sums); only render/ turns them into text."""
 
     name: str
@@ -53,21 +75,9 @@ class Row:
     def __post_init__(self):
         self.output = self.output or self.name
 
-    @property
-    def params(self) -> int:
-        return self.trainable + self.non_trainable
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-    @property
-    def activation_bytes(self) -> int:
-        return BYTES_PER_VALUE * self.activations
-
 
 @dataclass
-class Totals:
+class Totals(_Counts):
     trainable: int
     non_trainable: int
     macs: int
@@ -78,21 +88,8 @@ class Totals:
     layers: int
 
     @property
-    def params(self) -> int:
-        """Trainable + non-trainable: Keras' "Total params". PyTorch's parameters() count is `trainable`."""
-        return self.trainable + self.non_trainable
-
-    @property
     def params_bytes(self) -> int:
         return BYTES_PER_VALUE * self.params
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-    @property
-    def activation_bytes(self) -> int:
-        return BYTES_PER_VALUE * self.activations
 
 
 @dataclass

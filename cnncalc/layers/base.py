@@ -132,42 +132,37 @@ def normalise(fld: Field, value, kind: str, mark: Mark | None):
     def bad(reason: str = "wrong type"):
         return SpecError(f"{kind}: {reason}", mark, fld.name, value, _ALLOWED[fld.type])
 
+    def integers(values: list, low: int) -> None:
+        """Every value an int, ≥ low, and not absurd."""
+        if not all(_is_int(v) for v in values):
+            raise bad()
+        if min(values) < low:
+            raise bad("must be positive" if low else "must not be negative")
+        if max(values) > MAX_SIZE:
+            raise SpecError(f"{kind}: absurdly large", mark, fld.name, value, f"at most {MAX_SIZE:,}")
+
     t = fld.type
     if t in ("pos_int", "nonneg_int"):
-        if not _is_int(value):
-            raise bad()
-        low = 1 if t == "pos_int" else 0
-        if value < low:
-            raise bad("must be positive" if low else "must not be negative")
-        if value > MAX_SIZE:
-            raise SpecError(f"{kind}: absurdly large", mark, fld.name, value, f"at most {MAX_SIZE:,}")
+        integers([value], 1 if t == "pos_int" else 0)
         return value
     if t == "pair":
-        if _is_int(value):
-            value = [value, value]
-        if not (isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)):
+        values = [value, value] if _is_int(value) else value
+        if not (isinstance(values, list) and len(values) == 2):
             raise bad()
-        if min(value) < 1:
-            raise bad("must be positive")
-        if max(value) > MAX_SIZE:
-            raise SpecError(f"{kind}: absurdly large", mark, fld.name, value, f"at most {MAX_SIZE:,}")
-        return (value[0], value[1])
+        integers(values, 1)
+        return (values[0], values[1])
     if t == "padding":
         if isinstance(value, str):
             if value.lower() in ("same", "valid"):
                 return value.lower()
             raise bad("unknown padding")
-        if _is_int(value):
-            value = [value] * 4
-        elif isinstance(value, list) and len(value) == 2:
-            value = [value[0], value[0], value[1], value[1]]
-        if not (isinstance(value, list) and len(value) == 4 and all(_is_int(v) for v in value)):
+        values = [value] * 4 if _is_int(value) else value
+        if isinstance(values, list) and len(values) == 2:
+            values = [values[0], values[0], values[1], values[1]]
+        if not (isinstance(values, list) and len(values) == 4):
             raise bad()
-        if min(value) < 0:
-            raise bad("must not be negative")
-        if max(value) > MAX_SIZE:
-            raise SpecError(f"{kind}: absurdly large", mark, fld.name, value, f"at most {MAX_SIZE:,}")
-        return tuple(value)
+        integers(values, 0)
+        return tuple(values)
     if t == "groups":
         if isinstance(value, str) and value.lower() == "depthwise":
             return "depthwise"

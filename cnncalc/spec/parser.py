@@ -49,14 +49,13 @@ class _Ref:
 
 
 class _Scope:
-    def __init__(self, prefix: str, parent: "_Scope | None", input_ref, path: tuple[str, ...], args=None):
+    def __init__(self, prefix: str, parent: "_Scope | None", input_ref, path: tuple[str, ...]):
         self.prefix = prefix
         self.parent = parent
         self.input_ref = input_ref  # what `input` means here: a full name or a _Ref
         self.path = path
         self.names: dict[str, str] = {}
         self.counters: Counter = Counter()
-        self.args = args if args is not None else (parent.args if parent else {})
 
     def auto_name(self, stem: str) -> str:
         while True:
@@ -197,8 +196,9 @@ class _Parser:
             else:
                 fld = kind.field(key) if isinstance(key, str) else None
                 if fld is None:
+                    spellings = [a for f in kind.fields for a in (f.name,) + f.aliases] + list(RESERVED)
                     raise self.error(f"unknown field for {kind.name}", args.key_where(key), str(key), key,
-                                     self._fields_text(kind))
+                                     self._fields_text(kind), self._suggest(key, spellings))
             if fld.name in given:
                 raise self.error("field given twice", args.key_where(key), fld.name, value,
                                  f"one of {fld.name}" + (f", {', '.join(fld.aliases)}" if fld.aliases else ""))
@@ -238,7 +238,6 @@ class _Parser:
         for i, branch in enumerate(branches):
             bmark = branches.where(i) if isinstance(branches, MList) else mark
             sub = _Scope(f"{full}.b{i}.", scope, start, path)
-            sub.names = {}
             ends.append(self.chain(branch, bmark, sub, start))
         node_name = f"{full}.{merge}"
         kind = registry.lookup(merge)
@@ -298,8 +297,7 @@ class _Parser:
         start = self._inputs(args, scope, prev, False, block_name, mark)[0]
         path = scope.path + (full,)
         self.scopes[full] = Scope(full, block_name, mark, len(path))
-        sub = _Scope(f"{full}.", None, start, path, args=values)
-        sub.parent = scope  # names look outwards lexically from the call site
+        sub = _Scope(f"{full}.", scope, start, path)  # names look outwards from the call site
         body = substitute(block["layers"], values, block_name, mark)
         self.block_stack.append(block_name)
         end = self.chain(body, block["mark"], sub, start)

@@ -21,8 +21,8 @@ class OutLength:
 
     n: input length; p_a, p_b: padding before/after; f: kernel; s: stride;
     d: dilation; ceil: ceil mode.  n_out is the output length (may be ≤ 0 when the
-    window does not fit), remainder = (n + p_a + p_b − f_eff) mod s: a non-zero
-    remainder means the last `remainder` input positions are never read (floor mode).
+    window does not fit), remainder = (n + p_a + p_b − f_eff) mod s: the last `remainder`
+    positions of the padded input are never read (floor mode); those beyond p_b are real input.
     """
 
     n: int
@@ -48,6 +48,11 @@ class OutLength:
     @property
     def exact(self) -> bool:
         return self.remainder == 0
+
+    @property
+    def unread(self) -> int:
+        """Input positions (not padding) that no window reaches: the remainder beyond p_b (floor mode)."""
+        return 0 if self.ceil else max(self.remainder - self.p_b, 0)
 
     def formula(self) -> str:
         """The formula with its numbers, as a student writes it."""

@@ -37,8 +37,8 @@ def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape, f: tuple[int
           ceil: bool = False) -> tuple[int, int, list[Diagnostic]]:
     """Output (n_H, n_W) of a window over in_shape, or a DimensionError when it does not fit.
 
-    A floor-mode division that is not exact is a warning naming the rows or columns
-    never read, with the paddings and strides that would divide exactly.
+    A floor-mode division that leaves real input rows or columns unread is a warning
+    naming them, with the paddings and strides that would divide exactly.
     """
     top, bottom, left, right = pads
     axes = (("n_H", "row", in_shape[0], f[0], s[0], d[0], top, bottom),
@@ -52,7 +52,7 @@ def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape, f: tuple[int
                 f"{name}: {kind} window {rec.f_eff} is larger than the padded input "
                 f"{n} + {p_a} + {p_b} = {n + p_a + p_b} along {axis} (input {show_shape(in_shape)}); {rec.formula()}",
                 mark, fix=_fit_fix(n, rec.f_eff, f_a, d_a, p_a, p_b))
-        if not rec.exact and not ceil:
+        if rec.unread:  # a remainder that falls in the padding loses nothing (ResNet's 7×7 s2 p3 stem)
             inexact.append((axis, unit, rec))
         sizes.append(rec.n_out)
     notes: list[Diagnostic] = []
@@ -74,12 +74,15 @@ def _inexact(kind: str, name: str, mark: Mark | None, axis: str, unit: str, rec:
         fixes.append(f"padding {pads_ok[0]}")
     if strides_ok:
         fixes.append(f"stride {strides_ok[-1]}")
-    fixes.append("ceil_mode: true" if kind.endswith("pool") else "padding: same")
+    if kind.endswith("pool"):
+        fixes.append("ceil_mode: true")
+    elif not arith.out_length(n, f_a, s_a, *arith.same_padding(n, f_a, s_a, d_a), d_a).unread:
+        fixes.append("padding: same")
     units = unit.replace(" and ", "s and ") + "s"
-    if rec.remainder == 1:
+    if rec.unread == 1:
         lost = f"last input {unit} " + ("are" if " and " in unit else "is")
     else:
-        lost = f"last {rec.remainder} input {units} are"
+        lost = f"last {rec.unread} input {units} are"
     pad = f"2·{p_a}" if p_a == p_b else f"{p_a} + {p_b}"
     kernel = str(f_a) if d_a == 1 else f"({d_a}·({f_a} − 1) + 1)"
     return Diagnostic(

@@ -253,8 +253,9 @@ class _Parser:
                 raise self.error("unknown field for repeat", item.key_where(key), str(key), key, ", ".join(allowed))
         mark = item.key_where("repeat")
         times = item["repeat"]
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise self.error("repeat needs a count", item.where("repeat"), "repeat", times, "an integer ≥ 1")
+        if isinstance(times, bool) or not isinstance(times, int) or times < 0:
+            raise self.error("repeat needs a count", item.where("repeat"), "repeat", times,
+                             "an integer ≥ 0 (0 leaves the layers out)")
         if times > MAX_LAYERS:
             raise self.error("absurd repeat count", item.where("repeat"), "repeat", times,
                              f"at most {MAX_LAYERS:,}")

@@ -117,7 +117,7 @@ def load_text(text: str, file: str = "<spec>"):
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML syntax: {exc}", Mark(file, 1, 1)) from None
     if node is None:
-        raise SpecError("the spec is empty", Mark(file, 1, 1), allowed="a mapping with input: and layers:")
+        raise SpecError("the spec is empty", Mark(file), allowed="a mapping with input: and layers:")
     try:
         return _Converter(file).convert(node)
     except yaml.constructor.ConstructorError as exc:

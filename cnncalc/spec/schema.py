@@ -81,7 +81,7 @@ def schema() -> dict:
                                                          {"type": "null"}, _ARG]}},
                         "merge": {"enum": list(MERGES)}, **_common()}, "additionalProperties": False},
         {"type": "object", "description": "the layers below, k times", "required": ["repeat", "layers"],
-         "properties": {"repeat": _NONNEG, "layers": {"$ref": "#/$defs/layers"}, **_common()},
+         "properties": {"repeat": {"anyOf": [_NONNEG, _ARG]}, "layers": {"$ref": "#/$defs/layers"}, **_common()},
          "additionalProperties": False},
         {"type": "object", "description": "a call of a block from blocks:, with its arguments",
          "minProperties": 1, "not": {"anyOf": [{"required": [h]} for h in heads]}},

@@ -203,10 +203,11 @@ def _engine_call(fn_name: str, *args, **kwargs):
 
 @app.command()
 def train(
-    spec: SpecArg,
+    spec: Annotated[Optional[str], typer.Argument(help="The network spec (YAML); not needed with --resume.",
+                                                  show_default=False)] = None,
     data: Annotated[Optional[str], typer.Option(help="IDX folder/file, cifar-10-batches-py folder, .npz, "
                                                      "or 'synthetic' (the default).")] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 3,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Epochs (default 3; with --resume, the new total).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
     lr: Annotated[Optional[float], typer.Option(min=0.0, help="Learning rate (default 1e-3 adam, 0.01 sgd).")] = None,
     optimizer: Annotated[Optimizer, typer.Option()] = Optimizer.adam,

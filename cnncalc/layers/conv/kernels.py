@@ -1,0 +1,146 @@
+"""Convolution kernels for the trainer: im2col and col2im in Numba, the products in BLAS.
+
+Arrays are float32, NCHW as in PyTorch, so weights move between the two unchanged:
+    x:    (m, n_C_prev, n_H_prev, n_W_prev)
+    W:    (n_C, n_C_prev // groups, f_H, f_W)
+    b:    (n_C,)
+    out:  (m, n_C, n_H, n_W), with n_H, n_W from arith.out_length (the caller's analysis)
+    cols: (m, (n_C_prev // groups)·f_H·f_W·groups, n_H·n_W), the im2col workspace, reused
+
+forward:   out[i, g] = W_g · cols_g[i] + b            (one GEMM per sample and group)
+backward:  dW_g = Σ_i dout_g[i] · cols_g[i]ᵀ,  db = Σ dout,  dcols_g = W_gᵀ · dout_g → col2im → dx
+
+This file is self-contained (Numba's cache does not follow imports). `prange` runs over
+the batch, where every iteration owns its own slice of cols or dx.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def im2col(x, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, cols):
+    """cols[i, (c·f_H + a)·f_W + b, h·n_W + w] = x[i, c, h·s_H − p_top + a·d_H, w·s_W − p_left + b·d_W] (0 outside)."""
+    m, n_C_prev, n_H_prev, n_W_prev = x.shape
+    for i in prange(m):
+        for c in range(n_C_prev):
+            for a in range(f_H):
+                for b in range(f_W):
+                    r = (c * f_H + a) * f_W + b
+                    for h in range(n_H):
+                        y = h * s_H - p_top + a * d_H
+                        base = h * n_W
+                        if y < 0 or y >= n_H_prev:
+                            for w in range(n_W):
+                                cols[i, r, base + w] = 0.0
+                        else:
+                            for w in range(n_W):
+                                xx = w * s_W - p_left + b * d_W
+                                if 0 <= xx < n_W_prev:
+                                    cols[i, r, base + w] = x[i, c, y, xx]
+                                else:
+                                    cols[i, r, base + w] = 0.0
+
+
+@njit(parallel=True, cache=True)
+def col2im(dcols, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, dx):
+    """The adjoint of im2col: dx[i, c, y, x] = Σ over the windows that read it of dcols."""
+    m, n_C_prev, n_H_prev, n_W_prev = dx.shape
+    for i in prange(m):
+        dx[i] = 0.0
+        for c in range(n_C_prev):
+            for a in range(f_H):
+                for b in range(f_W):
+                    r = (c * f_H + a) * f_W + b
+                    for h in range(n_H):
+                        y = h * s_H - p_top + a * d_H
+                        if y < 0 or y >= n_H_prev:
+                            continue
+                        base = h * n_W
+                        for w in range(n_W):
+                            xx = w * s_W - p_left + b * d_W
+                            if 0 <= xx < n_W_prev:
+                                dx[i, c, y, xx] += dcols[i, r, base + w]
+
+
+class Conv:
+    """A conv layer's buffers for one input shape; forward/backward reuse them every step.
+
+    stride (s_H, s_W), pads (top, bottom, left, right), dilation (d_H, d_W), groups.
+    """
+
+    def __init__(self, m, n_C_prev, n_H_prev, n_W_prev, n_C, f, stride, pads, dilation, groups, n_H, n_W):
+        self.f, self.stride, self.pads, self.dilation, self.groups = f, stride, pads, dilation, groups
+        self.n_H, self.n_W, self.n_C = n_H, n_W, n_C
+        k = (n_C_prev // groups) * f[0] * f[1]
+        self.k = k
+        self.cols = np.empty((m, k * groups, n_H * n_W), np.float32)
+        self.out = np.empty((m, n_C, n_H * n_W), np.float32)
+        self.dx = np.empty((m, n_C_prev, n_H_prev, n_W_prev), np.float32)
+        self.dcols = np.empty_like(self.cols)
+
+    def _im2col_args(self):
+        (f_H, f_W), (s_H, s_W), (d_H, d_W) = self.f, self.stride, self.dilation
+        return f_H, f_W, s_H, s_W, self.pads[0], self.pads[2], d_H, d_W, self.n_H, self.n_W
+
+    def forward(self, x, W, b):
+        """x: (m, n_C_prev, n_H_prev, n_W_prev) → (m, n_C, n_H, n_W); keeps cols for backward."""
+        m = x.shape[0]
+        cols, out = self.cols[:m], self.out[:m]
+        im2col(x, *self._im2col_args(), cols)
+        n_C_g = self.n_C // self.groups
+        W2 = W.reshape(self.n_C, self.k)
+        for g in range(self.groups):
+            rows = slice(g * self.k, (g + 1) * self.k)
+            chans = slice(g * n_C_g, (g + 1) * n_C_g)
+            if self.groups == 1:
+                np.matmul(W2, cols, out=out)
+            else:
+                out[:, chans] = np.matmul(W2[chans], cols[:, rows])
+        if b is not None:
+            out += b[None, :, None]
+        return out.reshape(m, self.n_C, self.n_H, self.n_W)
+
+    def backward(self, dout, W, dW, db):
+        """dout: (m, n_C, n_H, n_W) → dx; writes dW (n_C, n_C_prev/groups, f_H, f_W) and db (n_C,)."""
+        m = dout.shape[0]
+        d = np.ascontiguousarray(dout).reshape(m, self.n_C, self.n_H * self.n_W)
+        cols, dcols, dx = self.cols[:m], self.dcols[:m], self.dx[:m]
+        if db is not None:
+            db[...] = d.sum(axis=(0, 2))
+        n_C_g = self.n_C // self.groups
+        W2 = W.reshape(self.n_C, self.k)
+        dW2 = dW.reshape(self.n_C, self.k)
+        for g in range(self.groups):
+            rows = slice(g * self.k, (g + 1) * self.k)
+            chans = slice(g * n_C_g, (g + 1) * n_C_g)
+            d_g, c_g = d[:, chans], cols[:, rows]
+            # Σ_i d_g[i] · c_g[i]ᵀ as one GEMM over the batch and positions
+            dW2[chans] = np.tensordot(d_g, c_g, axes=([0, 2], [0, 2]))
+            dcols[:, rows] = np.matmul(W2[chans].T, d_g)
+        col2im(dcols, *self._im2col_args(), dx)
+        return dx
+
+
+def conv_forward(x, W, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    """Allocating convenience form: returns (out, cache)."""
+    from cnncalc.layers import arith
+
+    m, n_C_prev, n_H_prev, n_W_prev = x.shape
+    n_C, _, f_H, f_W = W.shape
+    n_H = arith.out_length(n_H_prev, f_H, stride[0], pads[0], pads[1], dilation[0]).n_out
+    n_W = arith.out_length(n_W_prev, f_W, stride[1], pads[2], pads[3], dilation[1]).n_out
+    layer = Conv(m, n_C_prev, n_H_prev, n_W_prev, n_C, (f_H, f_W), stride, pads, dilation, groups, n_H, n_W)
+    out = layer.forward(np.ascontiguousarray(x, np.float32), W, b).copy()
+    return out, (layer, W, b is not None)
+
+
+def conv_backward(dout, cache):
+    """Returns (dx, dW, db) for the cache of conv_forward."""
+    layer, W, has_bias = cache
+    dW = np.empty_like(W)
+    db = np.empty(W.shape[0], np.float32) if has_bias else None
+    dx = layer.backward(dout.astype(np.float32), W, dW, db).copy()
+    return dx, dW, db

@@ -49,6 +49,10 @@ class Network:
         last = graph.node(graph.output)
         # a final softmax is fused with the cross-entropy loss: the network's logits are its input
         self.logits = last.inputs[0] if last.kind == "softmax" else last.name
+        if len(self.rows[self.logits].out_shape) != 1:
+            shape = "×".join(map(str, self.rows[self.logits].out_shape))
+            raise EngineError(f"the network ends in a {shape} feature map; training needs one score per class",
+                              last.mark, fix="end the spec with flatten (or global_avgpool) and dense: K")
         self.params: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}

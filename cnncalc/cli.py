@@ -223,6 +223,8 @@ def train(
     input_: InputOpt = None,
 ):
     """Train the spec on the CPU (Numba kernels); checkpoints after every epoch."""
+    if spec is None and resume is None:
+        raise typer.BadParameter("give a SPEC to train, or --resume RUN_DIR", param_hint="SPEC")
     _engine_call("train_run", spec, data=data, epochs=epochs, batch_size=batch_size, lr=lr,
                  optimizer=optimizer.value, momentum=momentum, weight_decay=weight_decay,
                  schedule=schedule.value, seed=seed, threads=threads, out=out, resume=resume, force=force,

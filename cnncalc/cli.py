@@ -191,6 +191,10 @@ def _engine_call(fn_name: str, *args, **kwargs):
     from cnncalc.errors import CnncalcError
     from cnncalc.render.report import error_line
 
+    # The kernels run their own threads; OpenBLAS's would spin on the same cores between GEMMs and
+    # slow every Numba loop several times over, so BLAS runs single-threaded under the trainer.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
     out, err = _consoles()
     try:
         from cnncalc.engine import api as engine_api

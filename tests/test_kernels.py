@@ -24,7 +24,7 @@ def test_col2im_is_the_adjoint_of_im2col(f, s, pads, d):
     x = rng.standard_normal((2, 3, 6, 5))
     n_H = arith.out_length(6, f[0], s[0], pads[0], pads[1], d[0]).n_out
     n_W = arith.out_length(5, f[1], s[1], pads[2], pads[3], d[1]).n_out
-    cols = np.zeros((2, 3 * f[0] * f[1], n_H * n_W))
+    cols = np.zeros((3 * f[0] * f[1], 2 * n_H * n_W))
     args = (f[0], f[1], s[0], s[1], pads[0], pads[2], d[0], d[1], n_H, n_W)
     conv_k.im2col.py_func(x, *args, cols)
     c = rng.standard_normal(cols.shape)

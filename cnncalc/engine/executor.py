@@ -183,7 +183,8 @@ class Network:
         x, out = xs[0], self.values[name]
         p, g = self.params, self.grads
         if kind == "conv":
-            return [self.conv[name].backward(dout, p[f"{name}.weight"], g[f"{name}.weight"], g.get(f"{name}.bias"))]
+            return [self.conv[name].backward(dout, p[f"{name}.weight"], g[f"{name}.weight"], g.get(f"{name}.bias"),
+                                             need_dx=node.inputs[0] != "input")]
         if kind in ("maxpool", "avgpool"):
             row = self.rows[name]
             dx = np.empty(x.shape, np.float32)

@@ -5,10 +5,10 @@ Arrays are float32, NCHW as in PyTorch, so weights move between the two unchange
     W:    (n_C, n_C_prev // groups, f_H, f_W)
     b:    (n_C,)
     out:  (m, n_C, n_H, n_W), with n_H, n_W from arith.out_length (the caller's analysis)
-    cols: (m, (n_C_prev // groups)·f_H·f_W·groups, n_H·n_W), the im2col workspace, reused
+    cols: (n_C_prev·f_H·f_W, m·n_H·n_W), the im2col workspace, reused (one column per output position)
 
-forward:   out[i, g] = W_g · cols_g[i] + b            (one GEMM per sample and group)
-backward:  dW_g = Σ_i dout_g[i] · cols_g[i]ᵀ,  db = Σ dout,  dcols_g = W_gᵀ · dout_g → col2im → dx
+forward:   out_g = W_g · cols_g + b                   (one GEMM per group over the whole batch)
+backward:  dW_g = dout_g · cols_gᵀ,  db = Σ dout,  dcols_g = W_gᵀ · dout_g → col2im → dx
 
 This file is self-contained (Numba's cache does not follow imports). `prange` runs over
 the batch, where every iteration owns its own slice of cols or dx.
@@ -22,26 +22,27 @@ from numba import njit, prange
 
 @njit(parallel=True, cache=True)
 def im2col(x, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, cols):
-    """cols[i, (c·f_H + a)·f_W + b, h·n_W + w] = x[i, c, h·s_H − p_top + a·d_H, w·s_W − p_left + b·d_W] (0 outside)."""
+    """cols[(c·f_H + a)·f_W + b, (i·n_H + h)·n_W + w] = x[i, c, h·s_H − p_top + a·d_H, w·s_W − p_left + b·d_W],
+    0 outside the input. Each parallel iteration writes one whole row of cols."""
     m, n_C_prev, n_H_prev, n_W_prev = x.shape
-    for i in prange(m):
-        for c in range(n_C_prev):
-            for a in range(f_H):
-                for b in range(f_W):
-                    r = (c * f_H + a) * f_W + b
-                    for h in range(n_H):
-                        y = h * s_H - p_top + a * d_H
-                        base = h * n_W
-                        if y < 0 or y >= n_H_prev:
-                            for w in range(n_W):
-                                cols[i, r, base + w] = 0.0
+    for r in prange(n_C_prev * f_H * f_W):
+        c = r // (f_H * f_W)
+        a = (r // f_W) % f_H
+        b = r % f_W
+        for i in range(m):
+            for h in range(n_H):
+                y = h * s_H - p_top + a * d_H
+                base = (i * n_H + h) * n_W
+                if y < 0 or y >= n_H_prev:
+                    for w in range(n_W):
+                        cols[r, base + w] = 0.0
+                else:
+                    for w in range(n_W):
+                        xx = w * s_W - p_left + b * d_W
+                        if 0 <= xx < n_W_prev:
+                            cols[r, base + w] = x[i, c, y, xx]
                         else:
-                            for w in range(n_W):
-                                xx = w * s_W - p_left + b * d_W
-                                if 0 <= xx < n_W_prev:
-                                    cols[i, r, base + w] = x[i, c, y, xx]
-                                else:
-                                    cols[i, r, base + w] = 0.0
+                            cols[r, base + w] = 0.0
 
 
 @njit(parallel=True, cache=True)
@@ -58,68 +59,85 @@ def col2im(dcols, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, dx):
                         y = h * s_H - p_top + a * d_H
                         if y < 0 or y >= n_H_prev:
                             continue
-                        base = h * n_W
+                        base = (i * n_H + h) * n_W
                         for w in range(n_W):
                             xx = w * s_W - p_left + b * d_W
                             if 0 <= xx < n_W_prev:
-                                dx[i, c, y, xx] += dcols[i, r, base + w]
+                                dx[i, c, y, xx] += dcols[r, base + w]
 
 
 class Conv:
-    """A conv layer's buffers for one input shape; forward/backward reuse them every step.
+    """A conv layer's buffers for one batch size; forward/backward reuse them every step.
 
     stride (s_H, s_W), pads (top, bottom, left, right), dilation (d_H, d_W), groups.
+    A smaller last batch uses the leading part of each buffer.
     """
 
     def __init__(self, m, n_C_prev, n_H_prev, n_W_prev, n_C, f, stride, pads, dilation, groups, n_H, n_W):
         self.f, self.stride, self.pads, self.dilation, self.groups = f, stride, pads, dilation, groups
         self.n_H, self.n_W, self.n_C = n_H, n_W, n_C
-        k = (n_C_prev // groups) * f[0] * f[1]
-        self.k = k
-        self.cols = np.empty((m, k * groups, n_H * n_W), np.float32)
-        self.out = np.empty((m, n_C, n_H * n_W), np.float32)
-        self.dx = np.empty((m, n_C_prev, n_H_prev, n_W_prev), np.float32)
+        self.k = (n_C_prev // groups) * f[0] * f[1]
+        self.m = m
+        self.cols = np.empty((self.k * groups, m * n_H * n_W), np.float32)
         self.dcols = np.empty_like(self.cols)
+        self.out2 = np.empty((n_C, m * n_H * n_W), np.float32)
+        self.dout2 = np.empty_like(self.out2)
+        self.dx = np.empty((m, n_C_prev, n_H_prev, n_W_prev), np.float32)
 
     def _im2col_args(self):
         (f_H, f_W), (s_H, s_W), (d_H, d_W) = self.f, self.stride, self.dilation
         return f_H, f_W, s_H, s_W, self.pads[0], self.pads[2], d_H, d_W, self.n_H, self.n_W
 
+    def _views(self, m):
+        p = m * self.n_H * self.n_W
+        if m == self.m:
+            return self.cols, self.dcols, self.out2, self.dout2
+        # a smaller last batch: fresh arrays of its own size (the views above would not be contiguous)
+        return (np.empty((self.cols.shape[0], p), np.float32), np.empty((self.cols.shape[0], p), np.float32),
+                np.empty((self.n_C, p), np.float32), np.empty((self.n_C, p), np.float32))
+
     def forward(self, x, W, b):
         """x: (m, n_C_prev, n_H_prev, n_W_prev) → (m, n_C, n_H, n_W); keeps cols for backward."""
         m = x.shape[0]
-        cols, out = self.cols[:m], self.out[:m]
+        cols, _, out2, _ = self._views(m)
+        self.last = cols
         im2col(x, *self._im2col_args(), cols)
-        n_C_g = self.n_C // self.groups
         W2 = W.reshape(self.n_C, self.k)
-        for g in range(self.groups):
-            rows = slice(g * self.k, (g + 1) * self.k)
-            chans = slice(g * n_C_g, (g + 1) * n_C_g)
-            if self.groups == 1:
-                np.matmul(W2, cols, out=out)
-            else:
-                out[:, chans] = np.matmul(W2[chans], cols[:, rows])
+        if self.groups == 1:
+            np.matmul(W2, cols, out=out2)
+        else:
+            n_C_g = self.n_C // self.groups
+            for g in range(self.groups):
+                out2[g * n_C_g:(g + 1) * n_C_g] = W2[g * n_C_g:(g + 1) * n_C_g] @ cols[g * self.k:(g + 1) * self.k]
         if b is not None:
-            out += b[None, :, None]
-        return out.reshape(m, self.n_C, self.n_H, self.n_W)
+            out2 += b[:, None]
+        # (n_C, m, n_H·n_W) → (m, n_C, n_H, n_W)
+        return np.ascontiguousarray(out2.reshape(self.n_C, m, -1).transpose(1, 0, 2)).reshape(
+            m, self.n_C, self.n_H, self.n_W)
 
-    def backward(self, dout, W, dW, db):
-        """dout: (m, n_C, n_H, n_W) → dx; writes dW (n_C, n_C_prev/groups, f_H, f_W) and db (n_C,)."""
+    def backward(self, dout, W, dW, db, need_dx=True):
+        """dout: (m, n_C, n_H, n_W) → dx (None unless need_dx: the network's input needs no gradient);
+        writes dW (n_C, n_C_prev/groups, f_H, f_W) and db (n_C,)."""
         m = dout.shape[0]
-        d = np.ascontiguousarray(dout).reshape(m, self.n_C, self.n_H * self.n_W)
-        cols, dcols, dx = self.cols[:m], self.dcols[:m], self.dx[:m]
+        cols = self.last
+        _, dcols, _, dout2 = self._views(m)
+        dout2[...] = dout.reshape(m, self.n_C, -1).transpose(1, 0, 2).reshape(self.n_C, -1)
         if db is not None:
-            db[...] = d.sum(axis=(0, 2))
-        n_C_g = self.n_C // self.groups
+            db[...] = dout2.sum(axis=1)
         W2 = W.reshape(self.n_C, self.k)
         dW2 = dW.reshape(self.n_C, self.k)
-        for g in range(self.groups):
-            rows = slice(g * self.k, (g + 1) * self.k)
-            chans = slice(g * n_C_g, (g + 1) * n_C_g)
-            d_g, c_g = d[:, chans], cols[:, rows]
-            # Σ_i d_g[i] · c_g[i]ᵀ as one GEMM over the batch and positions
-            dW2[chans] = np.tensordot(d_g, c_g, axes=([0, 2], [0, 2]))
-            dcols[:, rows] = np.matmul(W2[chans].T, d_g)
+        if self.groups == 1:
+            np.matmul(dout2, cols.T, out=dW2)
+            if not need_dx:
+                return None
+            np.matmul(W2.T, dout2, out=dcols)
+        else:
+            n_C_g = self.n_C // self.groups
+            for g in range(self.groups):
+                chans, rows = slice(g * n_C_g, (g + 1) * n_C_g), slice(g * self.k, (g + 1) * self.k)
+                dW2[chans] = dout2[chans] @ cols[rows].T
+                dcols[rows] = W2[chans].T @ dout2[chans]
+        dx = self.dx[:m] if m == self.m else np.empty((m,) + self.dx.shape[1:], np.float32)
         col2im(dcols, *self._im2col_args(), dx)
         return dx
 

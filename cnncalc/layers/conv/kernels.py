@@ -66,6 +66,32 @@ def col2im(dcols, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, dx):
                                 dx[i, c, y, xx] += dcols[r, base + w]
 
 
+_POOL = None
+
+
+def gemm(a, b, out):
+    """out = a·b. A large product is split by rows of a over the kernels' threads, each running a
+    single-threaded BLAS call (numpy releases the GIL), so two cores work without OpenBLAS's own
+    threads spinning against Numba's between calls."""
+    global _POOL
+    import numba
+
+    threads = numba.get_num_threads()
+    rows = a.shape[0]
+    if threads < 2 or rows < 2 * threads or rows * a.shape[1] * b.shape[1] < 4_000_000:
+        np.matmul(a, b, out=out)
+        return out
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=threads)
+    bounds = [rows * t // threads for t in range(threads + 1)]
+    jobs = [_POOL.submit(np.matmul, a[lo:hi], b, out=out[lo:hi]) for lo, hi in zip(bounds, bounds[1:])]
+    for job in jobs:
+        job.result()
+    return out
+
+
 class Conv:
     """A conv layer's buffers for one batch size; forward/backward reuse them every step.
 
@@ -104,7 +130,7 @@ class Conv:
         im2col(x, *self._im2col_args(), cols)
         W2 = W.reshape(self.n_C, self.k)
         if self.groups == 1:
-            np.matmul(W2, cols, out=out2)
+            gemm(W2, cols, out2)
         else:
             n_C_g = self.n_C // self.groups
             for g in range(self.groups):
@@ -127,10 +153,10 @@ class Conv:
         W2 = W.reshape(self.n_C, self.k)
         dW2 = dW.reshape(self.n_C, self.k)
         if self.groups == 1:
-            np.matmul(dout2, cols.T, out=dW2)
+            gemm(dout2, cols.T, dW2)
             if not need_dx:
                 return None
-            np.matmul(W2.T, dout2, out=dcols)
+            gemm(np.ascontiguousarray(W2.T), dout2, dcols)
         else:
             n_C_g = self.n_C // self.groups
             for g in range(self.groups):

@@ -39,11 +39,15 @@ def make_optimizer(network: Network, name: str, lr: float, momentum: float, weig
 
 
 def train_step(network: Network, optimizer, x, y, rng) -> tuple[float, int]:
-    """One forward, backward and update; returns (mean loss, correct predictions)."""
-    logits = network.forward(x, True, rng)
-    loss, dlogits, _ = softmax_cross_entropy(logits, y)
-    network.backward(dlogits)
-    optimizer.step(network.grads)
+    """One forward, backward and update; returns (mean loss, correct predictions).
+
+    Overflow in a diverging run is reported once, by the caller's check of the loss, not as
+    numpy warnings from every kernel."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        logits = network.forward(x, True, rng)
+        loss, dlogits, _ = softmax_cross_entropy(logits, y)
+        network.backward(dlogits)
+        optimizer.step(network.grads)
     return loss, int((logits.argmax(axis=1) == y).sum())
 
 

@@ -69,6 +69,12 @@ def col2im(dcols, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, dx):
 _POOL = None
 
 
+def _matmul_part(a, b, out):
+    # numpy's error state is per thread: keep the caller's (the trainer reports overflow once, as a NaN loss)
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.matmul(a, b, out=out)
+
+
 def gemm(a, b, out):
     """out = a·b. A large product is split by rows of a over the kernels' threads, each running a
     single-threaded BLAS call (numpy releases the GIL), so two cores work without OpenBLAS's own
@@ -86,7 +92,7 @@ def gemm(a, b, out):
 
         _POOL = ThreadPoolExecutor(max_workers=threads)
     bounds = [rows * t // threads for t in range(threads + 1)]
-    jobs = [_POOL.submit(np.matmul, a[lo:hi], b, out=out[lo:hi]) for lo, hi in zip(bounds, bounds[1:])]
+    jobs = [_POOL.submit(_matmul_part, a[lo:hi], b, out[lo:hi]) for lo, hi in zip(bounds, bounds[1:])]
     for job in jobs:
         job.result()
     return out

@@ -44,5 +44,7 @@ def test_train_errors_are_one_line(tmp_path):
         result = invoke("train", *args, "--out", tmp_path / "r")
         assert result.exit_code == 1, result.output
         assert fragment in result.output and "Traceback" not in result.output
+    huge = invoke("train", path, "--batch-size", 10**9, "--out", tmp_path / "h")
+    assert huge.exit_code == 1 and "GiB is free" in huge.output and "--force" in huge.output
     assert invoke("train", path, "--optimizer", "rmsprop").exit_code == 2
     assert invoke("train").exit_code == 2

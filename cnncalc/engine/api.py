@@ -92,8 +92,18 @@ def train_run(spec: str, *, data=None, epochs=None, batch_size=64, lr=None, opti
                   "input": list(input_override) if input_override else None}
         weights = optim_state = None
     _set_threads(config["threads"] if threads is None else threads)
-    report, network = tr.build(spec_text, spec_file, config["batch_size"],
-                               tuple(config["input"]) if config["input"] else None)
+    from cnncalc.analysis import analyze
+    from cnncalc.engine.executor import Network
+    from cnncalc.spec.parser import parse_text
+
+    report = analyze(parse_text(spec_text, spec_file, tuple(config["input"]) if config["input"] else None))
+    # the memory check comes before any buffer is allocated or any data is read
+    free = _available_memory()
+    est = estimate(report, config["batch_size"], 0, config["optimizer"])
+    if free is not None and est["bytes"] > free and not force:
+        raise EngineError(f"the run needs about {est['bytes'] / 2**30:.1f} GiB but {free / 2**30:.1f} GiB is free",
+                          fix="use a smaller --batch-size, or --force to try anyway")
+    network = Network(report, config["batch_size"])
     input_shape = report.graph.input_shape
     n_classes = report.totals.output_shape[0] if len(report.totals.output_shape) == 1 else None
     dataset = data_mod.load(None if config["data"] == "synthetic" else config["data"],
@@ -103,11 +113,7 @@ def train_run(spec: str, *, data=None, epochs=None, batch_size=64, lr=None, opti
         raise DataError(f"the data has {int(np.prod(dataset.input_shape))} values per image but the spec's input "
                         f"is a vector of {input_shape[0]}", Mark(str(config["data"])))
     est = estimate(report, config["batch_size"], len(dataset.train.y), config["optimizer"])
-    free = _available_memory()
     view.estimate_line(console, est, free, dataset.description)
-    if free is not None and est["bytes"] > free and not force:
-        raise EngineError(f"the run needs about {est['bytes'] / 2**30:.1f} GiB but {free / 2**30:.1f} GiB is free",
-                          fix="use a smaller --batch-size, or --force to try anyway")
     opt = tr.make_optimizer(network, config["optimizer"], config["lr"], config["momentum"], config["weight_decay"])
     history = []
     start_epoch = 0

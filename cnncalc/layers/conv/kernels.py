@@ -76,25 +76,37 @@ def _matmul_part(a, b, out):
 
 
 def gemm(a, b, out):
-    """out = a·b. A large product is split by rows of a over the kernels' threads, each running a
-    single-threaded BLAS call (numpy releases the GIL), so two cores work without OpenBLAS's own
-    threads spinning against Numba's between calls."""
+    """out = a·b. A large product is split over the kernels' threads along its longest dimension
+    (rows of a, columns of b, or the inner one with the parts summed), each part a single-threaded
+    BLAS call (numpy releases the GIL), so both cores work without OpenBLAS's own threads spinning
+    against Numba's between calls."""
     global _POOL
     import numba
 
     threads = numba.get_num_threads()
-    rows = a.shape[0]
-    if threads < 2 or rows < 2 * threads or rows * a.shape[1] * b.shape[1] < 4_000_000:
+    (M, K), N = a.shape, b.shape[1]
+    if threads < 2 or M * K * N < 4_000_000:
         np.matmul(a, b, out=out)
         return out
     if _POOL is None:
         from concurrent.futures import ThreadPoolExecutor
 
         _POOL = ThreadPoolExecutor(max_workers=threads)
-    bounds = [rows * t // threads for t in range(threads + 1)]
-    jobs = [_POOL.submit(_matmul_part, a[lo:hi], b, out[lo:hi]) for lo, hi in zip(bounds, bounds[1:])]
+    longest = max(M, N, K)
+    cut = [longest * t // threads for t in range(threads + 1)]
+    parts = list(zip(cut, cut[1:]))
+    if longest == N:
+        jobs = [_POOL.submit(_matmul_part, a, b[:, lo:hi], out[:, lo:hi]) for lo, hi in parts]
+    elif longest == M:
+        jobs = [_POOL.submit(_matmul_part, a[lo:hi], b, out[lo:hi]) for lo, hi in parts]
+    else:
+        partial = [out] + [np.empty_like(out) for _ in parts[1:]]
+        jobs = [_POOL.submit(_matmul_part, a[:, lo:hi], b[lo:hi], p) for (lo, hi), p in zip(parts, partial)]
     for job in jobs:
         job.result()
+    if longest not in (N, M):
+        for p in partial[1:]:
+            out += p
     return out
 
 

@@ -96,6 +96,16 @@ def test_batchnorm_and_softmax_ce_by_finite_differences():
         assert np.isclose(num, dz[idx], atol=1e-4)
 
 
+@pytest.mark.parametrize("M, K, N", [(8, 75, 50000), (5000, 300, 4), (10, 60000, 10), (3, 4, 5)])
+def test_gemm_split_over_threads_equals_matmul(M, K, N):
+    """Each way of splitting (columns, rows, inner dimension with partial sums, none) gives a·b."""
+    a, b = rand(M, K), rand(K, N)
+    out = conv_k.gemm(a, b, np.empty((M, N), np.float32))
+    assert np.allclose(out, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    t = rand(N, K).T  # a transposed operand, as the backward pass passes cols.T
+    assert np.allclose(conv_k.gemm(a, t, np.empty((M, N), np.float32)), a @ t, rtol=1e-4, atol=1e-3)
+
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
@@ -193,3 +203,4 @@ def test_activations_and_loss_match_torch():
     assert np.isclose(loss, ref.item(), rtol=1e-6)
     assert np.allclose(dz, zt.grad.numpy(), atol=1e-6)
     assert np.allclose(p, F.softmax(torch.tensor(x), 1).numpy(), atol=1e-6)
+

@@ -221,7 +221,7 @@ def synthetic(n, n_H, n_W, n_C, n_classes, seed):
     img = np.zeros((n, n_H, n_W), np.float32)
     for k in range(min(n_classes, 10)):
         sel = (y % 10) == k
-        img[sel] = shapes[k][sel] if shapes[k].shape[0] == n else np.broadcast_to(shapes[k], (n, n_H, n_W))[sel]
+        img[sel] = shapes[k][sel]
     tint = rng.uniform(0.6, 1.0, (n, 1, 1, n_C)).astype(np.float32)
     x = img[..., None] * tint + rng.normal(0, 0.15, (n, n_H, n_W, n_C)).astype(np.float32)
     return np.clip(x * 255, 0, 255).astype(np.uint8), y.astype(np.int64)

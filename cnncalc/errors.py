@@ -70,7 +70,5 @@ class EngineError(CnncalcError):
 
 
 def _show(value: object) -> str:
-    if isinstance(value, str):
-        return repr(value)
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

@@ -1,4 +1,7 @@
-"""Every command and format through typer's runner; printed rows sum to printed totals."""
+"""Every command and format through typer's CliRunner (COLUMNS=200): the printed rows sum to the printed
+totals in every format, json and csv carry exact integers, and the exit codes are 0 (ok), 1 (spec or
+dimension error) and 2 (usage).  Expected numbers are worked by hand in the comments.
+"""
 
 import csv
 import io
@@ -16,146 +19,465 @@ from cnncalc.cli import app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LENET = os.path.join(ROOT, "specs", "lenet5.yaml")
-RESNET = os.path.join(ROOT, "specs", "resnet18.yaml")
+COMMANDS = ["shapes", "params", "flops", "summary"]
+FORMATS = ["table", "json", "csv", "markdown"]
+
+# LeNet-5 as in specs/lenet5.yaml (32×32×3 → conv 5×5 8 → pool 2 → conv 5×5 16 → pool 2 → 120 → 84 → 10)
+#   conv1 (5·5·3 + 1)·8 = 608; conv2 (5·5·8 + 1)·16 = 3,216; dense (400 + 1)·120 = 48,120,
+#   (120 + 1)·84 = 10,164, (84 + 1)·10 = 850 → 62,958 trainable.
+#   MACs: 28·28·8·75 = 470,400; 10·10·16·200 = 320,000; 48,000 + 10,080 + 840 → 849,320.
+#   Other ops: conv1 bias, relu, pool reads 3 × 6,272; conv2 3 × 1,600; dense biases 120 + 84 + 10,
+#   relus 120 + 84, softmax 3·10 → 18,816 + 4,800 + 214 + 204 + 30 = 24,064.
+#   Activations: 3,072 + 6,272·2 + 1,568 + 1,600·2 + 400·2 + 120·2 + 84·2 + 10·2 = 21,612.
+#   Receptive field: 5 → 6 (j 2) → 14 → 16 (j 4) → flatten of 5×5: 16 + 4·4 = 32.
+LENET_TOTALS = {"trainable": 62958, "non_trainable": 0, "params": 62958, "macs": 849320, "flops": 1698640,
+                "other_ops": 24064, "activations": 21612, "layers": 13}
+
+# A spec with a block (conv without bias, batchnorm, relu), a residual parallel, a repeat and a concat:
+#   unit(4) on 3 channels: conv 3·3·3·4 = 108, bn 8 + 8;  unit(4) on 4 channels: conv 3·3·4·4 = 144, bn 8 + 8
+#   four units: 108 + 3·144 = 540 conv weights, 4·8 = 32 γβ, 32 running statistics
+#   concat branches on 4×4×4: (4 + 1)·2 = 10 and (3·3·4 + 1)·3 = 111;  dense (5 + 1)·10 = 60
+#   trainable 540 + 32 + 10 + 111 + 60 = 753, non-trainable 32
+#   MACs: 8·8·4·27 = 6,912; 3 × 8·8·4·36 = 27,648; 4·4·2·4 = 128; 4·4·3·36 = 1,728; 5·10 = 50 → 36,466
+BRANCHY = """name: branchy
+input: [8, 8, 3]
+blocks:
+  unit:
+    args: {filters: null}
+    layers:
+      - conv: {filters: $filters, kernel: 3, padding: 1, bias: false}
+      - batchnorm
+      - relu
+layers:
+  - unit: {filters: 4}
+  - parallel:
+      - [unit: {filters: 4}]
+      - []
+    merge: add
+  - repeat: 2
+    layers: [unit: {filters: 4}]
+  - maxpool: 2
+  - parallel:
+      - [conv: {filters: 2, kernel: 1}]
+      - [conv: {filters: 3, kernel: 3, padding: 1}]
+  - global_avgpool
+  - dense: 10
+"""
+BRANCHY_TOTALS = {"trainable": 753, "non_trainable": 32, "params": 785, "macs": 36466, "flops": 72932}
+
+# tiny: 4×4×1 → conv 3×3 2 → 2×2×2 → flatten 8 → dense 3
+#   params (9 + 1)·2 = 20 and (8 + 1)·3 = 27 → 47;  MACs 2·2·2·9 = 72 and 8·3 = 24 → 96
+#   other ops: 8 bias adds + 3 → 11;  activations 16 + 8 + 8 + 3 = 35;  RF 3, then flatten of 2×2: 3 + 1 = 4
+TINY = "name: tiny\ninput: [4, 4, 1]\nlayers:\n  - conv: {filters: 2, kernel: 3}\n  - flatten\n  - dense: 3\n"
+
+SUMMED_KEYS = ("trainable", "non_trainable", "params", "macs", "flops", "other_ops", "activations",
+               "activation_bytes")
 runner = CliRunner()
 
 
 def invoke(*args):
-    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
 
 
-def table_rows(text):
-    """Body and total rows of the box table, as lists of cell strings."""
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("specs")
+    paths = {"lenet": LENET, "resnet18": os.path.join(ROOT, "specs", "resnet18.yaml"),
+             "googlenet": os.path.join(ROOT, "specs", "googlenet.yaml")}
+    for name, text in (("branchy", BRANCHY), ("tiny", TINY)):
+        (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+        paths[name] = str(folder / f"{name}.yaml")
+    (folder / "odd.yaml").write_text("name: odd\ninput: [7, 7, 1]\nlayers:\n"
+                                     "  - conv: {filters: 1, kernel: 3, stride: 3}\n  - relu\n", encoding="utf-8")
+    paths["odd"] = str(folder / "odd.yaml")
+    (folder / "broken.yaml").write_text("name: broken\ninput: [4, 4, 1]\nlayers:\n  - conv: {filters: 2, kernel: 3}\n"
+                                        "  - relu\n  - conv: {filters: 1, kernel: 3}\n  - flatten\n",
+                                        encoding="utf-8")
+    paths["broken"] = str(folder / "broken.yaml")
+    (folder / "typo.yaml").write_text("input: [4, 4, 1]\nlayers:\n  - cnov: 3\n", encoding="utf-8")
+    paths["typo"] = str(folder / "typo.yaml")
+    return paths
+
+
+def ok(result):
+    assert result.exit_code == 0, result.output
+    assert result.exception is None
+    return result
+
+
+def number(cell):
+    cell = cell.strip().strip("*")
+    return int(cell.replace(",", "")) if cell else 0
+
+
+# ---------------------------------------------------------------- parsing each format
+
+def table_parts(text):
+    """(titles, body rows, total row) of the box table, as lists of cell strings."""
+    titles = None
     body, total = [], None
     for line in text.splitlines():
-        if line.startswith("│"):
+        if line.startswith("┃") and titles is None:
+            titles = [c.strip() for c in line.strip("┃").split("┃")]
+        elif line.startswith("│"):
             cells = [c.strip() for c in line.strip("│").split("│")]
             if cells[0] == "Total":
                 total = cells
             else:
                 body.append(cells)
-    return body, total
+    return titles, body, total
 
 
-def header(text):
-    line = next(line for line in text.splitlines() if line.startswith("┃"))
-    return [c.strip() for c in line.strip("┃").split("┃")]
+def markdown_parts(text):
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    titles = [c.strip() for c in lines[0].strip("|").split(" | ")]
+    cells = [[c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))] for line in lines[1:]]
+    total = next(c for c in cells if c[0] == "**Total**")
+    return titles, [c for c in cells if c[0] != "**Total**"], total
 
 
-def number(cell):
-    return int(cell.replace(",", "")) if cell else 0
+TOTAL_LINES = {
+    "Trainable": r"Trainable params: ([\d,]+) \(",
+    "Non-trainable": r"Non-trainable params: ([\d,]+) \(",
+    "Params": r"Total params: ([\d,]+) \(",
+    "MACs": r"MACs: ([\d,]+) \(",
+    "FLOPs": r"FLOPs \(2·MACs\): ([\d,]+) \(",
+    "Other ops": r"Other ops: ([\d,]+) \(",
+    "Activations": r"Forward activations \(float32, input included\): ([\d,]+) values",
+}
 
 
-@pytest.mark.parametrize("command", ["shapes", "params", "flops", "summary"])
-@pytest.mark.parametrize("spec", [LENET, RESNET])
-def test_printed_rows_sum_to_printed_totals(command, spec):
-    result = invoke(command, spec)
-    assert result.exit_code == 0, result.output
-    titles = header(result.output)
-    body, total = table_rows(result.output)
-    assert total is not None and body
-    summed = [i for i, cell in enumerate(total) if cell and i > 0]
-    assert summed
+def printed_totals(text):
+    out = {}
+    for title, pattern in TOTAL_LINES.items():
+        found = re.findall(pattern, text)
+        if found:
+            assert len(found) == 1, (title, found)
+            out[title] = number(found[0])
+    return out
+
+
+def check_rows_sum_to_totals(titles, body, total, text):
+    """Every numeric column of the printed rows adds up to the printed Total row, which agrees with
+    the totals lines under the table."""
+    summed = [i for i, cell in enumerate(total) if i > 0 and cell.strip("* ")]
+    assert summed, total
+    column_totals = {}
     for i in summed:
         assert sum(number(row[i]) for row in body) == number(total[i]), titles[i]
-    # the totals lines quote the same numbers
-    text = result.output
-    if "Trainable" in titles:
-        assert f"Trainable params: {total[titles.index('Trainable')]} (" in text
-    if "MACs" in titles:
-        assert f"MACs: {total[titles.index('MACs')]} (" in text
-    if "Activations" in titles:
-        assert f"Forward activations (float32, input included): {total[titles.index('Activations')]} values" in text
+        column_totals[titles[i]] = number(total[i])
+    lines = printed_totals(text)
+    assert lines, text
+    for title, value in lines.items():
+        if title in column_totals:
+            assert value == column_totals[title], title
+    if "Trainable" in lines and "Non-trainable" in lines:
+        assert lines["Params"] == lines["Trainable"] + lines["Non-trainable"]
+    if "MACs" in lines:
+        assert lines["FLOPs"] == 2 * lines["MACs"]
+    return column_totals, lines
 
 
-def test_depth_folding_still_sums():
-    full = invoke("summary", RESNET)
-    folded = invoke("summary", RESNET, "--depth", "1")
-    body, total = table_rows(folded.output)
-    assert table_rows(full.output)[1] == total
-    assert len(body) < len(table_rows(full.output)[0])
-    assert any(row[0].startswith("layer1") and row[1] == "repeat ×2" for row in body)
+# ---------------------------------------------------------------- every command in every format
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("spec", ["lenet", "branchy", "tiny", "resnet18", "googlenet"])
+def test_table_printed_rows_sum_to_printed_totals(specs, command, spec):
+    result = ok(invoke(command, specs[spec]))
+    titles, body, total = table_parts(result.stdout)
+    assert titles[0] == "Layer" and total is not None and body
+    columns, lines = check_rows_sum_to_totals(titles, body, total, result.stdout)
+    if spec == "lenet":
+        expected = {"Trainable": 62958, "Non-trainable": 0, "Params": 62958, "MACs": 849320, "FLOPs": 1698640,
+                    "Other ops": 24064, "Activations": 21612}
+        for title, value in {**columns, **lines}.items():
+            assert value == expected[title], title
+    if spec != "resnet18":         # resnet18's strided 1×1 shortcuts warn (on stderr), by design
+        assert result.stderr == ""
 
 
-def test_json_exact_and_consistent():
-    result = invoke("summary", RESNET, "--format", "json")
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("spec", ["lenet", "branchy", "resnet18"])
+def test_markdown_printed_rows_sum_to_printed_totals(specs, command, spec):
+    result = ok(invoke(command, specs[spec], "--format", "markdown"))
+    titles, body, total = markdown_parts(result.stdout)
+    assert titles[0] == "Layer"
+    check_rows_sum_to_totals(titles, body, total, result.stdout)
+    assert result.stdout.startswith("### ")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("spec", ["lenet", "branchy"])
+def test_json_rows_sum_exactly_to_totals(specs, command, spec):
+    result = ok(invoke(command, specs[spec], "--format", "json"))
     data = json.loads(result.stdout)
-    for key in ("trainable", "non_trainable", "macs", "flops", "other_ops", "activations"):
-        assert sum(r[key] for r in data["rows"]) == data["totals"][key], key
-    assert data["totals"]["trainable"] == 11689512
-    assert data["totals"]["flops"] == 2 * data["totals"]["macs"]
-    assert data["rows"][1]["output_shape"] == [112, 112, 64]
+    for key in SUMMED_KEYS:
+        values = [r[key] for r in data["rows"]]
+        assert all(isinstance(v, int) for v in values), key
+        assert sum(values) == data["totals"][key], key
+    assert sum(r["layers"] for r in data["rows"][1:]) == data["totals"]["layers"]
+    for r in data["rows"]:
+        assert r["flops"] == 2 * r["macs"] and r["params"] == r["trainable"] + r["non_trainable"]
+        assert r["activation_bytes"] == 4 * r["activations"]
+    expected = LENET_TOTALS if spec == "lenet" else BRANCHY_TOTALS
+    for key, value in expected.items():
+        assert data["totals"][key] == value, key
+    assert data["error"] is None and data["diagnostics"] == []
+
+
+def test_json_lenet_rows(specs):
+    data = json.loads(ok(invoke("summary", specs["lenet"], "-f", "json")).stdout)
+    rows = {r["name"]: r for r in data["rows"]}
+    assert data["spec"] == "lenet5-ng" and data["input"] == [32, 32, 3]
+    assert rows["conv1"]["output_shape"] == [28, 28, 8] and rows["conv1"]["trainable"] == 608
+    assert rows["maxpool1"]["output_shape"] == [14, 14, 8]
+    assert rows["conv2"]["output_shape"] == [10, 10, 16] and rows["conv2"]["trainable"] == 3216
+    assert rows["conv2"]["macs"] == 320000                       # 10·10·16 × 5·5·8
+    assert rows["flatten1"]["output_shape"] == [400]             # 5·5·16
+    assert rows["dense1"]["trainable"] == 48120 and rows["dense1"]["macs"] == 48000
+    assert rows["maxpool2"]["receptive_field"] == [16, 16] and rows["maxpool2"]["jump"] == [4, 4]
+    assert data["totals"]["output_shape"] == [10] and data["totals"]["receptive_field"] == [32, 32]
+    assert data["totals"]["params_bytes"] == 4 * 62958
     assert "bias excluded" in data["convention"]
 
 
-def test_csv_exact_integers():
-    result = invoke("flops", LENET, "--format", "csv")
-    rows = list(csv.DictReader(io.StringIO(result.output)))
-    assert rows[1]["name"] == "conv1" and rows[1]["macs"] == "470400"
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("spec", ["lenet", "branchy"])
+def test_csv_has_exact_integers_matching_json(specs, command, spec):
+    rows = list(csv.DictReader(io.StringIO(ok(invoke(command, specs[spec], "--format", "csv")).stdout)))
+    data = json.loads(ok(invoke(command, specs[spec], "--format", "json")).stdout)
+    assert [r["name"] for r in rows] == [r["name"] for r in data["rows"]]
+    numeric = [k for k in rows[0] if k in SUMMED_KEYS]
+    assert numeric
+    for csv_row, json_row in zip(rows, data["rows"]):
+        for key in numeric:
+            assert re.fullmatch(r"\d+", csv_row[key]), (key, csv_row[key])   # no separators, no units
+            assert int(csv_row[key]) == json_row[key]
+        assert csv_row["inputs"] == " ".join(json_row["inputs"])
+    for key in numeric:
+        assert sum(int(r[key]) for r in rows) == data["totals"][key]
+
+
+def test_csv_lenet_values(specs):
+    rows = list(csv.DictReader(io.StringIO(ok(invoke("flops", specs["lenet"], "--format", "csv")).stdout)))
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["conv1"]["macs"] == "470400"                  # 28·28·8 × 75
+    assert by_name["conv1"]["flops"] == "940800"
+    assert by_name["conv1"]["other_ops"] == "6272"               # bias adds
+    assert by_name["softmax1"]["other_ops"] == "30"              # 3 × 10
     assert sum(int(r["macs"]) for r in rows) == 849320
-    assert all(int(r["flops"]) == 2 * int(r["macs"]) for r in rows)
+    assert by_name["conv1"]["out_shape"] == "28×28×8"
 
 
-def test_markdown_table_sums():
-    result = invoke("params", LENET, "--format", "markdown")
-    lines = [line for line in result.output.splitlines() if line.startswith("| ")]
-    titles = [c.strip() for c in lines[0].strip("|").split("|")]
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[1:]]
-    total = next(c for c in cells if c[0] == "**Total**")
-    i = titles.index("Trainable")
-    assert sum(number(c[i]) for c in cells if c[0] != "**Total**") == number(total[i].strip("*"))
-    assert "- Trainable params: 62,958" in result.output
+def test_shapes_table_lenet(specs):
+    out = ok(invoke("shapes", specs["lenet"])).stdout
+    titles, body, _ = table_parts(out)
+    rows = {r[0]: dict(zip(titles, r)) for r in body}
+    assert rows["conv1"]["Output"] == "28×28×8" and rows["conv1"]["RF"] == "5×5"
+    assert rows["maxpool2"]["Output"] == "5×5×16" and rows["maxpool2"]["Jump"] == "4"
+    assert rows["flatten1"]["RF"] == "32×32"
+    assert "Output: 10" in out and "Receptive field at the output: 32×32, jump 4×4" in out
+    assert "Reads" not in titles                                 # a plain chain needs no Reads column
 
 
-def test_compare_two_specs(tmp_path):
-    a = os.path.join(ROOT, "specs", "compare", "two_3x3.yaml")
-    b = os.path.join(ROOT, "specs", "compare", "one_5x5.yaml")
-    result = invoke("params", a, b)
-    assert result.exit_code == 0
-    assert re.search(r"Trainable params\s+│\s+295,168 │\s+409,728 \(×1\.39\)", result.output)
-    data = json.loads(invoke("params", a, b, "--format", "json").stdout)
-    assert [s["trainable_params"] for s in data["specs"]] == [295168, 409728]
-    assert data["specs"][1]["receptive_field"] == "5×5"
-    assert invoke("params", a, b, "--format", "csv").output.splitlines()[1].startswith("Trainable params,295168,409728")
+def test_branchy_table_shows_reads_and_block_headers(specs):
+    out = ok(invoke("summary", specs["branchy"])).stdout
+    titles, body, _ = table_parts(out)
+    assert "Reads" in titles
+    names = [r[0] for r in body]
+    assert "unit1" in names and "parallel1" in names and "repeat1" in names      # block header rows
+    headers = {r[0]: r[1] for r in body if r[0] in ("unit1", "parallel1", "repeat1")}
+    assert headers == {"unit1": "unit", "parallel1": "parallel (add)", "repeat1": "repeat ×2"}
 
 
-def test_input_override_and_usage_errors():
-    result = invoke("shapes", LENET, "--input", "28,28,3")
-    assert result.exit_code == 0 and "24×24×8" in result.output
-    assert invoke("shapes", LENET, "--input", "28,x").exit_code == 2
-    assert invoke("shapes", LENET, "--format", "yaml").exit_code == 2
-    assert invoke("shapes").exit_code == 2
-    assert invoke("frobnicate").exit_code == 2
+# ---------------------------------------------------------------- --depth
+
+@pytest.mark.parametrize("spec, depth", [("branchy", "1"), ("branchy", "2"), ("resnet18", "1"),
+                                         ("googlenet", "1"), ("googlenet", "2")])
+def test_depth_folding_keeps_the_printed_totals(specs, spec, depth):
+    full = ok(invoke("summary", specs[spec]))
+    folded = ok(invoke("summary", specs[spec], "--depth", depth))
+    titles, body, total = table_parts(folded.stdout)
+    check_rows_sum_to_totals(titles, body, total, folded.stdout)
+    full_titles, full_body, full_total = table_parts(full.stdout)
+    assert total == full_total
+    assert len(body) < len(full_body)
+    if spec == "branchy" and depth == "1":
+        rows = {r[0].strip(): r for r in body}
+        assert rows["repeat1"][1] == "repeat ×2"
+        # repeat1 folds two units: conv 3·3·4·4 = 144 and bn 8 each → 2·152 = 304 trainable
+        assert number(rows["repeat1"][titles.index("Trainable")]) == 304
+        assert number(rows["repeat1"][titles.index("Non-trainable")]) == 16
 
 
-def test_strict_and_dimension_error_exit_1(tmp_path):
-    spec = tmp_path / "odd.yaml"
-    spec.write_text("input: [7, 7, 1]\nlayers:\n  - conv: {filters: 1, kernel: 3, stride: 3}\n")
-    ok = invoke("shapes", str(spec))
-    assert ok.exit_code == 0 and "warning:" in ok.output and "2.33" in ok.output
-    strict = invoke("shapes", str(spec), "--strict")
-    assert strict.exit_code == 1 and "error:" in strict.output and "Traceback" not in strict.output
-    broken = tmp_path / "broken.yaml"
-    broken.write_text("input: [4, 4, 1]\nlayers:\n  - conv: {filters: 1, kernel: 3}\n  - conv: {filters: 1, kernel: 3}\n")
-    result = invoke("summary", str(broken))
-    assert result.exit_code == 1
-    assert "conv1" in result.output and "(totals up to the failing layer)" in result.output
-    assert f"error: {broken}:4:5: conv2: conv window 3 is larger" in result.output
+def test_depth_in_json_and_csv(specs):
+    data = json.loads(ok(invoke("params", specs["branchy"], "--depth", "1", "-f", "json")).stdout)
+    assert [r["name"] for r in data["rows"]] == ["input", "unit1", "parallel1", "repeat1", "maxpool1",
+                                                 "parallel2", "global_avgpool1", "dense1"]
+    assert sum(r["trainable"] for r in data["rows"]) == data["totals"]["trainable"] == 753
+    assert [r["layers"] for r in data["rows"]][1:4] == [3, 4, 6]   # unit: 3; parallel: 3 + add; repeat: 2·3
+    rows = list(csv.DictReader(io.StringIO(ok(invoke("params", specs["branchy"], "-d", "1", "-f", "csv")).stdout)))
+    assert sum(int(r["params"]) for r in rows) == 785
 
 
-def test_version_help_schema():
-    assert invoke("--version").output.strip() == f"cnncalc {__version__}"
-    for command in ("shapes", "params", "flops", "summary", "schema", "train", "evaluate", "predict"):
-        result = invoke(command, "--help")
-        assert result.exit_code == 0 and "Usage" in result.output
-    assert json.loads(invoke("schema").output)["title"] == "cnncalc network spec"
+# ---------------------------------------------------------------- --input, --strict, errors and exit codes
+
+@pytest.mark.parametrize("value", ["28,28,3", "28x28x3", "28×28×3"])
+def test_input_override(specs, value):
+    data = json.loads(ok(invoke("summary", specs["lenet"], "--input", value, "-f", "json")).stdout)
+    rows = {r["name"]: r for r in data["rows"]}
+    assert data["input"] == [28, 28, 3]
+    assert rows["conv1"]["output_shape"] == [24, 24, 8]          # 28 − 5 + 1
+    assert rows["flatten1"]["output_shape"] == [256]             # 24 → 12 → 8 → 4: 4·4·16
+    assert rows["dense1"]["trainable"] == 30840                  # (256 + 1)·120
+    table = ok(invoke("shapes", specs["lenet"], "--input", value)).stdout
+    assert "24×24×8" in table
 
 
-@pytest.mark.parametrize("command", ["shapes", "summary", "params", "flops"])
-def test_analysis_commands_never_import_numba(command):
-    code = ("import sys\nfrom cnncalc.cli import app\n"
-            f"try:\n    app([{command!r}, {LENET!r}])\nexcept SystemExit:\n    pass\n"
-            "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] == 'numba' or "
-            "m.startswith(('cnncalc.engine', 'cnncalc.data')) or m.endswith('kernels')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT).stdout
-    assert "LOADED []" in out
+@pytest.mark.parametrize("value", ["28,x", "0,28,3", "28,28", "", "-1", "28,28,3,1"])
+def test_bad_input_is_a_usage_error(specs, value):
+    result = invoke("shapes", specs["lenet"], "--input", value)
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert "--input" in result.output or "Invalid value" in result.output
+    assert result.stdout == ""
+
+
+def test_inexact_spec_warns_and_strict_fails(specs):
+    warned = ok(invoke("shapes", specs["odd"]))
+    lines = [x for x in warned.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"warning: {specs['odd']}:4:5: conv1: (7 + 2·0 − 3)/3 + 1 = 2.33")
+    assert "2×2×1" in warned.stdout                               # ⌊4/3⌋ + 1 = 2
+    strict = invoke("shapes", specs["odd"], "--strict")
+    assert strict.exit_code == 1 and isinstance(strict.exception, SystemExit)
+    errors = [x for x in strict.stderr.splitlines() if x.strip()]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {specs['odd']}:4:5: ")
+    assert "2.33" in errors[0] and "--strict" in errors[0]
+    assert "Traceback" not in strict.output
+
+
+def test_dimension_error_prints_the_rows_so_far_and_exits_1(specs):
+    result = invoke("summary", specs["broken"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    titles, body, total = table_parts(result.stdout)
+    assert [r[0] for r in body] == ["input", "conv1", "relu1"]    # 4 → 2; a 3×3 window does not fit 2×2
+    check_rows_sum_to_totals(titles, body, total, result.stdout)
+    assert "(totals up to the failing layer)" in result.stdout
+    errors = [x for x in result.stderr.splitlines() if x.strip()]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"error: {specs['broken']}:6:5: conv2: conv window 3 is larger than the padded input")
+    data = json.loads(invoke("summary", specs["broken"], "-f", "json").stdout)
+    assert data["error"]["line"] == 6 and data["error"]["column"] == 5
+    assert sum(r["trainable"] for r in data["rows"]) == data["totals"]["trainable"] == 20   # (9 + 1)·2
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_spec_error_exits_1_with_one_error_line(specs, command):
+    result = invoke(command, specs["typo"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.stdout == ""
+    lines = [x for x in result.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {specs['typo']}:3:5: ")
+    assert "did you mean 'conv'?" in lines[0] and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args", [
+    [],                                            # no command: help, as a usage error
+    ["frobnicate"],                                # unknown command
+    ["shapes"],                                    # missing spec
+    ["params"],
+    ["shapes", LENET, "--format", "yaml"],         # unknown format
+    ["shapes", LENET, "--depth", "0"],             # depth below 1
+    ["shapes", LENET, "--depth", "x"],
+    ["shapes", LENET, "--nope"],                   # unknown option
+])
+def test_usage_errors_exit_2(args):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert "Usage" in result.output and "Traceback" not in result.output
+
+
+def test_exit_0_on_success_for_every_format(specs):
+    for fmt in FORMATS:
+        assert invoke("summary", specs["tiny"], "-f", fmt).exit_code == 0
+
+
+# ---------------------------------------------------------------- params with two specs
+
+def test_params_compares_two_specs(specs):
+    result = ok(invoke("params", specs["tiny"], LENET))
+    out = result.stdout
+    # ratios to the first spec: 62,958/47 = 1,339.53; 849,320/96 = 8,847.08; 13/3 = 4.33
+    assert re.search(r"│ Trainable params\s+│\s+47 │\s+62,958 \(×1339\.53\) │", out), out
+    assert re.search(r"│ MACs\s+│\s+96 │\s+849,320 \(×8847\.08\) │", out)
+    assert re.search(r"│ Layers\s+│\s+3 │\s+13 \(×4\.33\) │", out)
+    assert re.search(r"│ Receptive field\s+│\s+4×4 │\s+32×32 │", out)
+    assert f"tiny ({specs['tiny']})" in out and f"lenet5-ng ({LENET})" in out
+
+
+def test_params_compare_json_csv_markdown(specs):
+    data = json.loads(ok(invoke("params", specs["tiny"], LENET, "-f", "json")).stdout)
+    first, second = data["specs"]
+    assert (first["spec"], second["spec"]) == ("tiny", "lenet5-ng")
+    assert (first["trainable_params"], second["trainable_params"]) == (47, 62958)
+    assert (first["macs"], second["macs"]) == (96, 849320)
+    assert (first["flops"], second["flops"]) == (192, 1698640)
+    assert (first["other_ops"], second["other_ops"]) == (11, 24064)
+    assert (first["activations"], second["activations"]) == (35, 21612)
+    assert second["trainable_params_ratio"] == 62958 / 47 and first["trainable_params_ratio"] == 1.0
+    assert (first["receptive_field"], second["receptive_field"]) == ("4×4", "32×32")
+    rows = list(csv.reader(io.StringIO(ok(invoke("params", specs["tiny"], LENET, "-f", "csv")).stdout)))
+    assert rows[0] == ["metric", specs["tiny"], LENET]
+    assert ["Trainable params", "47", "62958"] in rows and ["MACs", "96", "849320"] in rows
+    markdown = ok(invoke("params", specs["tiny"], LENET, "-f", "markdown")).stdout
+    assert "| Trainable params | 47 | 62,958 (×1339.53) |" in markdown
+
+
+def test_params_compare_with_a_failing_spec_exits_1(specs):
+    result = invoke("params", specs["tiny"], specs["broken"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    errors = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {specs['broken']}:6:5: ")
+    spec_error = invoke("params", specs["tiny"], specs["typo"])
+    assert spec_error.exit_code == 1 and spec_error.stdout == ""
+
+
+# ---------------------------------------------------------------- version, help, schema
+
+def test_version():
+    result = ok(invoke("--version"))
+    assert result.stdout.strip() == f"cnncalc {__version__}"
+
+
+@pytest.mark.parametrize("command", [None] + COMMANDS + ["schema"])
+def test_help(command):
+    result = ok(invoke("--help") if command is None else invoke(command, "--help"))
+    assert result.stdout.startswith("Usage: cnncalc")
+    if command in COMMANDS:
+        for option in ("--input", "--format", "--depth", "--strict"):
+            assert option in result.stdout, option
+    if command is None:
+        for name in COMMANDS + ["schema"]:
+            assert name in result.stdout
+
+
+def test_schema_command_prints_json():
+    data = json.loads(ok(invoke("schema")).stdout)
+    assert data["title"] == "cnncalc network spec" and data["required"] == ["input", "layers"]
+
+
+# ---------------------------------------------------------------- start-up stays light
+
+@pytest.mark.parametrize("command", ["shapes", "summary"])
+def test_analysis_commands_do_not_import_numba_or_the_engine(command):
+    code = ("import sys\n"
+            "from cnncalc.cli import app\n"
+            f"try:\n    app([{command!r}, {LENET!r}])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "print('NUMBA', 'numba' in sys.modules)\n"
+            "print('ENGINE', sorted(m for m in sys.modules if m.startswith('cnncalc.engine')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "NUMBA False" in done.stdout
+    assert "ENGINE []" in done.stdout

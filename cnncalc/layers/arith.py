@@ -52,7 +52,7 @@ class OutLength:
     @property
     def unread(self) -> int:
         """Input positions (not padding) that no window reaches: the remainder beyond p_b (floor mode)."""
-        return 0 if self.ceil else max(self.remainder - self.p_b, 0)
+        return 0 if self.ceil or self.span < 0 else min(max(self.remainder - self.p_b, 0), self.n)
 
     def formula(self) -> str:
         """The formula with its numbers, as a student writes it."""
@@ -79,11 +79,10 @@ def out_length(n: int, f: int, s: int = 1, p_a: int = 0, p_b: int | None = None,
     if p_b is None:
         p_b = p_a
     span = n + p_a + p_b - dilated_extent(f, d)
-    if span < 0:
-        return OutLength(n, p_a, p_b, f, s, d, ceil, span // s + 1, span % s)
     if ceil:
+        # a window hanging over the end by less than a stride still counts (span may be negative)
         n_out = -(-span // s) + 1
-        if (n_out - 1) * s >= n + p_a:
+        if n_out >= 1 and (n_out - 1) * s >= n + p_a:
             n_out -= 1
     else:
         n_out = span // s + 1
@@ -107,10 +106,29 @@ def fixing_paddings(n: int, f: int, s: int, d: int = 1, limit: int = 3) -> list[
     return [p for p in range(0, limit + 1) if n + 2 * p - f_eff >= 0 and (n + 2 * p - f_eff) % s == 0]
 
 
+def divisors(n: int) -> list[int]:
+    """The divisors of n ≥ 1 in increasing order, found up to √n (so huge sizes answer at once)."""
+    small, large = [], []
+    k = 1
+    while k * k <= n:
+        if n % k == 0:
+            small.append(k)
+            if k * k != n:
+                large.append(n // k)
+        k += 1
+    return small + large[::-1]
+
+
 def fixing_strides(n: int, f: int, p_a: int, p_b: int, d: int = 1) -> list[int]:
     """Strides s ≥ 1 (up to f_eff) that divide (n + p_a + p_b − f_eff) exactly."""
     span = n + p_a + p_b - dilated_extent(f, d)
-    return [s for s in range(1, max(dilated_extent(f, d), 1) + 1) if span >= 0 and span % s == 0]
+    if span < 0:
+        return []
+    if span == 0:
+        return [1]
+    if span > 10**12:  # √span steps would be too many; stride 1 always divides
+        return [1]
+    return [s for s in divisors(span) if s <= dilated_extent(f, d)]
 
 
 def conv_params(f_H: int, f_W: int, n_C_prev: int, n_C: int, groups: int = 1, bias: bool = True) -> int:

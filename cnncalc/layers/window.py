@@ -47,7 +47,7 @@ def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape, f: tuple[int
     inexact = []
     for axis, unit, n, f_a, s_a, d_a, p_a, p_b in axes:
         rec = arith.out_length(n, f_a, s_a, p_a, p_b, d_a, ceil)
-        if rec.span < 0 or rec.n_out < 1:
+        if rec.n_out < 1:
             raise DimensionError(
                 f"{name}: {kind} window {rec.f_eff} is larger than the padded input "
                 f"{n} + {p_a} + {p_b} = {n + p_a + p_b} along {axis} (input {show_shape(in_shape)}); {rec.formula()}",

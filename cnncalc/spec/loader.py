@@ -14,14 +14,16 @@ from cnncalc.errors import Mark, SpecError
 
 # libyaml's composer is ten times faster than the pure-Python one; both keep marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 MAX_NODES = 200_000
+MAX_DEPTH = 100  # nesting levels; twenty nested parallels need about sixty
 MAX_BYTES = 5_000_000
 
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
     "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:seq",
-    "tag:yaml.org,2002:map", "tag:yaml.org,2002:merge",
+    "tag:yaml.org,2002:map", "tag:yaml.org,2002:merge", "tag:yaml.org,2002:timestamp",
 }
 
 
@@ -72,7 +74,10 @@ class _Converter:
         self.count = 0
         self.scalars = yaml.constructor.SafeConstructor()
 
-    def convert(self, node):
+    def convert(self, node, depth=0):
+        if depth > MAX_DEPTH:
+            raise SpecError(f"the YAML nests deeper than {MAX_DEPTH} levels", _mark(self.file, node),
+                            allowed=f"at most {MAX_DEPTH} levels of lists and mappings")
         self.count += 1
         if self.count > MAX_NODES:
             raise SpecError(f"the YAML expands to more than {MAX_NODES:,} nodes (aliases repeated too often?)",
@@ -81,22 +86,24 @@ class _Converter:
             raise SpecError("YAML tags are not allowed in a spec", _mark(self.file, node), received=node.tag,
                             allowed="plain YAML values (numbers, strings, lists, mappings)")
         if isinstance(node, yaml.ScalarNode):
+            if node.tag == _TIMESTAMP:
+                return node.value  # a plain date is text here (a description), never a datetime
             return self.scalars.construct_object(node, deep=True)
         if isinstance(node, yaml.SequenceNode):
-            items = [self.convert(child) for child in node.value]
+            items = [self.convert(child, depth + 1) for child in node.value]
             return make_list(_mark(self.file, node), items, [_mark(self.file, c) for c in node.value])
         out = make_dict(_mark(self.file, node))
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise SpecError("YAML merge keys (<<) are not supported; use a block with arguments",
                                 _mark(self.file, key_node))
-            key = self.convert(key_node)
+            key = self.convert(key_node, depth + 1)
             if not isinstance(key, (str, int)) or isinstance(key, bool):
                 raise SpecError("mapping keys must be names", _mark(self.file, key_node), received=key)
             if key in out:
                 raise SpecError("duplicate key", _mark(self.file, key_node), str(key), key,
                                 "each key once per mapping")
-            out[key] = self.convert(value_node)
+            out[key] = self.convert(value_node, depth + 1)
             out.key_marks[key] = _mark(self.file, key_node)
             out.value_marks[key] = _mark(self.file, value_node)
         return out
@@ -109,6 +116,10 @@ def load_text(text: str, file: str = "<spec>"):
                         allowed=f"at most {MAX_BYTES:,} bytes")
     try:
         node = yaml.compose(text, Loader=_LOADER)
+    except yaml.reader.ReaderError as exc:
+        before = text[:exc.position]
+        mark = Mark(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        raise SpecError(f"YAML syntax: unacceptable character #x{exc.character:04x}: {exc.reason}", mark) from None
     except yaml.MarkedYAMLError as exc:
         where = exc.problem_mark or exc.context_mark
         mark = Mark(file, where.line + 1, where.column + 1) if where else Mark(file, 1, 1)
@@ -128,15 +139,19 @@ def load_text(text: str, file: str = "<spec>"):
 
 def load_file(path: str):
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read(MAX_BYTES + 1)
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise SpecError("no such spec file", Mark(path), received=path) from None
     except IsADirectoryError:
-        raise SpecError("the spec path is a directory", Mark(path), received=path,
-                        allowed="a YAML file") from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"the spec is not UTF-8 text ({exc.reason} at byte {exc.start})", Mark(path)) from None
+        raise SpecError("the spec path is a directory", Mark(path), received=path, allowed="a YAML file") from None
     except OSError as exc:
         raise SpecError(f"cannot read the spec: {exc.strerror}", Mark(path), received=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(f"the spec is not UTF-8 text ({exc.reason})", Mark(path, line, column),
+                        received=raw[exc.start:exc.start + 1], allowed="UTF-8 text") from None
     return load_text(text, path)

@@ -33,6 +33,7 @@ from cnncalc.spec.loader import MDict, MList, load_file, load_text, make_dict, m
 
 MAX_LAYERS = 200_000
 MAX_BLOCK_DEPTH = 32
+MAX_EXPRESSION = 200
 TOP_KEYS = ("name", "input", "layers", "blocks", "description")
 RESERVED = ("name", "from")
 MERGES = ("concat", "add")
@@ -316,7 +317,7 @@ class _Parser:
             if ref.name == INPUT:
                 return self.resolve(scope.input_ref)
             if ref.name in scope.names:
-                return scope.names[ref.name]
+                return self.resolve(scope.names[ref.name])  # an empty repeat or block names what it read
             scope = scope.parent
         known = sorted(self._visible(ref.scope))
         raise self.error("no layer of that name", ref.mark, "from", ref.name,
@@ -390,11 +391,13 @@ def _evaluate(text: str, values: dict, block_name: str, mark: Mark | None, call_
         env["a_" + name] = values[name]
         return "a_" + name
 
-    expr = _ARG.sub(name_of, text)
     allowed = "integer arithmetic on arguments: + - * // ( ), e.g. '$filters * 4'"
+    if len(text) > MAX_EXPRESSION:
+        raise SpecError("the expression is too long", mark, None, text, f"at most {MAX_EXPRESSION} characters")
+    expr = _ARG.sub(name_of, text)
     try:
         tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         raise SpecError("cannot read this expression", mark, None, text, allowed) from None
 
     def ev(node):
@@ -502,7 +505,11 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
                         "a YAML list, one `- item` per layer")
     parser = _Parser(file, _blocks(tree, file))
     top = _Scope("", None, INPUT, ())
-    output = parser.chain(layers_value, tree.where("layers"), top, INPUT)
+    try:
+        output = parser.chain(layers_value, tree.where("layers"), top, INPUT)
+    except RecursionError:
+        raise SpecError("the spec nests blocks and branches too deeply", tree.where("layers"),
+                        allowed="fewer levels of nested parallel, repeat and blocks") from None
     for node in parser.nodes:
         node.inputs = [parser.resolve(r) for r in node.inputs]
     output = parser.resolve(output)

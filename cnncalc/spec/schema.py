@@ -97,7 +97,7 @@ def schema() -> dict:
         "properties": {
             "name": {"type": "string"},
             "description": {"type": "string"},
-            "input": {"type": "array", "items": _POS, "minItems": 1, "maxItems": 3,
+            "input": {"anyOf": [{"type": "array", "items": _POS, "minItems": n, "maxItems": n} for n in (1, 3)],
                       "description": "[n_H, n_W, n_C] or [n]"},
             "layers": {"$ref": "#/$defs/layers"},
             "blocks": {"type": "object", "additionalProperties": {"anyOf": [

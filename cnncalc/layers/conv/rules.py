@@ -55,7 +55,10 @@ def infer(fields, in_shapes, rfs, name, mark, sources):
 
 
 def _common_divisors(a: int, b: int) -> str:
-    return ", ".join([str(g) for g in range(1, min(a, b) + 1) if a % g == 0 and b % g == 0][:6])
+    """The first six common divisors: the divisors of gcd(a, b), found up to its square root."""
+    import math
+
+    return ", ".join(map(str, arith.divisors(math.gcd(a, b))[:6]))
 
 
 def notation(fields, resolved) -> str:

@@ -181,6 +181,12 @@ class Optimizer(str, Enum):
     adam = "adam"
 
 
+class Init(str, Enum):
+    he_glorot = "he-glorot"
+    glorot = "glorot"
+    torch = "torch"
+
+
 class Schedule(str, Enum):
     constant = "constant"
     step = "step"
@@ -222,7 +228,10 @@ def train(
     threads: Annotated[Optional[int], typer.Option(min=1, help="Threads for the kernels.")] = None,
     out: Annotated[Optional[str], typer.Option("--out", help="Run directory (default runs/NAME-TIME).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue the run in this directory.")] = None,
-    force: Annotated[bool, typer.Option(help="Train even when the memory estimate exceeds free memory.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace a run already in --out; train even when the memory "
+                                                 "estimate exceeds free memory.")] = False,
+    init: Annotated[Init, typer.Option(help="Initialisation: He before ReLUs and Glorot elsewhere, Glorot "
+                                            "everywhere, or PyTorch's defaults.")] = Init.he_glorot,
     val_fraction: Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9)] = 0.1,
     input_: InputOpt = None,
 ):
@@ -232,7 +241,7 @@ def train(
     _engine_call("train_run", spec, data=data, epochs=epochs, batch_size=batch_size, lr=lr,
                  optimizer=optimizer.value, momentum=momentum, weight_decay=weight_decay,
                  schedule=schedule.value, seed=seed, threads=threads, out=out, resume=resume, force=force,
-                 val_fraction=val_fraction, input_override=_parse_input(input_))
+                 val_fraction=val_fraction, input_override=_parse_input(input_), init=init.value)
 
 
 @app.command()

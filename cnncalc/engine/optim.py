@@ -1,8 +1,27 @@
-"""Optimisers with torch.optim's exact update rules, and learning-rate schedules.
+"""Optimisers with torch.optim's update rules, and learning-rate schedules.
 
-SGD:  g ← g + λ·w;  v ← μ·v + g (v = g at the first step);  w ← w − lr·v
-Adam: g ← g + λ·w;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;
-      w ← w − lr·(m/(1−β1^t)) / (√(v/(1−β2^t)) + ε)
+Parameters and gradients are float32 arrays of any shape, named in dicts (`conv1.weight` …);
+step() updates the parameters in place, element by element in one Numba pass, in float32,
+rounding where torch's single-tensor CPU code rounds, fused multiply-adds included (torch's own
+sqrt is not correctly rounded, so Adam agrees to an ulp, not bit for bit).
+t counts steps from 1, g is the gradient, w the parameter:
+
+SGD (dampening 0, no Nesterov), torch.optim.SGD:
+    g ← g + λ·w                            (weight decay λ, when λ ≠ 0)
+    v ← g at t = 1,  v ← μ·v + g after     (momentum μ, when μ ≠ 0; then g ← v)
+    w ← w − lr·g
+Adam (no amsgrad), torch.optim.Adam:
+    g ← g + λ·w                            (L2 weight decay added to the gradient, when λ ≠ 0)
+    m ← m + (1 − β1)·(g − m)               (= β1·m + (1 − β1)·g, as torch's lerp_)
+    v ← β2·v + (1 − β2)·g·g
+    w ← w − (lr/(1 − β1^t))·m / (√v/√(1 − β2^t) + ε)      (ε added after the bias-corrected root)
+
+Schedules are plain functions of the 0-based epoch, made by constant_lr, step_lr and cosine_lr:
+    constant:  lr(e) = base
+    step:      lr(e) = base·γ^⌊e/step_size⌋                                    (torch's StepLR)
+    cosine:    lr(e) = η_min + (base − η_min)·(1 + cos(π·e/T_max))/2          (CosineAnnealingLR's
+               closed form; past T_max it rises again, as torch's does)
+Self-contained file (Numba's cache does not follow imports).
 """
 
 from __future__ import annotations
@@ -10,29 +29,86 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def fma32(a, b, c):
+    """a·b + c rounded once to float32, as the fused multiply-add torch's CPU kernels use for
+    add(alpha=), lerp_ and addcmul_ (a float32 product is exact in float64)."""
+    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+
+
+@njit(cache=True)
+def sgd_kernel(w, g, v, lr, momentum, weight_decay, first):
+    """w, g, v: (N,) flat float32; lr, momentum, weight_decay: float32; first: bool (t = 1).
+    d = g + λ·w;  v = d if first else v·μ + d;  w = w − lr·v  (d in place of v when μ = 0)."""
+    for i in range(w.size):
+        d = g[i]
+        if weight_decay != 0:
+            d = fma32(weight_decay, w[i], d)  # grad.add(param, alpha=λ)
+        if momentum != 0:
+            if not first:
+                d = v[i] * momentum + d  # buf.mul_(μ).add_(grad): two roundings
+            v[i] = d
+        w[i] = fma32(-lr, d, w[i])  # param.add_(grad, alpha=−lr)
+
+
+@njit(cache=True, error_model="numpy")
+def adam_kernel(w, g, m, v, one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps,
+                weight_decay):
+    """w, g, m, v: (N,) flat float32; the rest float32 scalars, step_size = lr/(1 − β1^t),
+    bias_correction2_sqrt = √(1 − β2^t).
+    d = g + λ·w;  m = m + (1 − β1)·(d − m);  v = v·β2 + ((1 − β2)·d)·d;
+    w = w − (step_size·m)/(√v/bias_correction2_sqrt + ε)."""
+    for i in range(w.size):
+        d = g[i]
+        if weight_decay != 0:
+            d = fma32(weight_decay, w[i], d)  # grad.add(param, alpha=λ)
+        m_i = fma32(one_minus_beta1, d - m[i], m[i])  # exp_avg.lerp_(grad, 1 − β1)
+        v_i = fma32(one_minus_beta2 * d, d, v[i] * beta2)  # exp_avg_sq.mul_(β2).addcmul_(grad, grad, value=1 − β2)
+        m[i] = m_i
+        v[i] = v_i
+        # param.addcdiv_(exp_avg, exp_avg_sq.sqrt()/√(1 − β2^t) + ε, value=−step_size)
+        w[i] = w[i] + (-step_size * m_i) / (np.sqrt(v_i) / bias_correction2_sqrt + eps)
+
+
+def _flat(a, name):
+    if a.dtype != np.float32 or not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be a float32 C-contiguous array; received {a.dtype}"
+                         f"{'' if a.flags.c_contiguous else ' (not C-contiguous)'}")
+    return a.reshape(-1)
+
+
+def _check_grads(params, grads):
+    for k, w in params.items():
+        if k not in grads or grads[k].shape != w.shape:
+            got = grads[k].shape if k in grads else "none"
+            raise ValueError(f"the gradient of {k} must have the parameter's shape {w.shape}; received {got}")
 
 
 class SGD:
+    """torch.optim.SGD(params, lr, momentum, weight_decay) with dampening 0 and nesterov off.
+
+    params: {name: float32 array}, updated in place by step(grads) with grads of the same names
+    and shapes; `lr` may be changed between steps (the schedules do)."""
+
     def __init__(self, params, lr, momentum=0.9, weight_decay=0.0):
         self.params, self.lr, self.momentum, self.weight_decay = params, lr, momentum, weight_decay
         self.velocity = {k: np.zeros_like(v) for k, v in params.items()}
         self.t = 0
 
     def step(self, grads):
+        """One update of every parameter from grads: {name: array of the parameter's shape}."""
+        _check_grads(self.params, grads)
         self.t += 1
+        lr, mu, wd = np.float32(self.lr), np.float32(self.momentum), np.float32(self.weight_decay)
         for k, w in self.params.items():
-            g = grads[k] + np.float32(self.weight_decay) * w if self.weight_decay else grads[k]
-            if self.momentum:
-                v = self.velocity[k]
-                if self.t == 1:
-                    v[...] = g
-                else:
-                    v *= np.float32(self.momentum)
-                    v += g
-                g = v
-            w -= np.float32(self.lr) * g
+            sgd_kernel(_flat(w, k), _flat(grads[k], f"grads[{k!r}]"), self.velocity[k].reshape(-1), lr, mu, wd,
+                       self.t == 1)
 
     def state(self):
+        """The arrays a checkpoint keeps: velocity.<name> and the step count t."""
         return {f"velocity.{k}": v for k, v in self.velocity.items()} | {"t": np.array(self.t)}
 
     def load_state(self, state):
@@ -42,6 +118,10 @@ class SGD:
 
 
 class Adam:
+    """torch.optim.Adam(params, lr, betas, eps, weight_decay), amsgrad off.
+
+    params: {name: float32 array}, updated in place by step(grads); `lr` may change between steps."""
+
     def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         self.params, self.lr, self.betas, self.eps, self.weight_decay = params, lr, betas, eps, weight_decay
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
@@ -49,20 +129,21 @@ class Adam:
         self.t = 0
 
     def step(self, grads):
+        """One update of every parameter from grads: {name: array of the parameter's shape}."""
+        _check_grads(self.params, grads)
         self.t += 1
-        b1, b2 = self.betas
-        c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        beta1, beta2 = self.betas
+        # torch computes the corrections in Python floats, then rounds them to float32 in the kernels
+        step_size = np.float32(self.lr / (1 - beta1 ** self.t))
+        bias_correction2_sqrt = np.float32((1 - beta2 ** self.t) ** 0.5)
+        scalars = (np.float32(1 - beta1), np.float32(beta2), np.float32(1 - beta2), step_size,
+                   bias_correction2_sqrt, np.float32(self.eps), np.float32(self.weight_decay))
         for k, w in self.params.items():
-            g = grads[k] + np.float32(self.weight_decay) * w if self.weight_decay else grads[k]
-            m, v = self.m[k], self.v[k]
-            m *= np.float32(b1)
-            m += np.float32(1 - b1) * g
-            v *= np.float32(b2)
-            v += np.float32(1 - b2) * g * g
-            denom = np.sqrt(v) / np.float32(math.sqrt(c2)) + np.float32(self.eps)
-            w -= np.float32(self.lr / c1) * m / denom
+            adam_kernel(_flat(w, k), _flat(grads[k], f"grads[{k!r}]"), self.m[k].reshape(-1), self.v[k].reshape(-1),
+                        *scalars)
 
     def state(self):
+        """The arrays a checkpoint keeps: m.<name>, v.<name> and the step count t."""
         return ({f"m.{k}": v for k, v in self.m.items()} | {f"v.{k}": v for k, v in self.v.items()}
                 | {"t": np.array(self.t)})
 
@@ -73,13 +154,52 @@ class Adam:
         self.t = int(state["t"])
 
 
+# ------------------------------------------------------------------ learning-rate schedules
+
+def constant_lr(base: float):
+    """lr_at(epoch) = base."""
+    def lr_at(epoch: int) -> float:
+        return base
+    return lr_at
+
+
+def step_lr(base: float, step_size: int, gamma: float = 0.1):
+    """lr_at(epoch) = base·gamma^⌊epoch/step_size⌋, torch's StepLR (epoch counts from 0)."""
+    if step_size < 1:
+        raise ValueError(f"step_size must be a whole number of epochs ≥ 1; received {step_size}")
+
+    def lr_at(epoch: int) -> float:
+        return base * gamma ** (epoch // step_size)
+    return lr_at
+
+
+def cosine_lr(base: float, T_max: int, eta_min: float = 0.0):
+    """lr_at(epoch) = eta_min + (base − eta_min)·(1 + cos(π·epoch/T_max))/2, torch's CosineAnnealingLR."""
+    if T_max < 1:
+        raise ValueError(f"T_max must be a whole number of epochs ≥ 1; received {T_max}")
+
+    def lr_at(epoch: int) -> float:
+        return eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / T_max)) / 2
+    return lr_at
+
+
+SCHEDULES = ("constant", "step", "cosine")
+
+
+def make_schedule(schedule: str, base: float, epochs: int, step_size: int = 0, gamma: float = 0.1,
+                  eta_min: float = 0.0):
+    """The lr_at(epoch) function for a run of `epochs`: step every step_size epochs (default a third
+    of the run), cosine over T_max = epochs."""
+    if schedule == "constant":
+        return constant_lr(base)
+    if schedule == "step":
+        return step_lr(base, step_size or max(epochs // 3, 1), gamma)
+    if schedule == "cosine":
+        return cosine_lr(base, max(epochs, 1), eta_min)
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}; allowed: {', '.join(SCHEDULES)}")
+
+
 def lr_at(schedule: str, base: float, epoch: int, epochs: int, step_size: int = 0, gamma: float = 0.1,
           eta_min: float = 0.0) -> float:
-    """Learning rate for epoch (0-based): constant; step (×gamma every step_size epochs, default
-    a third of the run); cosine (torch's CosineAnnealingLR closed form over the run)."""
-    if schedule == "step":
-        size = step_size or max(epochs // 3, 1)
-        return base * gamma ** (epoch // size)
-    if schedule == "cosine":
-        return eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / max(epochs, 1))) / 2
-    return base
+    """Learning rate for the 0-based epoch of a run: make_schedule(...)(epoch)."""
+    return make_schedule(schedule, base, epochs, step_size, gamma, eta_min)(epoch)

@@ -1,6 +1,11 @@
-"""The training loop: mini-batches shuffled by (seed, epoch), so a resumed run repeats exactly.
+"""The training loop: seeded shuffles, one forward/backward/update per mini-batch, evaluation.
 
-Plain functions over a Network; the CLI's rendering and the run directory live in api.py.
+Plain functions and one small class over an executor.Network; the run directory, checkpoints
+and rendering live in api.py. Reproducibility: the weights come from engine.init seeded with the
+run's seed; the shuffles and dropout masks come from one numpy Generator seeded with
+[seed, 1] whose state a checkpoint keeps after every epoch, so a resumed run draws exactly what
+an uninterrupted one would. The kernels sum in a fixed order for a given thread count, so the
+same seed, machine and --threads give the same losses bit for bit.
 """
 
 from __future__ import annotations
@@ -10,84 +15,236 @@ import math
 import numpy as np
 
 from cnncalc.analysis import analyze
-from cnncalc.engine.executor import Network
-from cnncalc.engine.optim import SGD, Adam
+from cnncalc.engine.executor import Network, check_runnable, nchw
 from cnncalc.errors import EngineError
-from cnncalc.layers.activation.kernels import softmax_cross_entropy
+from cnncalc.layers.activation.kernels import softmax, softmax_cross_entropy
 from cnncalc.spec.parser import parse_text
+
+OPTIMIZERS = ("sgd", "adam")
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
+
+
+def analyse(spec_text: str, file: str, input_override=None):
+    """The analysis report of a spec's text, checked to be trainable (EngineError before any work)."""
+    report = analyze(parse_text(spec_text, file, tuple(input_override) if input_override else None))
+    check_runnable(report)
+    return report
 
 
 def build(spec_text: str, file: str, batch: int, input_override=None):
-    """(report, network) for a spec's text; EngineError when it does not analyse or cannot run."""
-    report = analyze(parse_text(spec_text, file, input_override))
+    """(report, network) for a spec's text: the network's buffers are allocated for `batch`."""
+    report = analyse(spec_text, file, input_override)
     return report, Network(report, batch)
 
 
-def to_engine(x: np.ndarray, input_shape: tuple) -> np.ndarray:
-    """(m, n_H, n_W, n_C) → NCHW, or (m, n) for a vector input; contiguous float32."""
-    if len(input_shape) == 1:
-        return np.ascontiguousarray(x.reshape(x.shape[0], -1), np.float32)
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2), np.float32)
+def training_rng(seed: int) -> np.random.Generator:
+    """The Generator of the shuffles and dropout masks; engine.init draws the weights from seed itself."""
+    return np.random.default_rng([seed, 1])
 
 
-def make_optimizer(network: Network, name: str, lr: float, momentum: float, weight_decay: float):
+def make_optimizer(network: Network, name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
+    from cnncalc.engine.optim import SGD, Adam
+
     if name == "sgd":
         return SGD(network.params, lr, momentum, weight_decay)
     if name == "adam":
         return Adam(network.params, lr, weight_decay=weight_decay)
-    raise EngineError("unknown optimiser", received=name, allowed="sgd, adam")
+    raise EngineError("unknown optimiser", received=name, allowed=", ".join(OPTIMIZERS))
+
+
+def to_engine(x: np.ndarray, input_shape: tuple) -> np.ndarray:
+    """Images x: (m, n_H, n_W, n_C) → the engine's layout, float32 C-contiguous: (m, n_C, n_H, n_W),
+    or (m, n) for a network whose input is a vector (the image flattened in (n_H, n_W, n_C) order).
+    One copy for the whole split, so that a batch is a gather into a reused buffer."""
+    m = x.shape[0]
+    if len(input_shape) == 1:
+        return np.ascontiguousarray(x.reshape(m, -1), np.float32)
+    if x.ndim == 4 and x.shape[3] == 1:  # one channel: NHWC and NCHW are the same bytes
+        return np.ascontiguousarray(x, np.float32).reshape(m, 1, x.shape[1], x.shape[2])
+    out = np.empty((m,) + tuple(input_shape), np.float32)
+    step = 4096
+    for start in range(0, m, step):  # in chunks: no full-size temporary
+        out[start:start + step] = x[start:start + step].transpose(0, 3, 1, 2)
+    return out
+
+
+class Loop:
+    """One network's training and evaluation, with every per-batch array allocated once."""
+
+    def __init__(self, network: Network, optimizer, batch_size: int):
+        self.network, self.optimizer, self.batch_size = network, optimizer, batch_size
+        k = network.n_classes
+        self.x = np.empty((batch_size,) + network.input_shape, np.float32)
+        self.y = np.empty(batch_size, np.int64)
+        self.dz = np.empty((batch_size, k), np.float32)
+        self.p = np.empty((batch_size, k), np.float32)
+
+    def warm_up(self) -> float:
+        """Compile (or load from Numba's cache) every kernel of a training step before the first
+        epoch's clock starts, with a forward and backward pass on zeros; nothing the run keeps
+        changes (the running statistics are put back, the optimiser does not step). Returns seconds."""
+        import time
+
+        net = self.network
+        start = time.perf_counter()
+        saved = {k: v.copy() for k, v in net.buffers.items()}
+        b = min(self.batch_size, max(2, net.min_train_batch))
+        x, y = self.x[:b], self.y[:b]
+        x[...] = 0.0
+        y[...] = 0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            logits = net.forward(x, True, np.random.default_rng(0))
+            _, dz, _ = softmax_cross_entropy(logits, y, dz=self.dz[:b], p=self.p[:b])
+            net.backward(dz)
+            softmax(net.forward(x, False), out=self.p[:b])
+        for k, v in saved.items():
+            net.buffers[k][...] = v
+        return time.perf_counter() - start
+
+    def step(self, x, y, rng) -> tuple[float, int]:
+        """One forward, backward and update on x: (b, …), y: (b,) → (mean loss, correct predictions).
+
+        A diverging run's overflow is reported once, by the caller's check of the loss, not as
+        numpy warnings from every kernel."""
+        net, b = self.network, len(y)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            logits = net.forward(x, True, rng)
+            loss, dz, _ = softmax_cross_entropy(logits, y, dz=self.dz[:b], p=self.p[:b])
+            correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
+            if math.isfinite(loss):
+                net.backward(dz)
+                self.optimizer.step(net.grads)
+        return loss, correct
+
+    def epoch(self, X, Y, rng, on_batch=None) -> tuple[float, float]:
+        """One pass over X: (m, …) engine layout, Y: (m,) in an order drawn from rng → (mean loss, accuracy).
+
+        Stops at the first non-finite loss and returns it (the weights are not updated by that batch).
+        on_batch(images, mean loss so far, accuracy so far) after every batch."""
+        m, bs = len(Y), self.batch_size
+        order = rng.permutation(m)
+        total, correct, seen = 0.0, 0, 0
+        for start in range(0, m, bs):
+            idx = order[start:start + bs]
+            b = len(idx)
+            if b < self.network.min_train_batch:
+                break  # a last batch of one sample: batchnorm over features cannot train on it
+            x, y = self.x[:b], self.y[:b]
+            # mode="clip": the indices are valid, and "raise" would gather through a temporary
+            np.take(X, idx, axis=0, out=x, mode="clip")
+            np.take(Y, idx, out=y, mode="clip")
+            loss, right = self.step(x, y, rng)
+            if not math.isfinite(loss):
+                return loss, correct / max(seen, 1)
+            total += loss * b
+            correct += right
+            seen += b
+            if on_batch is not None:
+                on_batch(b, total / seen, correct / seen)
+        return total / max(seen, 1), correct / max(seen, 1)
+
+    def probabilities(self, X) -> np.ndarray:
+        """Softmax probabilities (m, K) in eval mode (running statistics, no dropout)."""
+        return probabilities(self.network, X, self.batch_size, self.x)
+
+    def evaluate(self, X, Y):
+        """(mean loss, accuracy, predicted labels) in eval mode."""
+        return evaluate(self.network, X, Y, self.batch_size, self.x)
 
 
 def train_step(network: Network, optimizer, x, y, rng) -> tuple[float, int]:
-    """One forward, backward and update; returns (mean loss, correct predictions).
-
-    Overflow in a diverging run is reported once, by the caller's check of the loss, not as
-    numpy warnings from every kernel."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        logits = network.forward(x, True, rng)
-        loss, dlogits, _ = softmax_cross_entropy(logits, y)
-        network.backward(dlogits)
-        optimizer.step(network.grads)
-    return loss, int((logits.argmax(axis=1) == y).sum())
+    """One forward, backward and update outside a Loop (allocates its loss buffers): (loss, correct)."""
+    return Loop(network, optimizer, len(y)).step(x, np.asarray(y, np.int64), rng)
 
 
-def batches(n: int, batch_size: int, seed: int, epoch: int):
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
+def probabilities(network: Network, X, batch_size: int, work=None) -> np.ndarray:
+    """Softmax probabilities (m, K) of X: (m, …) in the engine's layout, eval mode."""
+    m = len(X)
+    batch_size = min(batch_size, network.batch)
+    out = np.empty((m, network.n_classes), np.float32)
+    work = work if work is not None else np.empty((batch_size,) + network.input_shape, np.float32)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for start in range(0, m, batch_size):
+            b = min(batch_size, m - start)
+            x = work[:b]
+            np.copyto(x, X[start:start + b])
+            softmax(network.forward(x, False), out=out[start:start + b])
+    return out
 
 
-def run_epoch(network, optimizer, split, batch_size, seed, epoch, input_shape, on_batch=None):
-    """One pass over split in a (seed, epoch)-shuffled order; returns (mean loss, accuracy)."""
-    rng = np.random.default_rng([seed, epoch, 1])
-    total_loss, correct, seen = 0.0, 0, 0
-    for idx in batches(len(split.y), batch_size, seed, epoch):
-        x, y = to_engine(split.x[idx], input_shape), split.y[idx]
-        loss, right = train_step(network, optimizer, x, y, rng)
-        if not math.isfinite(loss):
-            return loss, correct / max(seen, 1)
-        total_loss += loss * len(y)
-        correct += right
-        seen += len(y)
-        if on_batch:
-            on_batch(len(y), total_loss / seen, correct / seen)
-    return total_loss / seen, correct / seen
-
-
-def predict_split(network, x, batch_size, input_shape):
-    """Softmax probabilities (m, K) in eval mode."""
-    from cnncalc.layers.activation.kernels import softmax
-
-    out = []
-    for start in range(0, len(x), batch_size):
-        out.append(softmax(network.forward(to_engine(x[start:start + batch_size], input_shape), False)))
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
-
-
-def evaluate_split(network, split, batch_size, input_shape):
-    """(mean loss, accuracy, predicted labels) in eval mode."""
-    p = predict_split(network, split.x, batch_size, input_shape)
-    m = len(split.y)
-    loss = float(-np.log(np.maximum(p[np.arange(m), split.y], 1e-30)).astype(np.float64).mean())
+def evaluate(network: Network, X, Y, batch_size: int, work=None):
+    """(mean cross-entropy, accuracy, predicted labels (m,)) of X, Y in eval mode."""
+    p = probabilities(network, X, batch_size, work)
+    m = len(Y)
+    if m == 0:
+        return float("nan"), float("nan"), np.zeros(0, np.int64)
+    picked = p[np.arange(m), Y].astype(np.float64)
+    loss = float(-np.log(np.maximum(picked, 1e-45)).mean())
     pred = p.argmax(axis=1)
-    return loss, float((pred == split.y).mean()), pred
+    return loss, float(np.count_nonzero(pred == Y) / m), pred
+
+
+# ------------------------------------------------------------------ estimates before a run
+
+# Conservative sustained float32 rate of the engine per thread, for the time estimate (the
+# benchmarks measure 30–100 GFLOP/s per thread on LeNets and a small VGG on a Zen 5 core;
+# small layers, batchnorm and pooling make some nets slower per FLOP).
+GFLOPS_PER_THREAD = 10.0
+
+
+def _elements(shape) -> int:
+    n = 1
+    for v in shape:
+        n *= v
+    return n
+
+
+def estimate(report, batch_size: int, n_train: int, optimizer: str, momentum: float = 0.9,
+             threads: int = 1) -> dict:
+    """Memory in bytes and seconds per epoch, before anything is allocated.
+
+    memory = weights + gradients + optimiser state (SGD: 1 slot with momentum, Adam: 2)
+             + batch × 4 bytes × Σ_layers (output + the gradient sent to each input
+               + maxpool's argmax (8 bytes) + dropout's mask + the sum of a layer read twice)
+             + conv workspaces, per thread: im2col columns (taps × n_H·n_W) and the padded
+               input and output rows, forward and backward (an upper bound)
+    time   = n_train × 3 × forward FLOPs (backward ≈ twice forward) / (GFLOPS_PER_THREAD × threads)
+    """
+    t = report.totals
+    slots = {"adam": 2, "sgd": 1 if momentum else 0}.get(optimizer, 2)
+    weights = 4 * t.params
+    gradients = 4 * t.trainable
+    state = 4 * t.trainable * slots
+    readers: dict[str, int] = {}
+    for row in report.rows[1:]:
+        for i in row.inputs:
+            readers[i] = readers.get(i, 0) + 1
+    per_sample = 0
+    workspace = 0
+    for row in report.rows[1:]:
+        out = _elements(row.out_shape)
+        per_sample += out + sum(_elements(s) for s in row.in_shapes)
+        if row.kind == "maxpool":
+            per_sample += 2 * out
+        elif row.kind == "dropout":
+            per_sample += out
+        if readers.get(row.name, 0) > 1:
+            per_sample += out
+        if row.kind == "conv":
+            (n_H_prev, n_W_prev, n_C_prev), (n_H, n_W, n_C) = row.in_shapes[0], row.out_shape
+            t_, b_, l_, r_ = row.resolved["pads"]
+            taps = row.macs // max(out, 1)  # n_C_prev/groups · f_H · f_W
+            reach = (n_H_prev + t_ + b_ + 2 * n_H) * (n_W_prev + l_ + r_ + 2 * n_W)  # padded rows, both ways
+            workspace += 4 * threads * (taps * (n_H * n_W + 16) + (n_C_prev + 3 * n_C) * reach + 4 * n_C * taps)
+    activations = 4 * batch_size * per_sample
+    flops = 3 * t.flops
+    seconds = n_train * flops / (GFLOPS_PER_THREAD * 1e9 * max(threads, 1))
+    total = weights + gradients + state + activations + workspace
+    return {"bytes": total, "weights": weights, "gradients": gradients, "optimizer": state,
+            "activations": activations, "workspace": workspace, "seconds_per_epoch": seconds,
+            "flops_per_image": flops, "gflops_assumed": GFLOPS_PER_THREAD * max(threads, 1)}
+
+
+def input_shape_of(report) -> tuple:
+    """The engine's input shape (n_C, n_H, n_W) or (n,)."""
+    return nchw(report.graph.input_shape)

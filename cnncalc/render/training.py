@@ -1,56 +1,90 @@
-"""Everything `train`, `evaluate` and `predict` show: progress, tables, curves; nothing computed here."""
+"""Everything `train`, `evaluate` and `predict` show: the estimate, progress, tables, curves.
+
+Nothing is computed here but text; every function takes the console to print on (None: print
+nothing, as the tests and library callers want).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import time
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 
-def estimate_line(console, est, free, description):
+def gib(n_bytes: float) -> str:
+    """Bytes as the unit a person reads: 812 MiB, 3.4 GiB."""
+    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:,.0f} MiB"
+
+
+def _seconds(s: float) -> str:
+    if s < 60:
+        return f"{s:.0f} s" if s >= 1 else f"{s:.1f} s"
+    if s < 3600:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def note(console, text):
+    if console is not None:
+        console.print(f"note: {escape(text)}", highlight=False)
+
+
+def estimate_line(console, est, free, description, threads):
+    """One line: the data, then memory (of free memory) and time per epoch with their basis."""
     if console is None:
         return
-    mem = est["bytes"] / 2**20
-    free_text = f" of {free / 2**30:.1f} GiB free" if free else ""
-    console.print(f"data: {description}")
-    console.print(f"estimate: about {mem:,.0f} MiB{free_text}, "
-                  f"~{est['seconds_per_epoch']:.0f} s per epoch (from the analyzer's FLOPs at 20 GFLOP/s)")
+    console.print(f"data: {escape(description)}", highlight=False)
+    free_text = f" of {gib(free)} free" if free else ""
+    console.print(f"estimate: about {gib(est['bytes'])}{free_text} (weights {gib(est['weights'])}, "
+                  f"gradients and optimiser {gib(est['gradients'] + est['optimizer'])}, activations "
+                  f"{gib(est['activations'] + est['workspace'])}); ~{_seconds(est['seconds_per_epoch'])} per epoch "
+                  f"({est['flops_per_image'] / 1e6:,.1f} MFLOP per image at a conservative "
+                  f"{est['gflops_assumed']:.0f} GFLOP/s on {threads} thread{'s' if threads != 1 else ''})",
+                  highlight=False)
 
 
-def run_header(console, run_dir, report, config):
+def run_header(console, run_dir, report, config, network):
     if console is None:
         return
     t = report.totals
-    console.print(f"training {report.graph.name}: {t.trainable:,} parameters, {config['optimizer']} "
-                  f"lr {config['lr']:g}, batch {config['batch_size']}, seed {config['seed']} → {run_dir}")
+    wd = f", weight decay {config['weight_decay']:g}" if config["weight_decay"] else ""
+    mom = f" momentum {config['momentum']:g}" if config["optimizer"] == "sgd" else ""
+    console.print(f"training {escape(report.graph.name)}: {t.trainable:,} parameters; {config['optimizer']}{mom} "
+                  f"lr {config['lr']:g} ({config['schedule']}){wd}, batch {config['batch_size']}, "
+                  f"{config['epochs']} epochs, seed {config['seed']} → {escape(str(run_dir))}", highlight=False)
+
+
+def warmed_up(console, seconds):
+    """Say where the first seconds went when compiling the kernels took noticeable time."""
+    if console is not None and seconds >= 1.0:
+        console.print(f"kernels compiled in {seconds:.1f} s (Numba caches them: later runs start at once)",
+                      highlight=False)
 
 
 @contextlib.contextmanager
 def epoch_progress(console, epoch, epochs, n):
-    if console is None:
+    """A progress bar for one epoch on a terminal; yields advance(images, loss, accuracy), or None
+    without a console or when the output is a file or pipe (the epoch lines say it all there)."""
+    if console is None or not console.is_terminal:
         yield None
         return
-    columns = [TextColumn(f"epoch {epoch + 1}/{epochs}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TextColumn("loss {task.fields[loss]:.4f} acc {task.fields[acc]:.3f} {task.fields[speed]:,.0f} img/s"),
-               TimeRemainingColumn()]
-    import time
-
+    columns = [TextColumn(f"epoch {epoch + 1}/{epochs}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}  {task.fields[speed]:,.0f} img/s"),
+               TextColumn("ETA"), TimeRemainingColumn()]
     start = time.perf_counter()
+    done = [0]
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("train", total=n, loss=0.0, acc=0.0, speed=0.0)
 
         def advance(k, loss, acc):
-            done = progress.tasks[0].completed + k
-            progress.update(task, advance=k, loss=loss, acc=acc,
-                            speed=done / max(time.perf_counter() - start, 1e-9))
+            done[0] += k
+            progress.update(task, completed=done[0], loss=loss, acc=acc,
+                            speed=done[0] / max(time.perf_counter() - start, 1e-9))
 
         yield advance
-
-
-def _fmt(row, key):
-    value = row.get(key)
-    return "" if value is None else f"{value:.4f}"
 
 
 def epoch_line(console, row):
@@ -61,70 +95,128 @@ def epoch_line(console, row):
         if f"{split}_loss" in row:
             parts.append(f"{split} loss {row[f'{split}_loss']:.4f} acc {row[f'{split}_acc']:.4f}")
     parts.append(f"{row['images_per_s']:,.0f} img/s, {row['seconds']:.1f} s")
-    console.print(" | ".join(parts))
+    console.print(" | ".join(parts), highlight=False)
+
+
+TABLE_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr",
+                 "images_per_s")
 
 
 def epoch_table(console, history):
     if console is None or not history:
         return
+    keys = [k for k in TABLE_COLUMNS if any(k in row for row in history)]
     table = Table(title="per epoch", title_justify="left")
-    keys = [k for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr",
-                        "images_per_s") if k in history[0]]
     for k in keys:
         table.add_column(k, justify="right")
     for row in history:
-        table.add_row(*[str(row[k]) if k == "epoch" else f"{row[k]:,.0f}" if k == "images_per_s"
-                        else f"{row[k]:.4g}" if k == "lr" else _fmt(row, k) for k in keys])
+        cells = []
+        for k in keys:
+            v = row.get(k)
+            cells.append("" if v is None else str(v) if k == "epoch" else f"{v:,.0f}" if k == "images_per_s"
+                         else f"{v:.4g}" if k == "lr" else f"{v:.4f}")
+        table.add_row(*cells)
     console.print(table)
 
 
-def curves(console, history, height=8, width=48):
-    """Loss (·) and accuracy (█) per epoch, drawn in the terminal on a 0–max scale."""
+def chart(series, height=10, width=48, lo=None, hi=None):
+    """Lines of a text chart (rich markup): series is [(values per epoch, glyph, style)]; each epoch
+    is a glyph, the segments between them dots; the y axis runs lo…hi (default: the data's range)."""
+    values = [v for vs, _, _ in series for v in vs if v is not None]
+    if not values:
+        return []
+    lo = min(values) if lo is None else lo
+    hi = max(values) if hi is None else hi
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    n = max(len(vs) for vs, _, _ in series)
+    cols = 1 if n == 1 else max(min(width, 8 * (n - 1) + 1), n)
+    grid = [[(" ", "")] * cols for _ in range(height)]
+
+    def row_of(v):
+        return height - 1 - min(max(round((v - lo) / (hi - lo) * (height - 1)), 0), height - 1)
+
+    for vs, glyph, style in series:
+        points = [(0 if n == 1 else i * (cols - 1) / (n - 1), v) for i, v in enumerate(vs) if v is not None]
+        for (x0, v0), (x1, v1) in zip(points, points[1:]):
+            for x in range(round(x0) + 1, round(x1)):
+                r = row_of(v0 + (v1 - v0) * (x - x0) / (x1 - x0))
+                if grid[r][x][0] == " ":
+                    grid[r][x] = ("·", style)
+        for x, v in points:
+            grid[row_of(v)][round(x)] = (glyph, style)
+    labels = {0: f"{hi:.3g}", height - 1: f"{lo:.3g}", (height - 1) // 2: f"{(hi + lo) / 2:.3g}"}
+    pad = max(map(len, labels.values()))
+    lines = []
+    for r, cells in enumerate(grid):
+        text = "".join(f"[{style}]{escape(c)}[/]" if style else c for c, style in cells)
+        lines.append(f"{labels.get(r, ''):>{pad}} ┤{text}")
+    lines.append(" " * pad + " └" + "─" * cols)
+    if n > 1:
+        lines.append(" " * pad + "  1" + " " * max(cols - 1 - len(str(n)), 1) + f"{n}  (epoch)")
+    return lines
+
+
+def curves(console, history, height=10):
+    """Loss and accuracy per epoch in the terminal: train ● and validation ○."""
     if console is None or len(history) < 2:
         return
-    losses = [r["train_loss"] for r in history]
-    accs = [r.get("val_acc", r["train_acc"]) for r in history]
-    top = max(losses) or 1.0
-    cols = min(width, len(history))
-    pick = [round(i * (len(history) - 1) / max(cols - 1, 1)) for i in range(cols)]
-    lines = []
-    for level in range(height, 0, -1):
-        cells = []
-        for i in pick:
-            a = accs[i] * height >= level - 0.5
-            lo = abs(losses[i] / top * height - level) < 0.5
-            cells.append("●" if lo else ("█" if a else " "))
-        lines.append(" ".join(cells))
-    console.print(f"loss ● (max {top:.3f}) and {'val' if 'val_acc' in history[0] else 'train'} accuracy █ "
-                  "(0–1), by epoch:")
-    for line in lines:
-        console.print("│ " + line)
-    console.print("└" + "─" * (2 * cols + 1))
+    has_val = any(r.get("val_loss") is not None for r in history)
+    loss = [([r.get("train_loss") for r in history], "●", "cyan")]
+    acc = [([r.get("train_acc") for r in history], "●", "cyan")]
+    if has_val:
+        loss.append(([r.get("val_loss") for r in history], "○", "magenta"))
+        acc.append(([r.get("val_acc") for r in history], "○", "magenta"))
+    legend = "train ●" + ("  validation ○" if has_val else "")
+    for title, series in ((f"loss ({legend})", loss), (f"accuracy ({legend})", acc)):
+        console.print(title, highlight=False)
+        for line in chart(series, height):
+            console.print(line, highlight=False)
 
 
-def interrupted(console, run_dir, finished):
-    if console is not None:
-        console.print(f"interrupted: {finished} finished epoch(s) kept in {run_dir}; "
-                      f"continue with cnncalc train --resume {run_dir}")
+def summary(console, history):
+    epoch_table(console, history)
+    curves(console, history)
+
+
+def interrupted(console, run_dir, saved_epoch, epochs):
+    if console is None:
+        return
+    if saved_epoch:
+        console.print(f"interrupted: epoch {saved_epoch} of {epochs} is kept in {escape(str(run_dir))}/last.npz; "
+                      f"continue with: cnncalc train --resume {escape(str(run_dir))}", highlight=False)
+    else:
+        console.print("interrupted before the first epoch finished; nothing was saved", highlight=False)
 
 
 def evaluation(console, result):
     if console is None:
         return
-    console.print(f"{result['split']} accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
+    console.print(f"{result['split']} split of {escape(result['source'])}: {result['n']:,} images, accuracy "
+                  f"{result['accuracy']:.4f}, loss {result['loss']:.4f}", highlight=False)
+    names = result["class_names"]
     k = len(result["per_class"])
     table = Table(title="confusion matrix (rows: true class, columns: predicted)", title_justify="left")
-    table.add_column("class", justify="right")
+    table.add_column("class", justify="left")
     for c in range(k):
         table.add_column(str(c), justify="right")
+    table.add_column("images", justify="right")
     table.add_column("accuracy", justify="right")
     for c in range(k):
-        table.add_row(str(c), *[str(v) for v in result["confusion"][c]], f"{result['per_class'][c]:.3f}")
+        row = result["confusion"][c]
+        acc = result["per_class"][c]
+        label = f"{c}" if names[c] == str(c) else f"{c} {names[c]}"
+        table.add_row(escape(label), *[str(v) if v else "·" for v in row], str(sum(row)),
+                      "—" if acc is None else f"{acc:.3f}")
     console.print(table)
 
 
-def predictions(console, top):
+def predictions(console, result, source):
     if console is None:
         return
-    for i, row in enumerate(top):
-        console.print(f"{i}: " + ", ".join(f"class {c} ({p:.3f})" for c, p in row))
+    for i, top in enumerate(result):
+        parts = []
+        for entry in top:
+            name = "" if entry["name"] == str(entry["class"]) else f" {entry['name']}"
+            parts.append(f"class {entry['class']}{escape(name)} ({entry['probability']:.3f})")
+        console.print(f"{i}: " + ", ".join(parts), highlight=False)

@@ -1,67 +1,327 @@
-"""Element-wise activations and the fused softmax + cross-entropy loss (float32).
+"""Element-wise activations, softmax and the fused softmax + cross-entropy loss for the trainer.
 
-Each forward returns what its backward needs; backward(dout, saved) → dx.
-    relu: max(0, x)            leaky_relu: x if x ≥ 0 else α·x
-    sigmoid: 1/(1 + e^−x)      tanh
-    softmax_cross_entropy(z, y): L = −(1/m)·Σ_i log softmax(z_i)[y_i];  dL/dz = (softmax(z) − onehot(y))/m
+Arrays are float32 and C-contiguous; x is any activation, (m, n_C, n_H, n_W) or (m, n).
+
+    relu:        out = x if x > 0 else 0                 dx = dout if x > 0 else 0
+    leaky_relu:  out = x if x > 0 else α·x               dx = dout if x > 0 else α·dout
+    sigmoid:     out = 1/(1 + e^−x)                      dx = dout·out·(1 − out)
+    tanh:        out = tanh(x)                           dx = dout·(1 − out²)
+    softmax over axis 1 (the classes of (m, K), the channels of NCHW, as torch's Softmax(dim=1)):
+                 p_k = e^(z_k − max z) / Σ_j e^(z_j − max z)     dz_k = p_k·(dout_k − Σ_j dout_j·p_j)
+    softmax_cross_entropy(z, y), z: (m, K) logits, y: (m,) int64 labels, mean over the batch
+    as torch.nn.functional.cross_entropy:
+                 L = (1/m)·Σ_i (log Σ_j e^(z_ij − max_j z_ij) − (z_iy_i − max_j z_ij))
+                 dL/dz = dloss·(p − onehot(y))/m
+
+Two forms of each layer:
+  * `X_forward(x, …, out=None) -> (out, cache)` and `X_backward(dout, cache, dx=None) -> dx`.
+    Given `out=`/`dx=` they write into the caller's buffers and allocate nothing; without, they
+    allocate. The cache only refers to arrays (x for relu/leaky_relu, out for sigmoid/tanh/softmax),
+    so the caller must keep those unchanged until backward; relu and leaky_relu therefore need
+    out to be a different array from x.
+  * the `*_kernel` functions that do the work on the flat (1-D) or (m, K, L) views the wrappers
+    pass: Numba-compiled loops (`kernel.py_func` runs the same code in Python, float64 in the
+    tests), except the sigmoid and tanh forwards, whose exp and tanh numpy computes in SIMD.
+A smaller last batch passes the leading rows of the buffers, `buf[:m]`, which stay contiguous.
+
+Every kernel compiles once: float32 C-contiguous arrays, int64 labels. Serial loops: these are
+memory-bound, and on 2 cores a parallel region's start-up and the conv kernels' threads cost more
+than they give. Kernels that divide use IEEE division (error_model="numpy": inf/NaN, which the
+trainer reports as a NaN loss) instead of Python's zero check. Self-contained file (Numba's cache
+does not follow imports).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 
-def relu_forward(x):
-    return np.maximum(x, 0, dtype=np.float32)
+def _input(x):
+    """float32 C-contiguous, without a copy when it already is."""
+    return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def relu_backward(dout, x):
-    return dout * (x > 0)
+def _buffer(buf, like, name):
+    """The caller's output buffer, checked, or a new one shaped like `like`."""
+    if buf is None:
+        return np.empty(like.shape, np.float32)
+    if buf.shape != like.shape or buf.dtype != np.float32 or not buf.flags.c_contiguous:
+        raise ValueError(f"{name} must be a float32 C-contiguous array of shape {like.shape}; received "
+                         f"{buf.dtype} {buf.shape}{'' if buf.flags.c_contiguous else ' (not C-contiguous)'}")
+    return buf
 
 
-def leaky_relu_forward(x, alpha):
-    return np.where(x >= 0, x, np.float32(alpha) * x).astype(np.float32)
+# ------------------------------------------------------------------ relu
+
+@njit(cache=True)
+def relu_kernel(x, out):
+    """x, out: (N,) flat.  out[i] = 0 if x[i] ≤ 0 else x[i]  (NaN passes, as in torch)."""
+    zero = np.float32(0)
+    for i in range(x.size):
+        v = x[i]
+        out[i] = zero if v <= zero else v
 
 
-def leaky_relu_backward(dout, x, alpha):
-    return np.where(x >= 0, dout, np.float32(alpha) * dout).astype(np.float32)
+@njit(cache=True)
+def relu_backward_kernel(dout, x, dx):
+    """dout, x, dx: (N,) flat.  dx[i] = 0 if x[i] ≤ 0 else dout[i]."""
+    zero = np.float32(0)
+    for i in range(x.size):
+        dx[i] = zero if x[i] <= zero else dout[i]
 
 
-def sigmoid_forward(x):
-    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+def relu_forward(x, *, out=None):
+    """out = max(0, x), x: (m, n_C, n_H, n_W) or (m, n) → (out, cache = x)."""
+    x = _input(x)
+    out = _buffer(out, x, "out")
+    relu_kernel(x.reshape(-1), out.reshape(-1))
+    return out, x
 
 
-def sigmoid_backward(dout, out):
-    return dout * out * (1.0 - out)
+def relu_backward(dout, cache, *, dx=None):
+    """dout: the shape of x, cache: x → dx = dout·[x > 0]."""
+    x = cache
+    dout = _input(dout)
+    dx = _buffer(dx, x, "dx")
+    relu_backward_kernel(dout.reshape(-1), x.reshape(-1), dx.reshape(-1))
+    return dx
 
 
-def tanh_forward(x):
-    return np.tanh(x)
+# ------------------------------------------------------------------ leaky relu
+
+@njit(cache=True)
+def leaky_relu_kernel(x, alpha, out):
+    """x, out: (N,) flat, alpha float32.  out[i] = x[i] if x[i] > 0 else alpha·x[i]."""
+    zero = np.float32(0)
+    for i in range(x.size):
+        v = x[i]
+        out[i] = v if v > zero else alpha * v
 
 
-def tanh_backward(dout, out):
-    return dout * (1.0 - out * out)
+@njit(cache=True)
+def leaky_relu_backward_kernel(dout, x, alpha, dx):
+    """dout, x, dx: (N,) flat.  dx[i] = dout[i] if x[i] > 0 else alpha·dout[i] (torch's choice at 0)."""
+    zero = np.float32(0)
+    for i in range(x.size):
+        dx[i] = dout[i] if x[i] > zero else alpha * dout[i]
 
 
-def softmax(z):
-    """Softmax over the last axis, shifted by the row maximum for stability."""
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+def leaky_relu_forward(x, alpha=0.01, *, out=None):
+    """out = x if x > 0 else α·x, x: (m, n_C, n_H, n_W) or (m, n) → (out, cache = (x, α))."""
+    x = _input(x)
+    out = _buffer(out, x, "out")
+    leaky_relu_kernel(x.reshape(-1), np.float32(alpha), out.reshape(-1))
+    return out, (x, alpha)
 
 
-def softmax_backward(dout, out):
-    return out * (dout - (dout * out).sum(axis=-1, keepdims=True))
+def leaky_relu_backward(dout, cache, *, dx=None):
+    """dout: the shape of x, cache: (x, α) → dx = dout if x > 0 else α·dout."""
+    x, alpha = cache
+    dout = _input(dout)
+    dx = _buffer(dx, x, "dx")
+    leaky_relu_backward_kernel(dout.reshape(-1), x.reshape(-1), np.float32(alpha), dx.reshape(-1))
+    return dx
 
 
-def softmax_cross_entropy(z, y):
-    """z: (m, K) logits, y: (m,) int labels → (mean loss as float, dz (m, K), probabilities)."""
-    m = z.shape[0]
-    shifted = z - z.max(axis=1, keepdims=True)
-    log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    log_p = shifted - log_sum
-    loss = float(-log_p[np.arange(m), y].astype(np.float64).mean())
-    p = np.exp(log_p).astype(np.float32)
-    dz = p.copy()
-    dz[np.arange(m), y] -= 1.0
-    dz /= np.float32(m)
-    return loss, dz, p
+# ------------------------------------------------------------------ sigmoid
+
+def sigmoid_kernel(x, out):
+    """x, out: (N,) flat, any float dtype.  out = 1/(1 + e^−x), with numpy's SIMD exp (a Numba loop
+    calls the scalar exp, 10× slower). Below x ≈ −88, e^−x overflows to inf and out = 0, σ(x) in
+    float32 but for denormals, so that warning is silenced; the relative error stays small in both tails."""
+    with np.errstate(over="ignore"):
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+    out += 1
+    np.reciprocal(out, out=out)
+
+
+@njit(cache=True)
+def sigmoid_backward_kernel(dout, out, dx):
+    """dout, out, dx: (N,) flat.  dx = dout·out·(1 − out)."""
+    one = np.float32(1)
+    for i in range(out.size):
+        s = out[i]
+        dx[i] = dout[i] * s * (one - s)
+
+
+def sigmoid_forward(x, *, out=None):
+    """out = σ(x), x: (m, n_C, n_H, n_W) or (m, n) → (out, cache = out)."""
+    x = _input(x)
+    out = _buffer(out, x, "out")
+    sigmoid_kernel(x.reshape(-1), out.reshape(-1))
+    return out, out
+
+
+def sigmoid_backward(dout, cache, *, dx=None):
+    """dout: the shape of x, cache: out = σ(x) → dx = dout·out·(1 − out)."""
+    out = cache
+    dout = _input(dout)
+    dx = _buffer(dx, out, "dx")
+    sigmoid_backward_kernel(dout.reshape(-1), out.reshape(-1), dx.reshape(-1))
+    return dx
+
+
+# ------------------------------------------------------------------ tanh
+
+def tanh_kernel(x, out):
+    """x, out: (N,) flat, any float dtype.  out = tanh(x), numpy's SIMD tanh (a Numba loop calls
+    the scalar tanh, 100× slower)."""
+    np.tanh(x, out=out)
+
+
+@njit(cache=True)
+def tanh_backward_kernel(dout, out, dx):
+    """dout, out, dx: (N,) flat.  dx = dout·(1 − out²)."""
+    one = np.float32(1)
+    for i in range(out.size):
+        t = out[i]
+        dx[i] = dout[i] * (one - t * t)
+
+
+def tanh_forward(x, *, out=None):
+    """out = tanh(x), x: (m, n_C, n_H, n_W) or (m, n) → (out, cache = out); out may be x itself."""
+    x = _input(x)
+    out = _buffer(out, x, "out")
+    tanh_kernel(x.reshape(-1), out.reshape(-1))
+    return out, out
+
+
+def tanh_backward(dout, cache, *, dx=None):
+    """dout: the shape of x, cache: out = tanh(x) → dx = dout·(1 − out²)."""
+    out = cache
+    dout = _input(dout)
+    dx = _buffer(dx, out, "dx")
+    tanh_backward_kernel(dout.reshape(-1), out.reshape(-1), dx.reshape(-1))
+    return dx
+
+
+# ------------------------------------------------------------------ softmax
+
+@njit(cache=True, error_model="numpy")
+def softmax_kernel(z, p):
+    """z, p: (m, K, L), softmax over K for every (i, l); L = n_H·n_W, or 1 for (m, K) scores.
+    p_k = e^(z_k − max z − log Σ_j e^(z_j − max z)), in float64, rounded once to float32."""
+    m, K, L = z.shape
+    for i in range(m):
+        for l in range(L):
+            top = np.float64(z[i, 0, l])
+            for k in range(1, K):
+                top = max(top, np.float64(z[i, k, l]))
+            total = 0.0
+            for k in range(K):
+                total += np.exp(np.float64(z[i, k, l]) - top)
+            shift = top + np.log(total)
+            for k in range(K):
+                p[i, k, l] = np.exp(np.float64(z[i, k, l]) - shift)
+
+
+@njit(cache=True)
+def softmax_backward_kernel(dout, p, dz):
+    """dout, p, dz: (m, K, L).  dz_k = p_k·(dout_k − Σ_j dout_j·p_j) over K; the sum in float64."""
+    m, K, L = p.shape
+    for i in range(m):
+        for l in range(L):
+            dot = 0.0
+            for k in range(K):
+                dot += dout[i, k, l] * p[i, k, l]
+            for k in range(K):
+                dz[i, k, l] = p[i, k, l] * (dout[i, k, l] - dot)
+
+
+def _rows(a):
+    """(m, K, …) → the (m, K, L) view the softmax kernels take."""
+    if a.ndim < 2:
+        raise ValueError(f"softmax needs (m, K) scores or (m, n_C, n_H, n_W) maps; received shape {a.shape}")
+    return a.reshape(a.shape[0], a.shape[1], -1)
+
+
+def softmax(z, *, out=None):
+    """Probabilities p = softmax over axis 1 of z: (m, K) or (m, n_C, n_H, n_W); for inference."""
+    z = _input(z)
+    out = _buffer(out, z, "out")
+    softmax_kernel(_rows(z), _rows(out))
+    return out
+
+
+def softmax_forward(z, *, out=None):
+    """p = softmax over axis 1 of z: (m, K) or (m, n_C, n_H, n_W) → (p, cache = p)."""
+    p = softmax(z, out=out)
+    return p, p
+
+
+def softmax_backward(dout, cache, *, dx=None):
+    """dout: the shape of z, cache: p → dz = p·(dout − Σ_k dout_k·p_k)."""
+    p = cache
+    dout = _input(dout)
+    dx = _buffer(dx, p, "dx")
+    softmax_backward_kernel(_rows(dout), _rows(p), _rows(dx))
+    return dx
+
+
+# ------------------------------------------------------------------ softmax + cross-entropy
+
+@njit(cache=True, error_model="numpy")
+def softmax_cross_entropy_kernel(z, y, p):
+    """z, p: (m, K), y: (m,) int64 in [0, K) → mean loss (float64); writes p = softmax(z).
+    L_i = log Σ_j e^(z_ij − max_j z_ij) − (z_iy_i − max_j z_ij), in float64."""
+    m, K = z.shape
+    loss = 0.0
+    for i in range(m):
+        top = np.float64(z[i, 0])
+        for k in range(1, K):
+            top = max(top, np.float64(z[i, k]))
+        total = 0.0
+        for k in range(K):
+            total += np.exp(np.float64(z[i, k]) - top)
+        log_total = np.log(total)
+        loss += log_total - (np.float64(z[i, y[i]]) - top)
+        for k in range(K):
+            p[i, k] = np.exp(np.float64(z[i, k]) - top - log_total)
+    return loss / m  # m = 0 gives NaN, as torch's mean of nothing
+
+
+@njit(cache=True)
+def softmax_cross_entropy_backward_kernel(p, y, scale, dz):
+    """p, dz: (m, K), y: (m,) int64 → dz = scale·(p − onehot(y)), scale = dloss/m as float32."""
+    m, K = p.shape
+    for i in range(m):
+        for k in range(K):
+            dz[i, k] = scale * p[i, k]
+        dz[i, y[i]] = scale * (p[i, y[i]] - np.float32(1))
+
+
+def _labels(y, z):
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    if z.ndim != 2 or y.shape != (z.shape[0],):
+        raise ValueError(f"cross-entropy needs logits z: (m, K) and labels y: (m,); received z {z.shape}, "
+                         f"y {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= z.shape[1]):
+        bad = y[(y < 0) | (y >= z.shape[1])][0]
+        raise ValueError(f"label {bad} is outside the {z.shape[1]} classes 0 … {z.shape[1] - 1}")
+    return y
+
+
+def softmax_cross_entropy_forward(z, y, *, p=None):
+    """Mean cross-entropy of the logits z: (m, K) against labels y: (m,) → (loss, cache = (p, y))."""
+    z = _input(z)
+    y = _labels(y, z)
+    p = _buffer(p, z, "p")
+    loss = softmax_cross_entropy_kernel(z, y, p)
+    return float(loss), (p, y)
+
+
+def softmax_cross_entropy_backward(dloss, cache, *, dz=None):
+    """dloss: the upstream gradient of the loss (1.0 for the loss itself), cache: (p, y)
+    → dz: (m, K) = dloss·(p − onehot(y))/m."""
+    p, y = cache
+    dz = _buffer(dz, p, "dz")
+    softmax_cross_entropy_backward_kernel(p, y, np.float32(dloss / max(p.shape[0], 1)), dz)
+    return dz
+
+
+def softmax_cross_entropy(z, y, *, dz=None, p=None):
+    """The trainer's loss step: (mean loss as a Python float, dz (m, K) = (p − onehot(y))/m, p (m, K))."""
+    loss, cache = softmax_cross_entropy_forward(z, y, p=p)
+    return loss, softmax_cross_entropy_backward(1.0, cache, dz=dz), cache[0]

@@ -1,208 +1,648 @@
-"""Convolution kernels for the trainer: im2col and col2im in Numba, the products in BLAS.
+"""Convolution kernels for the trainer: direct convolution in Numba, no BLAS.
 
-Arrays are float32, NCHW as in PyTorch, so weights move between the two unchanged:
+Arrays are float32, C-contiguous, NCHW as in PyTorch, so weights move between the two unchanged:
     x:    (m, n_C_prev, n_H_prev, n_W_prev)
     W:    (n_C, n_C_prev // groups, f_H, f_W)
-    b:    (n_C,)
-    out:  (m, n_C, n_H, n_W), with n_H, n_W from arith.out_length (the caller's analysis)
-    cols: (n_C_prev·f_H·f_W, m·n_H·n_W), the im2col workspace, reused (one column per output position)
+    b:    (n_C,), or a zero-length array for a conv without bias (the jitted kernels' convention;
+          the Python wrappers also take None)
+    out:  (m, n_C, n_H, n_W); the caller computes n_H, n_W with arith.out_length, and the
+          kernels read them from out's shape
+    pads (p_top, p_bottom, p_left, p_right), stride (s_H, s_W), dilation (d_H, d_W), groups;
+    C_g = n_C_prev // groups input and n_C_g = n_C // groups output channels per group
 
-forward:   out_g = W_g · cols_g + b                   (one GEMM per group over the whole batch)
-backward:  dW_g = dout_g · cols_gᵀ,  db = Σ dout,  dcols_g = W_gᵀ · dout_g → col2im → dx
+with x_pad[i, c'', y, x] the input zero-padded and X = x_pad[i, g·C_g + c', h·s_H + a·d_H, w·s_W + b'·d_W]:
+forward   out[i, c, h, w] = b[c] + Σ_{c', a, b'} W[c, c', a, b'] · X
+backward  dW[c, c', a, b'] = Σ_{i, h, w} dout[i, c, h, w] · X;   db[c] = Σ_{i, h, w} dout[i, c, h, w]
+          dx_pad at X's position += W[c, c', a, b'] · dout[i, c, h, w], summed over every (c, h, w, a, b')
 
-This file is self-contained (Numba's cache does not follow imports). `prange` runs over
-the batch, where every iteration owns its own slice of cols or dx.
+How the work becomes fast loops (measured on Zen 5: benchmarks/conv_kernels_speed.py).
+Stride 1 ("direct"): image i is zero-padded to n_H_pad × n_W_pad per channel,
+    n_H_pad = n_H + d_H·(f_H − 1),   n_W_pad = n_W + d_W·(f_W − 1),
+and every output row is computed n_W_pad wide, its last d_W·(f_W − 1) columns discarded. Then
+output position q = h·n_W_pad + w reads input position q + k_off[k] for each tap k = (c', a, b'),
+    k_off[k] = c'·n_H_pad·n_W_pad + a·d_H·n_W_pad + b'·d_W,
+so each tap is one contiguous shifted row of the padded image, and the convolution is the product
+out_wide = W · X, X[k, q] = x_pad[k_off[k] + q], without X ever being built. Stride > 1: im2col
+per image into a (K, P) buffer (k_off[k] = k·P), then the same product. Two register-tiled loops
+do all the arithmetic:
+    _tile_product   dst[r·pitch + q] += Σ_k A[r, k] · src[k_off[k] + q]   8 rows × 4 taps per pass over q
+    _tile_gradient  G[r, k] += Σ_q dy[r, q] · src[k_off[k] + q]           4 × 4 dot products over q
+forward  = _tile_product(W, x_pad);   dW = _tile_gradient(dout_wide, x_pad)
+dx       = for stride 1, per tap (a, b'): dx_pad[c' rows, shifted by a·d_H·n_W_pad + b'·d_W] += W[:, c', a, b']ᵀ
+           · dout_wide (col2im fused into the product: only the MACs of real outputs, where the textbook
+           "dout padded by f − 1 ⋆ flipped W" multiplies mostly zeros on small maps);
+           for stride > 1, dcols = Wᵀ · dout into the im2col buffer, then col2im.
+Rows q are padded to P, a multiple of 16 floats (one AVX-512 register), so no scalar tail runs.
+Constants are never passed from one jitted function to another: numba would compile a second
+specialisation for the literal (each costs seconds of cold compilation).
+
+fastmath is {reassoc, contract} only: sums may be reordered and fused into FMAs, but NaN and
+inf still propagate (no nnan/ninf), so a diverging run is still noticed.
+
+Threads: each parallel kernel is a thin `prange` over lanes, one per thread; lane t takes a
+contiguous share of the batch, owns those rows of out/dx, its workspace row ws[t] and its
+partial sums dW_lanes[t], db_lanes[t] (added after the parallel loop), and calls a serial
+function for its images (the same loops inside the prange body compiled 3× slower, numba 0.68).
+Workspaces are allocated once by the caller: ConvPlan.workspace() makes them, the Conv class
+owns them with the out and dx buffers.
+
+This file is self-contained (Numba's cache does not follow imports).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
+
+FASTMATH = {"reassoc", "contract"}
+LANES = 16  # float32 lanes of an AVX-512 register: rows are padded to a multiple of this
 
 
-@njit(parallel=True, cache=True)
-def im2col(x, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, cols):
-    """cols[(c·f_H + a)·f_W + b, (i·n_H + h)·n_W + w] = x[i, c, h·s_H − p_top + a·d_H, w·s_W − p_left + b·d_W],
-    0 outside the input. Each parallel iteration writes one whole row of cols."""
-    m, n_C_prev, n_H_prev, n_W_prev = x.shape
-    for r in prange(n_C_prev * f_H * f_W):
-        c = r // (f_H * f_W)
-        a = (r // f_W) % f_H
-        b = r % f_W
-        for i in range(m):
-            for h in range(n_H):
-                y = h * s_H - p_top + a * d_H
-                base = (i * n_H + h) * n_W
-                if y < 0 or y >= n_H_prev:
-                    for w in range(n_W):
-                        cols[r, base + w] = 0.0
-                else:
-                    for w in range(n_W):
-                        xx = w * s_W - p_left + b * d_W
-                        if 0 <= xx < n_W_prev:
-                            cols[r, base + w] = x[i, c, y, xx]
-                        else:
-                            cols[r, base + w] = 0.0
+def _round_up(n: int, step: int) -> int:
+    return -(-n // step) * step
 
 
-@njit(parallel=True, cache=True)
-def col2im(dcols, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, dx):
-    """The adjoint of im2col: dx[i, c, y, x] = Σ over the windows that read it of dcols."""
-    m, n_C_prev, n_H_prev, n_W_prev = dx.shape
-    for i in prange(m):
-        dx[i] = 0.0
-        for c in range(n_C_prev):
-            for a in range(f_H):
-                for b in range(f_W):
-                    r = (c * f_H + a) * f_W + b
-                    for h in range(n_H):
-                        y = h * s_H - p_top + a * d_H
-                        if y < 0 or y >= n_H_prev:
-                            continue
-                        base = (i * n_H + h) * n_W
+# ------------------------------------------------------------------ the two register-tiled loops
+
+@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+def _tile_product(A, src, k_off, dst, pitch, P):
+    """dst[r·pitch + q] += Σ_k A[r, k] · src[k_off[k] + q] for q < P (callers zero dst first if need be).
+
+    A: (R, K4), K4 a multiple of 4 (padding taps carry zero weights); k_off: (K4,) int64; src, dst 1-D.
+    Eight rows take four taps per pass over q: 4 loads of src and 8 loads and 8 stores of dst per
+    32 FMAs, so the loop is bound by the FMAs, not by the stores (an 8 × 8 tile spills registers).
+    Four-row and single-row passes take the rows left over.
+    """
+    R, K4 = A.shape
+    r = 0
+    while r + 8 <= R:
+        o = r * pitch
+        y0 = dst[o:o + P]; y1 = dst[o + pitch:o + pitch + P]
+        y2 = dst[o + 2 * pitch:o + 2 * pitch + P]; y3 = dst[o + 3 * pitch:o + 3 * pitch + P]
+        y4 = dst[o + 4 * pitch:o + 4 * pitch + P]; y5 = dst[o + 5 * pitch:o + 5 * pitch + P]
+        y6 = dst[o + 6 * pitch:o + 6 * pitch + P]; y7 = dst[o + 7 * pitch:o + 7 * pitch + P]
+        for k in range(0, K4, 4):
+            s0 = src[k_off[k]:]; s1 = src[k_off[k + 1]:]; s2 = src[k_off[k + 2]:]; s3 = src[k_off[k + 3]:]
+            a = A[r:r + 8, k:k + 4]
+            a00 = a[0, 0]; a01 = a[0, 1]; a02 = a[0, 2]; a03 = a[0, 3]
+            a10 = a[1, 0]; a11 = a[1, 1]; a12 = a[1, 2]; a13 = a[1, 3]
+            a20 = a[2, 0]; a21 = a[2, 1]; a22 = a[2, 2]; a23 = a[2, 3]
+            a30 = a[3, 0]; a31 = a[3, 1]; a32 = a[3, 2]; a33 = a[3, 3]
+            a40 = a[4, 0]; a41 = a[4, 1]; a42 = a[4, 2]; a43 = a[4, 3]
+            a50 = a[5, 0]; a51 = a[5, 1]; a52 = a[5, 2]; a53 = a[5, 3]
+            a60 = a[6, 0]; a61 = a[6, 1]; a62 = a[6, 2]; a63 = a[6, 3]
+            a70 = a[7, 0]; a71 = a[7, 1]; a72 = a[7, 2]; a73 = a[7, 3]
+            for q in range(P):
+                v0 = s0[q]; v1 = s1[q]; v2 = s2[q]; v3 = s3[q]
+                y0[q] += a00 * v0 + a01 * v1 + a02 * v2 + a03 * v3
+                y1[q] += a10 * v0 + a11 * v1 + a12 * v2 + a13 * v3
+                y2[q] += a20 * v0 + a21 * v1 + a22 * v2 + a23 * v3
+                y3[q] += a30 * v0 + a31 * v1 + a32 * v2 + a33 * v3
+                y4[q] += a40 * v0 + a41 * v1 + a42 * v2 + a43 * v3
+                y5[q] += a50 * v0 + a51 * v1 + a52 * v2 + a53 * v3
+                y6[q] += a60 * v0 + a61 * v1 + a62 * v2 + a63 * v3
+                y7[q] += a70 * v0 + a71 * v1 + a72 * v2 + a73 * v3
+        r += 8
+    while r + 4 <= R:
+        o = r * pitch
+        y0 = dst[o:o + P]; y1 = dst[o + pitch:o + pitch + P]
+        y2 = dst[o + 2 * pitch:o + 2 * pitch + P]; y3 = dst[o + 3 * pitch:o + 3 * pitch + P]
+        for k in range(0, K4, 4):
+            s0 = src[k_off[k]:]; s1 = src[k_off[k + 1]:]; s2 = src[k_off[k + 2]:]; s3 = src[k_off[k + 3]:]
+            a = A[r:r + 4, k:k + 4]
+            a00 = a[0, 0]; a01 = a[0, 1]; a02 = a[0, 2]; a03 = a[0, 3]
+            a10 = a[1, 0]; a11 = a[1, 1]; a12 = a[1, 2]; a13 = a[1, 3]
+            a20 = a[2, 0]; a21 = a[2, 1]; a22 = a[2, 2]; a23 = a[2, 3]
+            a30 = a[3, 0]; a31 = a[3, 1]; a32 = a[3, 2]; a33 = a[3, 3]
+            for q in range(P):
+                v0 = s0[q]; v1 = s1[q]; v2 = s2[q]; v3 = s3[q]
+                y0[q] += a00 * v0 + a01 * v1 + a02 * v2 + a03 * v3
+                y1[q] += a10 * v0 + a11 * v1 + a12 * v2 + a13 * v3
+                y2[q] += a20 * v0 + a21 * v1 + a22 * v2 + a23 * v3
+                y3[q] += a30 * v0 + a31 * v1 + a32 * v2 + a33 * v3
+        r += 4
+    while r < R:
+        y0 = dst[r * pitch:r * pitch + P]
+        for k in range(0, K4, 4):
+            s0 = src[k_off[k]:]; s1 = src[k_off[k + 1]:]; s2 = src[k_off[k + 2]:]; s3 = src[k_off[k + 3]:]
+            a00 = A[r, k]; a01 = A[r, k + 1]; a02 = A[r, k + 2]; a03 = A[r, k + 3]
+            for q in range(P):
+                y0[q] += a00 * s0[q] + a01 * s1[q] + a02 * s2[q] + a03 * s3[q]
+        r += 1
+
+
+@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+def _tile_gradient(dy, src, k_off, G, P):
+    """G[r, k] += Σ_{q<P} dy[r, q] · src[k_off[k] + q].
+
+    dy: (R, ≥ P); G: (R, K4), K4 a multiple of 4; k_off: (K4,). Sixteen dot products (4 rows × 4
+    taps) share each pass over q, held in vector registers (the reduction is reassociated).
+    """
+    R, K4 = G.shape
+    r = 0
+    while r + 4 <= R:
+        d0 = dy[r, :P]; d1 = dy[r + 1, :P]; d2 = dy[r + 2, :P]; d3 = dy[r + 3, :P]
+        for k in range(0, K4, 4):
+            x0 = src[k_off[k]:k_off[k] + P]; x1 = src[k_off[k + 1]:k_off[k + 1] + P]
+            x2 = src[k_off[k + 2]:k_off[k + 2] + P]; x3 = src[k_off[k + 3]:k_off[k + 3] + P]
+            s00 = s01 = s02 = s03 = np.float32(0.0)
+            s10 = s11 = s12 = s13 = np.float32(0.0)
+            s20 = s21 = s22 = s23 = np.float32(0.0)
+            s30 = s31 = s32 = s33 = np.float32(0.0)
+            for q in range(P):
+                v0 = x0[q]; v1 = x1[q]; v2 = x2[q]; v3 = x3[q]
+                e = d0[q]; s00 += e * v0; s01 += e * v1; s02 += e * v2; s03 += e * v3
+                e = d1[q]; s10 += e * v0; s11 += e * v1; s12 += e * v2; s13 += e * v3
+                e = d2[q]; s20 += e * v0; s21 += e * v1; s22 += e * v2; s23 += e * v3
+                e = d3[q]; s30 += e * v0; s31 += e * v1; s32 += e * v2; s33 += e * v3
+            G[r, k] += s00; G[r, k + 1] += s01; G[r, k + 2] += s02; G[r, k + 3] += s03
+            G[r + 1, k] += s10; G[r + 1, k + 1] += s11; G[r + 1, k + 2] += s12; G[r + 1, k + 3] += s13
+            G[r + 2, k] += s20; G[r + 2, k + 1] += s21; G[r + 2, k + 2] += s22; G[r + 2, k + 3] += s23
+            G[r + 3, k] += s30; G[r + 3, k + 1] += s31; G[r + 3, k + 2] += s32; G[r + 3, k + 3] += s33
+        r += 4
+    while r < R:
+        d0 = dy[r, :P]
+        for k in range(0, K4, 4):
+            x0 = src[k_off[k]:k_off[k] + P]; x1 = src[k_off[k + 1]:k_off[k + 1] + P]
+            x2 = src[k_off[k + 2]:k_off[k + 2] + P]; x3 = src[k_off[k + 3]:k_off[k + 3] + P]
+            s0 = s1 = s2 = s3 = np.float32(0.0)
+            for q in range(P):
+                e = d0[q]; s0 += e * x0[q]; s1 += e * x1[q]; s2 += e * x2[q]; s3 += e * x3[q]
+            G[r, k] += s0; G[r, k + 1] += s1; G[r, k + 2] += s2; G[r, k + 3] += s3
+        r += 1
+
+
+# ------------------------------------------------------------------ copies between layouts, weight packing
+
+@njit(cache=True, boundscheck=False)
+def _copy_padded(src, dst, pitch, n_H_pad, n_W_pad, p_top, p_left):
+    """dst[c·pitch + y·n_W_pad + x] = src[c, y − p_top, x − p_left] for the positions that hold src.
+
+    src: (C, H, W). The padding around them is not written: it stays as the workspace was
+    allocated, zero.
+    """
+    C, H, W = src.shape
+    x_lo = min(max(p_left, 0), n_W_pad)
+    x_hi = max(min(p_left + W, n_W_pad), x_lo)
+    for c in range(C):
+        for y in range(max(p_top, 0), min(p_top + H, n_H_pad)):
+            row = c * pitch + y * n_W_pad
+            d = dst[row + x_lo:row + x_hi]  # slices: every index provably ≥ 0, so the copy vectorises
+            s = src[c, y - p_top, x_lo - p_left:]
+            for x in range(x_hi - x_lo):
+                d[x] = s[x]
+
+
+@njit(cache=True, boundscheck=False)
+def _im2col_image(x, c0, C_g, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, cols, P):
+    """cols[k·P + h·n_W + w] = x[c0 + c', h·s_H − p_top + a·d_H, w·s_W − p_left + b'·d_W] for
+    k = (c'·f_H + a)·f_W + b', 0 outside the input and for n_H·n_W ≤ q < P. x: (C, H, W)."""
+    _, H, W = x.shape
+    for c in range(C_g):
+        for a in range(f_H):
+            for bb in range(f_W):
+                row = ((c * f_H + a) * f_W + bb) * P
+                for h in range(n_H):
+                    y = h * s_H - p_top + a * d_H
+                    base = row + h * n_W
+                    if y < 0 or y >= H:
                         for w in range(n_W):
-                            xx = w * s_W - p_left + b * d_W
-                            if 0 <= xx < n_W_prev:
-                                dx[i, c, y, xx] += dcols[r, base + w]
+                            cols[base + w] = 0.0
+                    else:
+                        xr = x[c0 + c, y]
+                        for w in range(n_W):
+                            xx = w * s_W - p_left + bb * d_W
+                            cols[base + w] = xr[xx] if 0 <= xx < W else 0.0
+                for q in range(row + n_H * n_W, row + P):
+                    cols[q] = 0.0
 
 
-_POOL = None
+@njit(cache=True, boundscheck=False)
+def _col2im_image(cols, P, c0, C_g, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, dx):
+    """The adjoint of _im2col_image: dx[c0 + c', y, x] += cols[k·P + h·n_W + w] over the windows that
+    read (y, x). dx: (C, H, W), zeroed by the caller."""
+    _, H, W = dx.shape
+    for c in range(C_g):
+        for a in range(f_H):
+            for bb in range(f_W):
+                row = ((c * f_H + a) * f_W + bb) * P
+                for h in range(n_H):
+                    y = h * s_H - p_top + a * d_H
+                    if y < 0 or y >= H:
+                        continue
+                    base = row + h * n_W
+                    dr = dx[c0 + c, y]
+                    for w in range(n_W):
+                        xx = w * s_W - p_left + bb * d_W
+                        if 0 <= xx < W:
+                            dr[xx] += cols[base + w]
 
 
-def _matmul_part(a, b, out):
-    # numpy's error state is per thread: keep the caller's (the trainer reports overflow once, as a NaN loss)
-    with np.errstate(over="ignore", invalid="ignore"):
-        np.matmul(a, b, out=out)
+@njit(cache=True, boundscheck=False)
+def _pack_weights(W, A):
+    """A[g, r, (c'·f_H + a)·f_W + b'] = W[g·n_C_g + r, c', a, b']: the forward product's rows.
+
+    A: (groups, n_C_g, K4), zero beyond the K taps.
+    """
+    groups, n_C_g, _ = A.shape
+    _, C_g, f_H, f_W = W.shape
+    A[...] = 0.0
+    for g in range(groups):
+        for r in range(n_C_g):
+            for c in range(C_g):
+                for a in range(f_H):
+                    for bb in range(f_W):
+                        A[g, r, (c * f_H + a) * f_W + bb] = W[g * n_C_g + r, c, a, bb]
 
 
-def gemm(a, b, out):
-    """out = a·b. A large product is split over the kernels' threads along its longest dimension
-    (rows of a, columns of b, or the inner one with the parts summed), each part a single-threaded
-    BLAS call (numpy releases the GIL), so both cores work without OpenBLAS's own threads spinning
-    against Numba's between calls."""
-    global _POOL
-    import numba
+@njit(cache=True, boundscheck=False)
+def _pack_weights_dx(W, per_tap, A):
+    """The dx product's rows, Wᵀ per group, zero-padded to A's last axis (n_C_g rounded up to 4).
 
-    threads = numba.get_num_threads()
-    (M, K), N = a.shape, b.shape[1]
-    if threads < 2 or M * K * N < 4_000_000:
-        np.matmul(a, b, out=out)
-        return out
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
+    per_tap (stride 1): A[g, a·f_W + b', c', r] = W[g·n_C_g + r, c', a, b']     A: (groups, f_H·f_W, C_g, ·)
+    else (im2col):      A[g, 0, (c'·f_H + a)·f_W + b', r] = W[g·n_C_g + r, c', a, b']   A: (groups, 1, K, ·)
+    """
+    n_C, C_g, f_H, f_W = W.shape
+    groups = A.shape[0]
+    n_C_g = n_C // groups
+    A[...] = 0.0
+    for g in range(groups):
+        for r in range(n_C_g):
+            for c in range(C_g):
+                for a in range(f_H):
+                    for bb in range(f_W):
+                        v = W[g * n_C_g + r, c, a, bb]
+                        if per_tap:
+                            A[g, a * f_W + bb, c, r] = v
+                        else:
+                            A[g, 0, (c * f_H + a) * f_W + bb, r] = v
 
-        _POOL = ThreadPoolExecutor(max_workers=threads)
-    longest = max(M, N, K)
-    cut = [longest * t // threads for t in range(threads + 1)]
-    parts = list(zip(cut, cut[1:]))
-    if longest == N:
-        jobs = [_POOL.submit(_matmul_part, a, b[:, lo:hi], out[:, lo:hi]) for lo, hi in parts]
-    elif longest == M:
-        jobs = [_POOL.submit(_matmul_part, a[lo:hi], b, out[lo:hi]) for lo, hi in parts]
-    else:
-        partial = [out] + [np.empty_like(out) for _ in parts[1:]]
-        jobs = [_POOL.submit(_matmul_part, a[:, lo:hi], b[lo:hi], p) for (lo, hi), p in zip(parts, partial)]
-    for job in jobs:
-        job.result()
-    if longest not in (N, M):
-        for p in partial[1:]:
-            out += p
-    return out
+
+# ------------------------------------------------------------------ forward
+
+@njit(cache=True, boundscheck=False)
+def _source(x, i, ws_src, pitch, n_H_pad, n_W_pad, p_top, p_left, reach):
+    """Image i zero-padded, as one flat row (direct path): x itself when the layer has no padding
+    and reading `reach` floats from image i stays inside x (reads past the image feed only
+    discarded columns, and land on the next image: finite), else a padded copy in ws_src."""
+    m, C, H, W = x.shape
+    size = C * H * W
+    if p_top == 0 and p_left == 0 and n_H_pad == H and n_W_pad == W and i * size + reach <= m * size:
+        return x.reshape(m * size)[i * size:]
+    _copy_padded(x[i], ws_src, pitch, n_H_pad, n_W_pad, p_top, p_left)
+    return ws_src
+
+
+@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+def _forward_images(lo, hi, x, f_H, f_W, A, b, stride_1, s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad, k_off, reach,
+                    ws_src, y, out):
+    """conv2d_forward for images lo … hi − 1 with one lane's workspace rows ws_src, y (n_C_g·P)."""
+    groups, n_C_g, _ = A.shape
+    C_g = x.shape[1] // groups
+    n_H, n_W = out.shape[2], out.shape[3]
+    P = y.shape[0] // n_C_g
+    n_H_pad = n_H + d_H * (f_H - 1)
+    pitch = n_H_pad * n_W_pad
+    has_bias = b.shape[0] > 0
+    for i in range(lo, hi):
+        if stride_1:
+            src = _source(x, i, ws_src, pitch, n_H_pad, n_W_pad, p_top, p_left, reach)
+        for g in range(groups):
+            if stride_1:
+                part = src[g * C_g * pitch:]
+            else:
+                _im2col_image(x[i], g * C_g, C_g, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, ws_src, P)
+                part = ws_src
+            y[:] = 0.0
+            _tile_product(A[g], part, k_off, y, P, P)
+            for r in range(n_C_g):
+                c = g * n_C_g + r
+                bias = b[c] if has_bias else np.float32(0.0)
+                o = out[i, c].reshape(n_H * n_W)
+                for h in range(n_H):
+                    # unsigned indices: no negative-index test, so the short row copy vectorises
+                    src0, dst0 = uint64(r * P + h * n_W_pad), uint64(h * n_W)
+                    for w in range(n_W):
+                        o[dst0 + uint64(w)] = y[src0 + uint64(w)] + bias
+
+
+@njit(parallel=True, cache=True)
+def conv2d_forward(lanes, x, W, b, stride_1, s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad, k_off, reach,
+                   A, ws_src, ws_y, out):
+    """out = conv(x, W) + b, written into out: (m, n_C, n_H, n_W).
+
+    x: (m, n_C_prev, n_H_prev, n_W_prev); W: (n_C, C_g, f_H, f_W); b: (n_C,) or (0,) for none.
+    lanes: threads to use (numba.get_num_threads(); at most ws_src.shape[0] are). stride_1: the
+    direct path (s_H = s_W = 1), else im2col. n_W_pad: the row pitch of the wide output
+    (n_W + d_W·(f_W − 1) on the direct path, n_W for im2col). k_off: (K4,) tap offsets; reach:
+    the furthest read from an image's start. Workspaces (ConvPlan.workspace): A (groups, n_C_g, K4)
+    the packed weights; ws_src (lanes, ·) padded image or columns; ws_y (lanes, n_C_g·P) wide rows.
+    """
+    m = x.shape[0]
+    _, _, f_H, f_W = W.shape
+    _pack_weights(W, A)
+    lanes = max(min(lanes, ws_src.shape[0], m), 1)
+    for t in prange(lanes):  # lane t owns out[lo:hi] and workspace row t
+        _forward_images(t * m // lanes, (t + 1) * m // lanes, x, f_H, f_W, A, b, stride_1, s_H, s_W, p_top, p_left,
+                        d_H, d_W, n_W_pad, k_off, reach, ws_src[t], ws_y[t], out)
+
+
+# ------------------------------------------------------------------ backward
+
+@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+def _backward_images(lo, hi, x, dout, f_H, f_W, A_dx, stride_1, s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad, k_off,
+                     k_off_dx, reach, ws_src, dy, ws_dx, G, gb, dx):
+    """conv2d_backward for images lo … hi − 1 with one lane's workspace rows; adds into G (dW) and gb (db)."""
+    m, n_C_prev, n_H_prev, n_W_prev = x.shape
+    n_C, n_H, n_W = dout.shape[1], dout.shape[2], dout.shape[3]
+    groups = G.shape[0]
+    C_g, n_C_g = n_C_prev // groups, n_C // groups
+    P = dy.shape[1]
+    n_H_pad = n_H + d_H * (f_H - 1)
+    pitch = n_H_pad * n_W_pad
+    pitch_dx = max(pitch, P)  # channels of dx_pad: a product row of P never reaches the next channel
+    need_dx = dx.shape[0] > 0
+    dyf = dy.reshape(n_C * P)
+    for i in range(lo, hi):
+        for c in range(n_C):
+            d = dout[i, c].reshape(n_H * n_W)
+            for h in range(n_H):  # wide rows; the discarded columns stay zero
+                src0, dst0 = uint64(h * n_W), uint64(c * P + h * n_W_pad)
+                for w in range(n_W):
+                    dyf[dst0 + uint64(w)] = d[src0 + uint64(w)]
+            row = dy[c]
+            total = np.float32(0.0)
+            for q in range(P):  # a reassociated reduction: vector registers
+                total += row[q]
+            gb[c] += total
+        if stride_1:
+            src = _source(x, i, ws_src, pitch, n_H_pad, n_W_pad, p_top, p_left, reach)
+        elif need_dx:
+            dx[i] = 0.0  # col2im accumulates
+        for g in range(groups):
+            if stride_1:
+                part = src[g * C_g * pitch:]
+            else:
+                _im2col_image(x[i], g * C_g, C_g, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, ws_src, P)
+                part = ws_src
+            _tile_gradient(dy[g * n_C_g:(g + 1) * n_C_g], part, k_off, G[g], P)
+            if not need_dx:
+                continue
+            dout_g = dyf[g * n_C_g * P:]
+            if stride_1:
+                # each tap adds Wᵀ·dout to dx_pad shifted by the tap's offset: col2im fused into the product
+                ws_dx[:] = 0.0
+                for a in range(f_H):
+                    for bb in range(f_W):
+                        _tile_product(A_dx[g, a * f_W + bb], dout_g, k_off_dx, ws_dx[a * d_H * n_W_pad + bb * d_W:],
+                                      pitch_dx, P)
+                for c in range(C_g):
+                    o = dx[i, g * C_g + c].reshape(n_H_prev * n_W_prev)
+                    for y in range(n_H_prev):
+                        src0 = uint64(c * pitch_dx + (y + p_top) * n_W_pad + p_left)
+                        dst0 = uint64(y * n_W_prev)
+                        for w in range(n_W_prev):
+                            o[dst0 + uint64(w)] = ws_dx[src0 + uint64(w)]
+            else:
+                ws_dx[:] = 0.0
+                _tile_product(A_dx[g, 0], dout_g, k_off_dx, ws_dx, P, P)  # dcols = Wᵀ·dout
+                _col2im_image(ws_dx, P, g * C_g, C_g, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, dx[i])
+
+
+@njit(parallel=True, cache=True)
+def conv2d_backward(lanes, x, dout, W, stride_1, s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad, k_off, reach,
+                    k_off_dx, A_dx, ws_src, ws_dy, ws_dx, dW_lanes, db_lanes, dW, db, dx):
+    """dW, db and (when dx has rows) dx of conv2d_forward, written into the caller's arrays.
+
+    dout: (m, n_C, n_H, n_W); dW like W; db: (n_C,) or (0,) for none; dx like x, or with 0 rows
+    when the input needs no gradient (the network's input). Arguments as conv2d_forward's, and the
+    workspaces (ConvPlan.workspace): k_off_dx (n_C_g rounded up to 4,) = c·P, the rows of dout;
+    A_dx the packed Wᵀ (_pack_weights_dx); ws_dy (lanes, n_C, P) dout in the wide layout; ws_dx
+    (lanes, ·) dx_pad (stride 1) or dcols (im2col); dW_lanes (lanes, groups, n_C_g, K4) and
+    db_lanes (lanes, n_C) per-lane sums, added after the parallel loop.
+    """
+    m = x.shape[0]
+    n_C, C_g, f_H, f_W = W.shape
+    groups, n_C_g = dW_lanes.shape[1], dW_lanes.shape[2]
+    if dx.shape[0] > 0:
+        _pack_weights_dx(W, stride_1, A_dx)
+    lanes = max(min(lanes, ws_src.shape[0], m), 1)
+    for t in prange(lanes):  # lane t owns dx[lo:hi], dW_lanes[t], db_lanes[t] and workspace row t
+        dW_lanes[t] = 0.0
+        db_lanes[t] = 0.0
+        _backward_images(t * m // lanes, (t + 1) * m // lanes, x, dout, f_H, f_W, A_dx, stride_1, s_H, s_W, p_top,
+                         p_left, d_H, d_W, n_W_pad, k_off, k_off_dx, reach, ws_src[t], ws_dy[t], ws_dx[t],
+                         dW_lanes[t], db_lanes[t], dx)
+    dW[...] = 0.0
+    for t in range(lanes):
+        for g in range(groups):
+            for r in range(n_C_g):
+                for c in range(C_g):
+                    for a in range(f_H):
+                        for bb in range(f_W):
+                            dW[g * n_C_g + r, c, a, bb] += dW_lanes[t, g, r, (c * f_H + a) * f_W + bb]
+    if db.shape[0] > 0:
+        db[...] = 0.0
+        for t in range(lanes):
+            db += db_lanes[t]
+
+
+# ------------------------------------------------------------------ the plan: layouts and workspace shapes
+
+@dataclass(frozen=True)
+class ConvPlan:
+    """The layouts conv2d_forward/backward use for one layer and batch size, and the workspace they need.
+
+    Sizes are the caller's (n_H, n_W from arith.out_length); the plan derives only layouts:
+    stride_1 selects the direct path; n_W_pad is the wide row pitch; P the row length of the
+    products (n_H·n_W_pad rounded up to 16); K4 the taps C_g·f_H·f_W rounded up to 4; lanes the
+    most threads the workspace serves (numba.config.NUMBA_NUM_THREADS in Conv).
+    """
+
+    m: int
+    n_C_prev: int
+    n_H_prev: int
+    n_W_prev: int
+    n_C: int
+    f_H: int
+    f_W: int
+    s_H: int
+    s_W: int
+    pads: tuple
+    d_H: int
+    d_W: int
+    groups: int
+    n_H: int
+    n_W: int
+    lanes: int
+
+    @property
+    def stride_1(self) -> bool:
+        return self.s_H == 1 and self.s_W == 1
+
+    @property
+    def C_g(self) -> int:
+        return self.n_C_prev // self.groups
+
+    @property
+    def n_C_g(self) -> int:
+        return self.n_C // self.groups
+
+    @property
+    def n_H_pad(self) -> int:
+        return self.n_H + self.d_H * (self.f_H - 1)
+
+    @property
+    def n_W_pad(self) -> int:
+        return self.n_W + self.d_W * (self.f_W - 1) if self.stride_1 else self.n_W
+
+    @property
+    def pitch(self) -> int:
+        """Floats per channel of a padded image."""
+        return self.n_H_pad * self.n_W_pad
+
+    @property
+    def K(self) -> int:
+        return self.C_g * self.f_H * self.f_W
+
+    @property
+    def K4(self) -> int:
+        return _round_up(self.K, 4)
+
+    @property
+    def P(self) -> int:
+        return _round_up(self.n_H * self.n_W_pad, LANES)
+
+    def k_off(self) -> np.ndarray:
+        """(K4,) offsets of the taps in a source row; the padding taps point at 0 (zero weights)."""
+        k_off = np.zeros(self.K4, np.int64)
+        if self.stride_1:
+            c, a, b = np.meshgrid(np.arange(self.C_g), np.arange(self.f_H), np.arange(self.f_W), indexing="ij")
+            k_off[:self.K] = (c * self.pitch + a * self.d_H * self.n_W_pad + b * self.d_W).ravel()
+        else:
+            k_off[:self.K] = np.arange(self.K) * self.P
+        return k_off
+
+    def k_off_dx(self) -> np.ndarray:
+        """(n_C_g rounded up to 4,) offsets of dout's rows, c·P: the taps of the dx product."""
+        k_off = np.zeros(_round_up(self.n_C_g, 4), np.int64)
+        k_off[:self.n_C_g] = np.arange(self.n_C_g) * self.P
+        return k_off
+
+    @property
+    def reach(self) -> int:
+        """Floats read from the start of a padded image (direct path): the last group's first channel,
+        the furthest tap, and a product row of P."""
+        return (self.groups - 1) * self.C_g * self.pitch + int(self.k_off().max()) + self.P
+
+    def workspace_shapes(self, need_dx: bool = True) -> dict[str, tuple]:
+        """{name: (shape, dtype)} of every workspace array; need_dx False leaves out the dx product's."""
+        L, n_C_g4 = self.lanes, _round_up(self.n_C_g, 4)
+        if self.stride_1:
+            src = max(self.n_C_prev * self.pitch, self.reach)
+            pitch_dx = max(self.pitch, self.P)
+            shift = (self.f_H - 1) * self.d_H * self.n_W_pad + (self.f_W - 1) * self.d_W  # the furthest tap
+            dx = (self.C_g - 1) * pitch_dx + shift + self.P
+            A_dx = (self.groups, self.f_H * self.f_W, self.C_g, n_C_g4)
+        else:
+            src = dx = self.K * self.P
+            A_dx = (self.groups, 1, self.K, n_C_g4)
+        if not need_dx:
+            dx, A_dx = LANES, (1, 1, 1, 4)
+        f32, i64 = np.float32, np.int64
+        return {
+            "k_off": ((self.K4,), i64), "k_off_dx": ((n_C_g4,), i64),
+            "A": ((self.groups, self.n_C_g, self.K4), f32), "A_dx": (A_dx, f32),
+            "ws_src": ((L, src), f32), "ws_y": ((L, self.n_C_g * self.P), f32),
+            "ws_dy": ((L, self.n_C, self.P), f32), "ws_dx": ((L, dx), f32),
+            "dW_lanes": ((L, self.groups, self.n_C_g, self.K4), f32), "db_lanes": ((L, self.n_C), f32),
+        }
+
+    def workspace(self, need_dx: bool = True) -> dict[str, np.ndarray]:
+        """The workspace arrays, allocated once and reused every step; zero-filled, and the kernels
+        rely on it: they write only the image inside the padded buffers (the zero border is never
+        rewritten), and the reads past an image that feed only discarded columns meet zeros, never
+        an uninitialised NaN (0·NaN would poison dW)."""
+        ws = {name: np.zeros(shape, dtype) for name, (shape, dtype) in self.workspace_shapes(need_dx).items()}
+        ws["k_off"][:] = self.k_off()
+        ws["k_off_dx"][:] = self.k_off_dx()
+        return ws
+
+    def geometry(self) -> tuple:
+        """(stride_1, s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad), as the kernels take them."""
+        p_top, _, p_left, _ = self.pads
+        return (self.stride_1, self.s_H, self.s_W, p_top, p_left, self.d_H, self.d_W, self.n_W_pad)
 
 
 class Conv:
-    """A conv layer's buffers for one batch size; forward/backward reuse them every step.
+    """A conv layer's kernels with their buffers, for batches of at most m images.
 
-    stride (s_H, s_W), pads (top, bottom, left, right), dilation (d_H, d_W), groups.
-    A smaller last batch uses the leading part of each buffer.
+    stride (s_H, s_W), pads (p_top, p_bottom, p_left, p_right), dilation (d_H, d_W), groups;
+    n_H, n_W from arith.out_length. Allocates out: (m, n_C, n_H, n_W), dx: (m, n_C_prev, n_H_prev,
+    n_W_prev) and the workspace (for numba.config.NUMBA_NUM_THREADS lanes) once; forward and backward
+    return views of out and dx (the first rows for a smaller last batch), overwritten by the next call.
+    b, db: None for a conv without bias. need_dx False (a conv on the network's input) allocates no
+    dx and no dx workspace; backward must then be called with need_dx=False.
     """
 
-    def __init__(self, m, n_C_prev, n_H_prev, n_W_prev, n_C, f, stride, pads, dilation, groups, n_H, n_W):
-        self.f, self.stride, self.pads, self.dilation, self.groups = f, stride, pads, dilation, groups
-        self.n_H, self.n_W, self.n_C = n_H, n_W, n_C
-        self.k = (n_C_prev // groups) * f[0] * f[1]
-        self.m = m
-        self.cols = np.empty((self.k * groups, m * n_H * n_W), np.float32)
-        self.dcols = np.empty_like(self.cols)
-        self.out2 = np.empty((n_C, m * n_H * n_W), np.float32)
-        self.dout2 = np.empty_like(self.out2)
-        self.dx = np.empty((m, n_C_prev, n_H_prev, n_W_prev), np.float32)
+    def __init__(self, m, n_C_prev, n_H_prev, n_W_prev, n_C, f, stride, pads, dilation, groups, n_H, n_W,
+                 need_dx=True):
+        self.plan = ConvPlan(m, n_C_prev, n_H_prev, n_W_prev, n_C, f[0], f[1], stride[0], stride[1], tuple(pads),
+                             dilation[0], dilation[1], groups, n_H, n_W, max(1, numba.config.NUMBA_NUM_THREADS))
+        self.ws = self.plan.workspace(need_dx)
+        self.out = np.empty((m, n_C, n_H, n_W), np.float32)
+        self.dx = np.empty((m if need_dx else 0, n_C_prev, n_H_prev, n_W_prev), np.float32)
+        self._none = np.zeros(0, np.float32)  # the kernels' "no bias"
+        self._no_dx = np.zeros((0, n_C_prev, n_H_prev, n_W_prev), np.float32)
+        self.x = None
 
-    def _im2col_args(self):
-        (f_H, f_W), (s_H, s_W), (d_H, d_W) = self.f, self.stride, self.dilation
-        return f_H, f_W, s_H, s_W, self.pads[0], self.pads[2], d_H, d_W, self.n_H, self.n_W
+    def forward(self, x, W, b=None):
+        """x: (m, n_C_prev, n_H_prev, n_W_prev) → out: (m, n_C, n_H, n_W); keeps x for backward."""
+        self.x = x = np.ascontiguousarray(x, np.float32)
+        ws, out = self.ws, self.out[:x.shape[0]]
+        conv2d_forward(numba.get_num_threads(), x, W, self._none if b is None else b, *self.plan.geometry(),
+                       ws["k_off"], self.plan.reach, ws["A"], ws["ws_src"], ws["ws_y"], out)
+        return out
 
-    def _views(self, m):
-        p = m * self.n_H * self.n_W
-        if m == self.m:
-            return self.cols, self.dcols, self.out2, self.dout2
-        # a smaller last batch: fresh arrays of its own size (the views above would not be contiguous)
-        return (np.empty((self.cols.shape[0], p), np.float32), np.empty((self.cols.shape[0], p), np.float32),
-                np.empty((self.n_C, p), np.float32), np.empty((self.n_C, p), np.float32))
-
-    def forward(self, x, W, b):
-        """x: (m, n_C_prev, n_H_prev, n_W_prev) → (m, n_C, n_H, n_W); keeps cols for backward."""
-        m = x.shape[0]
-        cols, _, out2, _ = self._views(m)
-        self.last = cols
-        im2col(x, *self._im2col_args(), cols)
-        W2 = W.reshape(self.n_C, self.k)
-        if self.groups == 1:
-            gemm(W2, cols, out2)
-        else:
-            n_C_g = self.n_C // self.groups
-            for g in range(self.groups):
-                out2[g * n_C_g:(g + 1) * n_C_g] = W2[g * n_C_g:(g + 1) * n_C_g] @ cols[g * self.k:(g + 1) * self.k]
-        if b is not None:
-            out2 += b[:, None]
-        # (n_C, m, n_H·n_W) → (m, n_C, n_H, n_W)
-        return np.ascontiguousarray(out2.reshape(self.n_C, m, -1).transpose(1, 0, 2)).reshape(
-            m, self.n_C, self.n_H, self.n_W)
-
-    def backward(self, dout, W, dW, db, need_dx=True):
-        """dout: (m, n_C, n_H, n_W) → dx (None unless need_dx: the network's input needs no gradient);
-        writes dW (n_C, n_C_prev/groups, f_H, f_W) and db (n_C,)."""
-        m = dout.shape[0]
-        cols = self.last
-        _, dcols, _, dout2 = self._views(m)
-        dout2[...] = dout.reshape(m, self.n_C, -1).transpose(1, 0, 2).reshape(self.n_C, -1)
-        if db is not None:
-            db[...] = dout2.sum(axis=1)
-        W2 = W.reshape(self.n_C, self.k)
-        dW2 = dW.reshape(self.n_C, self.k)
-        if self.groups == 1:
-            gemm(dout2, cols.T, dW2)
-            if not need_dx:
-                return None
-            gemm(np.ascontiguousarray(W2.T), dout2, dcols)
-        else:
-            n_C_g = self.n_C // self.groups
-            for g in range(self.groups):
-                chans, rows = slice(g * n_C_g, (g + 1) * n_C_g), slice(g * self.k, (g + 1) * self.k)
-                dW2[chans] = dout2[chans] @ cols[rows].T
-                dcols[rows] = W2[chans].T @ dout2[chans]
-        dx = self.dx[:m] if m == self.m else np.empty((m,) + self.dx.shape[1:], np.float32)
-        col2im(dcols, *self._im2col_args(), dx)
-        return dx
+    def backward(self, dout, W, dW, db=None, need_dx=True):
+        """dout: (m, n_C, n_H, n_W) → dx (None unless need_dx); writes dW (n_C, C_g, f_H, f_W) and db (n_C,)."""
+        x, ws = self.x, self.ws
+        if need_dx and self.dx.shape[0] < x.shape[0]:
+            raise ValueError("this Conv was built with need_dx=False: it has no dx buffer")
+        dx = self.dx[:x.shape[0]] if need_dx else self._no_dx
+        conv2d_backward(numba.get_num_threads(), x, np.ascontiguousarray(dout, np.float32), W, *self.plan.geometry(),
+                        ws["k_off"], self.plan.reach, ws["k_off_dx"], ws["A_dx"], ws["ws_src"], ws["ws_dy"],
+                        ws["ws_dx"], ws["dW_lanes"], ws["db_lanes"], dW, self._none if db is None else db, dx)
+        return dx if need_dx else None
 
 
 def conv_forward(x, W, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1):
-    """Allocating convenience form: returns (out, cache)."""
+    """Allocating form for tests and simple callers: returns (out, cache); b may be None.
+
+    x: (m, n_C_prev, n_H_prev, n_W_prev), W: (n_C, n_C_prev // groups, f_H, f_W) → out: (m, n_C, n_H, n_W),
+    n_H = arith.out_length(n_H_prev, f_H, s_H, p_top, p_bottom, d_H).n_out, and the same along W.
+    """
     from cnncalc.layers import arith
 
+    x = np.ascontiguousarray(x, np.float32)
+    W = np.ascontiguousarray(W, np.float32)
     m, n_C_prev, n_H_prev, n_W_prev = x.shape
     n_C, _, f_H, f_W = W.shape
     n_H = arith.out_length(n_H_prev, f_H, stride[0], pads[0], pads[1], dilation[0]).n_out
     n_W = arith.out_length(n_W_prev, f_W, stride[1], pads[2], pads[3], dilation[1]).n_out
     layer = Conv(m, n_C_prev, n_H_prev, n_W_prev, n_C, (f_H, f_W), stride, pads, dilation, groups, n_H, n_W)
-    out = layer.forward(np.ascontiguousarray(x, np.float32), W, b).copy()
+    b = None if b is None else np.ascontiguousarray(b, np.float32)
+    out = layer.forward(x, W, b).copy()
     return out, (layer, W, b is not None)
 
 
 def conv_backward(dout, cache):
-    """Returns (dx, dW, db) for the cache of conv_forward."""
+    """Returns (dx, dW, db) for the cache of conv_forward; db is None for a conv without bias."""
     layer, W, has_bias = cache
     dW = np.empty_like(W)
     db = np.empty(W.shape[0], np.float32) if has_bias else None
-    dx = layer.backward(dout.astype(np.float32), W, dW, db).copy()
+    dx = layer.backward(np.ascontiguousarray(dout, np.float32), W, dW, db).copy()
     return dx, dW, db

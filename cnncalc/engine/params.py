@@ -1,0 +1,146 @@
+"""The network's weights as named arrays, named and laid out as PyTorch names them.
+
+A PyTorch module built from the same spec (one submodule per layer, nested along the dotted
+layer names: `layer1.0.conv1`) has the state_dict this module describes:
+
+    conv       <layer>.weight  (n_C, n_C_prev/groups, f_H, f_W)     <layer>.bias  (n_C,)
+    dense      <layer>.weight  (n, n_prev)                           <layer>.bias  (n,)
+               a dense layer after flatten reads its input in (n_C, n_H, n_W) order, torch.flatten's
+    batchnorm  <layer>.weight γ (n_C,)   <layer>.bias β (n_C,)
+               <layer>.running_mean (n_C,)   <layer>.running_var (n_C,)   <layer>.num_batches_tracked ()
+
+so `torch_module.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})` takes the
+weights unchanged. Trainable parameters live in one contiguous float32 block (and their
+gradients in another), each name a view into it: a checkpoint, an optimiser or a zeroing pass
+sees plain arrays, and nothing is allocated per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnncalc.errors import EngineError
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One named array: which layer owns it, its role, shape and dtype, and whether it trains."""
+
+    name: str
+    node: str
+    role: str  # weight, bias, running_mean, running_var, num_batches_tracked
+    shape: tuple
+    trainable: bool
+    dtype: str = "float32"
+    fill: float = 0.0  # PyTorch's value for a fresh layer (before engine.init draws the weights)
+
+
+def layout(report) -> list[Tensor]:
+    """Every named array of the analysed network, in the order of its layers (topological).
+
+    Shapes come from the analysis rows: the conv's resolved groups and channel counts, the
+    dense layer's input length; nothing is recomputed here."""
+    tensors: list[Tensor] = []
+    for node in report.graph.nodes[1:]:
+        row = next(r for r in report.rows if r.name == node.name)
+        name, f = node.name, node.fields
+        if node.kind == "conv":
+            n_C, n_C_prev, groups = row.resolved["n_C"], row.resolved["n_C_prev"], row.resolved["groups"]
+            tensors.append(Tensor(f"{name}.weight", name, "weight", (n_C, n_C_prev // groups) + tuple(f["kernel"]),
+                                  True))
+            if f["bias"]:
+                tensors.append(Tensor(f"{name}.bias", name, "bias", (n_C,), True))
+        elif node.kind == "dense":
+            n_prev, n = row.in_shapes[0][0], row.out_shape[0]
+            tensors.append(Tensor(f"{name}.weight", name, "weight", (n, n_prev), True))
+            if f["bias"]:
+                tensors.append(Tensor(f"{name}.bias", name, "bias", (n,), True))
+        elif node.kind == "batchnorm":
+            n_C = row.out_shape[-1]
+            tensors += [Tensor(f"{name}.weight", name, "weight", (n_C,), True, fill=1.0),
+                        Tensor(f"{name}.bias", name, "bias", (n_C,), True),
+                        Tensor(f"{name}.running_mean", name, "running_mean", (n_C,), False),
+                        Tensor(f"{name}.running_var", name, "running_var", (n_C,), False, fill=1.0),
+                        Tensor(f"{name}.num_batches_tracked", name, "num_batches_tracked", (), False, "int64")]
+    return tensors
+
+
+def _size(shape) -> int:
+    n = 1
+    for v in shape:
+        n *= v
+    return n
+
+
+class Params:
+    """The arrays of `layout(report)`: params and grads (views into two flat float32 blocks), buffers.
+
+    params:  {name: float32 array} trainable, what the optimiser updates
+    grads:   {name: float32 array} of the same shapes, written by backward
+    buffers: {name: array} running statistics (float32) and num_batches_tracked (int64, shape ())
+    Initial values are PyTorch's for a fresh layer: weights 0 until engine.init fills them,
+    biases 0, γ 1, β 0, running mean 0, running variance 1, num_batches_tracked 0.
+    """
+
+    def __init__(self, report):
+        self.tensors = layout(report)
+        trainable = [t for t in self.tensors if t.trainable]
+        total = sum(_size(t.shape) for t in trainable)
+        # the analyzer counts the same parameters independently (arith); a mismatch is our bug
+        if total != report.totals.trainable:
+            raise EngineError(f"internal: {total} trainable values laid out but the analysis counts "
+                              f"{report.totals.trainable}")
+        self.flat = np.zeros(total, np.float32)
+        self.flat_grad = np.zeros(total, np.float32)
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+        start = 0
+        for t in trainable:
+            n = _size(t.shape)
+            self.params[t.name] = self.flat[start:start + n].reshape(t.shape)
+            self.grads[t.name] = self.flat_grad[start:start + n].reshape(t.shape)
+            start += n
+        for t in self.tensors:
+            if not t.trainable:
+                self.buffers[t.name] = np.zeros(t.shape, t.dtype)
+            (self.params if t.trainable else self.buffers)[t.name][...] = t.fill
+
+    def of(self, node: str) -> dict[str, np.ndarray]:
+        """{role: array} of one layer's params and buffers, e.g. {'weight': …, 'bias': …}."""
+        out = {}
+        for t in self.tensors:
+            if t.node == node:
+                out[t.role] = self.params[t.name] if t.trainable else self.buffers[t.name]
+        return out
+
+    def grads_of(self, node: str) -> dict[str, np.ndarray]:
+        return {t.role: self.grads[t.name] for t in self.tensors if t.node == node and t.trainable}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Every named array (params and buffers), as PyTorch's state_dict names them; views, not copies."""
+        return {t.name: self.params[t.name] if t.trainable else self.buffers[t.name] for t in self.tensors}
+
+    def load(self, state: dict, where: str = "the checkpoint") -> None:
+        """Copy state's arrays in; EngineError naming the first missing, extra or misshapen array."""
+        names = {t.name for t in self.tensors}
+        extra = sorted(set(state) - names)
+        if extra:
+            raise EngineError(f"{where} has {extra[0]}, which the spec does not have",
+                              allowed="weights saved for the same spec")
+        for t in self.tensors:
+            if t.name not in state:
+                raise EngineError(f"{where} has no {t.name}", allowed="weights saved for the same spec")
+            value = np.asarray(state[t.name])
+            if value.shape != t.shape:
+                raise EngineError(f"{t.name} is {value.shape} in {where} but {t.shape} in the spec")
+            if not np.issubdtype(value.dtype, np.number):
+                raise EngineError(f"{t.name} holds {value.dtype} values in {where}", allowed="numbers")
+            target = self.params[t.name] if t.trainable else self.buffers[t.name]
+            target[...] = value
+
+    @property
+    def count(self) -> int:
+        return self.flat.size

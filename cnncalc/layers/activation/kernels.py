@@ -36,20 +36,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from cnncalc.layers.buffers import output_buffer as _buffer
+
 
 def _input(x):
     """float32 C-contiguous, without a copy when it already is."""
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def _buffer(buf, like, name):
-    """The caller's output buffer, checked, or a new one shaped like `like`."""
-    if buf is None:
-        return np.empty(like.shape, np.float32)
-    if buf.shape != like.shape or buf.dtype != np.float32 or not buf.flags.c_contiguous:
-        raise ValueError(f"{name} must be a float32 C-contiguous array of shape {like.shape}; received "
-                         f"{buf.dtype} {buf.shape}{'' if buf.flags.c_contiguous else ' (not C-contiguous)'}")
-    return buf
 
 
 # ------------------------------------------------------------------ relu
@@ -74,7 +68,7 @@ def relu_backward_kernel(dout, x, dx):
 def relu_forward(x, *, out=None):
     """out = max(0, x), x: (m, n_C, n_H, n_W) or (m, n) → (out, cache = x)."""
     x = _input(x)
-    out = _buffer(out, x, "out")
+    out = _buffer(out, x.shape, "out")
     relu_kernel(x.reshape(-1), out.reshape(-1))
     return out, x
 
@@ -83,7 +77,7 @@ def relu_backward(dout, cache, *, dx=None):
     """dout: the shape of x, cache: x → dx = dout·[x > 0]."""
     x = cache
     dout = _input(dout)
-    dx = _buffer(dx, x, "dx")
+    dx = _buffer(dx, x.shape, "dx")
     relu_backward_kernel(dout.reshape(-1), x.reshape(-1), dx.reshape(-1))
     return dx
 
@@ -110,7 +104,7 @@ def leaky_relu_backward_kernel(dout, x, alpha, dx):
 def leaky_relu_forward(x, alpha=0.01, *, out=None):
     """out = x if x > 0 else α·x, x: (m, n_C, n_H, n_W) or (m, n) → (out, cache = (x, α))."""
     x = _input(x)
-    out = _buffer(out, x, "out")
+    out = _buffer(out, x.shape, "out")
     leaky_relu_kernel(x.reshape(-1), np.float32(alpha), out.reshape(-1))
     return out, (x, alpha)
 
@@ -119,7 +113,7 @@ def leaky_relu_backward(dout, cache, *, dx=None):
     """dout: the shape of x, cache: (x, α) → dx = dout if x > 0 else α·dout."""
     x, alpha = cache
     dout = _input(dout)
-    dx = _buffer(dx, x, "dx")
+    dx = _buffer(dx, x.shape, "dx")
     leaky_relu_backward_kernel(dout.reshape(-1), x.reshape(-1), np.float32(alpha), dx.reshape(-1))
     return dx
 
@@ -149,7 +143,7 @@ def sigmoid_backward_kernel(dout, out, dx):
 def sigmoid_forward(x, *, out=None):
     """out = σ(x), x: (m, n_C, n_H, n_W) or (m, n) → (out, cache = out)."""
     x = _input(x)
-    out = _buffer(out, x, "out")
+    out = _buffer(out, x.shape, "out")
     sigmoid_kernel(x.reshape(-1), out.reshape(-1))
     return out, out
 
@@ -158,7 +152,7 @@ def sigmoid_backward(dout, cache, *, dx=None):
     """dout: the shape of x, cache: out = σ(x) → dx = dout·out·(1 − out)."""
     out = cache
     dout = _input(dout)
-    dx = _buffer(dx, out, "dx")
+    dx = _buffer(dx, out.shape, "dx")
     sigmoid_backward_kernel(dout.reshape(-1), out.reshape(-1), dx.reshape(-1))
     return dx
 
@@ -183,7 +177,7 @@ def tanh_backward_kernel(dout, out, dx):
 def tanh_forward(x, *, out=None):
     """out = tanh(x), x: (m, n_C, n_H, n_W) or (m, n) → (out, cache = out); out may be x itself."""
     x = _input(x)
-    out = _buffer(out, x, "out")
+    out = _buffer(out, x.shape, "out")
     tanh_kernel(x.reshape(-1), out.reshape(-1))
     return out, out
 
@@ -192,7 +186,7 @@ def tanh_backward(dout, cache, *, dx=None):
     """dout: the shape of x, cache: out = tanh(x) → dx = dout·(1 − out²)."""
     out = cache
     dout = _input(dout)
-    dx = _buffer(dx, out, "dx")
+    dx = _buffer(dx, out.shape, "dx")
     tanh_backward_kernel(dout.reshape(-1), out.reshape(-1), dx.reshape(-1))
     return dx
 
@@ -240,7 +234,7 @@ def _rows(a):
 def softmax(z, *, out=None):
     """Probabilities p = softmax over axis 1 of z: (m, K) or (m, n_C, n_H, n_W); for inference."""
     z = _input(z)
-    out = _buffer(out, z, "out")
+    out = _buffer(out, z.shape, "out")
     softmax_kernel(_rows(z), _rows(out))
     return out
 
@@ -255,7 +249,7 @@ def softmax_backward(dout, cache, *, dx=None):
     """dout: the shape of z, cache: p → dz = p·(dout − Σ_k dout_k·p_k)."""
     p = cache
     dout = _input(dout)
-    dx = _buffer(dx, p, "dx")
+    dx = _buffer(dx, p.shape, "dx")
     softmax_backward_kernel(_rows(dout), _rows(p), _rows(dx))
     return dx
 
@@ -307,7 +301,7 @@ def softmax_cross_entropy_forward(z, y, *, p=None):
     """Mean cross-entropy of the logits z: (m, K) against labels y: (m,) → (loss, cache = (p, y))."""
     z = _input(z)
     y = _labels(y, z)
-    p = _buffer(p, z, "p")
+    p = _buffer(p, z.shape, "p")
     loss = softmax_cross_entropy_kernel(z, y, p)
     return float(loss), (p, y)
 
@@ -316,7 +310,7 @@ def softmax_cross_entropy_backward(dloss, cache, *, dz=None):
     """dloss: the upstream gradient of the loss (1.0 for the loss itself), cache: (p, y)
     → dz: (m, K) = dloss·(p − onehot(y))/m."""
     p, y = cache
-    dz = _buffer(dz, p, "dz")
+    dz = _buffer(dz, p.shape, "dz")
     softmax_cross_entropy_backward_kernel(p, y, np.float32(dloss / max(p.shape[0], 1)), dz)
     return dz
 

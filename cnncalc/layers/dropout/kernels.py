@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from cnncalc.layers.buffers import output_buffer as _buffer
+
 
 @njit(cache=True)
 def dropout_kernel(x, rate, scale, mask, out):
@@ -31,14 +33,6 @@ def dropout_kernel(x, rate, scale, mask, out):
         out[i] = x[i] * keep
 
 
-def _buffer(buf, shape, name):
-    """The caller's output buffer, checked, or a new one."""
-    if buf is None:
-        return np.empty(shape, np.float32)
-    if buf.shape != shape or buf.dtype != np.float32 or not buf.flags.c_contiguous:
-        raise ValueError(f"{name} must be a float32 C-contiguous array of shape {shape}; received "
-                         f"{buf.dtype} {buf.shape}{'' if buf.flags.c_contiguous else ' (not C-contiguous)'}")
-    return buf
 
 
 def dropout_forward(x, rate, rng, train=True, *, out=None, mask=None):

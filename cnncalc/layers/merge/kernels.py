@@ -17,15 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnncalc.layers.buffers import output_buffer as _buffer
 
-def _buffer(buf, shape, name):
-    """The caller's output buffer, checked, or a new one."""
-    if buf is None:
-        return np.empty(shape, np.float32)
-    if buf.shape != shape or buf.dtype != np.float32 or not buf.flags.c_contiguous:
-        raise ValueError(f"{name} must be a float32 C-contiguous array of shape {shape}; received "
-                         f"{buf.dtype} {buf.shape}{'' if buf.flags.c_contiguous else ' (not C-contiguous)'}")
-    return buf
+
 
 
 def add_forward(xs, *, out=None):

@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from cnncalc.layers.buffers import output_buffer as _buffer
+
 
 @njit(cache=True, error_model="numpy")
 def batchnorm_forward_kernel(x, gamma, beta, eps, momentum, train, running_mean, running_var, out,
@@ -106,14 +108,6 @@ def _view(a):
     return a.reshape(a.shape[0], a.shape[1], -1)
 
 
-def _buffer(buf, shape, name):
-    """The caller's output buffer, checked, or a new one."""
-    if buf is None:
-        return np.empty(shape, np.float32)
-    if buf.shape != shape or buf.dtype != np.float32 or not buf.flags.c_contiguous:
-        raise ValueError(f"{name} must be a float32 C-contiguous array of shape {shape}; received "
-                         f"{buf.dtype} {buf.shape}{'' if buf.flags.c_contiguous else ' (not C-contiguous)'}")
-    return buf
 
 
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, eps=1e-5, momentum=0.1, train=True, *,

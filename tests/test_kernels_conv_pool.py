@@ -129,7 +129,7 @@ def python_kernels(monkeypatch):
                 monkeypatch.setattr(module, name, value.py_func)
 
 
-def conv_float64(x, W, b, s, pads, d, groups):
+def conv_float64(x, W, s, pads, d, groups):
     """(forward, backward) of conv2d through the kernels' Python code, all in float64."""
     m, n_C_prev, n_H_prev, n_W_prev = x.shape
     n_C, _, f_H, f_W = W.shape
@@ -191,12 +191,13 @@ def test_conv_matches_naive_loops(C, O, f, s, pads, d, groups):
     assert np.allclose(db, ref_db, atol=1e-4)
 
 
+@pytest.mark.usefixtures("python_kernels")
 @pytest.mark.parametrize("C, O, f, s, pads, d, groups", [CONV_CASES[2], CONV_CASES[3], CONV_CASES[5]])
-def test_conv_gradients_by_finite_differences(python_kernels, C, O, f, s, pads, d, groups):
+def test_conv_gradients_by_finite_differences(C, O, f, s, pads, d, groups):
     """The kernels' Python code in float64: backward against central differences of Σ out·G."""
     f64 = np.random.default_rng(1)
     x, W, b = f64.standard_normal((2, C, 5, 6)), f64.standard_normal((O, C // groups, *f)), f64.standard_normal(O)
-    forward, backward = conv_float64(x, W, b, s, pads, d, groups)
+    forward, backward = conv_float64(x, W, s, pads, d, groups)
     G = f64.standard_normal(forward(x, W, b).shape)
     dx, dW, db = backward(G, x, W)
     loss = lambda: float((forward(x, W, b) * G).sum())  # noqa: E731
@@ -322,8 +323,9 @@ def test_pool_matches_naive_loops(kind, f, s, pads, ceil, include):
     assert np.allclose(pool_k.pool_backward(dout, cache), ref_backward(dout), atol=1e-5)
 
 
+@pytest.mark.usefixtures("python_kernels")
 @pytest.mark.parametrize("kind, f, s, pads, ceil, include", [POOL_CASES[1], POOL_CASES[5], POOL_CASES[6]])
-def test_pool_gradients_by_finite_differences(python_kernels, kind, f, s, pads, ceil, include):
+def test_pool_gradients_by_finite_differences(kind, f, s, pads, ceil, include):
     x = np.random.default_rng(2).standard_normal((1, 2, 6, 7))
     n_H = out_size(6, f[0], s[0], pads[0], pads[1], ceil=ceil)
     n_W = out_size(7, f[1], s[1], pads[2], pads[3], ceil=ceil)

@@ -48,18 +48,18 @@ def away_from_zero(*shape):
 # (name, forward(x, out), backward(dout, x, out, dx)) on flat float64 arrays, through the kernels' py_func
 # (the sigmoid and tanh forwards are numpy, any dtype)
 ELEMENTWISE = [
-    ("relu", act.relu_kernel.py_func, lambda d, x, o, dx: act.relu_backward_kernel.py_func(d, x, dx)),
+    ("relu", act.relu_kernel.py_func, lambda d, x, o, dx: act.relu_backward_kernel.py_func(d, x, dx)),  # noqa: ARG005 — backward(d, x, o, dx)
     ("leaky_relu", lambda x, o: act.leaky_relu_kernel.py_func(x, 0.1, o),
-     lambda d, x, o, dx: act.leaky_relu_backward_kernel.py_func(d, x, 0.1, dx)),
+     lambda d, x, o, dx: act.leaky_relu_backward_kernel.py_func(d, x, 0.1, dx)),  # noqa: ARG005 — backward(d, x, o, dx)
     ("leaky_relu negative α", lambda x, o: act.leaky_relu_kernel.py_func(x, -0.3, o),
-     lambda d, x, o, dx: act.leaky_relu_backward_kernel.py_func(d, x, -0.3, dx)),
-    ("sigmoid", act.sigmoid_kernel, lambda d, x, o, dx: act.sigmoid_backward_kernel.py_func(d, o, dx)),
-    ("tanh", act.tanh_kernel, lambda d, x, o, dx: act.tanh_backward_kernel.py_func(d, o, dx)),
+     lambda d, x, o, dx: act.leaky_relu_backward_kernel.py_func(d, x, -0.3, dx)),  # noqa: ARG005 — backward(d, x, o, dx)
+    ("sigmoid", act.sigmoid_kernel, lambda d, x, o, dx: act.sigmoid_backward_kernel.py_func(d, o, dx)),  # noqa: ARG005 — backward(d, x, o, dx)
+    ("tanh", act.tanh_kernel, lambda d, x, o, dx: act.tanh_backward_kernel.py_func(d, o, dx)),  # noqa: ARG005 — backward(d, x, o, dx)
 ]
 
 
 @pytest.mark.parametrize("name, forward, backward", ELEMENTWISE, ids=[e[0] for e in ELEMENTWISE])
-def test_elementwise_backward_by_finite_differences(name, forward, backward):
+def test_elementwise_backward_by_finite_differences(name, forward, backward):  # noqa: ARG001 — the id column
     """Tolerance 1e-8: float64 central differences with step 1e-6 are good to about 1e-10."""
     x = away_from_zero(12)
     w = rng.standard_normal(12)

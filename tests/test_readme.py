@@ -33,7 +33,7 @@ def test_readme_opens_with_the_two_setup_commands_that_ci_runs():
 
 
 @pytest.mark.parametrize("command", console_commands())
-def test_readme_console_example_runs(command, tmp_path):
+def test_readme_console_example_runs(command):
     args = shlex.split(command)[1:]
     os.chdir(ROOT)
     result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})

@@ -451,7 +451,7 @@ def check_cli_error(result, path, line, column):
 
 @pytest.mark.parametrize("text, exc_type, line, column, fragments",
                          [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_cli_prints_one_error_line_and_exits_1(tmp_path, text, exc_type, line, column, fragments):
+def test_cli_prints_one_error_line_and_exits_1(tmp_path, text, exc_type, line, column, fragments):  # noqa: ARG001 — CASES' columns
     path = write(tmp_path, text)
     result = invoke("shapes", path)
     check_cli_error(result, path, line, column)

@@ -146,7 +146,7 @@ def test_a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_p
 
     real = optim.make_schedule
     monkeypatch.setattr(optim, "make_schedule",
-                        lambda schedule, base, epochs, **kw: (lambda e: base if e == 0 else 1e12))
+                        lambda schedule, base, epochs, **kw: (lambda e: base if e == 0 else 1e12))  # noqa: ARG005 — make_schedule's
     with pytest.raises(EngineError, match=r"the loss became (nan|inf) in epoch 2; stopped .*last.npz keeps epoch 1"):
         train(tmp_path, "nan", epochs=3, optimizer="sgd", lr=0.01)
     monkeypatch.setattr(optim, "make_schedule", real)
@@ -163,7 +163,7 @@ def test_ctrl_c_keeps_every_finished_epoch(tmp_path, monkeypatch):
     assert meta["epoch"] == 1
     # a Ctrl-C after an epoch's training but before its checkpoint still saves that epoch
     monkeypatch.setattr(tr.Loop, "epoch", real)
-    monkeypatch.setattr(tr.Loop, "evaluate", lambda self, X, Y: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(tr.Loop, "evaluate", lambda self, X, Y: (_ for _ in ()).throw(KeyboardInterrupt))  # noqa: ARG005
     api.train_run(None, resume=str(tmp_path / "stop"))
     _, _, meta = checkpoint.load(str(tmp_path / "stop"))
     assert meta["epoch"] == 2 and len(meta["history"]) == 2 and "val_acc" not in meta["history"][1]

@@ -16,7 +16,7 @@ from cnncalc import layers as registry
 from cnncalc.errors import CnncalcError, DimensionError
 from cnncalc.graph import Graph
 from cnncalc.layers.arith import PIXEL, ReceptiveField
-from cnncalc.layers.base import Diagnostic, Shape, show_shape
+from cnncalc.layers.base import Diagnostic, Shape
 
 BYTES_PER_VALUE = 4  # float32
 

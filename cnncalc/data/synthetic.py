@@ -31,16 +31,16 @@ def _box(dy, dx, half_y, half_x):
 # order puts the most different shapes first, for specs with few classes: square and disc,
 # which differ only in their corners, are classes 0 and 7.
 SHAPES = (
-    ("filled square", lambda dy, dx, r, w: _box(dy, dx, r, r)),
+    ("filled square", lambda dy, dx, r, w: _box(dy, dx, r, r)),  # noqa: ARG005 — one signature for every shape
     ("horizontal bar", lambda dy, dx, r, w: _box(dy, dx, w, r)),
     ("vertical bar", lambda dy, dx, r, w: _box(dy, dx, r, w)),
     ("cross", lambda dy, dx, r, w: np.minimum(_box(dy, dx, w, r), _box(dy, dx, r, w))),
     ("ring", lambda dy, dx, r, w: np.abs(np.sqrt(dy * dy + dx * dx) - r * 0.75) - w),
     ("diagonal", lambda dy, dx, r, w: np.maximum(np.abs(dy - dx) * np.float32(0.5 ** 0.5) - w, _box(dy, dx, r, r))),
     # apex at the top (dy = −r), base at dy = r with half width r: inside where |dx| ≤ (dy + r)/2
-    ("triangle", lambda dy, dx, r, w: np.maximum(dy - r, (2 * np.abs(dx) - dy - r) * np.float32(5 ** -0.5))),
-    ("disc", lambda dy, dx, r, w: np.sqrt(dy * dy + dx * dx) - r),
-    ("checker", lambda dy, dx, r, w: np.maximum(_box(dy, dx, r, r), _checker(dy, dx, r / 2))),
+    ("triangle", lambda dy, dx, r, w: np.maximum(dy - r, (2 * np.abs(dx) - dy - r) * np.float32(5 ** -0.5))),  # noqa: ARG005 — one signature for every shape
+    ("disc", lambda dy, dx, r, w: np.sqrt(dy * dy + dx * dx) - r),  # noqa: ARG005 — one signature for every shape
+    ("checker", lambda dy, dx, r, w: np.maximum(_box(dy, dx, r, r), _checker(dy, dx, r / 2))),  # noqa: ARG005 — one signature for every shape
     ("dot grid", lambda dy, dx, r, w: _dots(dy, dx, r * (2 / 3), np.maximum(w, r / 6))),
 )
 

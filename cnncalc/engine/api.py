@@ -371,7 +371,7 @@ def _epochs(network, opt, rng, splits, dataset, report, config, run_dir, history
                 "best_val_acc": state["best"], "input_shape": list(report.graph.input_shape)}
         checkpoint.save(os.path.join(run_dir, kind), network.state(), opt.state(), meta, dataset.mean, dataset.std)
 
-    view.run_header(console, run_dir, report, config, network)
+    view.run_header(console, run_dir, report, config)
     view.warmed_up(console, loop.warm_up())
     epoch = start
     try:
@@ -493,5 +493,5 @@ def predict_run(checkpoint_path: str, inputs: str, *, console=None, top: int = 3
     for row in p:
         best = np.argsort(-row, kind="stable")[:k]
         result.append([{"class": int(c), "name": names[c], "probability": float(row[c])} for c in best])
-    view.predictions(console, result, inputs)
+    view.predictions(console, result)
     return result

@@ -72,7 +72,7 @@ class ConvLayer(Layer):
         c = self.conv
         return c.out.nbytes + c.dx.nbytes + sum(v.nbytes for v in c.ws.values())
 
-    def forward(self, xs, train, rng):
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         return self.conv.forward(xs[0], self.own["weight"], self.own.get("bias"))
 
     def backward(self, dout):
@@ -86,7 +86,7 @@ class DenseLayer(Layer):
         self.out = _buffer(m, self.out_shape)
         self.dx = _buffer(m, self.in_shapes[0]) if need_dx[0] else None
 
-    def forward(self, xs, train, rng):
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         x = xs[0]
         out, self.cache = dense_k.dense_forward(x, self.own["weight"], self.own.get("bias"), out=self.out[:len(x)])
         return out
@@ -110,7 +110,7 @@ class ElementwiseLayer(Layer):
         self.bwd = getattr(act_k, f"{kind}_backward")
         self.args = (node.fields["alpha"],) if kind == "leaky_relu" else ()
 
-    def forward(self, xs, train, rng):
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         x = xs[0]
         out, self.cache = self.fwd(x, *self.args, out=self.out[:len(x)])
         return out
@@ -134,7 +134,7 @@ class PoolLayer(Layer):
         p = self.pool
         return p.out.nbytes + p.dx.nbytes + (p.argmax.nbytes if p.argmax is not None else 0)
 
-    def forward(self, xs, train, rng):
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         return self.pool.forward(xs[0])
 
     def backward(self, dout):
@@ -149,7 +149,7 @@ class GlobalAvgPoolLayer(Layer):
         self.out = _buffer(m, self.out_shape)
         self.dx = _buffer(m, self.in_shapes[0])
 
-    def forward(self, xs, train, rng):
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         x = xs[0]
         return pool_k.global_avgpool_forward(x, out=self.out[:len(x)])
 
@@ -161,7 +161,7 @@ class GlobalAvgPoolLayer(Layer):
 class FlattenLayer(Layer):
     """A view in (n_C, n_H, n_W) order, torch.flatten's: no copy either way."""
 
-    def forward(self, xs, train, rng):
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         out, self.cache = dense_k.flatten_forward(xs[0])
         return out
 
@@ -170,7 +170,7 @@ class FlattenLayer(Layer):
 
 
 class IdentityLayer(Layer):
-    def forward(self, xs, train, rng):
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         return xs[0]
 
     def backward(self, dout):
@@ -187,7 +187,7 @@ class BatchNormLayer(Layer):
         self.save_inv_std = np.empty(n_C, np.float32)
         self.eps, self.momentum = node.fields["eps"], node.fields["momentum"]
 
-    def forward(self, xs, train, rng):
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         x, own = xs[0], self.own
         out, self.cache = norm_k.batchnorm_forward(
             x, own["weight"], own["bias"], own["running_mean"], own["running_var"], self.eps, self.momentum, train,
@@ -231,7 +231,7 @@ class AddLayer(Layer):
         super().__init__(node, row, m, store, need_dx)
         self.out = _buffer(m, self.out_shape)
 
-    def forward(self, xs, train, rng):
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         out, self.cache = merge_k.add_forward(xs, out=self.out[:len(xs[0])])
         return out
 
@@ -248,7 +248,7 @@ class ConcatLayer(Layer):
     def nbytes(self):
         return self.out.nbytes + sum(d.nbytes for d in self.dxs)
 
-    def forward(self, xs, train, rng):
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         out, self.cache = merge_k.concat_forward(xs, out=self.out[:len(xs[0])])
         return out
 

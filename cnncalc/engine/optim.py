@@ -158,7 +158,7 @@ class Adam:
 
 def constant_lr(base: float):
     """lr_at(epoch) = base."""
-    def lr_at(epoch: int) -> float:
+    def lr_at(epoch: int) -> float:  # noqa: ARG001 — every schedule is called as lr_at(epoch)
         return base
     return lr_at
 

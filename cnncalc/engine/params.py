@@ -141,6 +141,3 @@ class Params:
             target = self.params[t.name] if t.trainable else self.buffers[t.name]
             target[...] = value
 
-    @property
-    def count(self) -> int:
-        return self.flat.size

@@ -89,13 +89,19 @@ class Kind:
     aliases: tuple[str, ...] = ()
     short: str | None = None  # the field a scalar short form sets (`maxpool: 2` → kernel)
     n_inputs: str = "one"  # 'one' or 'many'
-    family: str = ""
 
     def field(self, name: str) -> Field | None:
         for f in self.fields:
             if f.name == name or name in f.aliases:
                 return f
         return None
+
+
+def fixed_notation(text: str) -> Callable:
+    """The notation of a kind that reads none of its fields: always `text`."""
+    def notation(fields, resolved):  # noqa: ARG001 — the signature Kind.notation fixes
+        return text
+    return notation
 
 
 # ---------------------------------------------------------------- value normalisation

@@ -51,7 +51,7 @@ def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape, f: tuple[int
             raise DimensionError(
                 f"{name}: {kind} window {rec.f_eff} is larger than the padded input "
                 f"{n} + {p_a} + {p_b} = {n + p_a + p_b} along {axis} (input {show_shape(in_shape)}); {rec.formula()}",
-                mark, fix=_fit_fix(n, rec.f_eff, f_a, d_a, p_a, p_b))
+                mark, fix=_fit_fix(n, rec.f_eff, d_a, p_a, p_b))
         if rec.unread:  # a remainder that falls in the padding loses nothing (ResNet's 7×7 s2 p3 stem)
             inexact.append((axis, unit, rec))
         sizes.append(rec.n_out)
@@ -92,7 +92,7 @@ def _inexact(kind: str, name: str, mark: Mark | None, axis: str, unit: str, rec:
         " or ".join(fixes) + " divides exactly")
 
 
-def _fit_fix(n: int, f_eff: int, f: int, d: int, p_a: int, p_b: int) -> str:
+def _fit_fix(n: int, f_eff: int, d: int, p_a: int, p_b: int) -> str:
     need = f_eff - n - p_a - p_b
     options = [f"padding {(need + 1) // 2} on each side"]
     if d > 1:

@@ -46,7 +46,7 @@ def estimate_line(console, est, free, description, threads):
                   highlight=False)
 
 
-def run_header(console, run_dir, report, config, network):
+def run_header(console, run_dir, report, config):
     if console is None:
         return
     t = report.totals
@@ -211,7 +211,7 @@ def evaluation(console, result):
     console.print(table)
 
 
-def predictions(console, result, source):
+def predictions(console, result):
     if console is None:
         return
     for i, top in enumerate(result):

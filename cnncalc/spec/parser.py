@@ -430,7 +430,7 @@ def _evaluate(text: str, values: dict, block_name: str, mark: Mark | None, call_
 
 # ---------------------------------------------------------------- the spec
 
-def _blocks(tree: MDict, file: str) -> dict:
+def _blocks(tree: MDict) -> dict:
     raw = tree.get("blocks")
     if raw is None:
         return {}
@@ -465,7 +465,7 @@ def _blocks(tree: MDict, file: str) -> dict:
     return out
 
 
-def _input_shape(tree: MDict, file: str) -> tuple:
+def _input_shape(tree: MDict) -> tuple:
     if "input" not in tree:
         raise SpecError("the spec needs an input shape", tree.mark, "input", None, "input: [n_H, n_W, n_C] or [n]")
     value = tree["input"]
@@ -492,7 +492,7 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
     name = tree.get("name", file.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     if not isinstance(name, str):
         raise SpecError("the name must be text", tree.where("name"), "name", name, "a string")
-    shape = input_override if input_override is not None else _input_shape(tree, file)
+    shape = input_override if input_override is not None else _input_shape(tree)
     if input_override is None:
         input_mark = tree.where("input")
     else:
@@ -503,7 +503,7 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
     if not isinstance(layers_value, MList) or not layers_value:
         raise SpecError("layers must be a non-empty list", tree.where("layers"), "layers", layers_value,
                         "a YAML list, one `- item` per layer")
-    parser = _Parser(file, _blocks(tree, file))
+    parser = _Parser(file, _blocks(tree))
     top = _Scope("", None, INPUT, ())
     try:
         output = parser.chain(layers_value, tree.where("layers"), top, INPUT)

@@ -6,11 +6,11 @@ Other work counted per output element: 1 for relu, leaky_relu, sigmoid, tanh;
 
 from __future__ import annotations
 
-from cnncalc.layers.base import Field, Inference, Kind
+from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
 
 
 def _elementwise(ops_per_element: int):
-    def infer(fields, in_shapes, rfs, name, mark, sources):
+    def infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
         shape = in_shapes[0]
         n = 1
         for v in shape:
@@ -19,22 +19,16 @@ def _elementwise(ops_per_element: int):
     return infer
 
 
-def _plain(kind):
-    return lambda fields, resolved: kind
-
-
-RELU = Kind("relu", (), _elementwise(1), _plain("relu"), "max(0, x)", family="activation")
+RELU = Kind("relu", (), _elementwise(1), fixed_notation("relu"), "max(0, x)")
 LEAKY_RELU = Kind("leaky_relu", (Field("alpha", "float", 0.01, "slope for x < 0",
                                        aliases=("negative_slope", "slope")),),
-                  _elementwise(1), lambda fields, resolved: f"leaky_relu {fields['alpha']:g}",
-                  "x for x ≥ 0, alpha·x otherwise", aliases=("leakyrelu", "lrelu"), short="alpha",
-                  family="activation")
-SIGMOID = Kind("sigmoid", (), _elementwise(1), _plain("sigmoid"), "1/(1 + e^−x)", family="activation")
-TANH = Kind("tanh", (), _elementwise(1), _plain("tanh"), "tanh(x)", family="activation")
-SOFTMAX = Kind("softmax", (), _elementwise(3), _plain("softmax"),
-               "e^x_i / Σ_j e^x_j over the last axis (training fuses it with cross-entropy)",
-               family="activation")
-IDENTITY = Kind("identity", (), _elementwise(0), _plain("identity"), "passes its input through",
-                aliases=("linear_activation", "noop"), family="activation")
+                  _elementwise(1), lambda fields, resolved: f"leaky_relu {fields['alpha']:g}",  # noqa: ARG005
+                  "x for x ≥ 0, alpha·x otherwise", aliases=("leakyrelu", "lrelu"), short="alpha")
+SIGMOID = Kind("sigmoid", (), _elementwise(1), fixed_notation("sigmoid"), "1/(1 + e^−x)")
+TANH = Kind("tanh", (), _elementwise(1), fixed_notation("tanh"), "tanh(x)")
+SOFTMAX = Kind("softmax", (), _elementwise(3), fixed_notation("softmax"),
+               "e^x_i / Σ_j e^x_j over the last axis (training fuses it with cross-entropy)")
+IDENTITY = Kind("identity", (), _elementwise(0), fixed_notation("identity"), "passes its input through",
+                aliases=("linear_activation", "noop"))
 
 KINDS = (RELU, LEAKY_RELU, SIGMOID, TANH, SOFTMAX, IDENTITY)

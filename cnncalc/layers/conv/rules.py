@@ -78,4 +78,4 @@ def notation(fields, resolved) -> str:
 
 KIND = Kind("conv", FIELDS, infer, notation,
             "2-D convolution: n_C filters of f_H×f_W×(n_C_prev/groups)",
-            aliases=("conv2d", "convolution"), short="filters", family="conv")
+            aliases=("conv2d", "convolution"), short="filters")

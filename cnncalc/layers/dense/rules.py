@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cnncalc.errors import DimensionError
 from cnncalc.layers import arith
-from cnncalc.layers.base import Field, Inference, Kind, is_map, show_shape
+from cnncalc.layers.base import Field, Inference, Kind, fixed_notation, is_map, show_shape
 
 
 def _dense_infer(fields, in_shapes, rfs, name, mark, sources):
@@ -29,17 +29,17 @@ def _dense_infer(fields, in_shapes, rfs, name, mark, sources):
     )
 
 
-def _dense_notation(fields, resolved) -> str:
+def _dense_notation(fields, resolved) -> str:  # noqa: ARG001 — Kind.notation's signature
     return f"dense {fields['units']}" + ("" if fields["bias"] else " no-bias")
 
 
 DENSE = Kind("dense", (Field("units", "pos_int", doc="number of units n", aliases=("n", "out_features")),
                        Field("bias", "bool", True, "add a bias per unit", aliases=("use_bias",))),
              _dense_infer, _dense_notation, "fully connected: n units, each reading all n_prev inputs",
-             aliases=("fc", "linear", "fully_connected"), short="units", family="dense")
+             aliases=("fc", "linear", "fully_connected"), short="units")
 
 
-def _flatten_infer(fields, in_shapes, rfs, name, mark, sources):
+def _flatten_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
     in_shape = in_shapes[0]
     if not is_map(in_shape):
         return Inference(out_shape=in_shape, rf=rfs[0])
@@ -48,7 +48,7 @@ def _flatten_infer(fields, in_shapes, rfs, name, mark, sources):
     return Inference(out_shape=(n_H * n_W * n_C,), rf=rfs[0].step(n_H, n_W, 1, 1))
 
 
-FLATTEN = Kind("flatten", (), _flatten_infer, lambda fields, resolved: "flatten",
-               "n_H×n_W×n_C → n_H·n_W·n_C (channel-major, PyTorch's order)", family="dense")
+FLATTEN = Kind("flatten", (), _flatten_infer, fixed_notation("flatten"),
+               "n_H×n_W×n_C → n_H·n_W·n_C (channel-major, PyTorch's order)")
 
 KINDS = (DENSE, FLATTEN)

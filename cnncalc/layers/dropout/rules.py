@@ -5,13 +5,13 @@ from __future__ import annotations
 from cnncalc.layers.base import Field, Inference, Kind
 
 
-def _infer(fields, in_shapes, rfs, name, mark, sources):
+def _infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
     return Inference(out_shape=in_shapes[0], rf=rfs[0])
 
 
 DROPOUT = Kind("dropout", (Field("rate", "rate", 0.5, "probability of zeroing an element", aliases=("p",)),),
-               _infer, lambda fields, resolved: f"dropout {fields['rate']:g}",
+               _infer, lambda fields, resolved: f"dropout {fields['rate']:g}",  # noqa: ARG005 — Kind.notation's
                "zero each element with probability rate while training; scale the rest by 1/(1 − rate)",
-               short="rate", family="dropout")
+               short="rate")
 
 KINDS = (DROPOUT,)

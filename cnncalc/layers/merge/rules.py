@@ -8,7 +8,7 @@ The receptive field is the widest over the incoming paths.
 from __future__ import annotations
 
 from cnncalc.errors import DimensionError
-from cnncalc.layers.base import Inference, Kind, is_map, show_shape
+from cnncalc.layers.base import Inference, Kind, fixed_notation, is_map, show_shape
 
 
 def _widest(rfs):
@@ -18,7 +18,7 @@ def _widest(rfs):
     return rf
 
 
-def _add_infer(fields, in_shapes, rfs, name, mark, sources):
+def _add_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
     first = in_shapes[0]
     for i, shape in enumerate(in_shapes[1:], start=1):
         if shape != first:
@@ -32,7 +32,7 @@ def _add_infer(fields, in_shapes, rfs, name, mark, sources):
     return Inference(out_shape=first, other_ops=(len(in_shapes) - 1) * n, rf=_widest(rfs))
 
 
-def _concat_infer(fields, in_shapes, rfs, name, mark, sources):
+def _concat_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
     first = in_shapes[0]
     for i, shape in enumerate(in_shapes[1:], start=1):
         if is_map(shape) != is_map(first) or (is_map(first) and shape[:2] != first[:2]):
@@ -45,11 +45,10 @@ def _concat_infer(fields, in_shapes, rfs, name, mark, sources):
     return Inference(out_shape=out, rf=_widest(rfs))
 
 
-ADD = Kind("add", (), _add_infer, lambda fields, resolved: "add",
+ADD = Kind("add", (), _add_infer, fixed_notation("add"),
            "element-wise sum of its inputs (residual connections)", aliases=("sum", "residual"),
-           n_inputs="many", family="merge")
-CONCAT = Kind("concat", (), _concat_infer, lambda fields, resolved: "concat",
-              "stack its inputs along the channels", aliases=("concatenate", "cat"), n_inputs="many",
-              family="merge")
+           n_inputs="many")
+CONCAT = Kind("concat", (), _concat_infer, fixed_notation("concat"),
+              "stack its inputs along the channels", aliases=("concatenate", "cat"), n_inputs="many")
 
 KINDS = (ADD, CONCAT)

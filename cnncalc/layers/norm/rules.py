@@ -8,10 +8,10 @@ Other work: 2 per element (scale and shift, with the statistics folded as at inf
 from __future__ import annotations
 
 from cnncalc.layers import arith
-from cnncalc.layers.base import Field, Inference, Kind
+from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
 
 
-def _infer(fields, in_shapes, rfs, name, mark, sources):
+def _infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
     shape = in_shapes[0]
     n_C = shape[-1]
     n = 1
@@ -24,8 +24,8 @@ def _infer(fields, in_shapes, rfs, name, mark, sources):
 BATCHNORM = Kind("batchnorm",
                  (Field("eps", "pos_float", 1e-5, "added to the variance", aliases=("epsilon",)),
                   Field("momentum", "rate", 0.1, "running-statistics update rate (PyTorch's convention)")),
-                 _infer, lambda fields, resolved: "batchnorm",
+                 _infer, fixed_notation("batchnorm"),
                  "normalise each channel by batch statistics, then scale by γ and shift by β",
-                 aliases=("bn", "batch_norm", "batchnorm2d", "batchnorm1d"), family="norm")
+                 aliases=("bn", "batch_norm", "batchnorm2d", "batchnorm1d"))
 
 KINDS = (BATCHNORM,)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from cnncalc.layers import window
-from cnncalc.layers.base import Field, Inference, Kind
+from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
 
 
 def _fields(extra=()):
@@ -56,16 +56,16 @@ def _window_notation(kind):
 
 MAXPOOL = Kind("maxpool", _fields(), _window_infer("maxpool"), _window_notation("maxpool"),
                "max pooling over f_H×f_W windows", aliases=("max_pool", "maxpool2d", "pool"),
-               short="kernel", family="pool")
+               short="kernel")
 
 AVGPOOL = Kind("avgpool", _fields((Field("count_include_pad", "bool", True,
                                          "divide by the whole window, padding included (PyTorch's default)"),)),
                _window_infer("avgpool"), _window_notation("avgpool"),
                "average pooling over f_H×f_W windows", aliases=("avg_pool", "avgpool2d", "average_pool"),
-               short="kernel", family="pool")
+               short="kernel")
 
 
-def _global_infer(fields, in_shapes, rfs, name, mark, sources):
+def _global_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
     in_shape = in_shapes[0]
     window.require_map("global_avgpool", name, in_shape, mark, sources[0])
     n_H_prev, n_W_prev, n_C = in_shape
@@ -76,9 +76,8 @@ def _global_infer(fields, in_shapes, rfs, name, mark, sources):
     )
 
 
-GLOBAL_AVGPOOL = Kind("global_avgpool", (), _global_infer, lambda fields, resolved: "global avgpool",
+GLOBAL_AVGPOOL = Kind("global_avgpool", (), _global_infer, fixed_notation("global avgpool"),
                       "mean over n_H×n_W per channel; the output is the flat vector of n_C means",
-                      aliases=("gap", "globalavgpool", "global_average_pool", "adaptive_avgpool"),
-                      family="pool")
+                      aliases=("gap", "globalavgpool", "global_average_pool", "adaptive_avgpool"))
 
 KINDS = (MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL)

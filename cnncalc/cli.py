@@ -74,12 +74,26 @@ def main_options(
     """cnncalc: shapes, parameters, MACs and receptive fields of a CNN spec, and a CPU trainer."""
 
 
-SpecArg = Annotated[str, typer.Argument(help="The network spec (YAML).", show_default=False)]
-InputOpt = Annotated[Optional[str], typer.Option("--input", help="Override the spec's input: H,W,C (or N).")]
+def _check_input(value: Optional[str]) -> Optional[str]:
+    # Parsed once more here, while click parses the options, so that its error names --input.
+    _parse_input(value)
+    return value
+
+
+def _examples(*commands: str) -> str:
+    """An epilog of example commands; click's \\b keeps their lines as written."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {c}" for c in commands)
+
+
+SpecArg = Annotated[str, typer.Argument(help="The network spec (YAML).", metavar="SPEC", show_default=False)]
+InputOpt = Annotated[Optional[str], typer.Option("--input", metavar="H,W,C", callback=_check_input,
+                                                 help="Override the spec's input: H,W,C (or N).",
+                                                 show_default="the spec's input")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-DepthOpt = Annotated[Optional[int], typer.Option("--depth", "-d", min=1,
+DepthOpt = Annotated[Optional[int], typer.Option("--depth", "-d", min=1, metavar="K",
                                                  help="Show this many levels of nesting; deeper blocks "
-                                                      "fold into one row (1: top-level layers and blocks).")]
+                                                      "fold into one row (1: top-level layers and blocks).",
+                                                 show_default="every layer")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat inexact divisions as errors.")]
 
 
@@ -119,19 +133,30 @@ def _fail(line: str):
     raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog=_examples("cnncalc shapes specs/lenet5.yaml",
+                             "cnncalc shapes specs/lenet5.yaml --input 28,28,1",
+                             "cnncalc shapes specs/resnet50.yaml --depth 1 --format markdown"))
 def shapes(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
            strict: StrictOpt = False):
-    """Every layer's n_H×n_W×n_C, receptive field and jump; where and why dimensions break."""
+    """Each layer's n_H×n_W×n_C, receptive field and jump.
+
+    Says where and why the dimensions break, with the arithmetic and a fix.
+    """
     _analysis_command("shapes", spec, input_, fmt, depth, strict)
 
 
-@app.command()
+@app.command(epilog=_examples("cnncalc params specs/lenet5.yaml",
+                             "cnncalc params specs/compare/two_3x3.yaml specs/compare/one_5x5.yaml",
+                             "cnncalc params specs/resnet50.yaml --format csv"))
 def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several to compare side by side.",
-                                                      show_default=False)],
+                                                      metavar="SPEC...", show_default=False)],
            input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
            strict: StrictOpt = False):
-    """Parameter table (trainable / non-trainable); with several specs, a comparison of totals."""
+    """Parameters per layer, or several specs side by side.
+
+    One spec: trainable and non-trainable parameters per layer, with totals. Several: their
+    params, MACs, FLOPs, activations, output shapes and receptive fields, with ratios to the first.
+    """
     if len(specs) == 1:
         _analysis_command("params", specs[0], input_, fmt, depth, strict)
         return
@@ -150,23 +175,36 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
         _fail(failed[-1])
 
 
-@app.command()
+@app.command(epilog=_examples("cnncalc flops specs/lenet5.yaml",
+                             "cnncalc flops specs/resnet50.yaml --depth 1",
+                             "cnncalc flops specs/googlenet.yaml --format json"))
 def flops(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
           strict: StrictOpt = False):
     """MACs, FLOPs (2·MACs) and other element-wise work per layer."""
     _analysis_command("flops", spec, input_, fmt, depth, strict)
 
 
-@app.command()
+@app.command(epilog=_examples("cnncalc summary specs/lenet5.yaml",
+                             "cnncalc summary specs/googlenet.yaml --format markdown",
+                             "cnncalc summary specs/resnet50.yaml --depth 2"))
 def summary(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
             strict: StrictOpt = False):
-    """Everything: shapes, parameters, MACs, activations and receptive fields, with totals."""
+    """Shapes, parameters, MACs and receptive fields in one table.
+
+    Everything the other commands show, with activations and totals, as one would paste it into a
+    report.
+    """
     _analysis_command("summary", spec, input_, fmt, depth, strict)
 
 
-@app.command()
+@app.command(epilog=_examples("cnncalc schema > cnncalc-schema.json",
+                             "cnncalc schema | python -m json.tool --compact"))
 def schema():
-    """Print the JSON Schema of the spec language (for yaml-language-server in editors)."""
+    """Print the JSON Schema of the spec language.
+
+    For editors: yaml-language-server completes and checks a spec whose first line is
+    `# yaml-language-server: $schema=PATH/cnncalc-schema.json`.
+    """
     import json
 
     from cnncalc import api
@@ -211,31 +249,49 @@ def _engine_call(fn_name: str, *args, **kwargs):
         _fail(error_line(exc))
 
 
-@app.command()
+@app.command(epilog=_examples("cnncalc train specs/mnist_small.yaml --epochs 1",
+                             "cnncalc train specs/mnist_lenet.yaml --data mnist/ --epochs 3 --out runs/lenet",
+                             "cnncalc train --resume runs/lenet --epochs 5"))
 def train(
     spec: Annotated[Optional[str], typer.Argument(help="The network spec (YAML); not needed with --resume.",
-                                                  show_default=False)] = None,
-    data: Annotated[Optional[str], typer.Option(help="IDX folder/file, cifar-10-batches-py folder, .npz, "
-                                                     "or 'synthetic' (the default).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Epochs (default 3; with --resume, the new total).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
-    lr: Annotated[Optional[float], typer.Option(min=0.0, help="Learning rate (default 1e-3 adam, 0.01 sgd).")] = None,
-    optimizer: Annotated[Optimizer, typer.Option()] = Optimizer.adam,
-    momentum: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.9,
-    weight_decay: Annotated[float, typer.Option("--weight-decay", min=0.0)] = 0.0,
-    schedule: Annotated[Schedule, typer.Option()] = Schedule.constant,
-    seed: Annotated[int, typer.Option()] = 0,
-    threads: Annotated[Optional[int], typer.Option(min=1, help="Threads for the kernels.")] = None,
-    out: Annotated[Optional[str], typer.Option("--out", help="Run directory (default runs/NAME-TIME).")] = None,
-    resume: Annotated[Optional[str], typer.Option(help="Continue the run in this directory.")] = None,
+                                                  metavar="SPEC", show_default=False)] = None,
+    data: Annotated[Optional[str], typer.Option(metavar="SOURCE", show_default="synthetic",
+                                                help="An IDX folder or file, a cifar-10-batches-py folder, "
+                                                     "an .npz, or 'synthetic'.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(min=1, metavar="N", show_default="3",
+                                                  help="Epochs to train; with --resume, the new total.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, metavar="M",
+                                            help="Images per step.")] = 64,
+    lr: Annotated[Optional[float], typer.Option(min=0.0, metavar="LR", show_default="1e-3 adam, 0.01 sgd",
+                                                help="Learning rate.")] = None,
+    optimizer: Annotated[Optimizer, typer.Option(help="Update rule, as PyTorch's.")] = Optimizer.adam,
+    momentum: Annotated[float, typer.Option(min=0.0, max=1.0, metavar="BETA",
+                                            help="SGD's momentum.")] = 0.9,
+    weight_decay: Annotated[float, typer.Option("--weight-decay", min=0.0, metavar="DECAY",
+                                                help="Weight decay, as PyTorch's optimisers apply it.")] = 0.0,
+    schedule: Annotated[Schedule, typer.Option(help="Learning rate over the run: step ×0.1 every third of it, "
+                                                    "or cosine annealing.")] = Schedule.constant,
+    seed: Annotated[int, typer.Option(metavar="SEED", help="Seeds initialisation, shuffling, the validation split and "
+                                           "dropout.")] = 0,
+    threads: Annotated[Optional[int], typer.Option(min=1, metavar="N", show_default="one per core",
+                                                   help="Threads for the kernels.")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", metavar="DIR", show_default="runs/NAME-TIME",
+                                               help="Run directory.")] = None,
+    resume: Annotated[Optional[str], typer.Option(metavar="DIR", show_default="a new run",
+                                                  help="Continue the run in this directory.")] = None,
     force: Annotated[bool, typer.Option(help="Replace a run already in --out; train even when the memory "
                                                  "estimate exceeds free memory.")] = False,
     init: Annotated[Init, typer.Option(help="Initialisation: He before ReLUs and Glorot elsewhere, Glorot "
                                             "everywhere, or PyTorch's defaults.")] = Init.he_glorot,
-    val_fraction: Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9)] = 0.1,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9, metavar="FRACTION",
+                                                help="Share of the training set held out for "
+                                                     "validation.")] = 0.1,
     input_: InputOpt = None,
 ):
-    """Train the spec on the CPU (Numba kernels); checkpoints after every epoch."""
+    """Train the spec on the CPU; checkpoint after every epoch.
+
+    Numba kernels; with no --data, a built-in synthetic set sized to the spec.
+    """
     if spec is None and resume is None:
         raise typer.BadParameter("give a SPEC to train, or --resume RUN_DIR", param_hint="SPEC")
     _engine_call("train_run", spec, data=data, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -244,20 +300,27 @@ def train(
                  val_fraction=val_fraction, input_override=_parse_input(input_), init=init.value)
 
 
-@app.command()
+@app.command(epilog=_examples("cnncalc evaluate runs/lenet",
+                             "cnncalc evaluate runs/lenet/best.npz --data mnist/"))
 def evaluate(
-    target: Annotated[str, typer.Argument(help="A run directory or a checkpoint (.npz).", show_default=False)],
-    data: Annotated[Optional[str], typer.Option(help="Data to evaluate on (default: the run's own).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 256,
+    target: Annotated[str, typer.Argument(help="A run directory or a checkpoint (.npz).", metavar="RUN",
+                                          show_default=False)],
+    data: Annotated[Optional[str], typer.Option(metavar="SOURCE", show_default="the run's own",
+                                                help="Data to evaluate on.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, metavar="M",
+                                            help="Images per step.")] = 256,
 ):
-    """Accuracy, per-class accuracy and confusion matrix of a trained network."""
+    """Accuracy, per-class accuracy and confusion matrix of a run."""
     _engine_call("evaluate_run", target, data=data, batch_size=batch_size)
 
 
-@app.command()
+@app.command(epilog=_examples("cnncalc predict runs/lenet/best.npz digits.npz",
+                             "cnncalc predict runs/lenet digit.pgm"))
 def predict(
-    checkpoint: Annotated[str, typer.Argument(help="A checkpoint (.npz) or run directory.", show_default=False)],
-    inputs: Annotated[str, typer.Argument(help="An .npz with x, or an image file.", show_default=False)],
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint (.npz) or run directory.", metavar="CHECKPOINT",
+                                              show_default=False)],
+    inputs: Annotated[str, typer.Argument(help="An .npz with x, or an image file.", metavar="INPUT",
+                                          show_default=False)],
 ):
     """The most likely classes, with probabilities, for each input."""
     _engine_call("predict_run", checkpoint, inputs)

@@ -263,5 +263,44 @@ def predict(
     _engine_call("predict_run", checkpoint, inputs)
 
 
+# ---------------------------------------------------------------- data sets (no engine, no Numba)
+
+data_app = typer.Typer(help="Download the standard data sets (MNIST, Fashion-MNIST, KMNIST, CIFAR-10).",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+DirOpt = Annotated[Optional[str], typer.Option("--dir", help="Where data sets live (default: $CNNCALC_DATA, "
+                                                            "else the user cache directory).")]
+
+
+@data_app.command("fetch")
+def data_fetch(name: Annotated[str, typer.Argument(help="mnist, fashion-mnist, kmnist or cifar10.",
+                                                   show_default=False)],
+               dir_: DirOpt = None):
+    """Download a data set, check every file's SHA-256, resume a partial download."""
+    from cnncalc.data.fetch import fetch
+    from cnncalc.errors import CnncalcError
+    from cnncalc.render import download
+    from cnncalc.render.report import error_line
+
+    out, _ = _consoles()
+    try:
+        result = fetch(name, data_dir=dir_, progress=download.Bar(out))
+    except CnncalcError as exc:
+        _fail(error_line(exc))
+    download.fetched(out, result)
+
+
+@data_app.command("list")
+def data_list(dir_: DirOpt = None):
+    """The data sets fetch knows, their size, and whether they are fetched."""
+    from cnncalc.data.catalog import CATALOGUE, data_root
+    from cnncalc.render import download
+
+    typer.echo(f"data folder: {data_root(dir_)}")
+    for line in download.catalogue_rows(CATALOGUE, dir_):
+        typer.echo(line)
+
+
 def main() -> None:
     app()

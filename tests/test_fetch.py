@@ -171,7 +171,7 @@ def test_cifar_style_archive_is_unpacked_with_the_data_filter(server, tmp_path):
     # an archive escaping its folder is refused by filter="data"
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        info = tarfile.TarInfo("../evil")
+        info = tarfile.TarInfo("../escaped")
         info.size = 1
         tar.addfile(info, io.BytesIO(b"x"))
     server.files["/evil.tar.gz"] = buf.getvalue()

@@ -176,6 +176,10 @@ def schema():
 
 # ---------------------------------------------------------------- training (imports the engine lazily)
 
+DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", help="Where fetched data sets are looked up "
+                                                                 "(default: $CNNCALC_DATA, else the user cache).")]
+
+
 class Optimizer(str, Enum):
     sgd = "sgd"
     adam = "adam"
@@ -193,7 +197,7 @@ class Schedule(str, Enum):
     cosine = "cosine"
 
 
-def _engine_call(fn_name: str, *args, **kwargs):
+def _engine_call(fn_name: str, *args, show: bool = True, **kwargs):
     from cnncalc.errors import CnncalcError
     from cnncalc.render.report import error_line
 
@@ -206,7 +210,7 @@ def _engine_call(fn_name: str, *args, **kwargs):
         from cnncalc.engine import api as engine_api
 
         extra = {"err_console": err} if fn_name == "train_run" else {}
-        return getattr(engine_api, fn_name)(*args, console=out, **extra, **kwargs)
+        return getattr(engine_api, fn_name)(*args, console=out if show else None, **extra, **kwargs)
     except CnncalcError as exc:
         _fail(error_line(exc))
 
@@ -234,6 +238,9 @@ def train(
                                             "everywhere, or PyTorch's defaults.")] = Init.he_glorot,
     val_fraction: Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9)] = 0.1,
     input_: InputOpt = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Train on the first N training images, "
+                                                             "stratified by class.")] = None,
+    data_dir: DataDirOpt = None,
 ):
     """Train the spec on the CPU (Numba kernels); checkpoints after every epoch."""
     if spec is None and resume is None:
@@ -241,26 +248,50 @@ def train(
     _engine_call("train_run", spec, data=data, epochs=epochs, batch_size=batch_size, lr=lr,
                  optimizer=optimizer.value, momentum=momentum, weight_decay=weight_decay,
                  schedule=schedule.value, seed=seed, threads=threads, out=out, resume=resume, force=force,
-                 val_fraction=val_fraction, input_override=_parse_input(input_), init=init.value)
+                 val_fraction=val_fraction, input_override=_parse_input(input_), init=init.value, limit=limit,
+                 data_dir=data_dir)
+
+
+class OutFormat(str, Enum):
+    table = "table"
+    json = "json"
 
 
 @app.command()
 def evaluate(
     target: Annotated[str, typer.Argument(help="A run directory or a checkpoint (.npz).", show_default=False)],
-    data: Annotated[Optional[str], typer.Option(help="Data to evaluate on (default: the run's own).")] = None,
+    data: Annotated[Optional[str], typer.Option(help="Data to evaluate on (default: the run's own); a path "
+                                                     "or a fetched data set's name.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 256,
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.table,
+    data_dir: DataDirOpt = None,
 ):
-    """Accuracy, per-class accuracy and confusion matrix of a trained network."""
-    _engine_call("evaluate_run", target, data=data, batch_size=batch_size)
+    """Accuracy, confusion matrix, per-class precision, recall and F1 of a trained network."""
+    result = _engine_call("evaluate_run", target, data=data, batch_size=batch_size, data_dir=data_dir,
+                          show=fmt is OutFormat.table)
+    if fmt is OutFormat.json:
+        from cnncalc.render.training import as_json
+
+        _write(as_json(result))
 
 
 @app.command()
 def predict(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint (.npz) or run directory.", show_default=False)],
-    inputs: Annotated[str, typer.Argument(help="An .npz with x, or an image file.", show_default=False)],
+    inputs: Annotated[list[str], typer.Argument(help="Image files (PNG, JPEG, PGM, PPM) or glob patterns, "
+                                                     "or .npz/.npy/IDX files of images.", show_default=False)],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Classes to show per input.")] = 3,
+    resize: Annotated[bool, typer.Option(help="Scale pictures of another size to the network's input "
+                                              "(bilinear) instead of refusing them.")] = False,
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.table,
 ):
     """The most likely classes, with probabilities, for each input."""
-    _engine_call("predict_run", checkpoint, inputs)
+    result = _engine_call("predict_run", checkpoint, inputs, top=top_k, resize=resize,
+                          show=fmt is OutFormat.table)
+    if fmt is OutFormat.json:
+        from cnncalc.render.training import as_json
+
+        _write(as_json(result))
 
 
 # ---------------------------------------------------------------- data sets (no engine, no Numba)

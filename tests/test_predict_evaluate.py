@@ -6,13 +6,13 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from helpers import spec
 from typer.testing import CliRunner
 
 from cnncalc.cli import app
 from cnncalc.data.limit import stratified_first
 from cnncalc.engine.scores import class_scores
 from cnncalc.errors import DataError
-from helpers import spec
 
 runner = CliRunner()
 NET = spec("- conv: {filters: 4, kernel: 3, padding: 1}\n- relu\n- maxpool: 2\n- flatten\n- dense: 3\n- softmax",

@@ -9,8 +9,8 @@ import numpy as np
 
 from cnncalc.data import cifar10, idx, netpbm, npz, synthetic
 from cnncalc.data.catalog import resolve
-from cnncalc.data.limit import stratified_first
 from cnncalc.data.dataset import Dataset, build, shape_text
+from cnncalc.data.limit import stratified_first
 from cnncalc.errors import DataError, Mark
 
 ACCEPTED = ("an MNIST-format IDX folder or images file, a cifar-10-batches-py folder, an .npz with x and y, "

@@ -452,8 +452,8 @@ def evaluate_run(target: str, *, data: str | None = None, batch_size: int = 256,
     "macro_precision", "macro_recall", "macro_f1"}; confusion[true][predicted]; precision, recall
     and F1 as engine.scores defines them (None where undefined). A run trained with --limit is
     evaluated on the same held-out split it was trained beside."""
-    from cnncalc.engine.scores import class_scores
     from cnncalc.engine import train as tr
+    from cnncalc.engine.scores import class_scores
     from cnncalc.render import training as view
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

@@ -319,7 +319,7 @@ def data_fetch(name: Annotated[str, typer.Argument(help="mnist, fashion-mnist, k
         result = fetch(name, data_dir=dir_, progress=download.Bar(out))
     except CnncalcError as exc:
         _fail(error_line(exc))
-    download.fetched(out, result)
+    download.fetched(out, result, dir_)
 
 
 @data_app.command("list")

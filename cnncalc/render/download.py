@@ -44,14 +44,15 @@ class Bar:
 STATUS = {"downloaded": "downloaded", "resumed": "resumed and finished", "present": "already there, checksum ok"}
 
 
-def fetched(console, result) -> None:
+def fetched(console, result, data_dir=None) -> None:
     """Each file's outcome and the folder, then how to train on it."""
     if console is None:
         return
     for f in result.files:
         console.print(f"{escape(f.name)}: {STATUS[f.status]} ({f.bytes:,} bytes, SHA-256 checked)", highlight=False)
     console.print(f"{escape(result.entry.title)} is in {escape(result.data_path)}", highlight=False)
-    console.print(f"train on it with: cnncalc train SPEC --data {escape(result.entry.name)}", highlight=False)
+    where = f" --data-dir {escape(data_dir)}" if data_dir else ""
+    console.print(f"train on it with: cnncalc train SPEC --data {escape(result.entry.name)}{where}", highlight=False)
 
 
 def catalogue_rows(catalogue, root) -> list[str]:

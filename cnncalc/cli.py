@@ -214,6 +214,11 @@ def schema():
 
 # ---------------------------------------------------------------- training (imports the engine lazily)
 
+DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", metavar="DIR",
+                                                   show_default="$CNNCALC_DATA, else the user cache",
+                                                   help="Where fetched data sets are looked up.")]
+
+
 class Optimizer(str, Enum):
     sgd = "sgd"
     adam = "adam"
@@ -231,7 +236,7 @@ class Schedule(str, Enum):
     cosine = "cosine"
 
 
-def _engine_call(fn_name: str, *args, **kwargs):
+def _engine_call(fn_name: str, *args, show: bool = True, **kwargs):
     from cnncalc.errors import CnncalcError
     from cnncalc.render.report import error_line
 
@@ -244,7 +249,7 @@ def _engine_call(fn_name: str, *args, **kwargs):
         from cnncalc.engine import api as engine_api
 
         extra = {"err_console": err} if fn_name == "train_run" else {}
-        return getattr(engine_api, fn_name)(*args, console=out, **extra, **kwargs)
+        return getattr(engine_api, fn_name)(*args, console=out if show else None, **extra, **kwargs)
     except CnncalcError as exc:
         _fail(error_line(exc))
 
@@ -287,6 +292,10 @@ def train(
                                                 help="Share of the training set held out for "
                                                      "validation.")] = 0.1,
     input_: InputOpt = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, metavar="N", show_default="every image",
+                                                 help="Train on the first N training images, stratified by "
+                                                      "class.")] = None,
+    data_dir: DataDirOpt = None,
 ):
     """Train the spec on the CPU; checkpoint after every epoch.
 
@@ -297,7 +306,13 @@ def train(
     _engine_call("train_run", spec, data=data, epochs=epochs, batch_size=batch_size, lr=lr,
                  optimizer=optimizer.value, momentum=momentum, weight_decay=weight_decay,
                  schedule=schedule.value, seed=seed, threads=threads, out=out, resume=resume, force=force,
-                 val_fraction=val_fraction, input_override=_parse_input(input_), init=init.value)
+                 val_fraction=val_fraction, input_override=_parse_input(input_), init=init.value, limit=limit,
+                 data_dir=data_dir)
+
+
+class OutFormat(str, Enum):
+    table = "table"
+    json = "json"
 
 
 @app.command(epilog=_examples("cnncalc evaluate runs/lenet",
@@ -306,12 +321,20 @@ def evaluate(
     target: Annotated[str, typer.Argument(help="A run directory or a checkpoint (.npz).", metavar="RUN",
                                           show_default=False)],
     data: Annotated[Optional[str], typer.Option(metavar="SOURCE", show_default="the run's own",
-                                                help="Data to evaluate on.")] = None,
+                                                help="Data to evaluate on: a path or a fetched data set's "
+                                                     "name.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, metavar="M",
                                             help="Images per step.")] = 256,
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.table,
+    data_dir: DataDirOpt = None,
 ):
-    """Accuracy, per-class accuracy and confusion matrix of a run."""
-    _engine_call("evaluate_run", target, data=data, batch_size=batch_size)
+    """Accuracy, confusion matrix, precision, recall and F1 of a run."""
+    result = _engine_call("evaluate_run", target, data=data, batch_size=batch_size, data_dir=data_dir,
+                          show=fmt is OutFormat.table)
+    if fmt is OutFormat.json:
+        from cnncalc.render.training import as_json
+
+        _write(as_json(result))
 
 
 @app.command(epilog=_examples("cnncalc predict runs/lenet/best.npz digits.npz",
@@ -319,11 +342,62 @@ def evaluate(
 def predict(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint (.npz) or run directory.", metavar="CHECKPOINT",
                                               show_default=False)],
-    inputs: Annotated[str, typer.Argument(help="An .npz with x, or an image file.", metavar="INPUT",
-                                          show_default=False)],
+    inputs: Annotated[list[str], typer.Argument(help="Image files (PNG, JPEG, PGM, PPM) or glob patterns, "
+                                                     "or .npz/.npy/IDX files of images.", metavar="INPUT...",
+                                                show_default=False)],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, metavar="K", help="Classes to show per input.")] = 3,
+    resize: Annotated[bool, typer.Option(help="Scale pictures of another size to the network's input "
+                                              "(bilinear) instead of refusing them.")] = False,
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.table,
 ):
     """The most likely classes, with probabilities, for each input."""
-    _engine_call("predict_run", checkpoint, inputs)
+    result = _engine_call("predict_run", checkpoint, inputs, top=top_k, resize=resize,
+                          show=fmt is OutFormat.table)
+    if fmt is OutFormat.json:
+        from cnncalc.render.training import as_json
+
+        _write(as_json(result))
+
+
+# ---------------------------------------------------------------- data sets (no engine, no Numba)
+
+data_app = typer.Typer(help="Download MNIST, Fashion-MNIST, KMNIST or CIFAR-10.", no_args_is_help=True,
+                       epilog=_examples("cnncalc data fetch mnist", "cnncalc data list"))
+app.add_typer(data_app, name="data")
+
+DirOpt = Annotated[Optional[str], typer.Option("--dir", metavar="DIR",
+                                               show_default="$CNNCALC_DATA, else the user cache",
+                                               help="Where data sets live.")]
+
+
+@data_app.command("fetch", epilog=_examples("cnncalc data fetch mnist",
+                                            "cnncalc data fetch cifar10 --dir data/"))
+def data_fetch(name: Annotated[str, typer.Argument(help="mnist, fashion-mnist, kmnist or cifar10.", metavar="NAME",
+                                                   show_default=False)],
+               dir_: DirOpt = None):
+    """Download a data set, check every file's SHA-256, resume a partial download."""
+    from cnncalc.data.fetch import fetch
+    from cnncalc.errors import CnncalcError
+    from cnncalc.render import download
+    from cnncalc.render.report import error_line
+
+    out, _ = _consoles()
+    try:
+        result = fetch(name, data_dir=dir_, progress=download.Bar(out))
+    except CnncalcError as exc:
+        _fail(error_line(exc))
+    download.fetched(out, result, dir_)
+
+
+@data_app.command("list", epilog=_examples("cnncalc data list", "cnncalc data list --dir data/"))
+def data_list(dir_: DirOpt = None):
+    """The data sets fetch knows, their size, and whether they are fetched."""
+    from cnncalc.data.catalog import CATALOGUE, data_root
+    from cnncalc.render import download
+
+    typer.echo(f"data folder: {data_root(dir_)}")
+    for line in download.catalogue_rows(CATALOGUE, dir_):
+        typer.echo(line)
 
 
 def main() -> None:

@@ -72,3 +72,7 @@ class EngineError(CnncalcError):
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+class DownloadError(DataError):
+    """A data set could not be downloaded: no network, a server error, a checksum mismatch."""

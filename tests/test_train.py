@@ -82,7 +82,7 @@ def test_evaluate_and_predict_a_trained_run(tmp_path):
     data = load(None, input_shape=(16, 16, 1), n_classes=4, seed=3)
     raw = data.test.x[:5] * data.std + data.mean
     np.savez(tmp_path / "in.npz", x=raw)
-    top = api.predict_run(str(tmp_path / "run" / "best.npz"), str(tmp_path / "in.npz"))
+    top = [p["top"] for p in api.predict_run(str(tmp_path / "run" / "best.npz"), str(tmp_path / "in.npz"))]
     assert len(top) == 5 and all(len(t) == 3 for t in top)
     assert all(t[0]["probability"] >= t[1]["probability"] >= t[2]["probability"] for t in top)
     assert sum(t[0]["class"] == y for t, y in zip(top, data.test.y[:5])) >= 4

@@ -50,6 +50,7 @@ class Dataset:
     class_names: list[str] = field(default_factory=list)
     kind: str = ""      # "IDX", "CIFAR-10", "npz", "synthetic"
     source: str = ""    # the path, or "synthetic"
+    limit: object = None  # a data.limit.Limit when --limit chose the training rows
 
 
 @dataclass

@@ -8,7 +8,9 @@ import os
 import numpy as np
 
 from cnncalc.data import cifar10, idx, netpbm, npz, synthetic
+from cnncalc.data.catalog import resolve
 from cnncalc.data.dataset import Dataset, build, shape_text
+from cnncalc.data.limit import stratified_first
 from cnncalc.errors import DataError, Mark
 
 ACCEPTED = ("an MNIST-format IDX folder or images file, a cifar-10-batches-py folder, an .npz with x and y, "
@@ -58,13 +60,16 @@ def detect(source: str | None) -> str:
 
 def load(source: str | None = None, *, input_shape: tuple[int, int, int] | None = None,
          n_classes: int | None = None, seed: int = 0, val_fraction: float = 0.1,
-         synthetic_size: int = 6000) -> Dataset:
+         synthetic_size: int = 6000, limit: int | None = None, data_dir: str | None = None) -> Dataset:
     """The data set at source, checked against the spec, split and normalised.
 
     source: None or "synthetic", an IDX folder or images file, a cifar-10-batches-py folder, an .npz.
     input_shape: the spec's (n_H, n_W, n_C), or None not to check (synthetic: the size to draw,
     default 28×28×1). n_classes: the spec's output size, or None (synthetic: default 10).
     seed: the validation split (and the synthetic images); val_fraction in [0, 1).
+    source may also be a data set's name (mnist, cifar10, …), found in the cache under data_dir
+    (catalog.resolve). limit: keep only the first `limit` training images, stratified by class
+    (data.limit), before the validation split is carved from them.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DataError("the seed must be a non-negative integer", Mark(str(source or "synthetic")), field="seed",
@@ -74,6 +79,7 @@ def load(source: str | None = None, *, input_shape: tuple[int, int, int] | None 
         if len(input_shape) != 3:
             raise DataError("image data needs an input of n_H × n_W × n_C", Mark(str(source or "synthetic")),
                             received=input_shape, allowed="(n_H, n_W, n_C)")
+    source = resolve(source, data_dir)
     kind = detect(source)
     if kind == "synthetic":
         raw = synthetic.load_synthetic(input_shape, n_classes, seed, synthetic_size)
@@ -83,7 +89,15 @@ def load(source: str | None = None, *, input_shape: tuple[int, int, int] | None 
         raw = npz.load_npz(source)
     else:
         raw = idx.load_idx(source)
-    return build(raw, input_shape=input_shape, n_classes=n_classes, seed=seed, val_fraction=val_fraction)
+    chosen = None
+    if limit is not None:
+        rows, chosen = stratified_first(raw.y, limit, raw.source)
+        if chosen.taken < chosen.available:
+            raw.x, raw.y = raw.x[rows], raw.y[rows]
+            raw.label = f"{raw.label or raw.kind}, first {chosen.taken:,} of {chosen.available:,} by class"
+    dataset = build(raw, input_shape=input_shape, n_classes=n_classes, seed=seed, val_fraction=val_fraction)
+    dataset.limit = chosen
+    return dataset
 
 
 def load_inputs(path: str, input_shape: tuple[int, ...] | None = None) -> np.ndarray:

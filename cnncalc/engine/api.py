@@ -204,11 +204,12 @@ def _write_metrics(run_dir, history):
     _write_text(os.path.join(run_dir, "metrics.json"), json.dumps(history, indent=2) + "\n")
 
 
-def _load_data(source, report, seed, val_fraction, n_classes=None, stats=None):
+def _load_data(source, report, seed, val_fraction, n_classes=None, stats=None, limit=None, data_dir=None):
     """The data set checked against the spec, in the engine's layout: (dataset, {split: (X, Y)}).
 
     stats: the (mean, std) a trained network expects; the loader normalises with the data's own,
-    so where they differ the splits are brought to the network's."""
+    so where they differ the splits are brought to the network's. limit: the first N training
+    images, stratified by class (data.limit). data_dir: where a bare name (mnist, …) is looked up."""
     from cnncalc import data as data_mod
     from cnncalc.engine import train as tr
 
@@ -217,7 +218,8 @@ def _load_data(source, report, seed, val_fraction, n_classes=None, stats=None):
     try:
         dataset = data_mod.load(None if source in (None, "synthetic") else source,
                                 input_shape=input_shape if len(input_shape) == 3 else None,
-                                n_classes=n_classes, seed=seed, val_fraction=val_fraction)
+                                n_classes=n_classes, seed=seed, val_fraction=val_fraction, limit=limit,
+                                data_dir=data_dir)
     except MemoryError:
         raise DataError("not enough memory to load the data", where) from None
     if len(input_shape) == 1 and int(np.prod(dataset.input_shape)) != input_shape[0]:
@@ -246,14 +248,16 @@ def train_run(spec: str | None, *, data: str | None = None, epochs: int | None =
               schedule: str = "constant", seed: int = 0, threads: int | None = None, out: str | None = None,
               resume: str | None = None, force: bool = False, val_fraction: float = 0.1,
               input_override: tuple | None = None, console=None, err_console=None,
-              init: str = "he-glorot") -> dict:
+              init: str = "he-glorot", limit: int | None = None, data_dir: str | None = None) -> dict:
     """Train spec (a YAML path) and return the last epoch's metrics (METRICS' names).
 
     epochs None: 3, or with resume the run's own total (a number extends the run to that total).
     lr None: 1e-3 for adam, 0.01 for sgd. With resume, the run's own spec, data and settings are
     used; only epochs, threads and force apply. force: train even when the memory estimate exceeds
     the free memory, and replace a run already in out (else refused). init: the initialisation scheme (engine.init):
-    "he-glorot" (the default), "glorot" or "torch"."""
+    "he-glorot" (the default), "glorot" or "torch". limit: train on the first N training images,
+    stratified by class (recorded in config.json). data_dir: where `data` as a bare name (mnist, …)
+    is looked up (default $CNNCALC_DATA or the user cache)."""
     from cnncalc.engine import train as tr
     from cnncalc.render import training as view
 
@@ -286,7 +290,8 @@ def train_run(spec: str | None, *, data: str | None = None, epochs: int | None =
                   "lr": float(lr) if lr is not None else tr.DEFAULT_LR[optimizer], "optimizer": optimizer,
                   "momentum": float(momentum), "weight_decay": float(weight_decay), "schedule": schedule,
                   "seed": seed, "val_fraction": float(val_fraction),
-                  "input": list(input_override) if input_override else None}
+                  "input": list(input_override) if input_override else None, "limit": limit,
+                  "data_dir": data_dir}
     _check_options(config["epochs"], config["batch_size"], config["lr"], config["optimizer"], config["momentum"],
                    config["weight_decay"], config["schedule"], threads, config["val_fraction"])
     # everything the spec decides is checked before any memory is taken or data read
@@ -304,7 +309,11 @@ def train_run(spec: str | None, *, data: str | None = None, epochs: int | None =
                               f"and activations for batch {config['batch_size']}) but {view.gib(free)} is free",
                               fix="use a smaller --batch-size, or --force to try anyway")
         dataset, splits = _load_data(config["data"], report, config["seed"], config["val_fraction"],
-                                     report.totals.output_shape[0], (meta["mean"], meta["std"]) if resume else None)
+                                     report.totals.output_shape[0], (meta["mean"], meta["std"]) if resume else None,
+                                     config.get("limit"), config.get("data_dir"))
+        if dataset.limit is not None and dataset.limit.taken < dataset.limit.requested and not resume:
+            view.note(err_console, f"--limit {dataset.limit.requested:,} is more than the {dataset.limit.available:,} "
+                                   f"training images; training on all of them")
         est = tr.estimate(report, config["batch_size"], len(splits["train"][1]), config["optimizer"],
                           config["momentum"], pool.n)
         view.estimate_line(console, est, free, dataset.description, pool.n)
@@ -431,15 +440,20 @@ def _restore(target: str, batch_size: int):
     return report, network, meta
 
 
-def evaluate_run(target: str, *, data: str | None = None, batch_size: int = 256, console=None) -> dict:
+def evaluate_run(target: str, *, data: str | None = None, batch_size: int = 256, console=None,
+                 data_dir: str | None = None) -> dict:
     """Accuracy, per-class accuracy and the confusion matrix of a run (its last.npz) or checkpoint.
 
     Without data: the run's own data set, its test split (else the validation split the run held
     out). With data: its test split if it has one, else every image in it ("all").
 
     Returns {"split", "n", "loss", "accuracy", "per_class": [acc or None], "confusion": [[count]],
-    "class_names"}; confusion[true][predicted]."""
+    "class_names", "source", "precision", "recall", "f1", "support": [per class],
+    "macro_precision", "macro_recall", "macro_f1"}; confusion[true][predicted]; precision, recall
+    and F1 as engine.scores defines them (None where undefined). A run trained with --limit is
+    evaluated on the same held-out split it was trained beside."""
     from cnncalc.engine import train as tr
+    from cnncalc.engine.scores import class_scores
     from cnncalc.render import training as view
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -448,8 +462,11 @@ def evaluate_run(target: str, *, data: str | None = None, batch_size: int = 256,
     config = meta["config"]
     source = data or config["data"]
     with Threads(None):
-        dataset, splits = _load_data(source, report, config["seed"], config["val_fraction"] if data is None else 0.0,
-                                     network.n_classes, (meta["mean"], meta["std"]))
+        own = data is None
+        dataset, splits = _load_data(source, report, config["seed"], config["val_fraction"] if own else 0.0,
+                                     network.n_classes, (meta["mean"], meta["std"]),
+                                     config.get("limit") if own else None,
+                                     data_dir if data_dir is not None or not own else config.get("data_dir"))
         which = next(name for name in ("test", "val", "train") if name in splits)
         X, Y = splits[which]
         if which == "train" and data is not None:
@@ -464,34 +481,52 @@ def evaluate_run(target: str, *, data: str | None = None, batch_size: int = 256,
     names += [str(c) for c in range(len(names), k)]
     result = {"split": which, "n": int(len(Y)), "loss": loss, "accuracy": acc, "per_class": per_class,
               "confusion": confusion.tolist(), "class_names": names[:k], "source": str(source)}
+    scores = class_scores(result["confusion"])
+    result.update(precision=scores.precision, recall=scores.recall, f1=scores.f1, support=scores.support,
+                  macro_precision=scores.macro_precision, macro_recall=scores.macro_recall,
+                  macro_f1=scores.macro_f1)
     view.evaluation(console, result)
     return result
 
 
-def predict_run(checkpoint_path: str, inputs: str, *, console=None, top: int = 3) -> list:
-    """The `top` most likely classes of every input in inputs (.npz with x, .npy, PGM/PPM, IDX),
-    as [[{"class": c, "name": name, "probability": p}, …] per input], most likely first."""
-    from cnncalc.data import load_inputs, normalise
+def predict_run(checkpoint_path: str, inputs, *, console=None, top: int = 3, resize: bool = False) -> list:
+    """The `top` most likely classes of every image in inputs: a path or a list of paths and glob
+    patterns (PNG, JPEG, PGM/PPM, .npz with x, .npy, IDX; data.images). resize: scale pictures of
+    another size to the network's n_H×n_W (else they are refused with the size expected).
+
+    Returns [{"input": name, "top": [{"class": c, "name": name, "probability": p}, …]} per image],
+    most likely first; name is the file, or file[i] for the i-th image of a batch file."""
+    from cnncalc.data import normalise
+    from cnncalc.data.images import expand, read_inputs
     from cnncalc.engine import train as tr
     from cnncalc.render import training as view
 
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise EngineError("invalid option", field="top_k", received=top, allowed="a whole number ≥ 1")
     report, network, meta = _restore(checkpoint_path, 64)
     input_shape = report.graph.input_shape
-    x = load_inputs(inputs, input_shape if len(input_shape) == 3 else None)
+    engine_shape = tr.input_shape_of(report)
+    paths = expand([inputs] if isinstance(inputs, str) else list(inputs))
+    batches, labels = [], []
+    for path in paths:
+        x, names_here = read_inputs(path, input_shape, resize)
+        if len(engine_shape) == 1 and int(np.prod(x.shape[1:])) != engine_shape[0]:
+            raise DataError(f"the inputs have {int(np.prod(x.shape[1:]))} values each but the network takes "
+                            f"{engine_shape[0]}", Mark(path))
+        batches.append(x)
+        labels += names_here
+    x = batches[0] if len(batches) == 1 else np.concatenate(batches)
     if meta["mean"] is not None:
         x = normalise(x, meta["mean"], meta["std"])
-    engine_shape = tr.input_shape_of(report)
-    if len(engine_shape) == 1 and int(np.prod(x.shape[1:])) != engine_shape[0]:
-        raise DataError(f"the inputs have {int(np.prod(x.shape[1:]))} values each but the network takes "
-                        f"{engine_shape[0]}", Mark(inputs))
     with Threads(None):
         p = tr.probabilities(network, tr.to_engine(x, engine_shape), 64)
     names = list(meta.get("class_names") or [])
     names += [str(c) for c in range(len(names), network.n_classes)]
     k = min(top, network.n_classes)
     result = []
-    for row in p:
+    for label, row in zip(labels, p):
         best = np.argsort(-row, kind="stable")[:k]
-        result.append([{"class": int(c), "name": names[c], "probability": float(row[c])} for c in best])
+        result.append({"input": label,
+                       "top": [{"class": int(c), "name": names[c], "probability": float(row[c])} for c in best]})
     view.predictions(console, result)
     return result

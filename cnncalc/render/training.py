@@ -202,21 +202,42 @@ def evaluation(console, result):
         table.add_column(str(c), justify="right")
     table.add_column("images", justify="right")
     table.add_column("accuracy", justify="right")
+    scored = "precision" in result
+    if scored:
+        for title in ("precision", "recall", "F1"):
+            table.add_column(title, justify="right")
     for c in range(k):
         row = result["confusion"][c]
-        acc = result["per_class"][c]
         label = f"{c}" if names[c] == str(c) else f"{c} {names[c]}"
-        table.add_row(escape(label), *[str(v) if v else "·" for v in row], str(sum(row)),
-                      "—" if acc is None else f"{acc:.3f}")
+        cells = [_ratio(result["per_class"][c])]
+        if scored:
+            cells += [_ratio(result[key][c]) for key in ("precision", "recall", "f1")]
+        table.add_row(escape(label), *[str(v) if v else "·" for v in row], str(sum(row)), *cells)
     console.print(table)
+    if scored:
+        console.print(f"macro average: precision {result['macro_precision']:.4f}, recall "
+                      f"{result['macro_recall']:.4f}, F1 {result['macro_f1']:.4f} (an undefined value counts as 0)",
+                      highlight=False)
+
+
+def _ratio(value):
+    return "—" if value is None else f"{value:.3f}"
+
+
+def as_json(result) -> str:
+    """A result of evaluate or predict as JSON text (None as null), ending in a newline."""
+    import json
+
+    return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
 
 
 def predictions(console, result):
+    """One line per input: its name (file, or file[i] for an image in a batch), then the top classes."""
     if console is None:
         return
-    for i, top in enumerate(result):
+    for item in result:
         parts = []
-        for entry in top:
+        for entry in item["top"]:
             name = "" if entry["name"] == str(entry["class"]) else f" {entry['name']}"
             parts.append(f"class {entry['class']}{escape(name)} ({entry['probability']:.3f})")
-        console.print(f"{i}: " + ", ".join(parts), highlight=False)
+        console.print(f"{escape(item['input'])}: " + ", ".join(parts), highlight=False)

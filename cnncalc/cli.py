@@ -182,9 +182,9 @@ class Optimizer(str, Enum):
 
 
 class Init(str, Enum):
+    torch = "torch"
     he_glorot = "he-glorot"
     glorot = "glorot"
-    torch = "torch"
 
 
 class Schedule(str, Enum):
@@ -230,8 +230,8 @@ def train(
     resume: Annotated[Optional[str], typer.Option(help="Continue the run in this directory.")] = None,
     force: Annotated[bool, typer.Option(help="Replace a run already in --out; train even when the memory "
                                                  "estimate exceeds free memory.")] = False,
-    init: Annotated[Init, typer.Option(help="Initialisation: He before ReLUs and Glorot elsewhere, Glorot "
-                                            "everywhere, or PyTorch's defaults.")] = Init.he_glorot,
+    init: Annotated[Init, typer.Option(help="Initialisation: PyTorch's defaults, He before ReLUs and Glorot "
+                                            "elsewhere, or Glorot everywhere.")] = Init.torch,
     val_fraction: Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9)] = 0.1,
     input_: InputOpt = None,
 ):

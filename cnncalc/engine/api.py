@@ -31,9 +31,9 @@ from cnncalc.errors import CnncalcError, DataError, EngineError, Mark
 METRICS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr", "seconds",
            "images_per_s")
 SCHEDULES = ("constant", "step", "cosine")
-INIT_TEXT = {"he-glorot": "he_normal before ReLU-family layers, glorot_uniform otherwise; biases 0; batchnorm γ 1, β 0",
-             "glorot": "glorot_uniform for every layer (Keras' default); biases 0; batchnorm γ 1, β 0",
-             "torch": "PyTorch's defaults: weights and biases U(±1/√fan_in); batchnorm γ 1, β 0"}
+INIT_TEXT = {"torch": "PyTorch's defaults: weights and biases U(±1/√fan_in); batchnorm γ 1, β 0",
+             "he-glorot": "he_normal before ReLU-family layers, glorot_uniform otherwise; biases 0; batchnorm γ 1, β 0",
+             "glorot": "glorot_uniform for every layer (Keras' default); biases 0; batchnorm γ 1, β 0"}
 
 
 # ------------------------------------------------------------------ threads and memory
@@ -246,14 +246,14 @@ def train_run(spec: str | None, *, data: str | None = None, epochs: int | None =
               schedule: str = "constant", seed: int = 0, threads: int | None = None, out: str | None = None,
               resume: str | None = None, force: bool = False, val_fraction: float = 0.1,
               input_override: tuple | None = None, console=None, err_console=None,
-              init: str = "he-glorot") -> dict:
+              init: str = "torch") -> dict:
     """Train spec (a YAML path) and return the last epoch's metrics (METRICS' names).
 
     epochs None: 3, or with resume the run's own total (a number extends the run to that total).
     lr None: 1e-3 for adam, 0.01 for sgd. With resume, the run's own spec, data and settings are
     used; only epochs, threads and force apply. force: train even when the memory estimate exceeds
     the free memory, and replace a run already in out (else refused). init: the initialisation scheme (engine.init):
-    "he-glorot" (the default), "glorot" or "torch"."""
+    "torch" (PyTorch's defaults, the default), "he-glorot" or "glorot"."""
     from cnncalc.engine import train as tr
     from cnncalc.render import training as view
 

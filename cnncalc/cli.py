@@ -1,6 +1,7 @@
 """The command line: parse options, call `api` (or the engine), render, map errors to exit codes.
 
-Exit codes: 0 ok, 1 spec, dimension, data or engine error, 2 usage error.
+Exit codes: 0 ok, 1 spec, dimension, data or engine error, 2 usage error, 130 interrupted (Ctrl-C,
+after the trainer has said what it kept).
 The engine, the data loaders and Numba are imported only inside the commands
 that train, so the analysis commands start quickly.
 """
@@ -209,6 +210,13 @@ def _engine_call(fn_name: str, *args, **kwargs):
         return getattr(engine_api, fn_name)(*args, console=out, **extra, **kwargs)
     except CnncalcError as exc:
         _fail(error_line(exc))
+    except KeyboardInterrupt as exc:
+        # a run's Interrupted comes after the trainer said what it kept; before that nothing was written
+        if not hasattr(exc, "saved_epoch"):
+            from cnncalc.render.training import interrupted_early
+
+            interrupted_early(err)
+        raise typer.Exit(130) from None
 
 
 @app.command()

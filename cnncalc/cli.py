@@ -236,8 +236,9 @@ def train(
     threads: Annotated[Optional[int], typer.Option(min=1, help="Threads for the kernels.")] = None,
     out: Annotated[Optional[str], typer.Option("--out", help="Run directory (default runs/NAME-TIME).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue the run in this directory.")] = None,
-    force: Annotated[bool, typer.Option(help="Replace a run already in --out; train even when the memory "
-                                                 "estimate exceeds free memory.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace a run already in --out (kept until the new run's first "
+                                                 "save); train even when the memory estimate exceeds free "
+                                                 "memory.")] = False,
     init: Annotated[Init, typer.Option(help="Initialisation: PyTorch's defaults, He before ReLUs and Glorot "
                                             "elsewhere, or Glorot everywhere.")] = Init.torch,
     val_fraction: Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9)] = 0.1,

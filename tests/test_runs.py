@@ -14,12 +14,12 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import spec
 from typer.testing import CliRunner
 
 from cnncalc.engine import api, checkpoint
 from cnncalc.engine import train as tr
 from cnncalc.errors import CnncalcError, EngineError
-from helpers import spec
 
 NET = spec("- conv: {filters: 4, kernel: 3, padding: 1}\n- relu\n- maxpool: 2\n- flatten\n- dense: 3\n- softmax",
            (8, 8, 1))
@@ -154,14 +154,11 @@ def test_the_cli_refuses_a_directory_another_process_trains_in(tmp_path):
     (tmp_path / "net.yaml").write_text(NET)
     run = tmp_path / "run"
     run.mkdir()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, os, sys\n"
-                               f"fd = os.open({str(run / '.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
-                               "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-                               "os.write(fd, str(os.getpid()).encode())\n"
-                               "print('ready', flush=True)\n"
-                               "sys.stdin.read()\n"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    # another process holds the lock until its stdin closes
+    code = (f"import fcntl, os, sys\nfd = os.open({str(run / '.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\nos.write(fd, str(os.getpid()).encode())\n"
+            "print('ready', flush=True)\nsys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
         result = CliRunner().invoke(app(), ["train", str(tmp_path / "net.yaml"), "--out", str(run), "--data",
@@ -546,7 +543,7 @@ def test_the_epoch_loss_is_weighted_by_batch_size(tmp_path):
     # bug: the epoch's loss as the plain mean of batch means, the short last batch counting as much as a full one
     from cnncalc.engine.init import initialise
 
-    report, network = tr.build(NET, "t.yaml", 32)
+    _, network = tr.build(NET, "t.yaml", 32)
     initialise(network, 0)
     opt = tr.make_optimizer(network, "sgd", 1e-12, 0.0)  # negligible steps: the weights stay put
     rng = np.random.default_rng(2)

@@ -423,7 +423,6 @@ def train_run(spec: str | None, *, data: str | None = None, epochs: int | None =
     The run directory is locked (RunLock) from before the data loads to the end. Ctrl-C raises
     Interrupted once the finished epochs are saved and the user told."""
     from cnncalc.engine import train as tr
-    from cnncalc.render import training as view
 
     err_console = err_console or console
     if resume:

@@ -7,10 +7,17 @@ nothing, as the tests and library callers want).
 from __future__ import annotations
 
 import contextlib
+import re
 import textwrap
 
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 
@@ -35,13 +42,18 @@ def count(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
+_UNIT = re.compile(r"(\d) (MiB|GiB|KiB|s|min|h|MFLOP|GFLOP/s)\b")
+
+
 def _say(console, text, indent=2, style=None):
-    """text folded at word boundaries to WIDTH, continuation lines indented (never rich's wrap)."""
+    """text folded at word boundaries to WIDTH, continuation lines indented (never rich's wrap);
+    a number and its unit stay on one line."""
     if console is None:
         return
+    text = _UNIT.sub("\\1\u00a0\\2", text)  # textwrap breaks at spaces only, not at U+00A0
     for line in textwrap.wrap(text, WIDTH, subsequent_indent=" " * indent, break_long_words=False,
                               break_on_hyphens=False) or [""]:
-        console.print(escape(line), highlight=False, style=style, soft_wrap=True)
+        console.print(escape(line.replace("\u00a0", " ")), highlight=False, style=style, soft_wrap=True)
 
 
 def note(console, text):
@@ -76,12 +88,13 @@ def estimate_line(console, est, free, description, threads):
         return
     _say(console, f"data: {description}")
     free_text = f" of {gib(free)} free" if free else ""
-    _say(console, f"memory: about {gib(est['bytes'])}{free_text} (weights {gib(est['weights'])}, gradients and "
-                  f"optimiser {gib(est['gradients'] + est['optimizer'])}, activations "
-                  f"{gib(est['activations'] + est['workspace'])})")
-    _say(console, f"time: ~{_seconds(est['seconds_per_epoch'])} per epoch "
-                  f"({est['flops_per_image'] / 1e6:,.1f} MFLOP per image at a conservative "
-                  f"{est['gflops_assumed']:.0f} GFLOP/s on {count(threads, 'thread')})")
+    _say(console, f"memory: about {gib(est['bytes'])}{free_text}")
+    _say(console, f"  weights {gib(est['weights'])}, gradients and optimiser "
+                  f"{gib(est['gradients'] + est['optimizer'])}, activations {gib(est['activations'] + est['workspace'])}",
+         indent=4)
+    _say(console, f"time: about {_seconds(est['seconds_per_epoch'])} per epoch")
+    _say(console, f"  {est['flops_per_image'] / 1e6:,.1f} MFLOP per image at a conservative "
+                  f"{est['gflops_assumed']:.0f} GFLOP/s on {count(threads, 'thread')}", indent=4)
 
 
 def run_header(console, run_dir, report, config, network):

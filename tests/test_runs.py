@@ -281,6 +281,7 @@ def rewrite(path, meta_change=None, weights_change=None):
 @pytest.mark.parametrize("change, field, received", [
     (lambda m: m.update(epoch="1"), "meta.epoch", "'1'"),
     (lambda m: m.update(epoch=True), "meta.epoch", "True"),
+    (lambda m: m.update(evaluated=0.5), "meta.evaluated", "0.5"),
     (lambda m: m["config"].update(epochs="3"), "meta.config.epochs", "'3'"),
     (lambda m: m["config"].update(batch_size=32.5), "meta.config.batch_size", "32.5"),
     (lambda m: m["config"].update(lr="fast"), "meta.config.lr", "'fast'"),

@@ -173,7 +173,8 @@ def _list_of(check):
 
 META_FIELDS = {
     "spec": (_text, "text"), "spec_file": (_text, "text"), "config": (lambda v: isinstance(v, dict), "a mapping"),
-    "epoch": (_whole(0), "a whole number ≥ 0"), "rng": (lambda v: isinstance(v, dict), "a mapping"),
+    "epoch": (_whole(0), "a whole number ≥ 0"), "evaluated": (_optional(_whole(0)), "a whole number ≥ 0"),
+    "rng": (lambda v: isinstance(v, dict), "a mapping"),
     "history": (_list_of(lambda r: isinstance(r, dict)), "a list of mappings"),
     "n_classes": (_optional(_whole(1)), "a whole number ≥ 1"),
     "class_names": (_optional(_list_of(_text)), "a list of names"),

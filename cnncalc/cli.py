@@ -1,6 +1,7 @@
 """The command line: parse options, call `api` (or the engine), render, map errors to exit codes.
 
-Exit codes: 0 ok, 1 spec, dimension, data or engine error, 2 usage error.
+Exit codes: 0 ok, 1 spec, dimension, data or engine error, 2 usage error, 130 interrupted (Ctrl-C,
+after the trainer has said what it kept).
 The engine, the data loaders and Numba are imported only inside the commands
 that train, so the analysis commands start quickly.
 """
@@ -225,9 +226,9 @@ class Optimizer(str, Enum):
 
 
 class Init(str, Enum):
+    torch = "torch"
     he_glorot = "he-glorot"
     glorot = "glorot"
-    torch = "torch"
 
 
 class Schedule(str, Enum):
@@ -252,6 +253,13 @@ def _engine_call(fn_name: str, *args, show: bool = True, **kwargs):
         return getattr(engine_api, fn_name)(*args, console=out if show else None, **extra, **kwargs)
     except CnncalcError as exc:
         _fail(error_line(exc))
+    except KeyboardInterrupt as exc:
+        # a run's Interrupted comes after the trainer said what it kept; before that nothing was written
+        if not hasattr(exc, "saved_epoch"):
+            from cnncalc.render.training import interrupted_early
+
+            interrupted_early(err)
+        raise typer.Exit(130) from None
 
 
 @app.command(epilog=_examples("cnncalc train specs/mnist_small.yaml --epochs 1",
@@ -284,10 +292,11 @@ def train(
                                                help="Run directory.")] = None,
     resume: Annotated[Optional[str], typer.Option(metavar="DIR", show_default="a new run",
                                                   help="Continue the run in this directory.")] = None,
-    force: Annotated[bool, typer.Option(help="Replace a run already in --out; train even when the memory "
-                                                 "estimate exceeds free memory.")] = False,
-    init: Annotated[Init, typer.Option(help="Initialisation: He before ReLUs and Glorot elsewhere, Glorot "
-                                            "everywhere, or PyTorch's defaults.")] = Init.he_glorot,
+    force: Annotated[bool, typer.Option(help="Replace a run already in --out (kept until the new run's first "
+                                             "save); train even when the memory estimate exceeds free "
+                                             "memory.")] = False,
+    init: Annotated[Init, typer.Option(help="Initialisation: PyTorch's defaults, He before ReLUs and Glorot "
+                                            "elsewhere, or Glorot everywhere.")] = Init.torch,
     val_fraction: Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9, metavar="FRACTION",
                                                 help="Share of the training set held out for "
                                                      "validation.")] = 0.1,

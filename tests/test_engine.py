@@ -212,7 +212,7 @@ def test_initialisation_is_he_before_relu_and_glorot_otherwise():
 - dense: {units: 200, name: c}
 - softmax""", (500,))
     report, net = tr.build(text, "t.yaml", 2)
-    schemes = initialise(net, 3)
+    schemes = initialise(net, 3, "he-glorot")
     assert schemes["a"] == "he_normal" and schemes["c"] == "glorot_uniform"
     assert schemes["b"].startswith("he_normal (gain")
     assert scheme_for(report.graph, "c") == ("glorot_uniform", 1.0)
@@ -225,9 +225,9 @@ def test_initialisation_is_he_before_relu_and_glorot_otherwise():
     assert (net.params["batchnorm1.weight"] == 1).all() and not net.params["batchnorm1.bias"].any()
     assert (net.buffers["batchnorm1.running_var"] == 1).all() and net.buffers["batchnorm1.num_batches_tracked"] == 0
     again = tr.build(text, "t.yaml", 2)[1]
-    initialise(again, 3)
+    initialise(again, 3, "he-glorot")
     assert all(np.array_equal(net.params[k], again.params[k]) for k in net.params)
-    initialise(again, 4)
+    initialise(again, 4, "he-glorot")
     assert not np.array_equal(net.params["a.weight"], again.params["a.weight"])
 
 

@@ -22,7 +22,7 @@ def test_train_evaluate_predict(tmp_path):
     result = invoke("train", path, "--epochs", 2, "--out", run, "--seed", 1, "--optimizer", "sgd",
                     "--schedule", "cosine", "--threads", 1)
     assert result.exit_code == 0, result.output
-    assert "estimate: about" in result.output and "epoch 2:" in result.output and "val_acc" in result.output
+    assert "memory: about" in result.output and "epoch 2/2:" in result.output and "val acc" in result.output
     assert (run / "last.npz").exists() and (run / "metrics.csv").read_text().count("\n") == 3
     result = invoke("evaluate", run)
     assert result.exit_code == 0 and "confusion matrix" in result.output
@@ -30,7 +30,7 @@ def test_train_evaluate_predict(tmp_path):
     result = invoke("predict", run / "best.npz", tmp_path / "x.npz")
     assert result.exit_code == 0 and result.output.count("class") == 9
     result = invoke("train", "--resume", run, "--epochs", 3)
-    assert result.exit_code == 0 and "epoch 3:" in result.output and "epoch 2:" not in result.output
+    assert result.exit_code == 0 and "epoch 3/3:" in result.output and "epoch 2/" not in result.output
 
 
 def test_train_errors_are_one_line(tmp_path):

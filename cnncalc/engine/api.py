@@ -4,14 +4,18 @@ A run directory keeps
     spec.yaml       the spec as trained
     config.json     every setting, the initialisation scheme per layer, thread count, versions
     metrics.csv     one row per epoch: epoch, train_loss, train_acc, val_loss, val_acc, test_loss,
-    metrics.json    test_acc, lr, seconds, images_per_s (the same rows as JSON)
+    metrics.json    test_acc, lr, seconds, images_per_s (the same rows as JSON); the test split is
+                    measured once, after the last epoch (its cells are blank before)
     last.npz        after every epoch, written atomically (engine.checkpoint)
     best.npz        the epoch with the best validation accuracy (train accuracy without a val split)
+    .lock           held by the training process (RunLock); its PID
 
 A finished epoch is never lost: Ctrl-C keeps (or writes) the checkpoint of the last finished
-epoch and returns; a loss that turns NaN or infinite stops the run with an EngineError, the
-last good checkpoint untouched. `train_run(resume=RUN_DIR)` continues from last.npz with the
-optimiser's state and the Generator's state, and gives the losses an uninterrupted run gives.
+epoch and raises Interrupted (the CLI exits 130); a loss that turns NaN or infinite stops the run
+with an EngineError, the last good checkpoint untouched. A replaced run (--force) stays on disk
+until the new one's first save. `train_run(resume=RUN_DIR)` continues from last.npz with the
+optimiser's state and the Generator's state, and gives the losses an uninterrupted run gives,
+first finishing an evaluation that a Ctrl-C cut short.
 Errors are CnncalcError subclasses with one line each; the CLI prints them and exits 1.
 """
 
@@ -31,41 +35,12 @@ from cnncalc.errors import CnncalcError, DataError, EngineError, Mark
 METRICS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr", "seconds",
            "images_per_s")
 SCHEDULES = ("constant", "step", "cosine")
-INIT_TEXT = {"he-glorot": "he_normal before ReLU-family layers, glorot_uniform otherwise; biases 0; batchnorm γ 1, β 0",
-             "glorot": "glorot_uniform for every layer (Keras' default); biases 0; batchnorm γ 1, β 0",
-             "torch": "PyTorch's defaults: weights and biases U(±1/√fan_in); batchnorm γ 1, β 0"}
+INIT_TEXT = {"torch": "PyTorch's defaults: weights and biases U(±1/√fan_in); batchnorm γ 1, β 0",
+             "he-glorot": "he_normal before ReLU-family layers, glorot_uniform otherwise; biases 0; batchnorm γ 1, β 0",
+             "glorot": "glorot_uniform for every layer (Keras' default); biases 0; batchnorm γ 1, β 0"}
 
 
 # ------------------------------------------------------------------ threads and memory
-
-def _blas_set_threads():
-    """The setter of numpy's OpenBLAS thread count (found among the loaded libraries), or None.
-
-    threadpoolctl does this; it is not a dependency, and environment variables are read only when
-    numpy loads, which is before any command runs. So: look the library up in /proc/self/maps and
-    call its own setter through ctypes."""
-    import ctypes
-
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = {line.split()[-1] for line in fh if "openblas" in line.lower() and ".so" in line}
-    except OSError:
-        return None
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for setter, getter in (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
-                               ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
-                               ("openblas_set_num_threads", "openblas_get_num_threads")):
-            if hasattr(lib, setter) and hasattr(lib, getter):
-                set_fn, get_fn = getattr(lib, setter), getattr(lib, getter)
-                set_fn.argtypes, set_fn.restype = [ctypes.c_int], None
-                get_fn.argtypes, get_fn.restype = [], ctypes.c_int
-                return set_fn, get_fn
-    return None
-
 
 class Threads:
     """Numba's thread count set to n for the run, BLAS single-threaded; both restored on exit.
@@ -73,7 +48,8 @@ class Threads:
     The conv, pool and optimiser kernels run on Numba's threads; numpy's BLAS (the dense layers'
     products) runs between them from Python. OpenBLAS's own threads keep spinning after each
     call and take the cores from Numba's (5× slower loops measured on 2 cores), so BLAS gets one
-    thread while training. n above the cores Numba started with is capped, with a note."""
+    thread while training (threadpoolctl's threadpool_limits, which finds whichever BLAS numpy
+    loaded). n above the cores Numba started with is capped, with a note."""
 
     def __init__(self, n: int | None):
         import numba
@@ -84,34 +60,84 @@ class Threads:
 
     def __enter__(self):
         import numba
+        from threadpoolctl import threadpool_limits
 
         self.previous = numba.get_num_threads()
         numba.set_num_threads(self.n)
-        self.blas = _blas_set_threads()
-        if self.blas:
-            self.blas_previous = self.blas[1]()
-            self.blas[0](1)
+        self.blas = threadpool_limits(limits=1, user_api="blas")
         return self
 
     def __exit__(self, *exc):
         import numba
 
         numba.set_num_threads(self.previous)
-        if self.blas:
-            self.blas[0](self.blas_previous)
+        self.blas.restore_original_limits()
         return False
 
 
-def available_memory() -> int | None:
-    """MemAvailable from /proc/meminfo in bytes, or None where there is no such file."""
+# cgroup v1 writes "no limit" as the largest multiple of the page size below 2^63
+_NO_LIMIT = 2**62
+
+
+def _read_int(path: str) -> int | None:
     try:
-        with open("/proc/meminfo") as fh:
+        with open(path) as fh:
+            text = fh.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # "max" (cgroup v2's no limit) and junk: None
+
+
+def _cgroup_paths(root: str) -> dict[str, str]:
+    """{controller or "": path} of this process's cgroups from /proc/self/cgroup ("" is v2's)."""
+    paths = {}
+    try:
+        with open(os.path.join(root, "proc", "self", "cgroup")) as fh:
+            for line in fh:
+                parts = line.rstrip("\n").split(":", 2)
+                if len(parts) == 3:
+                    for controller in parts[1].split(",") if parts[1] else [""]:
+                        paths[controller] = parts[2].lstrip("/")
+    except OSError:
+        pass
+    return paths
+
+
+def _cgroup_free(root: str) -> int | None:
+    """The container's limit less its usage in bytes: cgroup v2 memory.max − memory.current, or
+    v1 memory.limit_in_bytes − memory.usage_in_bytes; None where no limit is set or readable.
+    Looked up in the process's own cgroup and at the mount's top (where a container sees its own)."""
+    base = os.path.join(root, "sys", "fs", "cgroup")
+    own = _cgroup_paths(root)
+    candidates = [(os.path.join(base, own.get("", "")), "memory.max", "memory.current"),
+                  (base, "memory.max", "memory.current"),
+                  (os.path.join(base, "memory", own.get("memory", "")), "memory.limit_in_bytes",
+                   "memory.usage_in_bytes"),
+                  (os.path.join(base, "memory"), "memory.limit_in_bytes", "memory.usage_in_bytes")]
+    for folder, limit_file, usage_file in candidates:
+        limit = _read_int(os.path.join(folder, limit_file))
+        if limit is None or limit >= _NO_LIMIT:
+            continue
+        usage = _read_int(os.path.join(folder, usage_file)) or 0
+        return max(limit - usage, 0)
+    return None
+
+
+def available_memory(root: str = "/") -> int | None:
+    """Bytes a run can still take: the smaller of MemAvailable (/proc/meminfo) and the
+    container's cgroup limit less its usage; None where neither can be read.
+    root: where /proc and /sys are (a folder of fake files in the tests)."""
+    meminfo = None
+    try:
+        with open(os.path.join(root, "proc", "meminfo")) as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    meminfo = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
-        return None
-    return None
+        meminfo = None
+    found = [v for v in (meminfo, _cgroup_free(root)) if v is not None]
+    return min(found) if found else None
 
 
 # ------------------------------------------------------------------ option checks
@@ -151,34 +177,172 @@ def _read_spec(spec: str) -> str:
 
 
 RUN_FILES = ("spec.yaml", "config.json", "metrics.csv", "metrics.json", "last.npz", "best.npz")
+LOCK_FILE = ".lock"
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, raised after every finished epoch was saved and the user was told what
+    was kept: the CLI exits 130. saved_epoch: the epoch last.npz holds (0: none of this run);
+    last: the last epoch's metrics, as train_run returns them."""
+
+    def __init__(self, saved_epoch: int, last: dict):
+        super().__init__(saved_epoch)
+        self.saved_epoch, self.last = saved_epoch, last
+
+
+class RunLock:
+    """An exclusive lock on a run directory for the life of one training process: an advisory lock
+    (fcntl.flock; msvcrt.locking on Windows) on LOCK_FILE, which holds the owner's PID so that a
+    second process can say who has it. The kernel drops the lock when the process dies, however it
+    dies, so a stale lock file is harmless. Where neither is available the run goes unlocked (a
+    note says so). evaluate and predict only read (checkpoints are replaced atomically): no lock."""
+
+    def __init__(self, run_dir: str):
+        self.run_dir, self.path, self.fd = run_dir, os.path.join(run_dir, LOCK_FILE), None
+        self.supported = True
+
+    def acquire(self) -> RunLock:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise EngineError(f"cannot write to the run directory ({exc.strerror})", Mark(self.run_dir),
+                              fix="choose a folder you can write to") from None
+        try:
+            self.supported = _lock_fd(fd)
+        except OSError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            who = f"process {holder}" if holder else "another process"
+            raise EngineError(f"the run directory is in use by {who} (its lock is {LOCK_FILE})",
+                              Mark(self.run_dir),
+                              fix="wait for that run to end, or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            try:
+                os.ftruncate(self.fd, 0)
+            except OSError:
+                pass
+            os.close(self.fd)  # closing drops an flock; msvcrt's lock goes with the handle too
+            self.fd = None
+
+
+def _lock_fd(fd: int) -> bool:
+    """Lock fd exclusively without waiting (OSError when another process holds it); False where
+    the platform has no advisory locks."""
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    try:
+        import msvcrt
+    except ImportError:
+        return False
+    # one byte far past the PID, so that the holder's PID stays readable by the one refused
+    os.lseek(fd, 1 << 20, os.SEEK_SET)
+    msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return True
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 32).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
+    return text if text.isdigit() else ""
 
 
 def _plan_run_dir(out, name, force):
-    """The run directory a new run will use (checked now, created once the data has loaded)."""
+    """The run directory a new run will use (checked now, taken by _take_run_dir before the data loads)."""
     if out is None:
         base = os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
         out, k = base, 1
         while os.path.exists(out):
             k += 1
             out = f"{base}-{k}"
-    elif os.path.exists(os.path.join(out, "last.npz")):
+    else:
+        _check_replace(out, force)
+    return out
+
+
+def _check_replace(out, force):
+    if os.path.exists(os.path.join(out, "last.npz")):
         if not force:
             raise EngineError("the run directory already holds a run", Mark(out),
                               fix=f"continue it with --resume {out}, choose another --out, or --force to replace it")
     elif os.path.exists(out) and not os.path.isdir(out):
         raise EngineError("the run directory is a file", Mark(out), fix="choose another --out")
-    return out
 
 
-def _create_run_dir(out):
+def _take_run_dir(run_dir: str, *, new: bool, force: bool, err_console) -> tuple[RunLock, bool]:
+    """Create run_dir if needed, lock it, clear killed saves' temporaries and check that it can be
+    written, all before any data is read or epoch trained. Returns (lock, created)."""
+    from cnncalc.render import training as view
+
+    created = not os.path.exists(run_dir)
     try:
-        os.makedirs(out, exist_ok=True)
-        for name in RUN_FILES:  # a replaced run goes as a whole: no stale best.npz from the old one
-            path = os.path.join(out, name)
-            if os.path.exists(path):
-                os.unlink(path)
+        os.makedirs(run_dir, exist_ok=True)
     except OSError as exc:
-        raise EngineError(f"cannot create the run directory ({exc.strerror})", Mark(out)) from None
+        raise EngineError(f"cannot create the run directory ({exc.strerror})", Mark(run_dir)) from None
+    lock = RunLock(run_dir).acquire()
+    try:
+        if not lock.supported:
+            view.note(err_console, "this system has no file locks: two runs in one directory are not refused")
+        if new:  # again under the lock: a run may have finished here since the first check
+            _check_replace(run_dir, force)
+        removed = checkpoint.remove_stale(run_dir)
+        removed += [n for n in (f + ".tmp" for f in RUN_FILES) if _unlink(os.path.join(run_dir, n))]
+        if removed:
+            view.stale_removed(err_console, run_dir, len(removed))
+        _probe(run_dir)
+    except BaseException:
+        _release(lock, run_dir, created)
+        raise
+    return lock, created
+
+
+def _unlink(path) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
+
+
+def _probe(run_dir):
+    """Write and delete a small file: a read-only or full folder is found now, not after an epoch."""
+    path = os.path.join(run_dir, f".write-probe-{os.getpid()}")
+    try:
+        with open(path, "wb") as fh:
+            fh.write(b"\0" * 4096)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.unlink(path)
+    except OSError as exc:
+        _unlink(path)
+        raise EngineError(f"cannot write to the run directory ({exc.strerror})", Mark(run_dir),
+                          fix="choose a folder you can write to with --out") from None
+
+
+def _release(lock, run_dir, created, saved=True):
+    """Drop the lock; a directory this run created and never saved into goes too."""
+    lock.release()
+    if created and not saved:
+        _unlink(os.path.join(run_dir, LOCK_FILE))
+        try:
+            os.rmdir(run_dir)
+        except OSError:
+            pass
 
 
 def _write_text(path, text):
@@ -243,102 +407,81 @@ def _load_data(source, report, seed, val_fraction, n_classes=None, stats=None, l
 
 # ------------------------------------------------------------------ train
 
+def _stored_source(data: str | None) -> str:
+    """The data source as config.json keeps it: 'synthetic', a data set's name (found again in the
+    cache on resume), or an absolute path, so that a resume from another folder reads the same files."""
+    from cnncalc.data.catalog import CATALOGUE
+
+    if data in (None, "synthetic"):
+        return "synthetic"
+    if data in CATALOGUE and not os.path.exists(data):
+        return data
+    return os.path.abspath(data)
+
+
 def train_run(spec: str | None, *, data: str | None = None, epochs: int | None = 3, batch_size: int = 64,
               lr: float | None = None, optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0,
               schedule: str = "constant", seed: int = 0, threads: int | None = None, out: str | None = None,
               resume: str | None = None, force: bool = False, val_fraction: float = 0.1,
               input_override: tuple | None = None, console=None, err_console=None,
-              init: str = "he-glorot", limit: int | None = None, data_dir: str | None = None) -> dict:
+              init: str = "torch", limit: int | None = None, data_dir: str | None = None) -> dict:
     """Train spec (a YAML path) and return the last epoch's metrics (METRICS' names).
 
     epochs None: 3, or with resume the run's own total (a number extends the run to that total).
     lr None: 1e-3 for adam, 0.01 for sgd. With resume, the run's own spec, data and settings are
     used; only epochs, threads and force apply. force: train even when the memory estimate exceeds
-    the free memory, and replace a run already in out (else refused). init: the initialisation scheme (engine.init):
-    "he-glorot" (the default), "glorot" or "torch". limit: train on the first N training images,
-    stratified by class (recorded in config.json). data_dir: where `data` as a bare name (mnist, …)
-    is looked up (default $CNNCALC_DATA or the user cache)."""
+    the free memory, and replace a run already in out (else refused); the old run's files stay
+    until the new run's first checkpoint replaces them. init: the initialisation scheme
+    (engine.init): "torch" (PyTorch's defaults, the default), "he-glorot" or "glorot". limit: train
+    on the first N training images, stratified by class (recorded in config.json). data_dir: where
+    `data` as a bare name (mnist, …) is looked up (default $CNNCALC_DATA or the user cache).
+
+    The run directory is locked (RunLock) from before the data loads to the end. Ctrl-C raises
+    Interrupted once the finished epochs are saved and the user told."""
     from cnncalc.engine import train as tr
     from cnncalc.render import training as view
 
     err_console = err_console or console
     if resume:
-        weights, optim_state, meta = checkpoint.load(resume)
-        config = dict(meta["config"])
-        if epochs is not None:
-            config["epochs"] = epochs
-        ignored = [name for name, value in (("SPEC", spec), ("--data", data), ("--lr", lr), ("--out", out),
-                                            ("--input", input_override)) if value is not None]
-        if ignored:
-            view.note(err_console, f"--resume continues the run with its own settings; ignoring {', '.join(ignored)}")
-        spec_text, spec_file = meta["spec"], meta["spec_file"]
         run_dir = resume if os.path.isdir(resume) else os.path.dirname(os.path.abspath(resume))
-        if meta["epoch"] >= config["epochs"]:
-            raise EngineError(f"the run has finished its {meta['epoch']} epochs", Mark(run_dir),
-                              fix=f"give --epochs N with N > {meta['epoch']} to train further")
-    else:
-        if spec is None:
-            raise EngineError("give a spec to train, or resume= a run directory")
-        _check_options(epochs, batch_size, lr, optimizer, momentum, weight_decay, schedule, threads, val_fraction)
-        if init not in INIT_TEXT:
-            raise EngineError("invalid training option", field="init", received=init,
-                              allowed=", ".join(INIT_TEXT))
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise EngineError("invalid training option", field="seed", received=seed, allowed="a whole number ≥ 0")
-        spec_text, spec_file = _read_spec(spec), spec
-        config = {"spec": spec, "data": data or "synthetic", "epochs": epochs or 3, "batch_size": batch_size,
-                  "lr": float(lr) if lr is not None else tr.DEFAULT_LR[optimizer], "optimizer": optimizer,
-                  "momentum": float(momentum), "weight_decay": float(weight_decay), "schedule": schedule,
-                  "seed": seed, "val_fraction": float(val_fraction),
-                  "input": list(input_override) if input_override else None, "limit": limit,
-                  "data_dir": data_dir}
-    _check_options(config["epochs"], config["batch_size"], config["lr"], config["optimizer"], config["momentum"],
-                   config["weight_decay"], config["schedule"], threads, config["val_fraction"])
-    # everything the spec decides is checked before any memory is taken or data read
-    report = tr.analyse(spec_text, spec_file, config["input"])
-    if not resume:
-        run_dir = _plan_run_dir(out, report.graph.name, force)
-    with Threads(threads if threads is not None else config.get("threads_requested")) as pool:
-        if pool.capped:
-            view.note(err_console, f"--threads {threads}: this machine runs {pool.available} kernel threads; "
-                                   f"using {pool.available}")
-        free = available_memory()
-        est = tr.estimate(report, config["batch_size"], 0, config["optimizer"], config["momentum"], pool.n)
-        if free is not None and est["bytes"] > free and not force:
-            raise EngineError(f"the run needs about {view.gib(est['bytes'])} (weights, gradients, optimiser state "
-                              f"and activations for batch {config['batch_size']}) but {view.gib(free)} is free",
-                              fix="use a smaller --batch-size, or --force to try anyway")
-        dataset, splits = _load_data(config["data"], report, config["seed"], config["val_fraction"],
-                                     report.totals.output_shape[0], (meta["mean"], meta["std"]) if resume else None,
-                                     config.get("limit"), config.get("data_dir"))
-        if dataset.limit is not None and dataset.limit.taken < dataset.limit.requested and not resume:
-            view.note(err_console, f"--limit {dataset.limit.requested:,} is more than the {dataset.limit.available:,} "
-                                   f"training images; training on all of them")
-        est = tr.estimate(report, config["batch_size"], len(splits["train"][1]), config["optimizer"],
-                          config["momentum"], pool.n)
-        view.estimate_line(console, est, free, dataset.description, pool.n)
+        if not os.path.exists(checkpoint.resolve(resume)):
+            checkpoint.load(resume)  # its error: no such checkpoint
+        lock, created = _take_run_dir(run_dir, new=False, force=force, err_console=err_console)
         try:
-            network = tr.Network(report, config["batch_size"])
-        except MemoryError:
-            raise EngineError(f"not enough memory for the buffers of batch {config['batch_size']}",
-                              fix="use a smaller --batch-size") from None
-        opt = tr.make_optimizer(network, config["optimizer"], config["lr"], config["momentum"],
-                                config["weight_decay"])
-        rng = tr.training_rng(config["seed"])
-        if resume:
-            network.load_state(weights, meta["path"])
-            try:
-                opt.load_state(optim_state)
-            except (KeyError, ValueError) as exc:
-                raise EngineError(f"the checkpoint's optimiser state does not fit ({exc})",
-                                  Mark(meta["path"])) from None
-            rng.bit_generator.state = meta["rng"]
-            history, best, start = list(meta["history"]), meta.get("best_val_acc", -1.0), meta["epoch"]
-            if meta["mean"] is not None and not (np.array_equal(meta["mean"], dataset.mean)
-                                                 and np.array_equal(meta["std"], dataset.std)):
-                view.note(err_console, "the data's statistics differ from the run's (the files changed since); "
-                                       "normalising with the run's")
-        else:
+            return _resume(resume, run_dir, spec, data, lr, out, input_override, epochs, threads, force,
+                           console, err_console)
+        finally:
+            _release(lock, run_dir, created)
+    if spec is None:
+        raise EngineError("give a spec to train, or resume= a run directory")
+    _check_options(epochs, batch_size, lr, optimizer, momentum, weight_decay, schedule, threads, val_fraction)
+    if init not in INIT_TEXT:
+        raise EngineError("invalid training option", field="init", received=init, allowed=", ".join(INIT_TEXT))
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise EngineError("invalid training option", field="seed", received=seed, allowed="a whole number ≥ 0")
+    spec_text = _read_spec(spec)
+    # paths as absolute: a resume from another folder reads the same data
+    config = {"spec": os.path.abspath(spec),
+              "data": _stored_source(data),
+              "epochs": epochs or 3, "batch_size": batch_size,
+              "lr": float(lr) if lr is not None else tr.DEFAULT_LR[optimizer], "optimizer": optimizer,
+              "momentum": float(momentum), "weight_decay": float(weight_decay), "schedule": schedule,
+              "seed": seed, "val_fraction": float(val_fraction),
+              "input": list(input_override) if input_override else None, "limit": limit,
+              "data_dir": os.path.abspath(data_dir) if data_dir else None}
+    report = tr.analyse(spec_text, spec, config["input"])  # the spec is checked before any work
+    run_dir = _plan_run_dir(out, report.graph.name, force)
+    with Threads(threads) as pool:
+        free = _memory_check(report, config, pool, force, err_console, threads)
+        replacing = os.path.exists(os.path.join(run_dir, "last.npz"))
+        lock, created = _take_run_dir(run_dir, new=True, force=force, err_console=err_console)
+        state = {"saved": 0}
+        try:
+            dataset, splits = _load_data(config["data"], report, config["seed"], config["val_fraction"],
+                                         report.totals.output_shape[0], None, limit, config["data_dir"])
+            if dataset.limit is not None and dataset.limit.taken < dataset.limit.requested:
+                view.limit_exceeds(err_console, dataset.limit)
+            network, opt = _build(report, config, dataset, splits, pool, free, console)
             from cnncalc.engine.init import initialise
 
             config["init"] = {"scheme": init, "description": INIT_TEXT[init],
@@ -346,12 +489,94 @@ def train_run(spec: str | None, *, data: str | None = None, epochs: int | None =
             config["threads"] = pool.n
             config["threads_requested"] = threads
             config["versions"] = _versions()
-            _create_run_dir(run_dir)
-            _write_text(os.path.join(run_dir, "spec.yaml"), spec_text)
-            _write_text(os.path.join(run_dir, "config.json"), json.dumps(config, indent=2, ensure_ascii=False) + "\n")
-            history, best, start = [], -1.0, 0
-        return _epochs(network, opt, rng, splits, dataset, report, config, run_dir, history, best, start,
-                       spec_text, spec_file, console, err_console)
+            run = _Run(network, opt, tr.training_rng(config["seed"]), splits, dataset, report, config, run_dir,
+                       spec_text, spec, console, err_console, replacing=replacing)
+            state = run.state
+            return run.train([], -1.0, 0, 0)
+        finally:
+            _release(lock, run_dir, created, saved=state["saved"] > 0)
+
+
+def _resume(resume, run_dir, spec, data, lr, out, input_override, epochs, threads, force, console, err_console):
+    from cnncalc.engine import train as tr
+    from cnncalc.render import training as view
+
+    weights, optim_state, meta = checkpoint.load(resume)
+    config = dict(meta["config"])
+    if epochs is not None:
+        config["epochs"] = epochs
+    ignored = [name for name, value in (("SPEC", spec), ("--data", data), ("--lr", lr), ("--out", out),
+                                        ("--input", input_override)) if value is not None]
+    if ignored:
+        view.note(err_console, f"--resume keeps the run's own settings; ignored: {', '.join(ignored)}")
+    evaluated = meta.get("evaluated", meta["epoch"])
+    if meta["epoch"] >= config["epochs"] and evaluated >= meta["epoch"]:
+        raise EngineError(f"the run has finished its {view.count(meta['epoch'], 'epoch')}", Mark(run_dir),
+                          fix=f"give --epochs N with N > {meta['epoch']} to train further")
+    _check_options(config["epochs"], config["batch_size"], config["lr"], config["optimizer"], config["momentum"],
+                   config["weight_decay"], config["schedule"], threads, config["val_fraction"])
+    report = tr.analyse(meta["spec"], meta["spec_file"], config["input"])
+    with Threads(threads if threads is not None else config.get("threads_requested")) as pool:
+        free = _memory_check(report, config, pool, force, err_console, threads)
+        dataset, splits = _load_data(config["data"], report, config["seed"], config["val_fraction"],
+                                     report.totals.output_shape[0], (meta["mean"], meta["std"]),
+                                     config.get("limit"), config.get("data_dir"))
+        network, opt = _build(report, config, dataset, splits, pool, free, console)
+        network.load_state(weights, meta["path"])
+        try:
+            opt.load_state(optim_state)
+        except (KeyError, ValueError) as exc:
+            raise EngineError(f"the checkpoint's optimiser state does not fit ({exc})", Mark(meta["path"])) from None
+        rng = tr.training_rng(config["seed"])
+        try:
+            rng.bit_generator.state = meta["rng"]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise EngineError(f"the checkpoint's generator state does not fit ({exc})", Mark(meta["path"]),
+                              field="meta.rng") from None
+        if meta["mean"] is not None and not (np.array_equal(meta["mean"], dataset.mean)
+                                             and np.array_equal(meta["std"], dataset.std)):
+            view.note(err_console, "the data's statistics differ from the run's (the files changed since); "
+                                   "normalising with the run's")
+        # an uninterrupted run of this length measures the test set once, after its last epoch
+        history = [dict(row) for row in meta["history"]]
+        for row in history:
+            if row.get("epoch", 0) < config["epochs"]:
+                row.pop("test_loss", None)
+                row.pop("test_acc", None)
+        run = _Run(network, opt, rng, splits, dataset, report, config, run_dir, meta["spec"], meta["spec_file"],
+                   console, err_console)
+        return run.train(history, meta.get("best_val_acc", -1.0), meta["epoch"], evaluated)
+
+
+def _memory_check(report, config, pool, force, err_console, threads):
+    from cnncalc.engine import train as tr
+    from cnncalc.render import training as view
+
+    if pool.capped:
+        view.threads_capped(err_console, threads, pool.available)
+    free = available_memory()
+    est = tr.estimate(report, config["batch_size"], 0, config["optimizer"], config["momentum"], pool.n)
+    if free is not None and est["bytes"] > free and not force:
+        raise EngineError(f"the run needs about {view.gib(est['bytes'])} (weights, gradients, optimiser state "
+                          f"and activations for batch {config['batch_size']}) but {view.gib(free)} is free",
+                          fix="use a smaller --batch-size, or --force to try anyway")
+    return free
+
+
+def _build(report, config, dataset, splits, pool, free, console):
+    from cnncalc.engine import train as tr
+    from cnncalc.render import training as view
+
+    est = tr.estimate(report, config["batch_size"], len(splits["train"][1]), config["optimizer"],
+                      config["momentum"], pool.n)
+    view.estimate_line(console, est, free, dataset.description, pool.n)
+    try:
+        network = tr.Network(report, config["batch_size"])
+    except MemoryError:
+        raise EngineError(f"not enough memory for the buffers of batch {config['batch_size']}",
+                          fix="use a smaller --batch-size") from None
+    opt = tr.make_optimizer(network, config["optimizer"], config["lr"], config["momentum"], config["weight_decay"])
+    return network, opt
 
 
 def _versions():
@@ -362,67 +587,113 @@ def _versions():
     return {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__}
 
 
-def _epochs(network, opt, rng, splits, dataset, report, config, run_dir, history, best, start, spec_text,
-            spec_file, console, err_console):
-    from cnncalc.engine import train as tr
-    from cnncalc.engine.optim import make_schedule
-    from cnncalc.render import training as view
+class _Run:
+    """The epochs of one run and what it keeps on disk.
 
-    loop = tr.Loop(network, opt, config["batch_size"])
-    lr_at = make_schedule(config["schedule"], config["lr"], config["epochs"])
-    X, Y = splits["train"]
-    names = list(dataset.class_names or [])
-    state = {"finished": start, "saved": start, "rng": rng.bit_generator.state, "best": best}
+    After each epoch's training: evaluate the validation split (and the test split after the last
+    epoch), decide best.npz, save last.npz and the metrics. The checkpoint records in "evaluated"
+    the last epoch whose evaluation and best.npz are done, so a Ctrl-C during the evaluation is
+    completed on resume exactly as the uninterrupted run would have done it. A new run writes
+    nothing before its first save; that save replaces an old run's files (--force)."""
 
-    def save(kind):
-        meta = {"spec": spec_text, "spec_file": spec_file, "config": config, "epoch": state["finished"],
-                "rng": state["rng"], "n_classes": network.n_classes, "class_names": names, "history": history,
-                "best_val_acc": state["best"], "input_shape": list(report.graph.input_shape)}
-        checkpoint.save(os.path.join(run_dir, kind), network.state(), opt.state(), meta, dataset.mean, dataset.std)
+    def __init__(self, network, opt, rng, splits, dataset, report, config, run_dir, spec_text, spec_file,
+                 console, err_console, replacing=False):
+        from cnncalc.engine import train as tr
 
-    view.run_header(console, run_dir, report, config)
-    view.warmed_up(console, loop.warm_up())
-    epoch = start
-    try:
-        for epoch in range(start, config["epochs"]):
-            opt.lr = lr_at(epoch)
-            began = time.perf_counter()
-            with view.epoch_progress(console, epoch, config["epochs"], len(Y)) as advance:
-                loss, acc = loop.epoch(X, Y, rng, advance)
-            seconds = time.perf_counter() - began
-            if not math.isfinite(loss):
-                kept = f"{run_dir}/last.npz keeps epoch {state['saved']}" if state["saved"] else "no epoch finished"
-                raise EngineError(f"the loss became {loss} in epoch {epoch + 1}; stopped ({kept})",
-                                  fix=f"lower the learning rate (was {opt.lr:g})")
-            # the weights are now those at the end of this epoch: a Ctrl-C from here on saves them
-            state["finished"], state["rng"] = epoch + 1, rng.bit_generator.state
-            row = {"epoch": epoch + 1, "train_loss": loss, "train_acc": acc, "lr": opt.lr, "seconds": seconds,
-                   "images_per_s": len(Y) / seconds if seconds > 0 else 0.0}
-            history.append(row)  # before evaluation: a Ctrl-C there still records the training figures
-            for name in ("val", "test"):
-                if name in splits:
-                    row[f"{name}_loss"], row[f"{name}_acc"], _ = loop.evaluate(*splits[name])
-            history[-1] = row = _ordered(row)
-            score = row.get("val_acc", acc)
-            if score > state["best"]:
-                state["best"] = score
-                save("best.npz")
-            save("last.npz")
-            state["saved"] = epoch + 1
-            _write_metrics(run_dir, history)
-            view.epoch_line(console, row)
-    except KeyboardInterrupt:
-        if state["finished"] > state["saved"]:  # stopped between the end of an epoch and its save
-            save("last.npz")
-            state["saved"] = state["finished"]
-        if history:
-            _write_metrics(run_dir, history)
-        view.interrupted(err_console, run_dir, state["saved"], config["epochs"])
-        return dict(history[-1]) if history else {}
-    except OSError as exc:
-        raise EngineError(f"cannot write to the run directory ({exc.strerror})", Mark(run_dir)) from None
-    view.summary(console, history)
-    return dict(history[-1]) if history else {}
+        self.network, self.opt, self.rng, self.splits = network, opt, rng, splits
+        self.dataset, self.report, self.config, self.run_dir = dataset, report, config, run_dir
+        self.spec_text, self.spec_file, self.console, self.err_console = spec_text, spec_file, console, err_console
+        self.replacing = replacing
+        self.loop = tr.Loop(network, opt, config["batch_size"])
+        self.names = list(dataset.class_names or [])
+        self.state = {"saved": 0, "finished": 0, "evaluated": 0, "best": -1.0, "rng": rng.bit_generator.state,
+                      "fresh": True}
+        self.history = []
+
+    def save(self, kind, **override):
+        st = {**self.state, **override}
+        meta = {"spec": self.spec_text, "spec_file": self.spec_file, "config": self.config,
+                "epoch": st["finished"], "evaluated": st["evaluated"], "rng": st["rng"],
+                "n_classes": self.network.n_classes, "class_names": self.names, "history": self.history,
+                "best_val_acc": st["best"], "input_shape": list(self.report.graph.input_shape)}
+        checkpoint.save(os.path.join(self.run_dir, kind), self.network.state(), self.opt.state(), meta,
+                        self.dataset.mean, self.dataset.std)
+
+    def persist(self):
+        """last.npz and the metrics; at a new run's first save, its spec and config too, and no
+        best.npz of an older run left beside them."""
+        self.save("last.npz")
+        self.state["saved"] = self.state["finished"]
+        if self.state["fresh"]:
+            _write_text(os.path.join(self.run_dir, "spec.yaml"), self.spec_text)
+            _write_text(os.path.join(self.run_dir, "config.json"),
+                        json.dumps(self.config, indent=2, ensure_ascii=False) + "\n")
+            if self.state["best"] < 0:  # none of this run's yet: an old one must not pass as it
+                _unlink(os.path.join(self.run_dir, "best.npz"))
+            self.state["fresh"] = False
+        _write_metrics(self.run_dir, self.history)
+
+    def finish(self, row):
+        """Evaluate the finished epoch `row`, decide best.npz, save, show the epoch's line."""
+        from cnncalc.render import training as view
+
+        epoch = row["epoch"]
+        final = epoch == self.config["epochs"]
+        for name in ("val", "test"):
+            if name in self.splits and (name == "val" or final) and f"{name}_loss" not in row:
+                row[f"{name}_loss"], row[f"{name}_acc"], _ = self.loop.evaluate(*self.splits[name])
+        row = _ordered(row)
+        self.history[-1] = row
+        score = row.get("val_acc", row["train_acc"])
+        if score > self.state["best"]:
+            self.save("best.npz", best=score, evaluated=epoch)
+            self.state["best"] = score
+        self.state["evaluated"] = epoch
+        self.persist()
+        view.epoch_line(self.console, row, self.config["epochs"])
+        return row
+
+    def train(self, history, best, start, evaluated):
+        from cnncalc.engine.optim import make_schedule
+        from cnncalc.render import training as view
+
+        st, config = self.state, self.config
+        self.history = history
+        st.update(saved=start, finished=start, evaluated=evaluated, best=best, fresh=not start,
+                  rng=self.rng.bit_generator.state)
+        lr_at = make_schedule(config["schedule"], config["lr"], config["epochs"])
+        X, Y = self.splits["train"]
+        view.run_header(self.console, self.run_dir, self.report, config)
+        try:
+            view.warmed_up(self.console, self.loop.warm_up())
+            if history and evaluated < start:  # a Ctrl-C came during that epoch's evaluation
+                view.completing(self.err_console, start)
+                self.finish(history[-1])
+            for epoch in range(start, config["epochs"]):
+                self.opt.lr = lr_at(epoch)
+                began = time.perf_counter()
+                with view.epoch_progress(self.console, epoch, config["epochs"], len(Y)) as advance:
+                    loss, acc = self.loop.epoch(X, Y, self.rng, advance)
+                seconds = time.perf_counter() - began
+                if not math.isfinite(loss):
+                    raise EngineError(f"the loss became {loss} in epoch {epoch + 1}; stopped "
+                                      f"({view.kept_text(self.run_dir, st['saved'], self.replacing)})",
+                                      fix=f"lower the learning rate (was {self.opt.lr:g})")
+                # the weights are now those at the end of this epoch: a Ctrl-C from here on saves them
+                st["finished"], st["rng"] = epoch + 1, self.rng.bit_generator.state
+                self.history.append({"epoch": epoch + 1, "train_loss": loss, "train_acc": acc, "lr": self.opt.lr,
+                                     "seconds": seconds, "images_per_s": len(Y) / seconds if seconds > 0 else 0.0})
+                self.finish(self.history[-1])
+        except KeyboardInterrupt:
+            if st["finished"] > st["saved"]:  # stopped between the end of an epoch and its save
+                self.persist()
+            view.interrupted(self.err_console, self.run_dir, st["saved"], config["epochs"], self.replacing)
+            raise Interrupted(st["saved"], dict(self.history[-1]) if self.history else {}) from None
+        except OSError as exc:
+            raise EngineError(f"cannot write to the run directory ({exc.strerror})", Mark(self.run_dir)) from None
+        view.test_line(self.console, self.history[-1] if self.history else {})
+        view.summary(self.console, self.history)
+        return dict(self.history[-1]) if self.history else {}
 
 
 # ------------------------------------------------------------------ evaluate and predict

@@ -9,14 +9,22 @@ Arrays, under prefixes:
                      n_classes, class names, the metrics history and the best validation accuracy
 
 so that resume, evaluate and predict need nothing else. A reader that crashes half-way through
-a save finds the previous file untouched: the new one appears whole or not at all.
+a save finds the previous file untouched: the new one appears whole or not at all. A save killed
+outright (SIGKILL, power) leaves its hidden .checkpoint-*.npz.tmp behind; remove_stale() clears
+them when the next run takes the directory's lock. A checkpoint is created with mode 0666 less
+the umask, as every other file of the run is.
+
+load() checks the type of every meta field it reads and refuses non-finite weights and
+optimiser state, naming the field or the parameter, so that a damaged or hand-edited file is
+one error line rather than a traceback or a network that predicts NaN.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
+import secrets
 import zipfile
 
 import numpy as np
@@ -35,7 +43,7 @@ def save(path: str, weights: dict, optim_state: dict, meta: dict, mean=None, std
         arrays["data/std"] = np.asarray(std, np.float32)
     arrays["meta"] = np.array(json.dumps({"format": FORMAT, **meta}))
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz.tmp", dir=folder)
+    fd, tmp = _create_temporary(folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
@@ -54,6 +62,39 @@ def save(path: str, weights: dict, optim_state: dict, meta: dict, mean=None, std
             os.close(dir_fd)
     except OSError:
         pass
+
+
+TMP_PREFIX, TMP_SUFFIX = ".checkpoint-", ".npz.tmp"
+
+
+def _create_temporary(folder: str) -> tuple[int, str]:
+    """A new file in folder, opened for writing: (fd, path). Unlike tempfile.mkstemp (mode 0600)
+    it is created 0666 less the umask, so that the checkpoint ends with the mode of the run's
+    other files."""
+    while True:
+        tmp = os.path.join(folder, f"{TMP_PREFIX}{secrets.token_hex(6)}{TMP_SUFFIX}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def remove_stale(folder: str) -> list[str]:
+    """Delete the temporaries of saves that were killed mid-write; returns their names.
+    Only safe while holding the run directory's lock (no live save can own one)."""
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX):
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
 
 
 def resolve(path: str) -> str:
@@ -90,12 +131,86 @@ def load(path: str):
     for key in ("spec", "spec_file", "config", "epoch", "rng", "history"):
         if key not in meta:
             raise EngineError(f"the checkpoint's meta record has no {key}", Mark(path))
+    _check_meta(meta, path)
     weights = {k[len("weights/"):]: v for k, v in arrays.items() if k.startswith("weights/")}
     optim = {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")}
+    for prefix, group in (("weights", weights), ("optim", optim)):
+        for name, value in group.items():
+            if value.dtype.kind not in "fiub":
+                raise EngineError("the checkpoint holds a parameter that is not numbers", Mark(path),
+                                  field=f"{prefix}/{name}", received=str(value.dtype), allowed="float32 arrays")
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+                raise EngineError(f"the checkpoint's {prefix}/{name} holds {bad} NaN or infinite "
+                                  f"value{'s' if bad != 1 else ''}", Mark(path),
+                                  fix="use an earlier checkpoint (best.npz) or train again")
     meta["mean"] = arrays.get("data/mean")
     meta["std"] = arrays.get("data/std")
     meta["path"] = path
     return weights, optim, meta
+
+
+# meta field → (check, what is allowed); None is allowed where the writer may leave a field out
+def _whole(minimum):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+
+def _number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _text(v):
+    return isinstance(v, str)
+
+
+def _optional(check):
+    return lambda v: v is None or check(v)
+
+
+def _list_of(check):
+    return lambda v: isinstance(v, list) and all(check(x) for x in v)
+
+
+META_FIELDS = {
+    "spec": (_text, "text"), "spec_file": (_text, "text"), "config": (lambda v: isinstance(v, dict), "a mapping"),
+    "epoch": (_whole(0), "a whole number ≥ 0"), "evaluated": (_optional(_whole(0)), "a whole number ≥ 0"),
+    "rng": (lambda v: isinstance(v, dict), "a mapping"),
+    "history": (_list_of(lambda r: isinstance(r, dict)), "a list of mappings"),
+    "n_classes": (_optional(_whole(1)), "a whole number ≥ 1"),
+    "class_names": (_optional(_list_of(_text)), "a list of names"),
+    "best_val_acc": (_optional(lambda v: _number(v) or v == -1.0), "a number"),
+    "input_shape": (_optional(_list_of(_whole(1))), "a list of whole numbers ≥ 1"),
+}
+CONFIG_FIELDS = {
+    "spec": (_text, "text"), "data": (_text, "text"), "epochs": (_whole(1), "a whole number ≥ 1"),
+    "batch_size": (_whole(1), "a whole number ≥ 1"), "lr": (lambda v: _number(v) and v > 0, "a positive number"),
+    "optimizer": (_text, "text"), "momentum": (_number, "a number"), "weight_decay": (_number, "a number"),
+    "schedule": (_text, "text"), "seed": (_whole(0), "a whole number ≥ 0"), "val_fraction": (_number, "a number"),
+    "input": (_optional(_list_of(_whole(1))), "a list of whole numbers ≥ 1 or null"),
+    "threads_requested": (_optional(_whole(1)), "a whole number ≥ 1 or null"),
+}
+HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr",
+                  "seconds", "images_per_s")
+
+
+def _check_meta(meta: dict, path: str) -> None:
+    """Every field resume, evaluate and predict read, of the type they read it as (EngineError naming it)."""
+    def bad(field, value, allowed):
+        raise EngineError("the checkpoint's meta record has a field of the wrong type", Mark(path),
+                          field=field, received=value, allowed=allowed)
+
+    for key, (check, allowed) in META_FIELDS.items():
+        if key in meta and not check(meta[key]):
+            bad(f"meta.{key}", meta[key], allowed)
+    for key, (check, allowed) in CONFIG_FIELDS.items():
+        if key in meta["config"] and not check(meta["config"][key]):
+            bad(f"meta.config.{key}", meta["config"][key], allowed)
+    for i, row in enumerate(meta["history"]):
+        for key in HISTORY_FIELDS:
+            value = row.get(key)
+            if value is not None and not (_whole(1)(value) if key == "epoch" else isinstance(value, (int, float))
+                                          and not isinstance(value, bool)):
+                bad(f"meta.history[{i}].{key}", value, "a whole number ≥ 1" if key == "epoch" else "a number")
 
 
 def _short(exc: Exception) -> str:

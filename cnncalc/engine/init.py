@@ -2,7 +2,15 @@
 
 conv and dense weights, with fan_in = n_C_prev/groups · f_H · f_W (conv) or n_prev (dense),
 fan_out = n_C · f_H · f_W or n (torch.nn.init's _calculate_fan_in_and_fan_out). The default
-scheme, "he-glorot":
+scheme, "torch", is PyTorch's own:
+
+    W, b ~ U(−1/√fan_in, 1/√fan_in)   nn.Conv2d's and nn.Linear's reset_parameters (kaiming_uniform_
+                                      with a = √5, whose bound is gain·√(3/fan_in) = 1/√fan_in, and the
+                                      bias bound 1/√fan_in)
+
+Two others, for comparison with the textbooks and Keras:
+
+"he-glorot":
 
     he_normal        W ~ N(0, gain²/fan_in), gain = √(2/(1 + α²))    when the layer feeds ReLU (α = 0)
                      or leaky ReLU (α its slope), directly or through batchnorm, dropout, identity,
@@ -10,10 +18,7 @@ scheme, "he-glorot":
     glorot_uniform   W ~ U(−a, a), a = √(6/(fan_in + fan_out))       otherwise (xavier_uniform_)
     biases 0
 
-Two others, for comparison with the frameworks' defaults:
-    "glorot"   glorot_uniform for every layer, biases 0 (Keras' default for Conv2D and Dense)
-    "torch"    W, b ~ U(−1/√fan_in, 1/√fan_in) (nn.Conv2d's and nn.Linear's reset_parameters:
-               kaiming_uniform_ with a = √5, and the bias bound 1/√fan_in)
+"glorot":   glorot_uniform for every layer, biases 0 (Keras' default for Conv2D and Dense)
 
 Batchnorm starts at γ = 1, β = 0, running mean 0 and variance 1 (engine.params).
 The draws come from one numpy Generator seeded with the run's seed, layer after layer in the
@@ -70,10 +75,11 @@ def fans(W: np.ndarray) -> tuple[int, int]:
     return W.shape[1] * receptive, W.shape[0] * receptive
 
 
-SCHEMES = ("he-glorot", "glorot", "torch")
+SCHEMES = ("torch", "he-glorot", "glorot")
+DEFAULT = "torch"
 
 
-def initialise(network, seed: int, scheme: str = "he-glorot") -> dict[str, str]:
+def initialise(network, seed: int, scheme: str = DEFAULT) -> dict[str, str]:
     """Draw the weights of every conv and dense layer of network (an executor.Network) in place;
     returns {layer: distribution} for the run's config."""
     if scheme not in SCHEMES:

@@ -7,10 +7,17 @@ nothing, as the tests and library callers want).
 from __future__ import annotations
 
 import contextlib
-import time
+import re
+import textwrap
 
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 
@@ -27,23 +34,73 @@ def _seconds(s: float) -> str:
     return f"{s / 3600:.1f} h"
 
 
+WIDTH = 79  # every line train prints fits an 80-column terminal (a path longer than that excepted)
+
+
+def count(n: int, word: str) -> str:
+    """'1 epoch', '3 epochs', '1,024 images'."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+_UNIT = re.compile(r"(\d) (MiB|GiB|KiB|s|min|h|MFLOP|GFLOP/s)\b")
+
+
+def _say(console, text, indent=2, style=None):
+    """text folded at word boundaries to WIDTH, continuation lines indented (never rich's wrap);
+    a number and its unit stay on one line."""
+    if console is None:
+        return
+    text = _UNIT.sub("\\1\u00a0\\2", text)  # textwrap breaks at spaces only, not at U+00A0
+    for line in textwrap.wrap(text, WIDTH, subsequent_indent=" " * indent, break_long_words=False,
+                              break_on_hyphens=False) or [""]:
+        console.print(escape(line.replace("\u00a0", " ")), highlight=False, style=style, soft_wrap=True)
+
+
 def note(console, text):
-    if console is not None:
-        console.print(f"note: {escape(text)}", highlight=False)
+    _say(console, f"note: {text}", indent=6)
+
+
+def limit_exceeds(console, limit):
+    """--limit asked for more images than the training file has."""
+    note(console, f"--limit {limit.requested:,} is more than the {limit.available:,} training images; "
+                  f"training on all of them")
+
+
+def threads_capped(console, requested, available):
+    note(console, f"--threads {requested}: this machine runs {count(available, 'kernel thread')}; "
+                  f"using {available}")
+
+
+def stale_removed(console, run_dir, n):
+    note(console, f"removed {count(n, 'temporary file')} that killed saves left in {run_dir}")
+
+
+def completing(console, epoch):
+    note(console, f"epoch {epoch} was interrupted during its evaluation; finishing it first")
+
+
+def kept_text(run_dir, saved_epoch, replacing) -> str:
+    """What a stopped run kept, for its message."""
+    if saved_epoch:
+        return f"{run_dir}/last.npz keeps epoch {saved_epoch}"
+    if replacing:
+        return f"no epoch finished; the previous run in {run_dir} is untouched"
+    return "no epoch finished; nothing was saved"
 
 
 def estimate_line(console, est, free, description, threads):
-    """One line: the data, then memory (of free memory) and time per epoch with their basis."""
+    """The data, then memory (of free memory) and time per epoch with their basis, in short lines."""
     if console is None:
         return
-    console.print(f"data: {escape(description)}", highlight=False)
+    _say(console, f"data: {description}")
     free_text = f" of {gib(free)} free" if free else ""
-    console.print(f"estimate: about {gib(est['bytes'])}{free_text} (weights {gib(est['weights'])}, "
-                  f"gradients and optimiser {gib(est['gradients'] + est['optimizer'])}, activations "
-                  f"{gib(est['activations'] + est['workspace'])}); ~{_seconds(est['seconds_per_epoch'])} per epoch "
-                  f"({est['flops_per_image'] / 1e6:,.1f} MFLOP per image at a conservative "
-                  f"{est['gflops_assumed']:.0f} GFLOP/s on {threads} thread{'s' if threads != 1 else ''})",
-                  highlight=False)
+    _say(console, f"memory: about {gib(est['bytes'])}{free_text}")
+    _say(console, f"  weights {gib(est['weights'])}, gradients and optimiser "
+                  f"{gib(est['gradients'] + est['optimizer'])}, activations {gib(est['activations'] + est['workspace'])}",
+         indent=4)
+    _say(console, f"time: about {_seconds(est['seconds_per_epoch'])} per epoch")
+    _say(console, f"  {est['flops_per_image'] / 1e6:,.1f} MFLOP per image at a conservative "
+                  f"{est['gflops_assumed']:.0f} GFLOP/s on {count(threads, 'thread')}", indent=4)
 
 
 def run_header(console, run_dir, report, config):
@@ -52,54 +109,67 @@ def run_header(console, run_dir, report, config):
     t = report.totals
     wd = f", weight decay {config['weight_decay']:g}" if config["weight_decay"] else ""
     mom = f" momentum {config['momentum']:g}" if config["optimizer"] == "sgd" else ""
-    console.print(f"training {escape(report.graph.name)}: {t.trainable:,} parameters; {config['optimizer']}{mom} "
-                  f"lr {config['lr']:g} ({config['schedule']}){wd}, batch {config['batch_size']}, "
-                  f"{config['epochs']} epochs, seed {config['seed']} → {escape(str(run_dir))}", highlight=False)
+    _say(console, f"training {report.graph.name}: {count(t.trainable, 'parameter')}, "
+                  f"{count(config['epochs'], 'epoch')} of batch {config['batch_size']}, seed {config['seed']}")
+    _say(console, f"optimiser: {config['optimizer']}{mom} lr {config['lr']:g} ({config['schedule']}){wd}")
+    _say(console, f"run directory: {run_dir}")
 
 
 def warmed_up(console, seconds):
     """Say where the first seconds went when compiling the kernels took noticeable time."""
-    if console is not None and seconds >= 1.0:
-        console.print(f"kernels compiled in {seconds:.1f} s (Numba caches them: later runs start at once)",
-                      highlight=False)
+    if seconds >= 1.0:
+        _say(console, f"kernels compiled in {seconds:.1f} s (Numba caches them: later runs start at once)")
+
+
+def progress_figures(loss, acc) -> str:
+    """The running loss and accuracy of the progress bar; '–' until the first batch gives them."""
+    if loss is None:
+        return "loss –  acc –"
+    return f"loss {loss:.4f}  acc {acc:.3f}"
 
 
 @contextlib.contextmanager
 def epoch_progress(console, epoch, epochs, n):
     """A progress bar for one epoch on a terminal; yields advance(images, loss, accuracy), or None
-    without a console or when the output is a file or pipe (the epoch lines say it all there)."""
+    without a console or when the output is a file or pipe (the epoch lines say it all there).
+    At most 80 columns: title, a 20-cell bar, images done, the running figures, time left."""
     if console is None or not console.is_terminal:
         yield None
         return
-    columns = [TextColumn(f"epoch {epoch + 1}/{epochs}"), BarColumn(bar_width=30), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}  {task.fields[speed]:,.0f} img/s"),
-               TextColumn("ETA"), TimeRemainingColumn()]
-    start = time.perf_counter()
+    columns = [TextColumn(f"epoch {epoch + 1}/{epochs}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+               TextColumn("{task.fields[figures]}"), TimeRemainingColumn()]
     done = [0]
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("train", total=n, loss=0.0, acc=0.0, speed=0.0)
+        task = progress.add_task("train", total=n, figures=progress_figures(None, None))
 
         def advance(k, loss, acc):
             done[0] += k
-            progress.update(task, completed=done[0], loss=loss, acc=acc,
-                            speed=done[0] / max(time.perf_counter() - start, 1e-9))
+            progress.update(task, completed=done[0], figures=progress_figures(loss, acc))
 
         yield advance
 
 
-def epoch_line(console, row):
+def epoch_line(console, row, epochs):
+    """epoch 2/3: train loss 0.1234 acc 0.9600, val loss 0.1400 acc 0.9550, 12 s (≤ 80 columns)."""
     if console is None:
         return
-    parts = [f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}"]
-    for split in ("val", "test"):
-        if f"{split}_loss" in row:
-            parts.append(f"{split} loss {row[f'{split}_loss']:.4f} acc {row[f'{split}_acc']:.4f}")
-    parts.append(f"{row['images_per_s']:,.0f} img/s, {row['seconds']:.1f} s")
-    console.print(" | ".join(parts), highlight=False)
+    parts = [f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}"]
+    if row.get("val_loss") is not None:
+        parts.append(f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}")
+    parts.append(_seconds(row["seconds"]))
+    _say(console, ", ".join(parts))
 
 
-TABLE_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr",
-                 "images_per_s")
+def test_line(console, row):
+    """The test split's figures, shown once: after the last epoch."""
+    if row.get("test_loss") is not None:
+        _say(console, f"test (once, after epoch {row['epoch']}): loss {row['test_loss']:.4f} "
+                      f"acc {row['test_acc']:.4f}")
+
+
+# the test split has its own line (test_line): a column would be blank but for the last row
+TABLE_COLUMNS = {"epoch": "epoch", "train_loss": "train loss", "train_acc": "train acc", "val_loss": "val loss",
+                 "val_acc": "val acc", "lr": "lr", "images_per_s": "img/s"}
 
 
 def epoch_table(console, history):
@@ -108,7 +178,7 @@ def epoch_table(console, history):
     keys = [k for k in TABLE_COLUMNS if any(k in row for row in history)]
     table = Table(title="per epoch", title_justify="left")
     for k in keys:
-        table.add_column(k, justify="right")
+        table.add_column(TABLE_COLUMNS[k], justify="right")
     for row in history:
         cells = []
         for k in keys:
@@ -179,14 +249,18 @@ def summary(console, history):
     curves(console, history)
 
 
-def interrupted(console, run_dir, saved_epoch, epochs):
-    if console is None:
-        return
+def interrupted(console, run_dir, saved_epoch, epochs, replacing=False):
+    """What a Ctrl-C kept, and how to go on."""
     if saved_epoch:
-        console.print(f"interrupted: epoch {saved_epoch} of {epochs} is kept in {escape(str(run_dir))}/last.npz; "
-                      f"continue with: cnncalc train --resume {escape(str(run_dir))}", highlight=False)
+        _say(console, f"interrupted: epoch {saved_epoch} of {epochs} is kept in {run_dir}/last.npz")
+        _say(console, f"continue with: cnncalc train --resume {run_dir}")
     else:
-        console.print("interrupted before the first epoch finished; nothing was saved", highlight=False)
+        _say(console, f"interrupted: {kept_text(run_dir, 0, replacing)}")
+
+
+def interrupted_early(console):
+    """Ctrl-C before a run (or an evaluation) began its work: nothing was written."""
+    _say(console, "interrupted before any work began; nothing was written")
 
 
 def evaluation(console, result):

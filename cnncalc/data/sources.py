@@ -129,7 +129,7 @@ def load_inputs(path: str, input_shape: tuple[int, ...] | None = None) -> np.nda
         x = idx.read_idx(path, idx.IMAGES)
     else:
         raise DataError("cannot tell the format of the inputs", Mark(path), received=head[:4].hex(" ") or "empty",
-                        allowed=".npz with x, .npy, PGM/PPM (P2/P3/P5/P6), or an IDX images file")
+                        allowed="PNG, JPEG, PGM/PPM (P2/P3/P5/P6), .npz with x, .npy, or an IDX images file")
     if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise DataError("inputs must be numbers", Mark(path), received=str(x.dtype), allowed="integer or float")
     return _as_batch(np.asarray(x, np.float32), input_shape, path)

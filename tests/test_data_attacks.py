@@ -7,7 +7,6 @@ A FIFO would block an unguarded open() for ever, so those tests run under a SIGA
 turns a hang into a failure (it is not a timing assertion: 30 s against a 0.01 s operation).
 """
 
-import gzip
 import hashlib
 import http.server
 import io
@@ -121,7 +120,8 @@ def test_idx_overflowing_dimensions_are_a_truncated_payload(tmp_path):
 
 # ---------------------------------------------------------------- files that are not files
 
-def test_fifo_and_directories_are_refused_not_waited_on(tmp_path, watchdog):
+@pytest.mark.usefixtures("watchdog")
+def test_fifo_and_directories_are_refused_not_waited_on(tmp_path):
     fifo = tmp_path / "train-images-idx3-ubyte"
     os.mkfifo(fifo)
     error_of(lambda: data.load(str(fifo)), f"{fifo}: not a regular file", "received 'a FIFO (named pipe)'")
@@ -358,7 +358,8 @@ def test_stalled_server_times_out(hostile, tmp_path):
     assert "bytes kept" not in text  # nothing came, so there is nothing to resume
 
 
-def test_part_file_that_is_a_fifo_or_destination_that_is_a_folder(hostile, tmp_path, watchdog):
+@pytest.mark.usefixtures("watchdog")
+def test_part_file_that_is_a_fifo_or_destination_that_is_a_folder(hostile, tmp_path):
     folder = tmp_path / "t"
     folder.mkdir()
     os.mkfifo(folder / "blob.bin.part")

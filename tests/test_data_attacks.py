@@ -177,7 +177,7 @@ def test_float64_pixels_beyond_float32_are_refused(tmp_path):
     path = tmp_path / "d.npz"
     x = np.zeros((3, 4, 4)); x[1, 2, 3] = 1e300  # finite in float64, inf in the float32 the trainer uses
     np.savez(path, x=x, y=np.arange(3))
-    assert 1e300 > np.finfo(np.float32).max
+    assert 1e300 > float(np.finfo(np.float32).max)
     error_of(lambda: data.load(str(path)), f"{path}: field 'x': x holds values beyond float32's range", "1e+300")
 
 

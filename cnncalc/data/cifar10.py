@@ -15,6 +15,7 @@ import re
 import numpy as np
 
 from cnncalc.data.dataset import Raw
+from cnncalc.data.files import open_regular
 from cnncalc.errors import DataError, Mark
 
 n_H = n_W = 32
@@ -67,7 +68,7 @@ def _get(d: dict, key: str):
 
 def unpickle(path: str):
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             return RestrictedUnpickler(fh, encoding="bytes").load()
     except OSError as exc:
         raise DataError(f"cannot read the file ({exc.strerror})", Mark(path)) from None
@@ -80,6 +81,15 @@ def unpickle(path: str):
                         fix="download and extract cifar-10-python.tar.gz again") from None
 
 
+def _array(value, path: str, key: str) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects numpy cannot hold
+        raise DataError(f"CIFAR-10 {key} is not an array ({exc})", Mark(path), field=key,
+                        received=type(value).__name__, allowed="uint8 (m, 3072) data and a list of m integer labels"
+                        ) from None
+
+
 def read_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     """One batch as x: uint8 (m, 32, 32, 3) (a view of the file's array) and y: int64 (m,)."""
     d = unpickle(path)
@@ -90,11 +100,11 @@ def read_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
             type(d).__name__
         raise DataError("a CIFAR-10 batch is a dict with data and labels", Mark(path), received=found,
                         allowed="data (m, 3072) uint8 and labels (the python version of CIFAR-10)")
-    data = np.asarray(data)
+    data = _array(data, path, "data")
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != n_C * n_H * n_W:
         raise DataError("CIFAR-10 data has the wrong type or shape", Mark(path), field="data",
                         received=f"{data.dtype} {data.shape}", allowed=f"uint8 (m, {n_C * n_H * n_W})")
-    y = np.asarray(labels)
+    y = _array(labels, path, "labels")
     if y.size == 0:
         y = y.astype(np.int64)  # np.asarray([]) is float64
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):

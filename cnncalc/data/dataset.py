@@ -17,6 +17,8 @@ from cnncalc.errors import DataError, Mark
 # Rows per chunk when the variance pass converts to float64, so that the pass holds ~32 MiB of
 # float64 at a time instead of a copy of the whole train split (CIFAR-10: 1.2 GiB).
 _CHUNK_VALUES = 1 << 22
+# Classes accepted when no spec says how many (load without n_classes): labels are class numbers.
+MAX_CLASSES = 1 << 16
 
 
 @dataclass
@@ -149,6 +151,9 @@ def check_fit(raw: Raw, input_shape, n_classes) -> int:
             raise DataError(f"the {name} labels must not be negative", where, received=int(y.min()),
                             allowed="class numbers 0, 1, 2, …")
     data_classes = max(int(y.max()) + 1 for _, y in labels)
+    if n_classes is None and data_classes > MAX_CLASSES:  # a class name each would not fit in memory
+        raise DataError(f"the data has labels up to {data_classes - 1:,}", where, received=data_classes - 1,
+                        allowed=f"class numbers below {MAX_CLASSES:,}, or a spec whose output size says how many")
     named = len(raw.class_names or ())
     if raw.class_names and named < data_classes:
         raise DataError(f"the data names {named} classes but has labels up to {data_classes - 1}", where,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from cnncalc import __version__
 from cnncalc.data.catalog import CATALOGUE, Catalogue, Entry, Remote, folder_of
+from cnncalc.data.files import what_is
 from cnncalc.errors import DownloadError, Mark
 
 CHUNK = 1 << 16
@@ -83,14 +84,26 @@ def manual_hint(entry: Entry, folder: str) -> str:
     return f"without a network, download {files} on another machine and put them in {folder}{unpack}"
 
 
+class TooLong(http.client.HTTPException):
+    """The server sent more bytes than the file has."""
+
+    def __init__(self, size: int):
+        super().__init__(f"the server sent more than the file's {size:,} bytes")
+
+
 class _Transfer:
     """One attempt at one URL: appends to the .part (or restarts it on a 200), hashing as it writes."""
 
     def __init__(self, remote: Remote, part: str, progress, timeout: float):
         self.remote, self.part, self.progress, self.timeout = remote, part, progress, timeout
+        self.content_type = ""
 
     def run(self, url: str) -> tuple[str, bool]:
         """(sha256 hex of the whole .part, whether it continued earlier bytes)."""
+        if os.path.lexists(self.part) and not os.path.isfile(self.part):  # a FIFO would block the open for ever
+            raise DownloadError("the partial download is not a regular file", Mark(self.part),
+                                received=what_is(os.stat(self.part).st_mode) if os.path.exists(self.part)
+                                else "a dangling link", fix="delete it and run the command again")
         offset = os.path.getsize(self.part) if os.path.exists(self.part) else 0
         if self.remote.size and offset > self.remote.size:
             os.unlink(self.part)  # longer than the file can be: not a prefix of it
@@ -125,6 +138,8 @@ class _Transfer:
                 with open(self.part, "ab" if resumed else "wb") as fh:
                     received = offset
                     for block in iter(lambda: response.read(CHUNK), b""):
+                        if self.remote.size and received + len(block) > self.remote.size:
+                            raise TooLong(self.remote.size)  # without Content-Length a server could fill the disk
                         fh.write(block)
                         hasher.update(block)
                         received += len(block)
@@ -133,6 +148,7 @@ class _Transfer:
                 self.progress.end()
             if length and length.isdigit() and received < offset + int(length):
                 raise http.client.IncompleteRead(b"", offset + int(length) - received)
+            self.content_type = response.headers.get("Content-Type", "")
         return hasher.hexdigest(), resumed
 
 
@@ -144,13 +160,20 @@ def _download(remote: Remote, folder: str, entry: Entry, progress, timeout: floa
         os.unlink(dest)  # damaged or another version: fetch it again
     part = dest + ".part"
     failures = []  # (kind, text): kind "network", "http" or "checksum"
+    html = False
     for url in remote.urls:
         for _ in range(2):  # a transfer cut off half-way is resumed once from where it stopped
             before = os.path.getsize(part) if os.path.exists(part) else 0
+            transfer = _Transfer(remote, part, progress, timeout)
             try:
-                digest, resumed = _Transfer(remote, part, progress, timeout).run(url)
+                digest, resumed = transfer.run(url)
             except urllib.error.HTTPError as exc:
-                failures.append(("http", f"{url}: HTTP {exc.code} {exc.reason}"))
+                reason = " ".join(str(exc.reason).split())  # urllib's redirect-loop reason spans lines
+                failures.append(("http", f"{url}: HTTP {exc.code} {reason}"))
+                break
+            except TooLong as exc:
+                os.unlink(part)  # the extra bytes make it no prefix of the file
+                failures.append(("http", f"{url}: {exc}"))
                 break
             except _NETWORK_ERRORS as exc:
                 failures.append(("network", f"{url}: {_reason(exc)}"))
@@ -160,17 +183,24 @@ def _download(remote: Remote, folder: str, entry: Entry, progress, timeout: floa
             except OSError as exc:
                 raise DownloadError(f"cannot write the download ({exc.strerror})", Mark(part)) from None
             if digest == remote.sha256:
-                os.replace(part, dest)
+                try:
+                    os.replace(part, dest)
+                except OSError as exc:
+                    raise DownloadError(f"cannot put the download in place ({exc.strerror}); it is kept in {part}",
+                                        Mark(dest), fix="move what is in the way and run the command again") from None
                 return FileDone(remote.name, dest, "resumed" if resumed else "downloaded", os.path.getsize(dest))
             os.unlink(part)  # a wrong file cannot be resumed into a right one
+            html = html or "text/html" in transfer.content_type.lower()  # a login or error page served as 200
             failures.append(("checksum", digest))
             break
     kinds = {kind for kind, _ in failures}
     if kinds == {"checksum"}:
-        raise DownloadError(f"checksum mismatch for {remote.name}: the download was deleted", Mark(dest),
+        page = " (the server sent an HTML page, not the file)" if html else ""
+        raise DownloadError(f"checksum mismatch for {remote.name}{page}: the download was deleted", Mark(dest),
                             received=f"SHA-256 {failures[-1][1]}", allowed=f"SHA-256 {remote.sha256}",
                             fix="run the command again; if it repeats, the server's file has changed")
-    kept = f"; {os.path.getsize(part):,} bytes kept in {part}, run again to resume" if os.path.exists(part) else ""
+    kept = f"; {os.path.getsize(part):,} bytes kept in {part}, run again to resume" \
+        if os.path.isfile(part) and os.path.getsize(part) else ""
     if kinds == {"network"}:
         raise DownloadError(f"cannot reach the server for {remote.name} ({failures[-1][1]}){kept}", Mark(entry.name),
                             fix=manual_hint(entry, folder))

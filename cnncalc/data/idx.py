@@ -14,6 +14,7 @@ import zlib
 import numpy as np
 
 from cnncalc.data.dataset import Raw, shape_text
+from cnncalc.data.files import check_size, open_regular
 from cnncalc.errors import DataError, Mark
 
 IMAGES = 0x00000803
@@ -24,23 +25,32 @@ _IDX_TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "int16", 0x0C: "
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def read_bytes(path: str) -> bytes:
-    """The file's bytes, gunzipped when they start with gzip's magic 1f 8b."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise DataError(f"cannot read the file ({exc.strerror})", Mark(path)) from None
-    if raw[:2] == GZIP_MAGIC:
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError; a cut file an EOFError
-            raise DataError(f"corrupt or truncated gzip data ({exc})", Mark(path),
-                            fix="download the file again") from None
+def _stream(fh, path: str):
+    """fh itself, or a gunzipping reader over it when the file starts with gzip's magic 1f 8b."""
+    head = fh.read(2)
+    fh.seek(0)
+    if head == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=fh, mode="rb"), True
     if path.endswith(".gz"):
         raise DataError("the name ends in .gz but the file is not gzip data", Mark(path),
-                        received=raw[:2].hex(" ") or "an empty file", allowed="gzip's magic 1f 8b")
-    return raw
+                        received=head.hex(" ") or "an empty file", allowed="gzip's magic 1f 8b")
+    return fh, False
+
+
+def _read_up_to(stream, n: int) -> bytearray:
+    """Up to n bytes of stream (fewer only at its end), into one buffer of n bytes, never more:
+    a gzip bomb inflates no further than the header allows."""
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        k = stream.readinto(view[got:])
+        if not k:
+            break
+        got += k
+    del view
+    if got < n:
+        del buf[got:]
+    return buf
 
 
 def describe_magic(magic: int) -> str:
@@ -53,37 +63,68 @@ def describe_magic(magic: int) -> str:
 
 
 def read_idx(path: str, magic: int) -> np.ndarray:
-    """The uint8 array of an IDX file, read-only, without copying the payload.
+    """The uint8 array of an IDX file, raw or gzipped, read-only.
 
-    magic: IMAGES (returns (m, n_H, n_W)) or LABELS (returns (m,)).
+    magic: IMAGES (returns (m, n_H, n_W)) or LABELS (returns (m,)). The header's sizes are checked
+    against the file before the payload is read, and a gzipped payload is inflated only up to the
+    size the header gives (plus one byte, to see whether more follows), so neither a lying header
+    nor a tiny .gz that inflates to gigabytes can exhaust memory.
     """
-    raw = read_bytes(path)
     n_dims = magic & 0xFF
     header = 4 + 4 * n_dims
     sizes = f"the magic number and {n_dims} size{'s' if n_dims > 1 else ''}"
-    if len(raw) < 4:
-        raise DataError("truncated IDX header (bytes)", Mark(path), received=len(raw),
-                        allowed=f"{header} bytes ({sizes})")
-    found = int.from_bytes(raw[:4], "big")
-    if found != magic:
-        raise DataError(f"wrong magic number for an IDX {_KIND[magic]} file: {describe_magic(found)}",
-                        Mark(path), received=found, allowed=f"{magic} (0x{magic:08X})",
-                        fix="check that the images and labels files are not swapped or renamed")
-    if len(raw) < header:
-        raise DataError("truncated IDX header (bytes)", Mark(path), received=len(raw),
-                        allowed=f"{header} bytes ({sizes})")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims))
-    expected = 1
-    for d in dims:
-        expected *= d
-    found_bytes = len(raw) - header
-    if found_bytes != expected:
-        what = "truncated payload" if found_bytes < expected else "payload longer than its header says"
+    gzipped = False
+    with open_regular(path) as fh:
+        try:
+            stream, gzipped = _stream(fh, path)
+            head = _read_up_to(stream, header)
+            if len(head) < 4:
+                raise DataError("truncated IDX header (bytes)", Mark(path), received=len(head),
+                                allowed=f"{header} bytes ({sizes})")
+            found = int.from_bytes(head[:4], "big")
+            if found != magic:
+                raise DataError(f"wrong magic number for an IDX {_KIND[magic]} file: {describe_magic(found)}",
+                                Mark(path), received=found, allowed=f"{magic} (0x{magic:08X})",
+                                fix="check that the images and labels files are not swapped or renamed")
+            if len(head) < header:
+                raise DataError("truncated IDX header (bytes)", Mark(path), received=len(head),
+                                allowed=f"{header} bytes ({sizes})")
+            dims = tuple(int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims))
+            expected = 1
+            for d in dims:
+                expected *= d
+            if dims[0] == 0:
+                raise DataError(f"the IDX {_KIND[magic]} file holds no items", Mark(path), received=dims)
+            if 0 in dims:
+                raise DataError(f"the IDX {_KIND[magic]} file declares images of {shape_text(dims[1:])} pixels",
+                                Mark(path), received=dims, allowed="every size ≥ 1")
+            what = f"the header's {shape_text(dims)} values"
+            if gzipped:
+                check_size(expected, path, what)
+                payload = _read_up_to(stream, expected + 1)
+                found_bytes = len(payload)
+                longer = f"more than {expected:,}"
+            else:
+                found_bytes = os.fstat(fh.fileno()).st_size - header
+                longer = found_bytes
+                payload = None
+                if found_bytes == expected:
+                    check_size(expected, path, what)
+                    payload = _read_up_to(stream, expected)
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError; a cut file an EOFError
+            if not gzipped:
+                raise DataError(f"cannot read the file ({exc})", Mark(path)) from None
+            raise DataError(f"corrupt or truncated gzip data ({exc})", Mark(path),
+                            fix="download the file again") from None
+    if found_bytes != expected or len(payload) != expected:
+        short = found_bytes < expected
+        what = "truncated payload" if short else "payload longer than its header says"
         raise DataError(f"{what}: bytes after the {header}-byte header, which gives {shape_text(dims)} values",
-                        Mark(path), received=found_bytes, allowed=f"{expected:,} bytes", fix="download the file again")
-    if dims[0] == 0:
-        raise DataError(f"the IDX {_KIND[magic]} file holds no items", Mark(path), received=dims)
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
+                        Mark(path), received=found_bytes if short else longer, allowed=f"{expected:,} bytes",
+                        fix="download the file again")
+    x = np.frombuffer(payload, np.uint8).reshape(dims)
+    x.flags.writeable = False
+    return x
 
 
 # ---------------------------------------------------------------- finding the files

@@ -42,18 +42,36 @@ def expand(patterns: list[str]) -> list[str]:
     return paths
 
 
-def _picture(path: str, n_C: int) -> np.ndarray:
-    """A PNG/JPEG as float32 (n_H, n_W, n_C) in 0…255."""
-    from PIL import Image, UnidentifiedImageError
+def _picture(path: str, n_H: int, n_W: int, n_C: int, resize: bool) -> np.ndarray:
+    """A PNG/JPEG as float32 (n_H', n_W', n_C) in 0…255; without resize, one of another size than
+    n_H×n_W is refused from its header, before its pixels are decoded."""
+    import warnings
+
+    from PIL import Image
 
     try:
-        with Image.open(path) as img:
-            img.load()
-            if n_C == 1 and img.mode.startswith("I;16"):
-                return (np.asarray(img, np.float32) * np.float32(255 / 65535))[..., None]
-            x = np.asarray(img.convert("L" if n_C == 1 else "RGB"), np.float32)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"not a readable image ({exc})", Mark(path)) from None
+        with warnings.catch_warnings():
+            # Pillow warns between MAX_IMAGE_PIXELS and twice that and raises above: both are refusals
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if not resize and img.size != (n_W, n_H):
+                    raise DataError(f"the image is {img.size[1]}×{img.size[0]} but the network takes {n_H}×{n_W}",
+                                    Mark(path), received=f"{img.size[1]}×{img.size[0]}", allowed=f"{n_H}×{n_W}",
+                                    fix="give --resize to scale it")
+                img.load()
+                if img.mode.startswith("I;16"):  # 16-bit gray: convert() would clip to 255, so scale
+                    x = (np.asarray(img, np.float32) * np.float32(255 / 65535))[..., None]
+                    return x if n_C == 1 else np.repeat(x, 3, axis=-1)
+                x = np.asarray(img.convert("L" if n_C == 1 else "RGB"), np.float32)
+    except DataError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataError("the image is too large to decode safely", Mark(path), received=str(exc).split(",")[0],
+                        allowed=f"at most {Image.MAX_IMAGE_PIXELS:,} pixels (Pillow's MAX_IMAGE_PIXELS)") from None
+    except MemoryError:
+        raise DataError("not enough memory to decode the image", Mark(path)) from None
+    except Exception as exc:  # a damaged file can make a decoder raise almost anything (SyntaxError, struct.error…)
+        raise DataError(f"not a readable image ({type(exc).__name__}: {exc})", Mark(path)) from None
     return x[..., None] if x.ndim == 2 else x
 
 
@@ -82,7 +100,7 @@ def read_image_file(path: str, input_shape, resize: bool = False) -> np.ndarray:
         raise DataError(f"the network takes {n_C} channels; a picture gives 1 (gray) or 3 (RGB)", Mark(path),
                         received=n_C, allowed="a network whose input has n_C 1 or 3, or an .npz of inputs")
     if is_picture(_head(path)):
-        x = _picture(path, n_C)
+        x = _picture(path, n_H, n_W, n_C, resize)
     else:
         x = _channels(netpbm.read_netpbm(path), n_C)
     if x.shape[:2] != (n_H, n_W):

@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 
+from cnncalc.data.files import open_regular
 from cnncalc.errors import DataError, Mark
 
 # magic → (channels, binary)
@@ -25,11 +26,11 @@ def is_netpbm(head: bytes) -> bool:
 def read_netpbm(path: str) -> np.ndarray:
     """One image, (n_H, n_W, n_C): uint8 when maxval is 255, else float32 rescaled to 0…255
     (value · 255 / maxval), so that it meets statistics taken on 8-bit data."""
-    try:
-        with open(path, "rb") as fh:
+    with open_regular(path) as fh:
+        try:
             data = fh.read()
-    except OSError as exc:
-        raise DataError(f"cannot read the file ({exc.strerror})", Mark(path)) from None
+        except OSError as exc:
+            raise DataError(f"cannot read the file ({exc.strerror})", Mark(path)) from None
     if data[:2] not in FORMATS:
         raise DataError("not a PGM/PPM image", Mark(path), received=data[:2].decode("latin-1"),
                         allowed="P2, P3, P5 or P6")
@@ -60,7 +61,10 @@ def read_netpbm(path: str) -> np.ndarray:
         if len(text) < count or not all(t.isdigit() for t in text[:count]):
             raise DataError(f"the ASCII raster needs {count:,} numbers", Mark(path), received=len(text),
                             allowed=f"{count:,} integers 0…{maxval}")
-        x = np.array(text[:count], dtype=np.int64)
+        values = [int(t) for t in text[:count]]  # Python ints: a 30-digit number is too big, not an overflow
+        if max(values) > maxval:
+            raise DataError("a pixel exceeds maxval", Mark(path), received=max(values), allowed=f"0…{maxval}")
+        x = np.array(values, dtype=np.int64)
     if x.max() > maxval:
         raise DataError("a pixel exceeds maxval", Mark(path), received=int(x.max()), allowed=f"0…{maxval}")
     x = x.reshape(n_H, n_W, n_C)

@@ -4,6 +4,7 @@ can hold pickled objects, and unpickling a downloaded file can run code."""
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 import zlib
@@ -11,21 +12,23 @@ import zlib
 import numpy as np
 
 from cnncalc.data.dataset import Raw
+from cnncalc.data.files import check_size, open_regular
 from cnncalc.errors import DataError, Mark
 
 ZIP_MAGIC = b"PK\x03\x04"
 NPY_MAGIC = b"\x93NUMPY"
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 KEYS = ("x", "y", "x_test", "y_test", "class_names")
 
 
 def read_arrays(path: str, keys=KEYS) -> tuple[dict[str, np.ndarray], list[str]]:
     """(the arrays named in keys that are present, the names of all arrays in the file);
     a DataError for anything unreadable."""
-    try:
-        with open(path, "rb") as fh:
+    with open_regular(path) as fh:
+        try:
             head = fh.read(len(NPY_MAGIC))
-    except OSError as exc:
-        raise DataError(f"cannot read the file ({exc.strerror})", Mark(path)) from None
+        except OSError as exc:
+            raise DataError(f"cannot read the file ({exc.strerror})", Mark(path)) from None
     if head.startswith(NPY_MAGIC):
         raise DataError("this is an .npy (one array); training needs an .npz with x and y", Mark(path),
                         fix="np.savez(path, x=images, y=labels)")
@@ -37,6 +40,9 @@ def read_arrays(path: str, keys=KEYS) -> tuple[dict[str, np.ndarray], list[str]]
         with np.load(path, allow_pickle=False) as f:
             for key in f.files:
                 if key in keys:
+                    member = f.zip.getinfo(key + ".npy" if key + ".npy" in f.zip.namelist() else key)
+                    with f.zip.open(member) as stream:
+                        check_declared(stream, member.file_size, path, key)
                     arrays[key] = f[key]
             names = sorted(f.files)
     except ValueError as exc:
@@ -46,7 +52,30 @@ def read_arrays(path: str, keys=KEYS) -> tuple[dict[str, np.ndarray], list[str]]
         raise DataError(f"not a readable .npz ({exc})", Mark(path)) from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
         raise DataError(f"corrupt or truncated .npz ({type(exc).__name__}: {exc})", Mark(path)) from None
+    except MemoryError:
+        raise DataError("not enough memory to load the arrays", Mark(path), received=names) from None
     return arrays, names
+
+
+def check_declared(stream, size: int, path: str, key: str | None = None) -> None:
+    """Read the .npy header at the start of stream (a member of size bytes, or an .npy file) and
+    refuse an array larger than the bytes that follow it, or than memory.
+
+    numpy allocates the array the header declares before reading its data, so a 100-byte file
+    declaring shape (10⁶, 10⁶) would ask for 7 TiB; this check comes first."""
+    version = np.lib.format.read_magic(stream)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(stream)
+    if dtype.hasobject:
+        return  # allow_pickle=False refuses it, with its own message
+    declared = math.prod(shape) * dtype.itemsize
+    follows = size - stream.tell()
+    name = f"array {key!r}" if key else "the .npy"
+    if declared > follows:
+        raise DataError(f"the header of {name} declares shape {tuple(shape)} of {dtype} = {declared:,} bytes, but only "
+                        f"{follows:,} bytes follow it", Mark(path), field=key, received=follows,
+                        allowed=f"{declared:,} bytes", fix="the file is truncated or damaged; save it again")
+    check_size(declared, path, f"the header of {name}")
 
 
 def _images(path, arrays, key):
@@ -62,6 +91,10 @@ def _images(path, arrays, key):
     if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
         raise DataError(f"{key} holds NaN or infinite values", Mark(path), field=key,
                         received=int(np.size(x) - np.count_nonzero(np.isfinite(x))))
+    if np.issubdtype(x.dtype, np.floating) and x.dtype.itemsize > 4 and np.abs(x).max() > _FLOAT32_MAX:
+        # training runs in float32, where these become infinite
+        raise DataError(f"{key} holds values beyond float32's range", Mark(path), field=key,
+                        received=float(np.abs(x).max()), allowed=f"|value| ≤ {_FLOAT32_MAX:.4g}")
     return x
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from cnncalc.data import cifar10, idx, netpbm, npz, synthetic
 from cnncalc.data.catalog import resolve
 from cnncalc.data.dataset import Dataset, build, shape_text
+from cnncalc.data.files import open_regular
 from cnncalc.data.limit import stratified_first
 from cnncalc.errors import DataError, Mark
 
@@ -19,11 +20,11 @@ _IDX_HEAD = (b"\x00\x00\x08\x03", b"\x00\x00\x08\x01")
 
 
 def _head(path: str, n: int = 8) -> bytes:
-    try:
-        with open(path, "rb") as fh:
+    with open_regular(path) as fh:
+        try:
             return fh.read(n)
-    except OSError as exc:
-        raise DataError(f"cannot read the file ({exc.strerror})", Mark(path)) from None
+        except OSError as exc:
+            raise DataError(f"cannot read the file ({exc.strerror})", Mark(path)) from None
 
 
 def detect(source: str | None) -> str:
@@ -117,6 +118,8 @@ def load_inputs(path: str, input_shape: tuple[int, ...] | None = None) -> np.nda
         x = arrays["x"]
     elif head.startswith(npz.NPY_MAGIC):
         try:
+            with open_regular(path) as fh:
+                npz.check_declared(fh, os.fstat(fh.fileno()).st_size, path)
             x = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
             raise DataError(f"not a readable .npy ({exc})", Mark(path)) from None
@@ -126,7 +129,7 @@ def load_inputs(path: str, input_shape: tuple[int, ...] | None = None) -> np.nda
         x = idx.read_idx(path, idx.IMAGES)
     else:
         raise DataError("cannot tell the format of the inputs", Mark(path), received=head[:4].hex(" ") or "empty",
-                        allowed=".npz with x, .npy, PGM/PPM (P2/P3/P5/P6), or an IDX images file")
+                        allowed="PNG, JPEG, PGM/PPM (P2/P3/P5/P6), .npz with x, .npy, or an IDX images file")
     if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise DataError("inputs must be numbers", Mark(path), received=str(x.dtype), allowed="integer or float")
     return _as_batch(np.asarray(x, np.float32), input_shape, path)
@@ -148,6 +151,9 @@ def _as_batch(x: np.ndarray, want, path: str) -> np.ndarray:
             x = x[None] if one else x[..., None]  # one image, or m gray ones
         fits = x.ndim == 4 and (want is None or x.shape[1:] == want)
         allowed = "(m, n_H, n_W, n_C), (n_H, n_W, n_C), or (n_H, n_W) when n_C is 1"
+    if not given or 0 in given:
+        raise DataError("the inputs hold no image", Mark(path), received=given,
+                        allowed="an array with at least one image, no size 0")
     if not fits:
         raise DataError(f"the inputs are {shape_text(given)} but the network's input is "
                         f"{shape_text(want) if want else 'n_H×n_W×n_C'}", Mark(path), received=given, allowed=allowed)

@@ -49,15 +49,22 @@ def _is_tty() -> bool:
 
 
 def _parse_input(value: Optional[str]) -> Optional[tuple]:
+    """`--input H,W,C` (or HxWxC, or N) checked by the same rule as a spec's `input:`; a usage error otherwise."""
     if value is None:
         return None
+    import re
+
+    from cnncalc.errors import CnncalcError, printable
+    from cnncalc.spec.parser import check_input_shape
+
+    parts = value.replace("x", ",").replace("×", ",").split(",")
+    if not all(re.fullmatch(r"[0-9]{1,30}", p.strip()) for p in parts):
+        raise typer.BadParameter(f"received {printable(repr(value))}; allowed: H,W,C (e.g. 32,32,3) or N",
+                                 param_hint="'--input'")
     try:
-        parts = tuple(int(v) for v in value.replace("x", ",").replace("×", ",").split(","))
-    except ValueError:
-        raise typer.BadParameter(f"received {value!r}; allowed: H,W,C (e.g. 32,32,3) or N") from None
-    if len(parts) not in (1, 3) or min(parts) < 1:
-        raise typer.BadParameter(f"received {value!r}; allowed: H,W,C with positive integers, or N")
-    return parts
+        return check_input_shape([int(p) for p in parts], None, "--input")
+    except CnncalcError as exc:
+        raise typer.BadParameter(exc.line(), param_hint="'--input'") from None
 
 
 def _version(value: bool):

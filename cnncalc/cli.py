@@ -57,12 +57,17 @@ def _parse_input(value: Optional[str]) -> Optional[tuple]:
     from cnncalc.errors import CnncalcError, printable
     from cnncalc.spec.parser import check_input_shape
 
-    parts = value.replace("x", ",").replace("×", ",").split(",")
-    if not all(re.fullmatch(r"[0-9]{1,30}", p.strip()) for p in parts):
-        raise typer.BadParameter(f"received {printable(repr(value))}; allowed: H,W,C (e.g. 32,32,3) or N",
-                                 param_hint="'--input'")
+    parts = [p.strip(" ") for p in value.replace("x", ",").replace("×", ",").split(",")]
     try:
-        return check_input_shape([int(p) for p in parts], None, "--input")
+        if not all(re.fullmatch(r"[0-9]+", p) for p in parts):  # ASCII digits: no 1e30, 1_000 or ٣
+            raise ValueError
+        sizes = [int(p) for p in parts]  # past 4,300 digits int() refuses too
+    except ValueError:
+        shown = repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
+        raise typer.BadParameter(f"received {printable(shown)}; allowed: H,W,C (e.g. 32,32,3) or N",
+                                 param_hint="'--input'") from None
+    try:
+        return check_input_shape(sizes, None, "--input")
     except CnncalcError as exc:
         raise typer.BadParameter(exc.line(), param_hint="'--input'") from None
 

@@ -289,3 +289,12 @@ def test_node_limit_is_stated(monkeypatch):
     monkeypatch.setattr(loader_module, "MAX_NODES", 50)
     with pytest.raises(SpecError, match="more than 50 nodes"):
         parse_text(H + "  - relu\n" * 60)
+
+
+def test_warning_about_a_file_with_controls_in_its_name_is_one_line(tmp_path):
+    # the warning (stride 2 leaves the last row unread) starts with the file name
+    path = write(tmp_path, H + "  - conv: {filters: 2, kernel: 3, stride: 2}\n", name="w\n\x1b[31m.yaml")
+    lines = diagnostic_lines(api.report(path))
+    assert len(lines) == 1 and lines[0].startswith("warning: " + printable(path) + ":3:5: ")
+    assert "\n" not in lines[0]
+    no_raw_controls(lines[0])

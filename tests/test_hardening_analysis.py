@@ -298,3 +298,30 @@ def test_warning_about_a_file_with_controls_in_its_name_is_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("warning: " + printable(path) + ":3:5: ")
     assert "\n" not in lines[0]
     no_raw_controls(lines[0])
+
+
+# ---------------------------------------------------------------- references through empty repeats
+
+def test_a_long_chain_of_empty_repeats_resolves():
+    # r_i is `repeat: 0` reading r_(i−1): it names what it read, so the final relu reads the input
+    lines = ["  - {repeat: 0, layers: [relu], name: r0}"] + [
+        f"  - {{repeat: 0, layers: [relu], name: r{i}, from: r{i - 1}}}" for i in range(1, 5000)]
+    graph = parse_text(H + "\n".join(lines) + "\n  - {relu: {from: r4999}}\n")
+    assert [(n.name, n.inputs) for n in graph.nodes] == [("input", []), ("relu1", ["input"])]
+
+
+def test_empty_repeats_that_read_each_other_are_a_cycle():
+    text = H + ("  - {repeat: 0, layers: [relu], name: r1, from: r2}\n"
+                "  - {repeat: 0, layers: [relu], name: r2, from: r1}\n  - relu\n")
+    with pytest.raises(SpecError, match="cycle through empty repeats"):
+        parse_text(text)
+
+
+def test_a_long_cycle_is_named_in_order():
+    # l0 reads l2999, l_i reads l_(i−1): one cycle of 3,000 layers, printed in order
+    lines = ["  - {relu: {from: l2999}, name: l0}"] + [
+        f"  - {{relu: {{from: l{i - 1}}}, name: l{i}}}" for i in range(1, 3000)]
+    with pytest.raises(SpecError) as info:
+        parse_text(H + "\n".join(lines) + "\n")
+    assert "the layers form a cycle: l1 → l2 → l3 → " in str(info.value)
+    assert " → l2999 → l0 → l1;" in str(info.value)

@@ -8,9 +8,10 @@ Two limits keep a hostile file from eating the memory:
 - MAX_ALIAS_NODES counts the nodes that aliases (`*name`) produce: the same node
   visited again.  This is the "billion laughs" guard: ten nested aliases of ten
   items expand to 10^10 nodes from a few hundred bytes.
-- MAX_NODES counts every node, written or aliased.  Written nodes are bounded by the
-  file size already (MAX_BYTES); a 100,000-layer spec written out line by line is
-  about 400,000 nodes, so the limit stays far above any real spec.
+- MAX_NODES counts every node, written or aliased: ten for each of the parser's
+  200,000 layers (`- conv: {filters: 16, kernel: 3, padding: same}` is nine), so a
+  spec the parser accepts always loads, and a 100,000-layer spec written out line by
+  line (about 400,000 nodes) is far inside it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cnncalc.errors import Mark, SpecError
 # libyaml's composer is ten times faster than the pure-Python one; both keep marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-MAX_NODES = 3_000_000
+MAX_NODES = 2_000_000
 MAX_ALIAS_NODES = 200_000
 MAX_DEPTH = 100  # nesting levels; twenty nested parallels need about sixty
 MAX_BYTES = 5_000_000
@@ -83,7 +84,8 @@ class _Converter:
         self.seen: set[int] = set()
         self.scalars = yaml.constructor.SafeConstructor()
 
-    def convert(self, node, depth=0):
+    def convert(self, node, depth=0, mark: Mark | None = None):
+        """The node as MDict/MList/scalar; `mark` is the node's own place when the caller has it."""
         if depth > MAX_DEPTH:
             raise SpecError(f"the YAML nests deeper than {MAX_DEPTH} levels", _mark(self.file, node),
                             allowed=f"at most {MAX_DEPTH} levels of lists and mappings")
@@ -110,28 +112,32 @@ class _Converter:
             raise SpecError(f"the tag !!{node.tag[len(_Y):]} does not fit a "
                             f"{'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}",
                             _mark(self.file, node), received=node.tag, allowed="plain YAML values without tags")
+        mark = mark or _mark(self.file, node)
         if isinstance(node, yaml.SequenceNode):
-            items = [self.convert(child, depth + 1) for child in node.value]
-            return make_list(_mark(self.file, node), items, [_mark(self.file, c) for c in node.value])
-        out = make_dict(_mark(self.file, node))
+            marks = [_mark(self.file, c) for c in node.value]
+            items = [self.convert(child, depth + 1, m) for child, m in zip(node.value, marks)]
+            return make_list(mark, items, marks)
+        out = make_dict(mark)
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise SpecError("YAML merge keys (<<) are not supported; use a block with arguments",
                                 _mark(self.file, key_node))
-            key = self.convert(key_node, depth + 1)
+            key_mark, value_mark = _mark(self.file, key_node), _mark(self.file, value_node)
+            key = self.convert(key_node, depth + 1, key_mark)
             if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise SpecError("mapping keys must be names", _mark(self.file, key_node), received=key)
+                raise SpecError("mapping keys must be names", key_mark, received=key)
             if key in out:
-                raise SpecError("duplicate key", _mark(self.file, key_node), str(key), key,
-                                "each key once per mapping")
-            out[key] = self.convert(value_node, depth + 1)
-            out.key_marks[key] = _mark(self.file, key_node)
-            out.value_marks[key] = _mark(self.file, value_node)
+                raise SpecError("duplicate key", key_mark, str(key), key, "each key once per mapping")
+            out[key] = self.convert(value_node, depth + 1, value_mark)
+            out.key_marks[key] = key_mark
+            out.value_marks[key] = value_mark
         return out
 
     def scalar(self, node):
         """A plain or explicitly tagged scalar; a value its tag cannot read is a located error."""
         tag = node.tag[len(_Y):]
+        if tag == "str":
+            return node.value
         if tag == "timestamp":
             return node.value  # a plain date is text here (a description), never a datetime
         if tag in ("map", "seq", "merge"):
@@ -144,9 +150,10 @@ class _Converter:
             raise SpecError("cannot read this value as a bool (!!bool)", _mark(self.file, node), received=node.value,
                             allowed="true, false, yes, no, on, off")
         try:
-            return self.scalars.construct_object(node, deep=True)
+            return self.scalars.yaml_constructors[node.tag](self.scalars, node)
         except (ValueError, KeyError, IndexError, TypeError, OverflowError):
-            raise SpecError(f"cannot read this value as {'an' if tag == 'int' else 'a'} {tag} (!!{tag})", _mark(self.file, node), received=node.value,
+            raise SpecError(f"cannot read this value as {'an' if tag == 'int' else 'a'} {tag} (!!{tag})",
+                            _mark(self.file, node), received=node.value,
                             allowed={"int": "an integer such as 3, 0x1f or 0o17",
                                      "float": "a number such as 0.5, 1e-5 or .inf"}.get(tag, f"a {tag}")) from None
 

@@ -228,7 +228,7 @@ def check_cli(path: str):
     lines = [x for x in result.stderr.splitlines() if x.strip()]
     assert lines and lines[-1].startswith("error: "), result.stderr
     assert all(x.startswith("warning: ") for x in lines[:-1]), result.stderr
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output and "\x1b" not in result.stderr
 
 
 def test_fuzzed_specs_end_in_a_report_or_a_located_error(tmp_path):

@@ -158,6 +158,13 @@ def test_input_option_is_checked_like_the_spec_input(specs_dir, value, fragment)
     assert fragment in result.output
 
 
+def test_input_option_at_the_limit_is_accepted(specs_dir):
+    # 10^9 is the largest size `input:` takes: conv1 (5×5, no padding) gives 10^9 − 5 + 1 rows
+    result = invoke("shapes", specs_dir / "lenet5.yaml", "--input", "1000000000,32,3", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert '"output_shape": [\n        999999996,' in result.stdout
+
+
 def test_api_input_override_is_checked_too(specs_dir):
     with pytest.raises(SpecError) as info:
         api.report(str(specs_dir / "lenet5.yaml"), (10**30, 32, 3))

@@ -64,11 +64,19 @@ def test_empty_repeats_count_their_passes(monkeypatch):
 
 
 def test_blocks_that_call_blocks_twice_over_an_empty_body_are_refused():
-    # b_i calls b_(i−1) twice and b0 is empty: b32 is 2^32 calls and no layer at all
-    blocks = "blocks:\n  b0: []\n" + "".join(f"  b{i}: [b{i - 1}, b{i - 1}]\n" for i in range(1, 33))
+    # b_i calls b_(i−1) twice and b0 is empty: b30 is 2^30 calls (30 deep, within the nesting limit
+    # of 32) and not one layer, so only the work count stops it
+    blocks = "blocks:\n  b0: []\n" + "".join(f"  b{i}: [b{i - 1}, b{i - 1}]\n" for i in range(1, 31))
     with pytest.raises(SpecError) as info:
-        parse_text(blocks + H + "  - b32\n  - relu\n")
-    assert "blocks call blocks more than 32 deep" in str(info.value) or "steps" in str(info.value)
+        parse_text(blocks + H + "  - b30\n  - relu\n")
+    assert f"more than {parser_module.MAX_WORK:,} steps" in str(info.value)
+
+
+def test_blocks_nested_past_the_limit_are_not_called_recursive():
+    blocks = "blocks:\n  b0: [relu]\n" + "".join(f"  b{i}: [b{i - 1}]\n" for i in range(1, 34))
+    with pytest.raises(SpecError) as info:
+        parse_text(blocks + H + "  - b33\n")
+    assert "blocks call blocks more than 32 deep" in str(info.value)
     assert "calls itself" not in str(info.value)             # none of them does
 
 

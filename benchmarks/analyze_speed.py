@@ -5,11 +5,12 @@
 Measures, each as a fresh process (start-up included, output discarded), the median of
 several runs of:
   - cnncalc summary specs/resnet50.yaml
-  - cnncalc summary on generated chain specs of 1,000 and 10,000 layers (cost per layer
-    shows whether the cost is linear)
+  - cnncalc summary on generated chain specs of 1,000, 10,000 and 100,000 layers (the cost
+    per layer shows whether the cost is linear; 100,000 layers is half the parser's limit)
   - torchinfo.summary of the same ResNet-50 built in PyTorch (tests/torch_models.py),
     skipped where torch or torchinfo is absent.
 Targets (issue 2): ResNet-50 < 0.3 s and ≥ 10× faster than torchinfo; 10,000 layers < 3 s.
+Issue 6: 100,000 layers load, analyse and print in linear time (ratio 100k/10k near 10).
 """
 
 from __future__ import annotations
@@ -65,11 +66,12 @@ def main() -> None:
     rows.append(("cnncalc summary resnet50.yaml", resnet))
     with tempfile.TemporaryDirectory() as tmp:
         per_layer = {}
-        for n in (1_000, 10_000):
+        for n in (1_000, 10_000, 100_000):
             path = os.path.join(tmp, f"chain{n}.yaml")
             with open(path, "w") as fh:
                 fh.write(generated_spec(n))
-            t = median_seconds(base + ["summary", path], max(3, args.runs // 2))
+            runs = max(3, args.runs // 2) if n < 100_000 else 1
+            t = median_seconds(base + ["summary", path], runs)
             rows.append((f"cnncalc summary, {n:,}-layer chain", t))
             per_layer[n] = t
     torchinfo_time = None
@@ -93,6 +95,8 @@ def main() -> None:
     marginal = (per_layer[10_000] - per_layer[1_000]) / 9_000
     print(f"10,000 layers {per_layer[10_000]:.3f} s (target < 3 s); marginal cost {marginal * 1e6:.0f} µs/layer; "
           f"ratio 10k/1k = {per_layer[10_000] / per_layer[1_000]:.1f}")
+    print(f"100,000 layers {per_layer[100_000]:.3f} s; ratio 100k/10k = {per_layer[100_000] / per_layer[10_000]:.1f} "
+          "(10 is linear)")
 
 
 if __name__ == "__main__":

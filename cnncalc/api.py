@@ -6,18 +6,22 @@ Nothing here imports Numba or the training engine.
 from __future__ import annotations
 
 from cnncalc.analysis import Comparison, Report, analyze, compare
+from cnncalc.analysis.pause import paused_gc
 from cnncalc.graph import Graph
 from cnncalc.spec.parser import parse_file
 
 
 def load(spec: str, input_shape: tuple | None = None) -> Graph:
     """The layer graph of a spec file; SpecError on any problem."""
-    return parse_file(spec, input_shape)
+    with paused_gc():
+        return parse_file(spec, input_shape)
 
 
 def report(spec: str, input_shape: tuple | None = None, strict: bool = False) -> Report:
     """Parse and analyse; a dimension error is returned in `Report.error`, a spec error raised."""
-    return analyze(load(spec, input_shape), strict)
+    graph = load(spec, input_shape)
+    with paused_gc():
+        return analyze(graph, strict)
 
 
 def compare_specs(specs: list[str], input_shape: tuple | None = None, strict: bool = False) -> Comparison:

@@ -50,15 +50,27 @@ def _is_tty() -> bool:
 
 
 def _parse_input(value: Optional[str]) -> Optional[tuple]:
+    """`--input H,W,C` (or HxWxC, or N) checked by the same rule as a spec's `input:`; a usage error otherwise."""
     if value is None:
         return None
+    import re
+
+    from cnncalc.errors import CnncalcError, printable
+    from cnncalc.spec.parser import check_input_shape
+
+    parts = [p.strip(" ") for p in value.replace("x", ",").replace("×", ",").split(",")]
     try:
-        parts = tuple(int(v) for v in value.replace("x", ",").replace("×", ",").split(","))
+        if not all(re.fullmatch(r"[0-9]+", p) for p in parts):  # ASCII digits: no 1e30, 1_000 or ٣
+            raise ValueError
+        sizes = [int(p) for p in parts]  # past 4,300 digits int() refuses too
     except ValueError:
-        raise typer.BadParameter(f"received {value!r}; allowed: H,W,C (e.g. 32,32,3) or N") from None
-    if len(parts) not in (1, 3) or min(parts) < 1:
-        raise typer.BadParameter(f"received {value!r}; allowed: H,W,C with positive integers, or N")
-    return parts
+        shown = repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
+        raise typer.BadParameter(f"received {printable(shown)}; allowed: H,W,C (e.g. 32,32,3) or N",
+                                 param_hint="'--input'") from None
+    try:
+        return check_input_shape(sizes, None, "--input")
+    except CnncalcError as exc:
+        raise typer.BadParameter(exc.line(), param_hint="'--input'") from None
 
 
 def _version(value: bool):

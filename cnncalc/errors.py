@@ -50,7 +50,7 @@ class CnncalcError(Exception):
             text += f"; allowed: {self.allowed}"
         if self.fix:
             text += f" — {self.fix}"
-        return text
+        return printable(text)
 
 
 class SpecError(CnncalcError):
@@ -67,6 +67,31 @@ class DataError(CnncalcError):
 
 class EngineError(CnncalcError):
     """The trainer cannot run this spec or this run directory."""
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` safe to echo on one terminal line: control and invisible format characters as escapes.
+
+    A spec's name, a key or a file name may hold a newline or an ESC sequence; echoed raw it would
+    split the one-line error or drive the terminal.  Newline, return and tab become \\n, \\r, \\t;
+    any other character Python does not call printable (C0/C1 controls, DEL, line separators,
+    bidirectional overrides) becomes \\xNN, \\uNNNN or \\UNNNNNNNN.  Spaces stay.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
 
 
 def _show(value: object) -> str:

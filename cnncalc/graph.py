@@ -95,9 +95,10 @@ def build(name: str, file: str, input_shape: tuple, input_mark: Mark | None, nod
 def _find_cycle(stuck: list[Node], by_name: dict[str, Node]) -> list[str]:
     stuck_names = {n.name for n in stuck}
     start = stuck[0].name
-    seen: list[str] = []
+    seen: dict[str, int] = {}  # name → position on the walk (a list's `in` made long cycles quadratic)
     current = start
     while current not in seen:
-        seen.append(current)
+        seen[current] = len(seen)
         current = next(i for i in by_name[current].inputs if i in stuck_names)
-    return seen[seen.index(current):][::-1]
+    walk = list(seen)
+    return walk[seen[current]:][::-1]

@@ -222,6 +222,47 @@ CASES = [
     ("expr-non-integer-argument", expr_block("$n * 2", default="x"), SpecError, 4, 21,
      ["argument $n is used in arithmetic but is not an integer", "received 'x'", "called at"]),
     ("expr-absurd", expr_block("$n * 1000000000"), SpecError, 4, 21, ["absurdly large value", "at most 1,000,000,000"]),
+    # ------------------------------------------------ tagged values the tag cannot build (issue 6)
+    # `  - dense: !!float x`: the tag starts at column 12 of line 3; in the bias case `bias` is column 35, its tag 41
+    ("tag-float-text", H + "  - dense: !!float x\n", SpecError, 3, 12,
+     ["cannot read this value as a float (!!float)", "received 'x'"]),
+    ("tag-int-text", H + "  - dense: !!int x\n", SpecError, 3, 12, ["as an int (!!int)", "received 'x'"]),
+    ("tag-int-bad-octal", H + "  - dense: !!int 0o8\n", SpecError, 3, 12, ["as an int", "received '0o8'"]),
+    ("tag-int-bare-hex", H + "  - dense: !!int 0x\n", SpecError, 3, 12, ["as an int", "received '0x'"]),
+    ("tag-int-empty", H + "  - dense: !!int \"\"\n", SpecError, 3, 12, ["as an int", "received ''"]),
+    ("tag-bool-word", H + "  - conv: {filters: 2, kernel: 3, bias: !!bool same}\n", SpecError, 3, 41,
+     ["as a bool (!!bool)", "received 'same'", "allowed: true, false"]),
+    ("tag-bool-empty", H + "  - dense: !!bool \"\"\n", SpecError, 3, 12, ["as a bool", "received ''"]),
+    ("tag-null-with-value", H + "  - dense: !!null 3\n", SpecError, 3, 12, ["!!null with a value", "received '3'"]),
+    ("tag-str-on-mapping", H + "  - dense: !!str {a: 1}\n", SpecError, 3, 12, ["!!str does not fit a mapping"]),
+    ("tag-int-on-list", H + "  - dense: !!int [1]\n", SpecError, 3, 12, ["!!int does not fit a list"]),
+    ("tag-map-on-scalar", H + "  - dense: !!map 3\n", SpecError, 3, 12, ["!!map does not fit a single value"]),
+    ("tag-seq-on-scalar", H + "  - dense: !!seq 3\n", SpecError, 3, 12, ["!!seq does not fit a single value"]),
+    ("tag-merge-on-scalar", H + "  - dense: !!merge 3\n", SpecError, 3, 12, ["!!merge does not fit"]),
+    ("tag-set", H + "  - dense: !!set {a: 1}\n", SpecError, 3, 12, ["YAML tags are not allowed", ":set"]),
+    ("tag-omap", H + "  - dense: !!omap [a: 1]\n", SpecError, 3, 12, ["YAML tags are not allowed", ":omap"]),
+    ("tag-python-str", H + "  - dense: !!python/str x\n", SpecError, 3, 12, ["YAML tags are not allowed"]),
+    # an untagged integer of 5,000 digits is past Python's int-from-text limit
+    ("int-too-many-digits", H + "  - dense: " + "9" * 5000 + "\n", SpecError, 3, 12,
+     ["as an int", "received '9999"]),
+    # ------------------------------------------------ block args that are not names (issue 6)
+    # `    args: [[a], c]`: `args` is column 5, its value column 11, the first item column 12
+    ("args-list-item-list", "blocks:\n  b:\n    args: [[a], c]\n    layers: [relu]\n" + H + "  - b\n",
+     SpecError, 3, 12, ["field 'args'", "block 'b' has an argument that is not a name", "received ['a']"]),
+    ("args-list-item-map", "blocks:\n  b:\n    args: [{a: 1}]\n    layers: [relu]\n" + H + "  - b\n",
+     SpecError, 3, 12, ["not a name", "received {'a': 1}"]),
+    ("args-number-key", "blocks:\n  b:\n    args: {1: 2}\n    layers: [relu]\n" + H + "  - b\n",
+     SpecError, 3, 12, ["not a name", "received 1"]),
+    ("args-spaced-name", "blocks:\n  b:\n    args: {'a b': 1}\n    layers: [relu]\n" + H + "  - b\n",
+     SpecError, 3, 12, ["not a name", "received 'a b'"]),
+    ("args-number", "blocks:\n  b:\n    args: 3\n    layers: [relu]\n" + H + "  - b\n",
+     SpecError, 3, 11, ["args must map names to defaults", "received 3"]),
+    ("args-false", "blocks:\n  b:\n    args: false\n    layers: [relu]\n" + H + "  - b\n",
+     SpecError, 3, 11, ["args must map names to defaults", "received False"]),
+    ("args-duplicate", "blocks:\n  b:\n    args: [a, a]\n    layers: [relu]\n" + H + "  - b: {a: 1}\n",
+     SpecError, 3, 15, ["names an argument twice", "received 'a'"]),
+    ("args-reserved", "blocks:\n  b:\n    args: {name: x}\n    layers: [relu]\n" + H + "  - b\n",
+     SpecError, 3, 12, ["cannot take an argument called 'name'"]),
     ("expr-negative-result", expr_block("$n - 3"), SpecError, 4, 21, ["field 'units'", "received -1"]),
     ("expr-no-dollar-is-text", expr_block("__import__('os')"), SpecError, 4, 21,
      ["field 'units'", "wrong type"]),
@@ -288,15 +329,15 @@ def test_alias_bomb_is_refused_quickly(tmp_path):
     assert time.perf_counter() - start < 5
     message = str(info.value)
     assert "\n" not in message and message.startswith(f"{path}:")
-    assert "more than 200,000 nodes" in message
+    assert "aliases expand to more than 200,000 nodes" in message
 
 
 def test_alias_bomb_inside_layers_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(loader_module, "MAX_NODES", 10_000)       # the same check, reached sooner
+    monkeypatch.setattr(loader_module, "MAX_ALIAS_NODES", 10_000)  # the same check, reached sooner
     # the bomb as the value of `description:`, which the parser never reads: the loader must stop it
     text = "input: [8, 8, 3]\nlayers: [relu]\ndescription:\n" + "".join(
         "  " + line + "\n" for line in billion_laughs().splitlines())
-    with pytest.raises(SpecError, match="more than 10,000 nodes"):
+    with pytest.raises(SpecError, match="aliases expand to more than 10,000 nodes"):
         parse_file(write(tmp_path, text))
 
 

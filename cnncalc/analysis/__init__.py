@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from cnncalc import layers as registry
 from cnncalc.errors import CnncalcError, DimensionError
 from cnncalc.graph import Graph
-from cnncalc.layers.arith import PIXEL, ReceptiveField
-from cnncalc.layers.base import Diagnostic, Shape
+from cnncalc.layers.arith import BOUND, PIXEL, ReceptiveField
+from cnncalc.layers.base import Diagnostic, Shape, show_shape
 
 BYTES_PER_VALUE = 4  # float32
 
@@ -144,6 +144,12 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
                              list(node.inputs))
         except CnncalcError as exc:
             return Report(graph, rows, diagnostics, exc)
+        if any(v > BOUND for v in inf.out_shape):
+            # e.g. sixty concats of a branch with itself: 2^60 channels; counts past this are noise
+            return Report(graph, rows, diagnostics, DimensionError(
+                f"{node.name}: the output {show_shape(inf.out_shape)} is larger than 10^18 along an axis",
+                node.mark, allowed="sizes up to 10^18 along every axis",
+                fix="fewer concats or paddings that grow the map"))
         for warning in inf.warnings:
             if strict:
                 return Report(graph, rows, diagnostics,

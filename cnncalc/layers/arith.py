@@ -159,9 +159,25 @@ def batchnorm_params(n_C: int) -> tuple[int, int]:
     return 2 * n_C, 2 * n_C
 
 
+# Receptive fields and jumps grow geometrically with depth (500 pools of stride 10^9 give a
+# jump of 10^4500, beyond what Python will even print).  No input is larger than 3·10^9
+# padded pixels (sizes and paddings stop at 10^9), so past BOUND a field only says "larger
+# than any input": it is stored as BOUND + 1 ("more than BOUND") and stays there.
+# Output sizes past BOUND are refused by the analysis (an error, not a marker).
+BOUND = 10**18
+
+
+def bounded(v: int) -> int:
+    """v itself up to BOUND; BOUND + 1 (read: "more than BOUND") beyond it."""
+    return v if v <= BOUND else BOUND + 1
+
+
 @dataclass(frozen=True)
 class ReceptiveField:
-    """Receptive field r and jump j (effective stride) per axis, in input pixels."""
+    """Receptive field r and jump j (effective stride) per axis, in input pixels.
+
+    Exact up to BOUND; a value of BOUND + 1 means "more than BOUND" (see `bounded`).
+    """
 
     r_H: int
     r_W: int
@@ -169,12 +185,12 @@ class ReceptiveField:
     j_W: int
 
     def step(self, f_H: int, f_W: int, s_H: int, s_W: int, d_H: int = 1, d_W: int = 1) -> "ReceptiveField":
-        """r_out = r_in + (f − 1)·d·j_in,  j_out = j_in·s."""
+        """r_out = r_in + (f − 1)·d·j_in,  j_out = j_in·s  (each capped at BOUND + 1)."""
         return ReceptiveField(
-            self.r_H + (f_H - 1) * d_H * self.j_H,
-            self.r_W + (f_W - 1) * d_W * self.j_W,
-            self.j_H * s_H,
-            self.j_W * s_W,
+            bounded(self.r_H + (f_H - 1) * d_H * self.j_H),
+            bounded(self.r_W + (f_W - 1) * d_W * self.j_W),
+            bounded(self.j_H * s_H),
+            bounded(self.j_W * s_W),
         )
 
     def widest(self, other: "ReceptiveField") -> "ReceptiveField":

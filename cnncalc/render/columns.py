@@ -10,24 +10,48 @@ from dataclasses import dataclass
 from typing import Callable
 
 from cnncalc.analysis import Row
+from cnncalc.layers.arith import BOUND
+
+BEYOND = ">10^18"  # a receptive field or jump past arith.BOUND: larger than any input
 
 
 def shape_text(shape) -> str:
     return "×".join(str(v) for v in shape) if shape else ""
 
 
+def rf_value(v: int):
+    """A receptive-field or jump value: the exact integer, or BEYOND once it passed arith.BOUND."""
+    return v if v <= BOUND else BEYOND
+
+
+def rf_pair(a: int, b: int, sep: str = "×") -> str:
+    return f"{rf_value(a)}{sep}{rf_value(b)}"
+
+
+def _scaled(n: int, size: int) -> str:
+    """n / size to two decimals, in integers (a float overflows past 10^308)."""
+    hundredths = (abs(n) * 100 + size // 2) // size
+    return f"{'-' if n < 0 else ''}{hundredths // 100}.{hundredths % 100:02d}"
+
+
 def human(n: int, unit: str = "") -> str:
-    """4,089,184,256 → '4.09 G' (display only; exact integers stay in json/csv)."""
+    """4,089,184,256 → '4.09 G'; past 10^15, '1.23e+20 ' (display only; exact integers stay in json/csv)."""
+    if abs(n) >= 10**15:
+        digits = len(str(abs(n))) - 1
+        return f"{_scaled(n, 10**digits)}e+{digits} {unit}".rstrip()
     for size, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
         if abs(n) >= size:
-            return f"{n / size:.2f} {suffix}{unit}"
+            return f"{_scaled(n, size)} {suffix}{unit}"
     return f"{n} {unit}".rstrip()
 
 
 def human_bytes(n: int) -> str:
-    for size, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+    if n >= 1 << 70:
+        return human(n, "B")
+    for size, suffix in ((1 << 60, "EiB"), (1 << 50, "PiB"), (1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"),
+                         (1 << 10, "KiB")):
         if n >= size:
-            return f"{n / size:.2f} {suffix}"
+            return f"{_scaled(n, size)} {suffix}"
     return f"{n} B"
 
 
@@ -43,14 +67,14 @@ class Column:
 def _rf(row: Row) -> str:
     if row.rf is None:
         return ""
-    return f"{row.rf.r_H}×{row.rf.r_W}"
+    return rf_pair(row.rf.r_H, row.rf.r_W)
 
 
 def _jump(row: Row) -> str:
     if row.rf is None:
         return ""
     r = row.rf
-    return str(r.j_H) if r.j_H == r.j_W else f"{r.j_H},{r.j_W}"
+    return str(rf_value(r.j_H)) if r.j_H == r.j_W else rf_pair(r.j_H, r.j_W, ",")
 
 
 def _reads(row: Row) -> str:

@@ -12,8 +12,19 @@ import io
 import json
 
 from cnncalc.analysis import Comparison, Report, Totals, fold
-from cnncalc.errors import CnncalcError
-from cnncalc.render.columns import COLUMNS, Column, cell, human, human_bytes, shape_text, view
+from cnncalc.analysis.pause import paused_gc
+from cnncalc.errors import CnncalcError, printable
+from cnncalc.render.columns import (
+    COLUMNS,
+    Column,
+    cell,
+    human,
+    human_bytes,
+    rf_pair,
+    rf_value,
+    shape_text,
+    view,
+)
 from cnncalc.render.text_table import box_table
 
 CONVENTION = ("MACs = multiply-accumulates of conv and dense layers, bias excluded; FLOPs = 2·MACs; "
@@ -41,15 +52,32 @@ def _reads_cell(column: Column, row, prev_output: str | None) -> str:
 
 def render(report: Report, command: str, fmt: str, depth: int | None = None) -> str:
     """The report as text in one of the formats: table, json, csv or markdown."""
+    with paused_gc():
+        return _render(report, command, fmt, depth)
+
+
+def _render(report: Report, command: str, fmt: str, depth: int | None) -> str:
     rows = fold(report, depth)
     columns = view(command, _has_branches(report))
     if fmt == "json":
-        return json.dumps(as_json(report, rows), indent=2, ensure_ascii=False) + "\n"
+        return dumps(as_json(report, rows))
     if fmt == "csv":
         return as_csv(rows, columns)
     if fmt == "markdown":
         return as_markdown(report, rows, columns, command)
     return as_table(report, rows, columns, command)
+
+
+def dumps(data) -> str:
+    """JSON text, UTF-8 kept, but every character a terminal could act on escaped as \\uXXXX.
+
+    json escapes only U+0000–U+001F; DEL, the C1 controls (U+009B is CSI), line separators and
+    bidirectional overrides would otherwise pass raw.  Outside strings JSON holds only ASCII.
+    """
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() or ch in " \n" else json.dumps(ch)[1:-1] for ch in text)
+    return text + "\n"
 
 
 def _totals_cells(columns: list[Column], totals_by_key: dict) -> list[str]:
@@ -115,11 +143,12 @@ def _totals_text(t: Totals, command: str, complete: bool) -> str:
         lines.append(f"Other ops: {t.other_ops:,} ({human(t.other_ops)})")
     if command in ("shapes", "summary"):
         lines.append(f"Forward activations (float32, input included): {t.activations:,} values, "
-                     f"{human_bytes(4 * t.activations)}")
+                     f"{human_bytes(t.activation_bytes)}")
         if t.output_shape:
             lines.append(f"Output: {shape_text(t.output_shape)}")
         if t.rf is not None:
-            lines.append(f"Receptive field at the output: {t.rf.r_H}×{t.rf.r_W}, jump {t.rf.j_H}×{t.rf.j_W}")
+            lines.append(f"Receptive field at the output: {rf_pair(t.rf.r_H, t.rf.r_W)}, "
+                         f"jump {rf_pair(t.rf.j_H, t.rf.j_W)}")
     return "\n".join(lines)
 
 
@@ -137,8 +166,8 @@ def as_json(report: Report, rows) -> dict:
             "trainable": r.trainable, "non_trainable": r.non_trainable, "params": r.params,
             "macs": r.macs, "flops": r.flops, "other_ops": r.other_ops,
             "activations": r.activations, "activation_bytes": r.activation_bytes,
-            "receptive_field": [r.rf.r_H, r.rf.r_W] if r.rf else None,
-            "jump": [r.rf.j_H, r.rf.j_W] if r.rf else None,
+            "receptive_field": [rf_value(r.rf.r_H), rf_value(r.rf.r_W)] if r.rf else None,
+            "jump": [rf_value(r.rf.j_H), rf_value(r.rf.j_W)] if r.rf else None,
             "depth": r.depth, "layers": r.folded,
         } for r in rows],
         "totals": {
@@ -146,7 +175,7 @@ def as_json(report: Report, rows) -> dict:
             "params_bytes": t.params_bytes, "macs": t.macs, "flops": t.flops, "other_ops": t.other_ops,
             "activations": t.activations, "activation_bytes": t.activation_bytes,
             "output_shape": list(t.output_shape), "layers": t.layers,
-            "receptive_field": [t.rf.r_H, t.rf.r_W] if t.rf else None,
+            "receptive_field": [rf_value(t.rf.r_H), rf_value(t.rf.r_W)] if t.rf else None,
         },
         "diagnostics": [diagnostic_json(d) for d in report.diagnostics],
         "error": error_json(report.error) if report.error else None,
@@ -170,15 +199,16 @@ def as_csv(rows, columns) -> str:
     keys = [c.key for c in columns if c.key != "reads"] + ["inputs"]
     writer.writerow(keys)
     for r in rows:
-        writer.writerow([COLUMNS[k].value(r) for k in keys[:-1]] + [" ".join(r.inputs)])
+        values = [COLUMNS[k].value(r) for k in keys[:-1]] + [" ".join(r.inputs)]
+        writer.writerow([printable(v) if isinstance(v, str) else v for v in values])
     return buffer.getvalue()
 
 
 def as_markdown(report: Report, rows, columns, command: str) -> str:
     def esc(text: str) -> str:
-        return text.replace("|", "\\|")
+        return printable(text).replace("|", "\\|")
 
-    out = [f"### {report.graph.name} — {TITLES[command]}", ""]
+    out = [f"### {esc(report.graph.name)} — {TITLES[command]}", ""]
     out.append("| " + " | ".join(c.title for c in columns) + " |")
     out.append("|" + "|".join(":---" if c.justify == "left" else "---:" for c in columns) + "|")
     for cells in _body(report, rows, columns):
@@ -199,7 +229,7 @@ def diagnostic_lines(report: Report) -> list[str]:
     out = []
     for d in report.diagnostics:
         where = f"{d.mark}: " if d.mark else ""
-        out.append(f"warning: {where}{d.message}" + (f" — {d.fix}" if d.fix else ""))
+        out.append(printable(f"warning: {where}{d.message}" + (f" — {d.fix}" if d.fix else "")))
     return out
 
 
@@ -217,7 +247,7 @@ _COMPARE_ROWS = (
     ("Other ops", lambda t: t.other_ops, True),
     ("Activations (values)", lambda t: t.activations, True),
     ("Output", lambda t: shape_text(t.output_shape), False),
-    ("Receptive field", lambda t: f"{t.rf.r_H}×{t.rf.r_W}" if t.rf else "", False),
+    ("Receptive field", lambda t: rf_pair(t.rf.r_H, t.rf.r_W) if t.rf else "", False),
     ("Layers", lambda t: t.layers, True),
 )
 
@@ -235,7 +265,7 @@ def render_compare(comparison: Comparison, fmt: str) -> str:
                     base = get(comparison.totals[0])
                     entry[key + "_ratio"] = (get(t) / base) if base else None
             data["specs"].append(entry)
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        return dumps(data)
     header = ["Metric"] + names
     body = []
     for title, get, numeric in _COMPARE_ROWS:
@@ -254,13 +284,14 @@ def render_compare(comparison: Comparison, fmt: str) -> str:
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["metric"] + comparison.files)
+        writer.writerow(["metric"] + [printable(f) for f in comparison.files])
         for title, get, _ in _COMPARE_ROWS:
             writer.writerow([title] + [get(t) for t in comparison.totals])
         return buffer.getvalue()
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|:---|" + "---:|" * len(names)]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
+        lines = [printable(line) for line in lines]
+        lines += ["| " + " | ".join(printable(c).replace("|", "\\|") for c in row) + " |" for row in body]
         return "\n".join(lines) + "\n"
     return box_table(header, body, ["left"] + ["right"] * len(names),
                      title="comparison (ratios to the first spec)", caption=CONVENTION)

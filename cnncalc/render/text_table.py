@@ -7,9 +7,15 @@ text here and written straight to the stream.
 
 from __future__ import annotations
 
+from cnncalc.errors import printable
+
 
 def box_table(headers: list[str], rows: list[list[str]], justify: list[str], footer: list[list[str]] = (),
               title: str | None = None, caption: str | None = None) -> str:
+    # user text (a spec's name, a layer's field) may hold control characters: escape every cell
+    headers = [printable(h) for h in headers]
+    rows = [[printable(text) for text in row] for row in rows]
+    footer = [[printable(text) for text in row] for row in footer]
     widths = [len(h) for h in headers]
     for row in list(rows) + list(footer):
         for i, text in enumerate(row):
@@ -27,7 +33,7 @@ def box_table(headers: list[str], rows: list[list[str]], justify: list[str], foo
 
     out = []
     if title:
-        out.append(title)
+        out.append(printable(title))
     out.append(rule("┏", "┳", "┓", "━"))
     out.append(line(headers, "┃", "┃", "┃"))
     out.append(rule("┡", "╇", "┩", "━"))
@@ -37,5 +43,5 @@ def box_table(headers: list[str], rows: list[list[str]], justify: list[str], foo
         out.extend(line(r, "│", "│", "│") for r in footer)
     out.append(rule("└", "┴", "┘", "─"))
     if caption:
-        out.append(caption)
+        out.append(printable(caption))
     return "\n".join(out) + "\n"

@@ -2,8 +2,16 @@
 
 yaml.compose builds the node graph without constructing Python objects (so no
 Python tags can run); we convert nodes ourselves into dicts and lists that
-remember where each key and value stood, and count nodes so that an alias bomb
-("billion laughs") stops with an error instead of eating the memory.
+remember where each key and value stood.
+
+Two limits keep a hostile file from eating the memory:
+- MAX_ALIAS_NODES counts the nodes that aliases (`*name`) produce: the same node
+  visited again.  This is the "billion laughs" guard: ten nested aliases of ten
+  items expand to 10^10 nodes from a few hundred bytes.
+- MAX_NODES counts every node, written or aliased: ten for each of the parser's
+  200,000 layers (`- conv: {filters: 16, kernel: 3, padding: same}` is nine), so a
+  spec the parser accepts always loads, and a 100,000-layer spec written out line by
+  line (about 400,000 nodes) is far inside it.
 """
 
 from __future__ import annotations
@@ -14,17 +22,17 @@ from cnncalc.errors import Mark, SpecError
 
 # libyaml's composer is ten times faster than the pure-Python one; both keep marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
-MAX_NODES = 200_000
+MAX_NODES = 2_000_000
+MAX_ALIAS_NODES = 200_000
 MAX_DEPTH = 100  # nesting levels; twenty nested parallels need about sixty
 MAX_BYTES = 5_000_000
 
-_STANDARD_TAGS = {
-    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:seq",
-    "tag:yaml.org,2002:map", "tag:yaml.org,2002:merge", "tag:yaml.org,2002:timestamp",
-}
+_Y = "tag:yaml.org,2002:"
+# the tags we build, each with the one node kind it may stand on (`!!str {a: 1}` is refused)
+_SCALAR_TAGS = {_Y + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_STANDARD_TAGS = _SCALAR_TAGS | {_Y + "seq", _Y + "map", _Y + "merge"}
+_NULLS = ("", "~", "null", "Null", "NULL")
 
 
 class MDict(dict):
@@ -72,41 +80,82 @@ class _Converter:
     def __init__(self, file: str):
         self.file = file
         self.count = 0
+        self.aliased = 0
+        self.seen: set[int] = set()
         self.scalars = yaml.constructor.SafeConstructor()
 
-    def convert(self, node, depth=0):
+    def convert(self, node, depth=0, mark: Mark | None = None):
+        """The node as MDict/MList/scalar; `mark` is the node's own place when the caller has it."""
         if depth > MAX_DEPTH:
             raise SpecError(f"the YAML nests deeper than {MAX_DEPTH} levels", _mark(self.file, node),
                             allowed=f"at most {MAX_DEPTH} levels of lists and mappings")
         self.count += 1
+        if id(node) in self.seen:
+            # a node met again is an alias (or a node inside one): what an alias bomb multiplies
+            self.aliased += 1
+            if self.aliased > MAX_ALIAS_NODES:
+                raise SpecError(f"aliases expand to more than {MAX_ALIAS_NODES:,} nodes (an alias bomb?)",
+                                _mark(self.file, node),
+                                allowed=f"at most {MAX_ALIAS_NODES:,} nodes produced by *aliases; "
+                                        "use repeat: or a block instead")
+        else:
+            self.seen.add(id(node))
         if self.count > MAX_NODES:
-            raise SpecError(f"the YAML expands to more than {MAX_NODES:,} nodes (aliases repeated too often?)",
-                            _mark(self.file, node), allowed="a spec without alias explosions")
+            raise SpecError(f"the YAML has more than {MAX_NODES:,} nodes", _mark(self.file, node),
+                            allowed=f"at most {MAX_NODES:,} values, lists and mappings")
         if node.tag not in _STANDARD_TAGS:
             raise SpecError("YAML tags are not allowed in a spec", _mark(self.file, node), received=node.tag,
                             allowed="plain YAML values (numbers, strings, lists, mappings)")
         if isinstance(node, yaml.ScalarNode):
-            if node.tag == _TIMESTAMP:
-                return node.value  # a plain date is text here (a description), never a datetime
-            return self.scalars.construct_object(node, deep=True)
+            return self.scalar(node)
+        if node.tag in _SCALAR_TAGS or node.tag != (_Y + "seq" if isinstance(node, yaml.SequenceNode) else _Y + "map"):
+            raise SpecError(f"the tag !!{node.tag[len(_Y):]} does not fit a "
+                            f"{'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}",
+                            _mark(self.file, node), received=node.tag, allowed="plain YAML values without tags")
+        mark = mark or _mark(self.file, node)
         if isinstance(node, yaml.SequenceNode):
-            items = [self.convert(child, depth + 1) for child in node.value]
-            return make_list(_mark(self.file, node), items, [_mark(self.file, c) for c in node.value])
-        out = make_dict(_mark(self.file, node))
+            marks = [_mark(self.file, c) for c in node.value]
+            items = [self.convert(child, depth + 1, m) for child, m in zip(node.value, marks)]
+            return make_list(mark, items, marks)
+        out = make_dict(mark)
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise SpecError("YAML merge keys (<<) are not supported; use a block with arguments",
                                 _mark(self.file, key_node))
-            key = self.convert(key_node, depth + 1)
+            key_mark, value_mark = _mark(self.file, key_node), _mark(self.file, value_node)
+            key = self.convert(key_node, depth + 1, key_mark)
             if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise SpecError("mapping keys must be names", _mark(self.file, key_node), received=key)
+                raise SpecError("mapping keys must be names", key_mark, received=key)
             if key in out:
-                raise SpecError("duplicate key", _mark(self.file, key_node), str(key), key,
-                                "each key once per mapping")
-            out[key] = self.convert(value_node, depth + 1)
-            out.key_marks[key] = _mark(self.file, key_node)
-            out.value_marks[key] = _mark(self.file, value_node)
+                raise SpecError("duplicate key", key_mark, str(key), key, "each key once per mapping")
+            out[key] = self.convert(value_node, depth + 1, value_mark)
+            out.key_marks[key] = key_mark
+            out.value_marks[key] = value_mark
         return out
+
+    def scalar(self, node):
+        """A plain or explicitly tagged scalar; a value its tag cannot read is a located error."""
+        tag = node.tag[len(_Y):]
+        if tag == "str":
+            return node.value
+        if tag == "timestamp":
+            return node.value  # a plain date is text here (a description), never a datetime
+        if tag in ("map", "seq", "merge"):
+            raise SpecError(f"the tag !!{tag} does not fit a single value", _mark(self.file, node),
+                            received=node.value, allowed="plain YAML values without tags")
+        if tag == "null" and node.value not in _NULLS:
+            raise SpecError("!!null with a value", _mark(self.file, node), received=node.value,
+                            allowed="null, ~ or nothing")
+        if tag == "bool" and node.value.lower() not in self.scalars.bool_values:
+            raise SpecError("cannot read this value as a bool (!!bool)", _mark(self.file, node), received=node.value,
+                            allowed="true, false, yes, no, on, off")
+        try:
+            return self.scalars.yaml_constructors[node.tag](self.scalars, node)
+        except (ValueError, KeyError, IndexError, TypeError, OverflowError):
+            raise SpecError(f"cannot read this value as {'an' if tag == 'int' else 'a'} {tag} (!!{tag})",
+                            _mark(self.file, node), received=node.value,
+                            allowed={"int": "an integer such as 3, 0x1f or 0o17",
+                                     "float": "a number such as 0.5, 1e-5 or .inf"}.get(tag, f"a {tag}")) from None
 
 
 def load_text(text: str, file: str = "<spec>"):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 from cnncalc import layers as registry
@@ -32,6 +31,11 @@ from cnncalc.layers.base import MAX_SIZE, normalise
 from cnncalc.spec.loader import MDict, MList, load_file, load_text, make_dict, make_list
 
 MAX_LAYERS = 200_000
+# Expansion work: every layer item read, every repeat pass and every value copied into a block call
+# counts one.  Empty chains produce no layers, so without this count `repeat: 200000` nested in
+# `repeat: 200000` over `layers: []` (or blocks that call blocks twice, 32 deep) would run for hours.
+# A 200,000-layer spec written out costs 200,000; `repeat: 200000` over one layer, 400,000.
+MAX_WORK = 1_000_000
 MAX_BLOCK_DEPTH = 32
 MAX_EXPRESSION = 200
 TOP_KEYS = ("name", "input", "layers", "blocks", "description")
@@ -56,11 +60,11 @@ class _Scope:
         self.input_ref = input_ref  # what `input` means here: a full name or a _Ref
         self.path = path
         self.names: dict[str, str] = {}
-        self.counters: Counter = Counter()
+        self.counters: dict[str, int] = {}
 
     def auto_name(self, stem: str) -> str:
         while True:
-            self.counters[stem] += 1
+            self.counters[stem] = self.counters.get(stem, 0) + 1
             local = f"{stem}{self.counters[stem]}"
             if local not in self.names:
                 return local
@@ -73,6 +77,15 @@ class _Parser:
         self.nodes: list[Node] = []
         self.scopes: dict[str, Scope] = {}
         self.block_stack: list[str] = []
+        self.work = 0
+
+    def _tick(self, units: int, mark: Mark) -> None:
+        self.work += units
+        if self.work > MAX_WORK:
+            raise self.error(f"the spec expands to more than {MAX_WORK:,} steps of repeat passes, block calls "
+                             "and layers", mark,
+                             allowed=f"at most {MAX_WORK:,} steps (nested repeat counts multiply; "
+                                     "repeat over layers: [] still costs a step a pass)")
 
     # ------------------------------------------------------------ helpers
 
@@ -109,6 +122,7 @@ class _Parser:
         return prev
 
     def item(self, item, mark: Mark, scope: _Scope, prev):
+        self._tick(1, mark)
         if isinstance(item, str):
             item = make_dict(mark, {item: None})
             item.key_marks[next(iter(item))] = mark
@@ -267,18 +281,27 @@ class _Parser:
         prev = self._inputs(item, scope, prev, False, "repeat", mark)[0]
         path = scope.path + (full,)
         self.scopes[full] = Scope(full, f"repeat ×{times}", mark, len(path))
+        body, body_mark = item["layers"], item.where("layers")
+        if body is None or body == []:
+            self._tick(times, mark)  # nothing to build, but the passes still count
+            times = 0
         for i in range(times):
-            sub = _Scope(f"{full}.{i}.", scope, prev, path + (f"{full}.{i}",))
-            self.scopes[f"{full}.{i}"] = Scope(f"{full}.{i}", f"repeat {i + 1} of {times}", mark, len(path) + 1)
-            prev = self.chain(item["layers"], item.where("layers"), sub, prev)
+            self._tick(1, mark)
+            here = f"{full}.{i}"
+            sub = _Scope(here + ".", scope, prev, path + (here,))
+            self.scopes[here] = Scope(here, f"repeat {i + 1} of {times}", mark, len(path) + 1)
+            prev = self.chain(body, body_mark, sub, prev)
         scope.names[local] = prev
         return prev
 
     def call_block(self, block_name: str, args: MDict, mark: Mark, scope: _Scope, prev):
         block = self.blocks[block_name]
-        if block_name in self.block_stack or len(self.block_stack) >= MAX_BLOCK_DEPTH:
+        if block_name in self.block_stack:
             raise self.error(f"block '{block_name}' calls itself", mark, block_name,
                              " → ".join(self.block_stack + [block_name]), "blocks that do not recurse")
+        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            raise self.error(f"blocks call blocks more than {MAX_BLOCK_DEPTH} deep", mark, block_name,
+                             " → ".join(self.block_stack + [block_name]), f"at most {MAX_BLOCK_DEPTH} nested calls")
         values = dict(block["defaults"])
         if "$short" in args:
             raise self.error(f"block '{block_name}' takes its arguments as a mapping", args.where("$short"),
@@ -300,6 +323,7 @@ class _Parser:
         path = scope.path + (full,)
         self.scopes[full] = Scope(full, block_name, mark, len(path))
         sub = _Scope(f"{full}.", scope, start, path)  # names look outwards from the call site
+        self._tick(block["size"], mark)
         body = substitute(block["layers"], values, block_name, mark)
         self.block_stack.append(block_name)
         end = self.chain(body, block["mark"], sub, start)
@@ -310,19 +334,32 @@ class _Parser:
     # ------------------------------------------------------------ resolution
 
     def resolve(self, ref) -> str:
-        if isinstance(ref, str):
-            return ref
-        scope = ref.scope
-        while scope is not None:
-            if ref.name == INPUT:
-                return self.resolve(scope.input_ref)
-            if ref.name in scope.names:
-                return self.resolve(scope.names[ref.name])  # an empty repeat or block names what it read
-            scope = scope.parent
-        known = sorted(self._visible(ref.scope))
-        raise self.error("no layer of that name", ref.mark, "from", ref.name,
-                         ", ".join(known[:12]) + (" …" if len(known) > 12 else "") if known else "input",
-                         self._suggest(ref.name, known))
+        """The full name a reference reads, following `input` and empty repeats/blocks outwards.
+
+        A loop, not recursion: 5,000 empty repeats each reading the one before are 5,000 steps,
+        and two that read each other are a cycle, not a hang.
+        """
+        seen: set[int] = set()
+        while not isinstance(ref, str):
+            if id(ref) in seen:
+                raise self.error("the layers form a cycle through empty repeats or blocks", ref.mark, "from",
+                                 ref.name, "references to layers that do not read back")
+            seen.add(id(ref))
+            scope = ref.scope
+            while scope is not None:
+                if ref.name == INPUT:
+                    ref = scope.input_ref
+                    break
+                if ref.name in scope.names:
+                    ref = scope.names[ref.name]  # an empty repeat or block names what it read
+                    break
+                scope = scope.parent
+            else:
+                known = sorted(self._visible(ref.scope))
+                raise self.error("no layer of that name", ref.mark, "from", ref.name,
+                                 ", ".join(known[:12]) + (" …" if len(known) > 12 else "") if known else "input",
+                                 self._suggest(ref.name, known))
+        return ref
 
     def _visible(self, scope: _Scope) -> set[str]:
         out = {INPUT}
@@ -446,7 +483,7 @@ def _blocks(tree: MDict) -> dict:
             raise SpecError("a block cannot take the name of a layer kind", where, "blocks", name,
                             "a name that is not a kind")
         if isinstance(body, MList):
-            out[name] = {"defaults": {}, "layers": body, "mark": raw.where(name)}
+            out[name] = {"defaults": {}, "layers": body, "mark": raw.where(name), "size": _size(body)}
             continue
         if not isinstance(body, MDict) or "layers" not in body:
             raise SpecError(f"block '{name}' needs layers", raw.where(name), name, body,
@@ -455,28 +492,66 @@ def _blocks(tree: MDict) -> dict:
             if key not in ("args", "layers", "description"):
                 raise SpecError(f"unknown field for block '{name}'", body.key_where(key), str(key), key,
                                 "args, layers, description")
-        args = body.get("args") or {}
-        if isinstance(args, MList):  # args: [filters, stride] — all required
-            args = {a: None for a in args}
-        if not isinstance(args, dict) or not all(isinstance(a, str) for a in args):
-            raise SpecError(f"block '{name}' args must map names to defaults", body.where("args"), "args", args,
-                            "{filters: null, stride: 1} (null means required)")
-        out[name] = {"defaults": dict(args), "layers": body["layers"], "mark": body.where("layers")}
+        out[name] = {"defaults": _block_args(name, body), "layers": body["layers"], "mark": body.where("layers"),
+                     "size": _size(body["layers"])}
+    return out
+
+
+def _size(tree) -> int:
+    """How many values a block body holds: the work of copying it into one call."""
+    stack, n = [tree], 0
+    while stack:
+        value = stack.pop()
+        n += 1
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return n
+
+
+def _block_args(block: str, body: MDict) -> dict:
+    """A block's arguments and their defaults: `args: {filters: null, stride: 1}` or `args: [filters, stride]`."""
+    args = body.get("args")
+    where = body.where("args")
+    allowed = "{filters: null, stride: 1} (null means required) or a list of names [filters, stride]"
+    if args is None:
+        return {}
+    if isinstance(args, MList):  # args: [filters, stride] — all required
+        names, marks = list(args), [args.where(i) for i in range(len(args))]
+    elif isinstance(args, MDict):
+        names, marks = list(args), [args.key_where(k) for k in args]
+    else:
+        raise SpecError(f"block '{block}' args must map names to defaults", where, "args", args, allowed)
+    out = {}
+    for arg, mark in zip(names, marks):
+        if not isinstance(arg, str) or not _ARG.fullmatch("$" + arg):
+            raise SpecError(f"block '{block}' has an argument that is not a name", mark, "args", arg,
+                            "letters, digits and '_', starting with a letter or '_' (used as $name)")
+        if arg in RESERVED:
+            raise SpecError(f"block '{block}' cannot take an argument called '{arg}'", mark, "args", arg,
+                            "any name but " + " and ".join(RESERVED) + ", which every call takes itself")
+        if arg in out:
+            raise SpecError(f"block '{block}' names an argument twice", mark, "args", arg, "each argument once")
+        out[arg] = args[arg] if isinstance(args, MDict) else None
     return out
 
 
 def _input_shape(tree: MDict) -> tuple:
     if "input" not in tree:
         raise SpecError("the spec needs an input shape", tree.mark, "input", None, "input: [n_H, n_W, n_C] or [n]")
-    value = tree["input"]
-    where = tree.where("input")
-    if not (isinstance(value, list) and len(value) in (1, 3)
+    return check_input_shape(tree["input"], tree.where("input"), "input")
+
+
+def check_input_shape(value, where: Mark | None, field: str) -> tuple:
+    """The one check of an input shape, for the spec's `input:` and the `--input` option alike."""
+    if not (isinstance(value, (list, tuple)) and len(value) in (1, 3)
             and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        raise SpecError("wrong input shape", where, "input", value, "[n_H, n_W, n_C] or [n], positive integers")
+        raise SpecError("wrong input shape", where, field, value, "[n_H, n_W, n_C] or [n], positive integers")
     if min(value) < 1:
-        raise SpecError("input sizes must be positive", where, "input", value, "[n_H, n_W, n_C], each ≥ 1")
+        raise SpecError("input sizes must be positive", where, field, value, "[n_H, n_W, n_C], each ≥ 1")
     if max(value) > MAX_SIZE:
-        raise SpecError("absurdly large input", where, "input", value, f"sizes up to {MAX_SIZE:,}")
+        raise SpecError("absurdly large input", where, field, value, f"sizes up to {MAX_SIZE:,}")
     return tuple(value)
 
 
@@ -492,11 +567,10 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
     name = tree.get("name", file.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     if not isinstance(name, str):
         raise SpecError("the name must be text", tree.where("name"), "name", name, "a string")
-    shape = input_override if input_override is not None else _input_shape(tree)
     if input_override is None:
-        input_mark = tree.where("input")
+        shape, input_mark = _input_shape(tree), tree.where("input")
     else:
-        input_mark = Mark(file, 1, 1)
+        shape, input_mark = check_input_shape(input_override, Mark(file), "--input"), Mark(file, 1, 1)
     if "layers" not in tree:
         raise SpecError("the spec needs layers", tree.mark, "layers", None, "layers: [...]")
     layers_value = tree["layers"]

@@ -7,6 +7,8 @@ checks that the README's field reference names every kind and field in it.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -114,8 +116,8 @@ _ALLOWED = {
     "groups": "an integer ≥ 1 or 'depthwise'",
     "bool": "true or false",
     "rate": "a number with 0 ≤ rate < 1",
-    "pos_float": "a number > 0",
-    "float": "a number",
+    "pos_float": "a finite number > 0",
+    "float": "a finite number",
 }
 
 MAX_SIZE = 10**9  # a guard against absurd sizes; exact Python ints below it
@@ -182,7 +184,12 @@ def normalise(fld: Field, value, kind: str, mark: Mark | None):
     if t in ("rate", "pos_float", "float"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad()
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise bad("out of range") from None
+        if not math.isfinite(value):  # .nan and .inf are YAML floats too; no layer has a use for them
+            raise bad("must be finite")
         if t == "rate" and not 0.0 <= value < 1.0:
             raise bad("out of range")
         if t == "pos_float" and not value > 0.0:

@@ -447,6 +447,16 @@ DIMENSION_ERRORS = [
      ["add1: add needs equal shapes but a gives 4×4×2 and input gives 4×4×3", "1×1 conv"]),
     ("- conv: {filters: 2, kernel: 3, name: a}\n- concat: {from: [input, a]}", (4, 4, 3), ["input", "a"], 5, 5,
      ["concat1: concat needs equal n_H×n_W but input gives 4×4×3 and a gives 2×2×2"]),
+    # the merges compare both spatial sizes, each alone: a [2, 1] kernel takes one row off a 4×5
+    # input (4 − 2 + 1 = 3 rows, 5 columns), a [1, 2] kernel one column (4 rows, 5 − 2 + 1 = 4 columns)
+    ("- conv: {filters: 3, kernel: [2, 1], name: a}\n- add: {from: [a, input]}", (4, 5, 3), ["input", "a"], 5, 5,
+     ["add1: add needs equal shapes but a gives 3×5×3 and input gives 4×5×3"]),
+    ("- conv: {filters: 3, kernel: [1, 2], name: a}\n- add: {from: [input, a]}", (4, 5, 3), ["input", "a"], 5, 5,
+     ["add1: add needs equal shapes but input gives 4×5×3 and a gives 4×4×3"]),
+    ("- conv: {filters: 2, kernel: [2, 1], name: a}\n- concat: {from: [input, a]}", (4, 5, 3), ["input", "a"], 5, 5,
+     ["concat1: concat needs equal n_H×n_W but input gives 4×5×3 and a gives 3×5×2"]),
+    ("- conv: {filters: 2, kernel: [1, 2], name: a}\n- concat: {from: [input, a]}", (4, 5, 3), ["input", "a"], 5, 5,
+     ["concat1: concat needs equal n_H×n_W but input gives 4×5×3 and a gives 4×4×2"]),
     ("- flatten: {name: f}\n- concat: {from: [input, f]}", (2, 2, 3), ["input", "f"], 5, 5,
      ["concat needs equal n_H×n_W but input gives 2×2×3 and f gives 12"]),
     ("- flatten\n- conv: {filters: 1, kernel: 1}", (4, 4, 3), ["input", "flatten1"], 5, 5,

@@ -154,8 +154,8 @@ def test_depthwise_default_filters_multiplier_and_no_bias():
 
 def test_conv_without_filters_is_an_error():
     r = run("- conv: {kernel: 3}")
-    assert r.error is not None and isinstance(r.error, CnncalcError)
-    assert r.error.field == "filters"
+    assert isinstance(r.error, CnncalcError)
+    assert r.error.field == "filters" and "conv needs the number of filters" in r.error.line()
     assert names(r) == ["input"]
 
 

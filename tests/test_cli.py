@@ -504,6 +504,10 @@ def test_table_prints_thousands_separators_in_cells_totals_row_and_totals_lines(
     assert total == ["Total", "", "", "61,706", "0", "61,706"]
     assert "Trainable params: 61,706 (61.71 K)" in out
     assert "Total params: 61,706 (61.71 K)" in out
+    assert "Params memory (float32): 241.04 KiB" in out           # 61,706·4 = 246,824 B = 241.04 KiB
+    # activations: 1,024 + 2·4,704 + 1,176 + 2·1,600 + 2·400 + 2·120 + 2·84 + 2·10 = 16,036; ·4 B = 62.64 KiB
+    shapes = ok(invoke("shapes", CLASSIC)).stdout
+    assert "Forward activations (float32, input included): 16,036 values, 62.64 KiB" in shapes
     flops = ok(invoke("flops", CLASSIC)).stdout
     titles, body, total = table_parts(flops)
     rows = {r[0]: dict(zip(titles, r)) for r in body}
@@ -585,3 +589,24 @@ def test_params_comparison_honours_strict(specs):
     errors = [x for x in strict.stderr.splitlines() if x.strip()]
     assert len(errors) == 1 and errors[0].startswith(f"error: {specs['odd']}:4:5: conv1: (7 + 2·0 − 3)/3 + 1 = 2.33")
     assert "--strict" in errors[0] and "Traceback" not in strict.output
+
+
+def test_human_units_switch_at_exactly_a_thousand_and_at_1024_bytes():
+    from cnncalc.render.columns import human, human_bytes
+
+    assert (human(999), human(1000), human(999_999), human(10**6)) == ("999", "1.00 K", "1000.00 K", "1.00 M")
+    assert human(4_089_184_256, "MAC") == "4.09 GMAC" and human(10**12) == "1.00 T"
+    assert (human_bytes(1023), human_bytes(1024), human_bytes(1 << 20), human_bytes(3 << 30)) == \
+        ("1023 B", "1.00 KiB", "1.00 MiB", "3.00 GiB")
+
+
+@pytest.mark.parametrize("command, header", [
+    ("shapes", "name,notation,out_shape,activations,rf,jump,inputs"),
+    ("params", "name,notation,out_shape,trainable,non_trainable,params,inputs"),
+    ("flops", "name,notation,out_shape,macs,flops,other_ops,inputs"),
+    ("summary", "name,notation,out_shape,trainable,non_trainable,macs,other_ops,activations,rf,inputs"),
+])
+def test_csv_columns_are_in_the_tables_order(specs, command, header):
+    """The csv header is the table's columns in order (Reads becomes the trailing `inputs`)."""
+    for spec in ("lenet", "branchy"):
+        assert ok(invoke(command, specs[spec], "-f", "csv")).stdout.splitlines()[0] == header

@@ -378,7 +378,7 @@ def test_defaults_agree_with_pytorchs_own(text):
     report, net = build(text, batch=4)
     model = _torch_copy(report, net)
     x, y = batch_of(net, 4)
-    loss, grads = loss_and_grads(net, x, y)
+    _, grads = loss_and_grads(net, x, y)
     ref_logits = model(torch.tensor(x))
     assert net.values[net.logits].shape == tuple(ref_logits.shape)
     assert np.allclose(net.values[net.logits], ref_logits.detach().numpy(), atol=1e-5)

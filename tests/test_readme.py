@@ -1,5 +1,6 @@
 """The README's commands are run here, so the documentation and the behaviour cannot drift."""
 
+import csv
 import json
 import os
 import re
@@ -94,8 +95,24 @@ def test_readme_console_example_runs_and_prints_what_the_readme_says(command, sh
         assert line in lines, (command, line)
     if args[0] in ("shapes", "params", "flops", "summary"):
         check_totals(args, out)
+    elif args[0] == "train":
+        check_run_directory(os.path.join(ROOT, args[args.index("--out") + 1]), int(args[args.index("--epochs") + 1]))
     else:
         assert out.strip()
+
+
+def check_run_directory(folder: str, epochs: int) -> None:
+    """The files and metrics columns the README's Training section says a run directory keeps."""
+    keeps = README.split("The run directory keeps", 1)[1].split("written atomically", 1)[0]
+    names = re.findall(r"`([\w.]+)`", keeps)
+    files = [n for n in names if "." in n]
+    columns = [n for n in names if "." not in n]
+    assert {"spec.yaml", "metrics.json", "best.npz"} <= set(files) and "val_acc" in columns
+    for name in files:
+        assert os.path.isfile(os.path.join(folder, name)), name
+    with open(os.path.join(folder, "metrics.csv"), encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == epochs and list(rows[0]) == columns
 
 
 def test_readme_shows_the_totals_of_an_example():

@@ -104,7 +104,7 @@ def make(node, row):
             options["bias"] = f["bias"]
         # 'same' is resolved by the analysis (PyTorch has no asymmetric padding); numbers are the spec's
         pads = row.resolved["pads"] if "padding" in f else (0, 0, 0, 0)
-        n_C = f["filters"] if "filters" in f else n_C_prev  # depthwise without filters keeps n_C_prev
+        n_C = f.get("filters", n_C_prev)  # depthwise without filters keeps n_C_prev
         return PaddedConv2d(pads, n_C_prev, n_C, f["kernel"], **options)
     if kind in ("maxpool", "avgpool"):
         pads = row.resolved["pads"] if "padding" in f else (0, 0, 0, 0)

@@ -185,7 +185,7 @@ def check_rows_sum_to_totals(titles, body, total, text):
 def test_table_printed_rows_sum_to_printed_totals(specs, command, spec):
     result = ok(invoke(command, specs[spec]))
     titles, body, total = table_parts(result.stdout)
-    assert titles[0] == "Layer" and total is not None and body
+    assert titles[0] == "Layer" and total[0] == "Total" and body[0][0] == "input"
     columns, lines = check_rows_sum_to_totals(titles, body, total, result.stdout)
     if spec == "lenet":
         expected = {"Trainable": 62958, "Non-trainable": 0, "Params": 62958, "MACs": 849320, "FLOPs": 1698640,
@@ -248,7 +248,9 @@ def test_csv_has_exact_integers_matching_json(specs, command, spec):
     data = json.loads(ok(invoke(command, specs[spec], "--format", "json")).stdout)
     assert [r["name"] for r in rows] == [r["name"] for r in data["rows"]]
     numeric = [k for k in rows[0] if k in SUMMED_KEYS]
-    assert numeric
+    assert numeric == {"shapes": ["activations"], "params": ["trainable", "non_trainable", "params"],
+                       "flops": ["macs", "flops", "other_ops"],
+                       "summary": ["trainable", "non_trainable", "macs", "other_ops", "activations"]}[command]
     for csv_row, json_row in zip(rows, data["rows"]):
         for key in numeric:
             assert re.fullmatch(r"\d+", csv_row[key]), (key, csv_row[key])   # no separators, no units
@@ -481,3 +483,130 @@ def test_analysis_commands_do_not_import_numba_or_the_engine(command):
     assert done.returncode == 0, done.stderr
     assert "NUMBA False" in done.stdout
     assert "ENGINE []" in done.stdout
+
+
+# ---------------------------------------------------------------- the exact printed text
+
+# LeNet-5 as taught (specs/lenet5_classic.yaml: 32×32×1, 6 and 16 filters of 5×5, avgpool, tanh):
+#   conv1 (5·5·1 + 1)·6 = 156; conv2 (5·5·6 + 1)·16 = 2,416; dense1 (400 + 1)·120 = 48,120;
+#   dense2 (120 + 1)·84 = 10,164; dense3 (84 + 1)·10 = 850 → 61,706 trainable (61.71 K), none else.
+#   MACs: 28·28·6·25 = 117,600; 10·10·16·150 = 240,000; 48,000 + 10,080 + 840 → 416,520; FLOPs 833,040.
+CLASSIC = os.path.join(ROOT, "specs", "lenet5_classic.yaml")
+
+
+def test_table_prints_thousands_separators_in_cells_totals_row_and_totals_lines():
+    out = ok(invoke("params", CLASSIC)).stdout
+    titles, body, total = table_parts(out)
+    rows = {r[0]: dict(zip(titles, r)) for r in body}
+    assert rows["conv2"]["Trainable"] == "2,416" and rows["conv2"]["Params"] == "2,416"
+    assert rows["dense1"]["Trainable"] == "48,120" and rows["dense2"]["Params"] == "10,164"
+    assert rows["dense3"]["Params"] == "850"
+    assert total == ["Total", "", "", "61,706", "0", "61,706"]
+    assert "Trainable params: 61,706 (61.71 K)" in out
+    assert "Total params: 61,706 (61.71 K)" in out
+    assert "Params memory (float32): 241.04 KiB" in out           # 61,706·4 = 246,824 B = 241.04 KiB
+    # activations: 1,024 + 2·4,704 + 1,176 + 2·1,600 + 2·400 + 2·120 + 2·84 + 2·10 = 16,036; ·4 B = 62.64 KiB
+    shapes = ok(invoke("shapes", CLASSIC)).stdout
+    assert "Forward activations (float32, input included): 16,036 values, 62.64 KiB" in shapes
+    flops = ok(invoke("flops", CLASSIC)).stdout
+    titles, body, total = table_parts(flops)
+    rows = {r[0]: dict(zip(titles, r)) for r in body}
+    assert rows["conv1"]["MACs"] == "117,600" and rows["conv2"]["FLOPs"] == "480,000"
+    assert total[titles.index("MACs")] == "416,520" and total[titles.index("FLOPs")] == "833,040"
+    assert "MACs: 416,520 (416.52 KMAC)" in flops and "FLOPs (2·MACs): 833,040 (833.04 KFLOP)" in flops
+
+
+def test_markdown_prints_thousands_separators_in_cells_totals_row_and_totals_lines():
+    out = ok(invoke("params", CLASSIC, "-f", "markdown")).stdout
+    assert "| dense1 | dense 120 | 120 | 48,120 | 0 | 48,120 |" in out.splitlines()
+    assert "| conv2 | conv 5×5 s1 p0, 16 | 10×10×16 | 2,416 | 0 | 2,416 |" in out.splitlines()
+    assert "| **Total** |  |  | **61,706** | **0** | **61,706** |" in out.splitlines()
+    assert "- Trainable params: 61,706 (61.71 K) — PyTorch's parameters() count" in out.splitlines()
+    flops = ok(invoke("flops", CLASSIC, "-f", "markdown")).stdout
+    assert "- MACs: 416,520 (416.52 KMAC)" in flops.splitlines()
+
+
+def test_csv_and_json_carry_plain_integers_without_separators():
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(ok(invoke("params", CLASSIC, "-f", "csv")).stdout))}
+    assert rows["dense1"]["trainable"] == "48120" and rows["conv2"]["params"] == "2416"
+    data = json.loads(ok(invoke("params", CLASSIC, "-f", "json")).stdout)
+    assert data["totals"]["trainable"] == 61706 and type(data["totals"]["trainable"]) is int
+    assert {r["name"]: r["params"] for r in data["rows"]}["dense1"] == 48120
+
+
+# A rectangular kernel with different strides along n_H and n_W, so the two axes of the receptive
+# field differ; 41×41 divides exactly at every layer:
+#   n_H: 41 → (41 − 3)/1 + 1 = 39 → (39 − 5)/2 + 1 = 18 → (18 − 2)/2 + 1 = 9
+#   n_W: 41 → (41 − 5)/2 + 1 = 19 → (19 − 5)/1 + 1 = 15 (dilated 3: 2·2 + 1 = 5) → (15 − 3)/1 + 1 = 13
+RF_LAYERS = [  # (kernel, stride, dilation) as (H, W) pairs
+    ((3, 5), (1, 2), (1, 1)),
+    ((5, 3), (2, 1), (1, 2)),
+    ((2, 3), (2, 1), (1, 1)),
+]
+RF_SPEC = ("name: rf\ninput: [41, 41, 1]\nlayers:\n"
+           "  - conv: {filters: 2, kernel: [3, 5], stride: [1, 2]}\n"
+           "  - conv: {filters: 2, kernel: [5, 3], stride: [2, 1], dilation: [1, 2]}\n"
+           "  - maxpool: {kernel: [2, 3], stride: [2, 1]}\n")
+
+
+def brute_force_field(layers, axis):
+    """(receptive field, jump) along one axis after `layers`, by listing the input positions that reach
+    output unit 0 (unit u of a layer reads u·s + j·d for j < f) and where unit 1's first one lies."""
+    def reach(unit):
+        positions = {unit}
+        for f, s, d in reversed(layers):
+            positions = {u * s[axis] + j * d[axis] for u in positions for j in range(f[axis])}
+        return positions
+    first = reach(0)
+    return max(first) - min(first) + 1, min(reach(1)) - min(first)
+
+
+def test_json_and_table_receptive_field_keep_n_H_and_n_W_apart(tmp_path):
+    path = tmp_path / "rf.yaml"
+    path.write_text(RF_SPEC, encoding="utf-8")
+    data = json.loads(ok(invoke("shapes", path, "-f", "json")).stdout)
+    rows = {r["name"]: r for r in data["rows"]}
+    for i, name in enumerate(["conv1", "conv2", "maxpool1"]):
+        (r_H, j_H), (r_W, j_W) = (brute_force_field(RF_LAYERS[:i + 1], axis) for axis in (0, 1))
+        assert rows[name]["receptive_field"] == [r_H, r_W], name
+        assert rows[name]["jump"] == [j_H, j_W], name
+    # by hand: n_H 3 → 3 + 4·1 = 7 → 7 + 1·2 = 9, jumps 1, 2, 4; n_W 5 → 5 + 2·2·2 = 13 → 13 + 2·2 = 17, jumps 2, 2, 2
+    assert data["totals"]["receptive_field"] == [9, 17]
+    assert rows["maxpool1"]["output_shape"] == [9, 13, 2]
+    table = ok(invoke("shapes", path)).stdout
+    titles, body, _ = table_parts(table)
+    cells = {r[0]: dict(zip(titles, r)) for r in body}
+    assert cells["conv1"]["RF"] == "3×5" and cells["conv1"]["Jump"] == "1,2"
+    assert cells["maxpool1"]["RF"] == "9×17" and cells["maxpool1"]["Jump"] == "4,2"
+    assert "Receptive field at the output: 9×17, jump 4×2" in table
+
+
+def test_params_comparison_honours_strict(specs):
+    """The odd spec divides inexactly ((7 − 3)/3 + 1 = 2.33): a warning alone, an error under --strict."""
+    assert ok(invoke("params", specs["tiny"], specs["odd"])).exit_code == 0
+    strict = invoke("params", specs["tiny"], specs["odd"], "--strict")
+    assert strict.exit_code == 1 and isinstance(strict.exception, SystemExit)
+    errors = [x for x in strict.stderr.splitlines() if x.strip()]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {specs['odd']}:4:5: conv1: (7 + 2·0 − 3)/3 + 1 = 2.33")
+    assert "--strict" in errors[0] and "Traceback" not in strict.output
+
+
+def test_human_units_switch_at_exactly_a_thousand_and_at_1024_bytes():
+    from cnncalc.render.columns import human, human_bytes
+
+    assert (human(999), human(1000), human(999_999), human(10**6)) == ("999", "1.00 K", "1000.00 K", "1.00 M")
+    assert human(4_089_184_256, "MAC") == "4.09 GMAC" and human(10**12) == "1.00 T"
+    assert (human_bytes(1023), human_bytes(1024), human_bytes(1 << 20), human_bytes(3 << 30)) == \
+        ("1023 B", "1.00 KiB", "1.00 MiB", "3.00 GiB")
+
+
+@pytest.mark.parametrize("command, header", [
+    ("shapes", "name,notation,out_shape,activations,rf,jump,inputs"),
+    ("params", "name,notation,out_shape,trainable,non_trainable,params,inputs"),
+    ("flops", "name,notation,out_shape,macs,flops,other_ops,inputs"),
+    ("summary", "name,notation,out_shape,trainable,non_trainable,macs,other_ops,activations,rf,inputs"),
+])
+def test_csv_columns_are_in_the_tables_order(specs, command, header):
+    """The csv header is the table's columns in order (Reads becomes the trailing `inputs`)."""
+    for spec in ("lenet", "branchy"):
+        assert ok(invoke(command, specs[spec], "-f", "csv")).stdout.splitlines()[0] == header

@@ -157,7 +157,8 @@ def test_buffers_are_allocated_once():
     rng = np.random.default_rng(0)
     loop.step(x, y, rng)
     first = net.forward(x, True, rng)
-    assert net.forward(x, True, rng) is not None and np.shares_memory(first, net.forward(x, True, rng))
+    second = net.forward(x, True, rng)
+    assert second.shape == (256, net.n_classes) and np.shares_memory(first, second)   # the same logits buffer
     tracemalloc.start()
     try:
         for _ in range(3):
@@ -351,3 +352,40 @@ def test_fifty_steps_match_pytorch(text, optimizer):
     assert ours[-1] < ours[0]
     for k, v in model.state_dict().items():
         assert np.allclose(net.state()[k], v.numpy(), atol=1e-4, rtol=1e-3), k
+
+
+# Pools whose options are left to the defaults, against PyTorch built from its own defaults
+# (torch_builder passes torch only what a spec states): 'same' on an even width pads (0, 1), so the
+# first avgpool's last column divides by the whole window (count_include_pad, PyTorch's default);
+# the floor-mode maxpool on 5 rows gives ⌊(5 − 2)/2⌋ + 1 = 2 (ceil would give 3); the stated ceil
+# pool gives ⌈(9 − 2)/2⌉ + 1 = 5 rows; the last avgpool excludes its (asymmetric) padding; leaky_relu's
+# slope is PyTorch's 0.01.
+POOL_NET = spec("""- avgpool: {kernel: 2, stride: 1, padding: same}
+- leaky_relu
+- conv: {filters: 3, kernel: 3, padding: 1}
+- maxpool: {kernel: 2, ceil_mode: true}
+- maxpool: 2
+- avgpool: {kernel: 3, stride: 1, padding: 1}
+- avgpool: {kernel: 2, stride: 1, padding: [0, 1, 0, 1], count_include_pad: false}
+- flatten
+- dense: 3""", (9, 8, 2))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("text", [POOL_NET, NET], ids=["pools", "branchy"])
+def test_defaults_agree_with_pytorchs_own(text):
+    torch = pytest.importorskip("torch")
+    report, net = build(text, batch=4)
+    model = _torch_copy(report, net)
+    x, y = batch_of(net, 4)
+    _, grads = loss_and_grads(net, x, y)
+    ref_logits = model(torch.tensor(x))
+    assert net.values[net.logits].shape == tuple(ref_logits.shape)
+    assert np.allclose(net.values[net.logits], ref_logits.detach().numpy(), atol=1e-5)
+    torch.nn.functional.cross_entropy(ref_logits, torch.tensor(y)).backward()
+    named = dict(model.named_parameters())
+    for k, g in grads.items():
+        assert np.allclose(g, named[k].grad.numpy(), atol=1e-5, rtol=1e-4), k
+    for k, v in model.state_dict().items():
+        if k in net.buffers:
+            assert np.allclose(net.buffers[k], v.numpy(), atol=1e-6), k

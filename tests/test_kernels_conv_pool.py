@@ -404,3 +404,57 @@ def test_pool_layer_reuses_its_buffers():
     assert dx.shape == (2, 2, 6, 6) and dx.sum() == 2 * 2 * 9
     with pytest.raises(ValueError, match="received 'min'"):
         pool_k.Pool("min", 4, 2, 6, 6, (2, 2), (2, 2), (0, 0, 0, 0), 3, 3)
+
+
+# `padding: same` on an even input pads one more row and column after than before:
+#   n = 8, f = 3, s = 2: ⌈8/2⌉ = 4 outputs, total = (4 − 1)·2 + 3 − 8 = 1 → top 0, bottom 1
+#   n = 8, f = 2, s = 1: total = 7·1 + 2 − 8 = 1 → 0 before, 1 after
+# so the last window of each axis holds one padding row (column): with count_include_pad it divides
+# by the whole window, f_H·f_W, without it by the real pixels only.
+SAME_ON_EVEN = [((3, 3), (2, 2), (0, 1, 0, 1)), ((2, 2), (1, 1), (0, 1, 0, 1)), ((3, 2), (2, 1), (0, 1, 0, 1))]
+
+
+@pytest.mark.parametrize("f, s, pads", SAME_ON_EVEN)
+def test_same_padding_on_an_even_input_is_asymmetric_for_avgpool(f, s, pads):
+    from helpers import row, run
+
+    r = run(f"- avgpool: {{kernel: {list(f)}, stride: {list(s)}, padding: same}}", (8, 8, 2))
+    assert row(r, "avgpool1").resolved["pads"] == pads
+    assert row(r, "avgpool1").out_shape == (-(-8 // s[0]), -(-8 // s[1]), 2)
+
+
+@pytest.mark.parametrize("include", [True, False])
+@pytest.mark.parametrize("f, s, pads", SAME_ON_EVEN)
+def test_avgpool_asymmetric_padding_matches_naive_loops(f, s, pads, include):
+    x = rand(2, 3, 8, 8)
+    out, cache = pool_k.pool_forward(x, "avg", f, s, pads, False, include)
+    ref, ref_backward = naive_pool(x, "avg", f, s, pads, False, include)
+    assert np.allclose(out, ref, atol=1e-6)
+    dout = rand(*out.shape)
+    assert np.allclose(pool_k.pool_backward(dout, cache), ref_backward(dout), atol=1e-5)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("include", [True, False])
+@pytest.mark.parametrize("f, s, pads", SAME_ON_EVEN)
+def test_avgpool_asymmetric_padding_matches_torch(f, s, pads, include):
+    """PyTorch has no asymmetric padding for avg_pool2d: F.pad with zeros, then pool unpadded. That
+    divides by f_H·f_W everywhere (count_include_pad=True); without it, the sum over the window is
+    divided by the number of real pixels in it, the same pooling applied to a padded mask of ones."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = rand(2, 3, 8, 8)
+    t, b, l, r = pads
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    pooled = F.avg_pool2d(F.pad(xt, (l, r, t, b)), f, s, count_include_pad=True)
+    if include:
+        ref = pooled
+    else:
+        ones = F.pad(torch.ones(1, 1, 8, 8, dtype=torch.float64), (l, r, t, b))
+        ref = pooled / F.avg_pool2d(ones, f, s, count_include_pad=True)
+    out, cache = pool_k.pool_forward(x, "avg", f, s, pads, False, include)
+    assert out.shape == tuple(ref.shape)
+    assert np.allclose(out, ref.detach().numpy(), atol=1e-5)
+    dout = rand(*out.shape)
+    ref.backward(torch.tensor(dout, dtype=torch.float64))
+    assert np.allclose(pool_k.pool_backward(dout, cache), xt.grad.numpy(), atol=1e-5)

@@ -1,5 +1,7 @@
 """The README's commands are run here, so the documentation and the behaviour cannot drift."""
 
+import csv
+import json
 import os
 import re
 import shlex
@@ -18,8 +20,16 @@ def blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
-def console_commands() -> list[str]:
-    return [line[2:] for block in blocks("console") for line in block.splitlines() if line.startswith("$ cnncalc ")]
+def console_examples() -> list[tuple[str, list[str]]]:
+    """(command, the output lines the README shows under it) for every `$ cnncalc …` line; `…` elides."""
+    out = []
+    for block in blocks("console"):
+        for line in block.splitlines():
+            if line.startswith("$ cnncalc "):
+                out.append((line[2:], []))
+            elif line.strip() and out and line.strip() != "…":
+                out[-1][1].append(line.rstrip())
+    return out
 
 
 def test_readme_opens_with_the_two_setup_commands_that_ci_runs():
@@ -32,13 +42,90 @@ def test_readme_opens_with_the_two_setup_commands_that_ci_runs():
         assert f"python -m {command}" in ci or command in ci, command
 
 
-@pytest.mark.parametrize("command", console_commands())
-def test_readme_console_example_runs(command):
-    args = shlex.split(command)[1:]
+def invoke(args):
     os.chdir(ROOT)
     result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
-    assert result.exit_code == 0, (command, result.output)
-    assert result.output.strip()
+    assert result.exit_code == 0, (args, result.output)
+    return result.stdout
+
+
+def check_totals(args: list[str], out: str) -> None:
+    """The printed totals of an analysis command are the api's report for the same spec and --input."""
+    from cnncalc import api
+
+    command, options, files = args[0], {}, []
+    rest = iter(args[1:])
+    for arg in rest:
+        if arg.startswith("-"):
+            options[arg] = next(rest)
+        else:
+            files.append(arg)
+    value = options.get("--input")
+    shape = tuple(int(v) for v in value.split(",")) if value else None
+    fmt = options.get("--format", options.get("-f", "table"))
+    totals = [api.report(f, shape).totals for f in files]
+    if len(files) > 1:  # params A B: one column per spec
+        row = next(line for line in out.splitlines() if "Trainable params" in line)
+        cells = [c.strip() for c in row.strip("│").split("│")][1:]
+        assert [c.split(" (")[0] for c in cells] == [f"{t.trainable:,}" for t in totals], row
+        return
+    t = totals[0]
+    if fmt == "json":
+        assert json.loads(out)["totals"]["params"] == t.params
+        return
+    expected = []
+    if command in ("params", "summary"):
+        expected += [f"Trainable params: {t.trainable:,} (", f"Total params: {t.params:,} ("]
+    if command in ("flops", "summary"):
+        expected += [f"MACs: {t.macs:,} (", f"FLOPs (2·MACs): {t.flops:,} ("]
+    if command in ("shapes", "summary"):
+        expected += [f"Forward activations (float32, input included): {t.activations:,} values",
+                     "Output: " + "×".join(map(str, t.output_shape))]
+    assert expected, args
+    for text in expected:
+        assert text in out, (text, args)
+
+
+@pytest.mark.parametrize("command, shown", console_examples(), ids=[c for c, _ in console_examples()])
+def test_readme_console_example_runs_and_prints_what_the_readme_says(command, shown):
+    args = shlex.split(command)[1:]
+    out = invoke(args)
+    lines = [line.rstrip() for line in out.splitlines()]
+    for line in shown:
+        assert line in lines, (command, line)
+    if args[0] in ("shapes", "params", "flops", "summary"):
+        check_totals(args, out)
+    elif args[0] == "train":
+        check_run_directory(os.path.join(ROOT, args[args.index("--out") + 1]), int(args[args.index("--epochs") + 1]))
+    else:
+        assert out.strip()
+
+
+def check_run_directory(folder: str, epochs: int) -> None:
+    """The files and metrics columns the README's Training section says a run directory keeps."""
+    keeps = README.split("The run directory keeps", 1)[1].split("written atomically", 1)[0]
+    names = list(dict.fromkeys(re.findall(r"`([\w.]+)`", keeps)))  # in order, each once
+    files = [n for n in names if "." in n]
+    columns = [n for n in names if "." not in n]
+    assert {"spec.yaml", "metrics.json", "best.npz"} <= set(files) and "val_acc" in columns
+    for name in files:
+        assert os.path.isfile(os.path.join(folder, name)), name
+    with open(os.path.join(folder, "metrics.csv"), encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == epochs and list(rows[0]) == columns
+
+
+def test_readme_shows_the_totals_of_an_example():
+    """At least one example shows its output, so the check above has numbers to compare."""
+    assert any(any(re.search(r"\d,\d{3}", line) for line in shown) for _, shown in console_examples())
+
+
+def test_readme_resnet50_macs_are_what_flops_prints():
+    """'ResNet-50 ≈ 4.09 G' in the counting conventions, against `cnncalc flops specs/resnet50.yaml`."""
+    stated = re.findall(r"ResNet-50 ≈ ([\d.]+) G", README)
+    assert len(stated) == 1
+    out = invoke(["flops", "specs/resnet50.yaml"])
+    assert f"({stated[0]} GMAC)" in next(line for line in out.splitlines() if line.startswith("MACs: "))
 
 
 def test_readme_lists_every_kind_and_field():

@@ -154,8 +154,8 @@ def test_depthwise_default_filters_multiplier_and_no_bias():
 
 def test_conv_without_filters_is_an_error():
     r = run("- conv: {kernel: 3}")
-    assert r.error is not None and isinstance(r.error, CnncalcError)
-    assert r.error.field == "filters"
+    assert isinstance(r.error, CnncalcError)
+    assert r.error.field == "filters" and "conv needs the number of filters" in r.error.line()
     assert names(r) == ["input"]
 
 
@@ -447,6 +447,16 @@ DIMENSION_ERRORS = [
      ["add1: add needs equal shapes but a gives 4×4×2 and input gives 4×4×3", "1×1 conv"]),
     ("- conv: {filters: 2, kernel: 3, name: a}\n- concat: {from: [input, a]}", (4, 4, 3), ["input", "a"], 5, 5,
      ["concat1: concat needs equal n_H×n_W but input gives 4×4×3 and a gives 2×2×2"]),
+    # the merges compare both spatial sizes, each alone: a [2, 1] kernel takes one row off a 4×5
+    # input (4 − 2 + 1 = 3 rows, 5 columns), a [1, 2] kernel one column (4 rows, 5 − 2 + 1 = 4 columns)
+    ("- conv: {filters: 3, kernel: [2, 1], name: a}\n- add: {from: [a, input]}", (4, 5, 3), ["input", "a"], 5, 5,
+     ["add1: add needs equal shapes but a gives 3×5×3 and input gives 4×5×3"]),
+    ("- conv: {filters: 3, kernel: [1, 2], name: a}\n- add: {from: [input, a]}", (4, 5, 3), ["input", "a"], 5, 5,
+     ["add1: add needs equal shapes but input gives 4×5×3 and a gives 4×4×3"]),
+    ("- conv: {filters: 2, kernel: [2, 1], name: a}\n- concat: {from: [input, a]}", (4, 5, 3), ["input", "a"], 5, 5,
+     ["concat1: concat needs equal n_H×n_W but input gives 4×5×3 and a gives 3×5×2"]),
+    ("- conv: {filters: 2, kernel: [1, 2], name: a}\n- concat: {from: [input, a]}", (4, 5, 3), ["input", "a"], 5, 5,
+     ["concat1: concat needs equal n_H×n_W but input gives 4×5×3 and a gives 4×4×2"]),
     ("- flatten: {name: f}\n- concat: {from: [input, f]}", (2, 2, 3), ["input", "f"], 5, 5,
      ["concat needs equal n_H×n_W but input gives 2×2×3 and f gives 12"]),
     ("- flatten\n- conv: {filters: 1, kernel: 1}", (4, 4, 3), ["input", "flatten1"], 5, 5,
@@ -503,3 +513,20 @@ def test_unread_rows_never_exceed_the_input():
     assert [d.message for d in r.diagnostics] == [
         "conv1: (1 + 2 + 0 − 1)/3 + 1 = 1.67 is not an integer along n_H and n_W — "   # 2/3 + 1
         "the last input row and column are never read"]
+
+
+def test_rectangular_pool_reads_f_H_times_f_W_per_output():
+    # 6×6×1, window 3×2, strides 1 and 2: n_H = (6 − 3)/1 + 1 = 4, n_W = (6 − 2)/2 + 1 = 3;
+    # each of the 4·3·1 = 12 outputs reads 3·2 = 6 values → 72 (a square 3·3 would give 108)
+    r = run("- maxpool: {kernel: [3, 2], stride: [1, 2]}", (6, 6, 1))
+    pool = row(r, "maxpool1")
+    assert pool.out_shape == (4, 3, 1) and pool.other_ops == 72
+    assert (pool.rf.r_H, pool.rf.r_W, pool.rf.j_H, pool.rf.j_W) == (3, 2, 1, 2)
+
+
+def test_inexact_fix_offers_the_largest_stride_up_to_the_kernel():
+    # (6 − 3)/2 + 1 = 2.5: the span 3 is divided by strides 1 and 3, and 3 ≤ f = 3 is the one offered;
+    # no symmetric padding helps (6 + 2p − 3 is odd), 'same' pads (0, 1): (6 + 1 − 3)/2 + 1 = 3 exactly
+    r = run("- conv: {filters: 1, kernel: 3, stride: 2}", (6, 6, 1))
+    (d,) = r.diagnostics
+    assert d.fix == "stride 3 or padding: same divides exactly"

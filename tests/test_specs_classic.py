@@ -224,7 +224,10 @@ def test_every_shipped_spec_analyses_cleanly(spec):
     for d in report.diagnostics:
         fields = report.graph.node(d.layer).fields
         assert (fields["kernel"], fields["stride"], fields["padding"]) == ((1, 1), (2, 2), (0, 0, 0, 0))
-    assert report.totals.layers > 0 and report.totals.trainable > 0
+    # the totals are the rows' sums; every layer after the input counts once
+    assert report.totals.layers == len(report.rows) - 1
+    assert report.totals.trainable == sum(r.trainable for r in report.rows) > 0
+    assert report.totals.macs == sum(r.macs for r in report.rows)
 
 
 @pytest.mark.parametrize("spec", SHIPPED)

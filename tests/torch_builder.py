@@ -4,12 +4,16 @@
 (`parallel1.b0.conv1` is `module.parallel1.b0.conv1`), so its state_dict() names are PyTorch's
 own and the engine's must equal them. forward(x) walks the graph and returns the logits: the
 input of a final softmax, which the loss (F.cross_entropy) applies itself, as the engine does.
-Paddings come from the analysis rows (asymmetric ones through F.pad), as the engine's do.
+Only what the spec states reaches torch (`stated`); every other option is torch's own default.
+A stated padding comes from the analysis rows ('same' resolved, asymmetric ones through F.pad).
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from cnncalc import layers
+from cnncalc.layers.base import normalise
 
 
 class PaddedConv2d(nn.Conv2d):
@@ -25,20 +29,29 @@ class PaddedConv2d(nn.Conv2d):
 
 
 class Pool2d(nn.Module):
-    def __init__(self, kind, kernel, stride, pads, ceil_mode, count_include_pad=True):
+    """F.max_pool2d / F.avg_pool2d with only the options the spec states (`options`); the rest are torch's
+    defaults. Asymmetric padding goes through F.pad: -inf for max, zeros for average (the divisor then
+    counts the padding; without count_include_pad it is the real pixels, the same pool of a padded mask)."""
+
+    def __init__(self, kind, kernel, pads, options):
         super().__init__()
-        self.kind, self.kernel, self.stride, self.pads = kind, kernel, stride, pads
-        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.kind, self.kernel, self.pads, self.options = kind, kernel, pads, options
 
     def forward(self, x):
         t, b, l, r = self.pads
+        pool = F.max_pool2d if self.kind == "maxpool" else F.avg_pool2d
         if t == b and l == r:
-            if self.kind == "maxpool":
-                return F.max_pool2d(x, self.kernel, self.stride, (t, l), ceil_mode=self.ceil_mode)
-            return F.avg_pool2d(x, self.kernel, self.stride, (t, l), ceil_mode=self.ceil_mode,
-                                count_include_pad=self.count_include_pad)
-        assert self.kind == "maxpool" and not self.ceil_mode, "asymmetric padding: maxpool without ceil mode only"
-        return F.max_pool2d(F.pad(x, (l, r, t, b), value=-float("inf")), self.kernel, self.stride)
+            padding = {"padding": (t, l)} if any(self.pads) else {}
+            return pool(x, self.kernel, **padding, **self.options)
+        assert not self.options.get("ceil_mode"), "asymmetric padding: no ceil mode"
+        stride = self.options.get("stride")
+        if self.kind == "maxpool":
+            return F.max_pool2d(F.pad(x, (l, r, t, b), value=-float("inf")), self.kernel, stride)
+        total = F.avg_pool2d(F.pad(x, (l, r, t, b)), self.kernel, stride)
+        if self.options.get("count_include_pad", True):
+            return total
+        ones = F.pad(torch.ones_like(x[:1, :1]), (l, r, t, b))
+        return total / F.avg_pool2d(ones, self.kernel, stride)
 
 
 class GlobalAvgPool(nn.Module):
@@ -59,31 +72,59 @@ class Concat(nn.Module):
         return torch.cat(xs, 1)
 
 
+def stated(node) -> dict:
+    """The fields the spec sets to something other than the parser's default, by their canonical names.
+
+    The oracle passes torch only these and leaves every other option to torch's own default, so a
+    default of ours that drifts from PyTorch's (count_include_pad, ceil_mode, eps, momentum, ...)
+    shows up as a mismatch instead of being copied into the reference. A field written out at our
+    default is left to torch too, which agrees exactly when the two defaults do.
+    """
+    kind = layers.lookup(node.kind)
+    out = {}
+    for field in kind.fields:
+        value = node.fields[field.name]
+        default = None if field.required or field.default is None else \
+            normalise(field, field.default, kind.name, None)
+        if field.required or value != default:
+            out[field.name] = value
+    return out
+
+
 def make(node, row):
-    f, kind = node.fields, node.kind
+    f, kind = stated(node), node.kind
     if kind == "conv":
-        n_H_prev, n_W_prev, n_C_prev = row.in_shapes[0]
-        return PaddedConv2d(row.resolved["pads"], n_C_prev, row.resolved["n_C"], f["kernel"], f["stride"],
-                            dilation=f["dilation"], groups=row.resolved["groups"], bias=f["bias"])
+        n_C_prev = row.in_shapes[0][-1]
+        options = {"stride": f["stride"]} if "stride" in f else {}
+        if "dilation" in f:
+            options["dilation"] = f["dilation"]
+        if "groups" in f:
+            options["groups"] = n_C_prev if f["groups"] == "depthwise" else f["groups"]
+        if "bias" in f:
+            options["bias"] = f["bias"]
+        # 'same' is resolved by the analysis (PyTorch has no asymmetric padding); numbers are the spec's
+        pads = row.resolved["pads"] if "padding" in f else (0, 0, 0, 0)
+        n_C = f.get("filters", n_C_prev)  # depthwise without filters keeps n_C_prev
+        return PaddedConv2d(pads, n_C_prev, n_C, f["kernel"], **options)
     if kind in ("maxpool", "avgpool"):
-        return Pool2d(kind, f["kernel"], row.resolved["stride"], row.resolved["pads"], f["ceil_mode"],
-                      f.get("count_include_pad", True))
+        pads = row.resolved["pads"] if "padding" in f else (0, 0, 0, 0)
+        options = {k: f[k] for k in ("stride", "ceil_mode", "count_include_pad") if k in f}
+        return Pool2d(kind, f["kernel"], pads, options)
     if kind == "dense":
-        return nn.Linear(row.in_shapes[0][0], row.out_shape[0], bias=f["bias"])
+        return nn.Linear(row.in_shapes[0][0], f["units"], **({"bias": f["bias"]} if "bias" in f else {}))
     if kind == "batchnorm":
-        n_C = row.out_shape[-1]
         cls = nn.BatchNorm2d if len(row.out_shape) == 3 else nn.BatchNorm1d
-        return cls(n_C, eps=f["eps"], momentum=f["momentum"])
+        return cls(row.out_shape[-1], **{k: f[k] for k in ("eps", "momentum") if k in f})
     simple = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "flatten": nn.Flatten,
               "identity": nn.Identity, "global_avgpool": GlobalAvgPool, "add": Add, "concat": Concat}
     if kind in simple:
         return simple[kind]()
     if kind == "leaky_relu":
-        return nn.LeakyReLU(f["alpha"])
+        return nn.LeakyReLU(**({"negative_slope": f["alpha"]} if "alpha" in f else {}))
     if kind == "softmax":
         return nn.Softmax(dim=1)
     if kind == "dropout":
-        return nn.Dropout(f["rate"])
+        return nn.Dropout(**({"p": f["rate"]} if "rate" in f else {}))
     raise NotImplementedError(kind)
 
 

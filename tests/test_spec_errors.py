@@ -119,7 +119,7 @@ CASES = [
     ("wrong-groups", H + "  - conv: {filters: 4, kernel: 3, groups: half}\n", SpecError, 3, 43,
      ["field 'groups'", "received 'half'", "'depthwise'"]),
     ("wrong-float", H + "  - leaky_relu: {alpha: fast}\n", SpecError, 3, 25,
-     ["field 'alpha'", "received 'fast'", "a number"]),
+     ["field 'alpha'", "received 'fast'", "a finite number"]),
     ("wrong-rate", H + "  - dropout: high\n", SpecError, 3, 14, ["field 'rate'", "received 'high'"]),
     # ------------------------------------------------ negative, zero and absurd sizes
     ("zero-filters", H + "  - conv: {filters: 0, kernel: 3}\n", SpecError, 3, 21,
@@ -135,7 +135,7 @@ CASES = [
     ("zero-kernel", H + "  - maxpool: 0\n", SpecError, 3, 14, ["must be positive", "field 'kernel'"]),
     ("rate-too-large", H + "  - dropout: 1.5\n", SpecError, 3, 14, ["field 'rate'", "received 1.5", "0 ≤ rate < 1"]),
     ("rate-negative", H + "  - dropout: -0.1\n", SpecError, 3, 14, ["field 'rate'", "received -0.1"]),
-    ("zero-eps", H + "  - batchnorm: {eps: 0}\n", SpecError, 3, 22, ["field 'eps'", "a number > 0"]),
+    ("zero-eps", H + "  - batchnorm: {eps: 0}\n", SpecError, 3, 22, ["field 'eps'", "a finite number > 0"]),
     ("absurd-filters", H + "  - conv: {filters: 10000000000, kernel: 3}\n", SpecError, 3, 21,
      ["absurdly large", "received 10000000000", "at most 1,000,000,000"]),
     ("absurd-units", H + "  - dense: {units: 1000000001}\n", SpecError, 3, 20, ["absurdly large", "field 'units'"]),

@@ -254,12 +254,13 @@ def _engine_call(fn_name: str, *args, show: bool = True, **kwargs):
     except CnncalcError as exc:
         _fail(error_line(exc))
     except KeyboardInterrupt as exc:
-        # a run's Interrupted comes after the trainer said what it kept; before that nothing was written
+        # a run's Interrupted comes after the trainer said what it kept; before that nothing was written.
+        # Exit 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM (which a run handles as Ctrl-C)
         if not hasattr(exc, "saved_epoch"):
             from cnncalc.render.training import interrupted_early
 
             interrupted_early(err)
-        raise typer.Exit(130) from None
+        raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
 
 
 @app.command(epilog=_examples("cnncalc train specs/mnist_small.yaml --epochs 1",

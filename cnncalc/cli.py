@@ -254,6 +254,11 @@ def _engine_call(fn_name: str, *args, show: bool = True, **kwargs):
     except CnncalcError as exc:
         _fail(error_line(exc))
     except KeyboardInterrupt as exc:
+        import signal
+
+        # the command is ending: a second Ctrl-C must not turn the exit below into a traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         # a run's Interrupted comes after the trainer said what it kept; before that nothing was written.
         # Exit 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM (which a run handles as Ctrl-C)
         if not hasattr(exc, "saved_epoch"):

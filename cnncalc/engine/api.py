@@ -235,29 +235,51 @@ def _ignore_signals() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-@contextlib.contextmanager
-def _held_signals():
-    """Ctrl-C and SIGTERM wait while an epoch's files are written, and are delivered after: a save
-    cut in two would leave last.npz an epoch ahead of metrics.csv, or a new run's checkpoint beside
-    the replaced run's config.json. A save takes a fraction of a second."""
-    if not _main_thread():
-        yield
-        return
-    caught = []
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in previous:
-        signal.signal(s, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
+class _Held:
+    """Ctrl-C and SIGTERM wait, and are delivered on release():
+    - while an epoch's files are written: a save cut in two would leave last.npz an epoch ahead
+      of metrics.csv, or a new run's checkpoint beside the replaced run's config.json;
+    - while Numba compiles or loads the kernels (the warm-up and the first batch, which compiles
+      the optimiser's): llvmlite calls back into Python there through ctypes, which prints a
+      KeyboardInterrupt's traceback, swallows it, and the run went on as if never interrupted.
+    Either takes a moment. As a context manager: released at the end, dropped (nothing delivered)
+    when an exception leaves it."""
+
+    def __init__(self):
+        self.previous, self.caught = None, []
+
+    def __enter__(self):
+        if _main_thread():
+            self.previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+            for s in self.previous:
+                signal.signal(s, lambda signum, frame: self.caught.append(signum))
+        return self
+
+    def drop(self):
+        """The handlers as they were; a signal that came meanwhile is not delivered."""
+        previous, self.previous = self.previous, None
+        for s, handler in (previous or {}).items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
-    if caught:
-        handler = previous[caught[0]]
-        if callable(handler):
-            handler(caught[0], None)
-        elif handler == signal.SIG_DFL:
-            signal.raise_signal(caught[0])
+        return previous
+
+    def release(self):
+        """The handlers as they were, and a signal that came meanwhile delivered now."""
+        previous = self.drop()
+        if previous and self.caught:
+            signum = self.caught[0]
+            self.caught = []
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self.release()
+        else:
+            self.drop()
+        return False
 
 
 class RunLock:
@@ -765,7 +787,7 @@ class _Run:
     def persist(self):
         """last.npz and the metrics; at a new run's first save, its spec and config too, and no
         best.npz of an older run left beside them. Ctrl-C waits until all of them are written."""
-        with _held_signals():
+        with _Held():
             self._persist()
 
     def _persist(self):
@@ -792,7 +814,7 @@ class _Run:
         row = _ordered(row)
         self.history[-1] = row
         score = row.get("val_acc", row["train_acc"])
-        with _held_signals():
+        with _Held():
             if score > self.state["best"]:
                 self.save("best.npz", best=score, evaluated=epoch)
                 self.state["best"] = score
@@ -812,6 +834,7 @@ class _Run:
         lr_at = make_schedule(config["schedule"], config["lr"], config["epochs"])
         X, Y = self.splits["train"]
         view.run_header(self.console, self.run_dir, self.report, config)
+        compiling = _Held().__enter__()  # until the first batch has run every kernel once
         try:
             view.warmed_up(self.console, self.loop.warm_up())
             if history and evaluated < start:  # a Ctrl-C came during that epoch's evaluation
@@ -821,7 +844,13 @@ class _Run:
                 self.opt.lr = lr_at(epoch)
                 began = time.perf_counter()
                 with view.epoch_progress(self.console, epoch, config["epochs"], len(Y)) as advance:
-                    loss, acc = self.loop.epoch(X, Y, self.rng, advance)
+                    def on_batch(*figures, advance=advance):
+                        compiling.release()
+                        if advance is not None:
+                            advance(*figures)
+
+                    loss, acc = self.loop.epoch(X, Y, self.rng, on_batch)
+                compiling.release()  # an epoch of no full batch (batchnorm's last one skipped)
                 seconds = time.perf_counter() - began
                 if not math.isfinite(loss):
                     raise EngineError(f"the loss became {loss} in epoch {epoch + 1}; stopped "
@@ -837,9 +866,12 @@ class _Run:
                                      "seconds": seconds, "images_per_s": len(Y) / seconds if seconds > 0 else 0.0})
                 self.finish(self.history[-1])
         except KeyboardInterrupt as exc:
+            compiling.drop()
             self.stop(exc)
         except OSError as exc:
             self.write_failed(exc)
+        finally:
+            compiling.drop()
         last = dict(self.history[-1]) if self.history else {}
         try:
             view.test_line(self.console, last)

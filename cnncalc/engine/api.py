@@ -396,10 +396,14 @@ def _same_file(a, b) -> bool:
 
 def _take_run_dir(run_dir: str, *, new: bool, force: bool, err_console, spec=None) -> tuple[RunLock, bool]:
     """Create run_dir if needed, lock it, clear killed saves' temporaries and check that it can be
-    written, all before any data is read or epoch trained. Returns (lock, created)."""
+    written, all before any data is read or epoch trained. Returns (lock, created): created lists
+    the folders made for it (the run directory and any missing parents), deepest first."""
     from cnncalc.render import training as view
 
-    created = not os.path.exists(run_dir)
+    created, folder = [], os.path.abspath(run_dir)
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        created.append(folder)
+        folder = os.path.dirname(folder)
     try:
         os.makedirs(run_dir, exist_ok=True)
     except OSError as exc:
@@ -445,14 +449,16 @@ def _probe(run_dir):
 
 
 def _release(lock, run_dir, created, saved=True):
-    """Drop the lock; a directory this run created and never saved into goes too."""
+    """Drop the lock; the folders this run created and never saved into go too (--out a/b/c
+    where a did not exist leaves no empty a/b behind)."""
     lock.release()
     if created and not saved:
         _unlink(os.path.join(run_dir, LOCK_FILE))
-        try:
-            os.rmdir(run_dir)
-        except OSError:
-            pass
+        for folder in created:
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
 
 
 def _write_text(path, text):

@@ -412,3 +412,27 @@ def test_a_damaged_last_npz_is_one_line_from_the_cli(tmp_path, damage):
         result = cli(*args)
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output
         assert result.output.startswith(f"error: {path}: not a readable cnncalc checkpoint")
+
+
+def test_a_closed_output_stops_the_run_with_a_line_on_stderr(tmp_path, monkeypatch):
+    # bug: `cnncalc train … | head` — rich answers a broken pipe with SystemExit(1): the run ended
+    # with exit 1 and not a word of what it kept
+    from cnncalc.render import training as view
+
+    real, calls = view.epoch_line, []
+
+    def closed(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SystemExit(1)  # what rich's Console.on_broken_pipe raises
+        return real(*args)
+
+    monkeypatch.setattr(view, "epoch_line", closed)
+    (tmp_path / "net.yaml").write_text(NET)
+    result = cli("train", str(tmp_path / "net.yaml"), "--data", make_data(tmp_path), "--epochs", "4",
+                 "--out", str(tmp_path / "run"))
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (f"error: {tmp_path / 'run'}: the output was closed (broken "
+                                                       f"pipe); stopped ({tmp_path / 'run'}/last.npz keeps epoch 2) "
+                                                       f"— continue with --resume")
+    assert epochs_on_disk(tmp_path / "run") == (2, 2, 2)

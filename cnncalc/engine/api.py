@@ -876,6 +876,8 @@ class _Run:
             self.stop(exc)
         except OSError as exc:
             self.write_failed(exc)
+        except SystemExit:  # rich's answer to a closed stdout (`| head`): exit 1 without a word
+            self.output_closed()
         finally:
             compiling.drop()
         last = dict(self.history[-1]) if self.history else {}
@@ -884,7 +886,23 @@ class _Run:
             view.summary(self.console, self.history)
         except KeyboardInterrupt as exc:  # every epoch is saved: say so, not "nothing was written"
             self.stop(exc)
+        except SystemExit:
+            self.output_closed()
         return last
+
+    def output_closed(self):
+        """The output was closed under the run (a pipe's reader gone): stop, and say on stderr what is kept."""
+        from cnncalc.render import training as view
+
+        st = self.state
+        if st["finished"] > st["saved"]:
+            try:
+                self._persist()
+            except OSError as error:
+                self.write_failed(error)
+        raise EngineError(f"the output was closed (broken pipe); stopped "
+                          f"({view.kept_text(self.run_dir, st['saved'], self.replacing)})", Mark(self.run_dir),
+                          fix="continue with --resume" if st["saved"] else None) from None
 
     def stop(self, exc):
         """Ctrl-C or SIGTERM: save a finished epoch not yet saved, say what is kept, raise Interrupted.

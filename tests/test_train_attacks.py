@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from cnncalc.engine import api, checkpoint, optim
 from cnncalc.engine import train as tr
-from cnncalc.errors import EngineError
+from cnncalc.errors import DataError, EngineError
 
 BN_FLAT = spec("- flatten\n- dense: 8\n- batchnorm\n- relu\n- dense: 3\n- softmax", (8, 8, 1))
 BN_1X1 = spec("- conv: {filters: 4, kernel: 8}\n- batchnorm\n- relu\n- flatten\n- dense: 3\n- softmax", (8, 8, 1))
@@ -275,6 +275,14 @@ def test_batch_of_one_with_batchnorm_is_refused_by_name(tmp_path, text):
     assert info.value.field == "batch_size" and "≥ 2" in info.value.line()
     assert not (tmp_path / "run").exists()
     train(tmp_path, text=text, batch_size=2, epochs=1)  # two is enough, as in torch
+
+
+def test_a_training_split_of_one_image_under_batchnorm_is_refused(tmp_path):
+    # bug: --val-fraction 0.9 on 10 images left 1 to train on; batchnorm skipped it as a last batch
+    # of one, and the run "trained" epochs of nothing, showing a loss of 0
+    with pytest.raises(DataError, match="the training split has 1 image; training needs at least 2"):
+        train(tmp_path, text=BN_FLAT, data=make_data(tmp_path, m=10), val_fraction=0.9, epochs=1)
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_huge_batch_for_evaluate_is_one_line(tmp_path):

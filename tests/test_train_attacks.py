@@ -192,7 +192,7 @@ def _full_disk_open(target):
     return fake
 
 
-def _full_disk_savez(target, calls):
+def _full_disk_savez(calls):
     real = np.savez
     seen = []
 
@@ -214,7 +214,7 @@ def test_a_full_disk_at_each_save_point_keeps_the_previous_epoch_and_says_so(tmp
         # savez calls per epoch: best.npz (when the score improves, as in epoch 1 always), last.npz;
         # epoch 2's best then last: lr high enough that the score of epoch 2 improves on epoch 1's
         order = {"best.npz": {3}, "last.npz": {4}}[where]
-        monkeypatch.setattr(np, "savez", _full_disk_savez(where, order))
+        monkeypatch.setattr(np, "savez", _full_disk_savez(order))
         monkeypatch.setattr(optim, "make_schedule", lambda *a, **kw: (lambda e: 0.0 if e == 0 else 0.05))
     else:
         real_write, calls = api._write_metrics, []

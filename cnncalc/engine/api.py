@@ -252,8 +252,11 @@ class _Held:
         if _main_thread():
             self.previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
             for s in self.previous:
-                signal.signal(s, lambda signum, frame: self.caught.append(signum))
+                signal.signal(s, self._record)
         return self
+
+    def _record(self, signum, frame):  # noqa: ARG002 — a signal handler's signature
+        self.caught.append(signum)
 
     def drop(self):
         """The handlers as they were; a signal that came meanwhile is not delivered."""

@@ -254,11 +254,11 @@ def _engine_call(fn_name: str, *args, show: bool = True, **kwargs):
     except CnncalcError as exc:
         _fail(error_line(exc))
     except KeyboardInterrupt as exc:
-        import signal
+        if _OWN_PROCESS:  # the process is ending: a second Ctrl-C must not turn the exit into a traceback
+            import signal
 
-        # the command is ending: a second Ctrl-C must not turn the exit below into a traceback
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         # a run's Interrupted comes after the trainer said what it kept; before that nothing was written.
         # Exit 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM (which a run handles as Ctrl-C)
         if not hasattr(exc, "saved_epoch"):
@@ -415,5 +415,12 @@ def data_list(dir_: DirOpt = None):
         typer.echo(line)
 
 
+# True when cnncalc is the process (main()), not a library call or a test's CliRunner, whose
+# process goes on after a command and must keep its signal handlers
+_OWN_PROCESS = False
+
+
 def main() -> None:
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
     app()

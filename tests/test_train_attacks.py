@@ -145,6 +145,16 @@ def test_a_ctrl_c_that_the_compiler_would_swallow_still_stops_the_run(tmp_path, 
     assert interrupted(lambda: train(tmp_path, epochs=2)).saved_epoch == 0 and not (tmp_path / "run").exists()
 
 
+def test_the_cli_leaves_a_library_callers_signal_handlers_as_they_were(tmp_path, monkeypatch):
+    # bug: after an interrupted command, CliRunner's process (a test, a notebook) ignored Ctrl-C for good
+    interrupt_call(monkeypatch, "epoch", 1)
+    (tmp_path / "net.yaml").write_text(NET)
+    result = cli("train", str(tmp_path / "net.yaml"), "--data", make_data(tmp_path), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 130
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
 def test_ctrl_c_during_the_final_summary_says_the_run_finished(tmp_path, monkeypatch):
     # bug: a Ctrl-C while the summary printed escaped as a bare KeyboardInterrupt: the CLI said
     # "interrupted before any work began; nothing was written" about a finished run

@@ -253,6 +253,22 @@ def test_a_full_disk_at_each_save_point_keeps_the_previous_epoch_and_says_so(tmp
     assert epochs_on_disk(run) == (3, 3, 3)
 
 
+def test_a_disk_too_full_for_the_lock_files_pid_is_one_line(tmp_path, monkeypatch):
+    # bug: ENOSPC writing the PID into .lock was an OSError traceback
+    real = os.write
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+    try:
+        with pytest.raises(EngineError, match="cannot write to the run directory .No space left on device."):
+            train(tmp_path, epochs=1)
+    finally:
+        monkeypatch.setattr(os, "write", real)
+    assert not (tmp_path / "run").exists()
+
+
 # ------------------------------------------------------------------ NaN after a finite loss
 
 def test_weights_that_overflow_in_an_epochs_last_batch_are_never_saved(tmp_path, monkeypatch):

@@ -311,9 +311,14 @@ class RunLock:
             raise EngineError(f"the run directory is in use by {who} (its lock is {LOCK_FILE})",
                               Mark(self.run_dir),
                               fix="wait for that run to end, or choose another --out") from None
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:  # a full disk: not even the PID fits
+            os.close(fd)
+            raise EngineError(f"cannot write to the run directory ({exc.strerror})", Mark(self.run_dir),
+                              fix="free some space, or choose another --out") from None
         self.fd = fd
         return self
 
@@ -411,7 +416,11 @@ def _take_run_dir(run_dir: str, *, new: bool, force: bool, err_console, spec=Non
         os.makedirs(run_dir, exist_ok=True)
     except OSError as exc:
         raise EngineError(f"cannot create the run directory ({exc.strerror})", Mark(run_dir)) from None
-    lock = RunLock(run_dir).acquire()
+    try:
+        lock = RunLock(run_dir).acquire()
+    except BaseException:
+        _remove_created(run_dir, created)
+        raise
     try:
         if not lock.supported:
             view.note(err_console, "this system has no file locks: two runs in one directory are not refused")
@@ -455,13 +464,18 @@ def _release(lock, run_dir, created, saved=True):
     """Drop the lock; the folders this run created and never saved into go too (--out a/b/c
     where a did not exist leaves no empty a/b behind)."""
     lock.release()
-    if created and not saved:
+    if not saved:
+        _remove_created(run_dir, created)
+
+
+def _remove_created(run_dir, created):
+    if created:
         _unlink(os.path.join(run_dir, LOCK_FILE))
-        for folder in created:
-            try:
-                os.rmdir(folder)
-            except OSError:
-                break
+    for folder in created:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            break
 
 
 def _write_text(path, text):

@@ -257,7 +257,7 @@ def test_a_disk_too_full_for_the_lock_files_pid_is_one_line(tmp_path, monkeypatc
     # bug: ENOSPC writing the PID into .lock was an OSError traceback
     real = os.write
 
-    def full(fd, data):
+    def full(*args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "write", full)

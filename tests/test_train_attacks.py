@@ -71,7 +71,8 @@ def test_sigterm_stops_a_real_run_as_ctrl_c_does(tmp_path):
     # no word of what was kept, and a finished epoch between its end and its save was lost
     (tmp_path / "net.yaml").write_text(NET)
     run = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), *sys.path]), COLUMNS="200")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout's cnncalc first
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, *sys.path]), COLUMNS="200")
     p = subprocess.Popen([sys.executable, "-m", "cnncalc", "train", str(tmp_path / "net.yaml"), "--data",
                           make_data(tmp_path), "--epochs", "500", "--batch-size", "32", "--out", str(run)],
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

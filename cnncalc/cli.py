@@ -266,12 +266,18 @@ def _engine_call(fn_name: str, *args, show: bool = True, **kwargs):
     except CnncalcError as exc:
         _fail(error_line(exc))
     except KeyboardInterrupt as exc:
-        # a run's Interrupted comes after the trainer said what it kept; before that nothing was written
+        if _OWN_PROCESS:  # the process is ending: a second Ctrl-C must not turn the exit into a traceback
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # a run's Interrupted comes after the trainer said what it kept; before that nothing was written.
+        # Exit 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM (which a run handles as Ctrl-C)
         if not hasattr(exc, "saved_epoch"):
             from cnncalc.render.training import interrupted_early
 
             interrupted_early(err)
-        raise typer.Exit(130) from None
+        raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
 
 
 @app.command(epilog=_examples("cnncalc train specs/mnist_small.yaml --epochs 1",
@@ -421,5 +427,12 @@ def data_list(dir_: DirOpt = None):
         typer.echo(line)
 
 
+# True when cnncalc is the process (main()), not a library call or a test's CliRunner, whose
+# process goes on after a command and must keep its signal handlers
+_OWN_PROCESS = False
+
+
 def main() -> None:
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
     app()

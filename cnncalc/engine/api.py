@@ -21,10 +21,13 @@ Errors are CnncalcError subclasses with one line each; the CLI prints them and e
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -181,13 +184,105 @@ LOCK_FILE = ".lock"
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during a run, raised after every finished epoch was saved and the user was told what
-    was kept: the CLI exits 130. saved_epoch: the epoch last.npz holds (0: none of this run);
-    last: the last epoch's metrics, as train_run returns them."""
+    """Ctrl-C (or SIGTERM) during a run, raised after every finished epoch was saved and the user
+    was told what was kept: the CLI exits 128 + signum (130, or 143 for SIGTERM). saved_epoch: the
+    epoch last.npz holds (0: none of this run); last: the last epoch's metrics, as train_run
+    returns them."""
 
-    def __init__(self, saved_epoch: int, last: dict):
+    def __init__(self, saved_epoch: int, last: dict, signum: int = signal.SIGINT):
         super().__init__(saved_epoch)
-        self.saved_epoch, self.last = saved_epoch, last
+        self.saved_epoch, self.last, self.signum = saved_epoch, last, int(signum)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM during a run: handled as Ctrl-C is (a kill, a service manager or a batch system's
+    time limit stops the run as a person would, the finished epochs kept); signum for the exit code."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = int(signum)
+
+
+def _raise_stopped(signum, frame):  # noqa: ARG001 — a signal handler's signature
+    raise Stopped(signum)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def _stop_signals():
+    """For the life of a run: SIGTERM raises Stopped, as SIGINT raises KeyboardInterrupt; both
+    handlers as they were afterwards. (Signals reach only the main thread's handlers.)"""
+    if not _main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+
+def _ignore_signals() -> None:
+    """From the first Ctrl-C or SIGTERM on, the run is stopping: another one (a second Ctrl-C
+    while the first's save is written) must not cut that save short. _stop_signals restores."""
+    if _main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class _Held:
+    """Ctrl-C and SIGTERM wait, and are delivered on release():
+    - while an epoch's files are written: a save cut in two would leave last.npz an epoch ahead
+      of metrics.csv, or a new run's checkpoint beside the replaced run's config.json;
+    - while Numba compiles or loads the kernels (the warm-up and the first batch, which compiles
+      the optimiser's): llvmlite calls back into Python there through ctypes, which prints a
+      KeyboardInterrupt's traceback, swallows it, and the run went on as if never interrupted.
+    Either takes a moment. As a context manager: released at the end, dropped (nothing delivered)
+    when an exception leaves it."""
+
+    def __init__(self):
+        self.previous, self.caught = None, []
+
+    def __enter__(self):
+        if _main_thread():
+            self.previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+            for s in self.previous:
+                signal.signal(s, self._record)
+        return self
+
+    def _record(self, signum, frame):  # noqa: ARG002 — a signal handler's signature
+        self.caught.append(signum)
+
+    def drop(self):
+        """The handlers as they were; a signal that came meanwhile is not delivered."""
+        previous, self.previous = self.previous, None
+        for s, handler in (previous or {}).items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        return previous
+
+    def release(self):
+        """The handlers as they were, and a signal that came meanwhile delivered now."""
+        previous = self.drop()
+        if previous and self.caught:
+            signum = self.caught[0]
+            self.caught = []
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self.release()
+        else:
+            self.drop()
+        return False
 
 
 class RunLock:
@@ -216,9 +311,14 @@ class RunLock:
             raise EngineError(f"the run directory is in use by {who} (its lock is {LOCK_FILE})",
                               Mark(self.run_dir),
                               fix="wait for that run to end, or choose another --out") from None
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:  # a full disk: not even the PID fits
+            os.close(fd)
+            raise EngineError(f"cannot write to the run directory ({exc.strerror})", Mark(self.run_dir),
+                              fix="free some space, or choose another --out") from None
         self.fd = fd
         return self
 
@@ -262,7 +362,7 @@ def _read_holder(fd: int) -> str:
     return text if text.isdigit() else ""
 
 
-def _plan_run_dir(out, name, force):
+def _plan_run_dir(out, name, force, spec=None):
     """The run directory a new run will use (checked now, taken by _take_run_dir before the data loads)."""
     if out is None:
         base = os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -271,35 +371,61 @@ def _plan_run_dir(out, name, force):
             k += 1
             out = f"{base}-{k}"
     else:
-        _check_replace(out, force)
+        _check_replace(out, force, spec)
     return out
 
 
-def _check_replace(out, force):
+def _check_replace(out, force, spec=None):
+    """A new run may go into a new or empty folder, or any folder whose files it will not
+    overwrite; a run already there is replaced only with --force. Files of the run's names in a
+    folder that holds no run (a config.json or metrics.csv of the user's own, in the spec's folder
+    or in `.`) are refused even with --force: they are not a run to replace."""
     if os.path.exists(os.path.join(out, "last.npz")):
         if not force:
             raise EngineError("the run directory already holds a run", Mark(out),
                               fix=f"continue it with --resume {out}, choose another --out, or --force to replace it")
     elif os.path.exists(out) and not os.path.isdir(out):
         raise EngineError("the run directory is a file", Mark(out), fix="choose another --out")
+    elif os.path.isdir(out):
+        theirs = [n for n in RUN_FILES if os.path.lexists(os.path.join(out, n))
+                  and not (n == "spec.yaml" and spec is not None and _same_file(os.path.join(out, n), spec))]
+        if theirs:
+            raise EngineError(f"the folder holds files that are not a run's and that a run would overwrite: "
+                              f"{', '.join(theirs)}", Mark(out),
+                              fix="choose another --out (a new or empty folder)")
 
 
-def _take_run_dir(run_dir: str, *, new: bool, force: bool, err_console) -> tuple[RunLock, bool]:
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _take_run_dir(run_dir: str, *, new: bool, force: bool, err_console, spec=None) -> tuple[RunLock, bool]:
     """Create run_dir if needed, lock it, clear killed saves' temporaries and check that it can be
-    written, all before any data is read or epoch trained. Returns (lock, created)."""
+    written, all before any data is read or epoch trained. Returns (lock, created): created lists
+    the folders made for it (the run directory and any missing parents), deepest first."""
     from cnncalc.render import training as view
 
-    created = not os.path.exists(run_dir)
+    created, folder = [], os.path.abspath(run_dir)
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        created.append(folder)
+        folder = os.path.dirname(folder)
     try:
         os.makedirs(run_dir, exist_ok=True)
     except OSError as exc:
         raise EngineError(f"cannot create the run directory ({exc.strerror})", Mark(run_dir)) from None
-    lock = RunLock(run_dir).acquire()
+    try:
+        lock = RunLock(run_dir).acquire()
+    except BaseException:
+        _remove_created(run_dir, created)
+        raise
     try:
         if not lock.supported:
             view.note(err_console, "this system has no file locks: two runs in one directory are not refused")
         if new:  # again under the lock: a run may have finished here since the first check
-            _check_replace(run_dir, force)
+            _check_replace(run_dir, force, spec)
         removed = checkpoint.remove_stale(run_dir)
         removed += [n for n in (f + ".tmp" for f in RUN_FILES) if _unlink(os.path.join(run_dir, n))]
         if removed:
@@ -335,21 +461,32 @@ def _probe(run_dir):
 
 
 def _release(lock, run_dir, created, saved=True):
-    """Drop the lock; a directory this run created and never saved into goes too."""
+    """Drop the lock; the folders this run created and never saved into go too (--out a/b/c
+    where a did not exist leaves no empty a/b behind)."""
     lock.release()
-    if created and not saved:
+    if not saved:
+        _remove_created(run_dir, created)
+
+
+def _remove_created(run_dir, created):
+    if created:
         _unlink(os.path.join(run_dir, LOCK_FILE))
+    for folder in created:
         try:
-            os.rmdir(run_dir)
+            os.rmdir(folder)
         except OSError:
-            pass
+            break
 
 
 def _write_text(path, text):
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no half-written temporary left behind
+        _unlink(tmp)
+        raise
 
 
 def _ordered(row):
@@ -436,16 +573,29 @@ def train_run(spec: str | None, *, data: str | None = None, epochs: int | None =
     on the first N training images, stratified by class (recorded in config.json). data_dir: where
     `data` as a bare name (mnist, …) is looked up (default $CNNCALC_DATA or the user cache).
 
-    The run directory is locked (RunLock) from before the data loads to the end. Ctrl-C raises
-    Interrupted once the finished epochs are saved and the user told."""
+    The run directory is locked (RunLock) from before the data loads to the end. Ctrl-C or SIGTERM
+    raises Interrupted once the finished epochs are saved and the user told; before the run has
+    begun, KeyboardInterrupt (Stopped for SIGTERM)."""
+    with _stop_signals():
+        return _train_run(spec, data, epochs, batch_size, lr, optimizer, momentum, weight_decay, schedule, seed,
+                          threads, out, resume, force, val_fraction, input_override, console,
+                          err_console or console, init, limit, data_dir)
+
+
+def _train_run(spec, data, epochs, batch_size, lr, optimizer, momentum, weight_decay, schedule, seed, threads,
+               out, resume, force, val_fraction, input_override, console, err_console, init, limit, data_dir):
     from cnncalc.engine import train as tr
     from cnncalc.render import training as view
 
-    err_console = err_console or console
     if resume:
         run_dir = resume if os.path.isdir(resume) else os.path.dirname(os.path.abspath(resume))
         if not os.path.exists(checkpoint.resolve(resume)):
             checkpoint.load(resume)  # its error: no such checkpoint
+        if not os.path.isdir(resume) and not _same_file(resume, os.path.join(run_dir, "last.npz")):
+            # training on from best.npz (or a copy) would write over the run's later epochs in last.npz
+            raise EngineError("--resume continues a run from its last.npz", Mark(resume),
+                              fix="give the run directory; to train on from another checkpoint, copy it "
+                                  "as last.npz into a new folder and resume that")
         lock, created = _take_run_dir(run_dir, new=False, force=force, err_console=err_console)
         try:
             return _resume(resume, run_dir, spec, data, lr, out, input_override, epochs, threads, force,
@@ -470,11 +620,11 @@ def train_run(spec: str | None, *, data: str | None = None, epochs: int | None =
               "input": list(input_override) if input_override else None, "limit": limit,
               "data_dir": os.path.abspath(data_dir) if data_dir else None}
     report = tr.analyse(spec_text, spec, config["input"])  # the spec is checked before any work
-    run_dir = _plan_run_dir(out, report.graph.name, force)
+    run_dir = _plan_run_dir(out, report.graph.name, force, spec)
     with Threads(threads) as pool:
         free = _memory_check(report, config, pool, force, err_console, threads)
         replacing = os.path.exists(os.path.join(run_dir, "last.npz"))
-        lock, created = _take_run_dir(run_dir, new=True, force=force, err_console=err_console)
+        lock, created = _take_run_dir(run_dir, new=True, force=force, err_console=err_console, spec=spec)
         state = {"saved": 0}
         try:
             dataset, splits = _load_data(config["data"], report, config["seed"], config["val_fraction"],
@@ -502,6 +652,7 @@ def _resume(resume, run_dir, spec, data, lr, out, input_override, epochs, thread
     from cnncalc.render import training as view
 
     weights, optim_state, meta = checkpoint.load(resume)
+    checkpoint.check_run(meta)
     config = dict(meta["config"])
     if epochs is not None:
         config["epochs"] = epochs
@@ -510,12 +661,16 @@ def _resume(resume, run_dir, spec, data, lr, out, input_override, epochs, thread
     if ignored:
         view.note(err_console, f"--resume keeps the run's own settings; ignored: {', '.join(ignored)}")
     evaluated = meta.get("evaluated", meta["epoch"])
+    _sync_run_files(run_dir, meta)
+    if epochs is not None and epochs < meta["epoch"]:
+        raise EngineError(f"the run has already trained {view.count(meta['epoch'], 'epoch')}", Mark(run_dir),
+                          field="epochs", received=epochs, allowed=f"a total ≥ {meta['epoch']}")
     if meta["epoch"] >= config["epochs"] and evaluated >= meta["epoch"]:
         raise EngineError(f"the run has finished its {view.count(meta['epoch'], 'epoch')}", Mark(run_dir),
                           fix=f"give --epochs N with N > {meta['epoch']} to train further")
     _check_options(config["epochs"], config["batch_size"], config["lr"], config["optimizer"], config["momentum"],
                    config["weight_decay"], config["schedule"], threads, config["val_fraction"])
-    report = tr.analyse(meta["spec"], meta["spec_file"], config["input"])
+    report = tr.analyse(meta["spec"], meta["spec_file"], config.get("input"))
     with Threads(threads if threads is not None else config.get("threads_requested")) as pool:
         free = _memory_check(report, config, pool, force, err_console, threads)
         dataset, splits = _load_data(config["data"], report, config["seed"], config["val_fraction"],
@@ -548,6 +703,31 @@ def _resume(resume, run_dir, spec, data, lr, out, input_override, epochs, thread
         return run.train(history, meta.get("best_val_acc", -1.0), meta["epoch"], evaluated)
 
 
+def _sync_run_files(run_dir, meta):
+    """The metrics (and a missing spec.yaml or config.json) as last.npz records them: a save stopped
+    between last.npz and the metrics (a full disk, a kill) leaves them an epoch behind, and a
+    finished run would otherwise keep them so."""
+    try:
+        _write_run_files(run_dir, meta)
+    except OSError as exc:
+        raise EngineError(f"cannot write to the run directory ({exc.strerror or exc})", Mark(run_dir)) from None
+
+
+def _write_run_files(run_dir, meta):
+    history = [_ordered(row) for row in meta["history"]]
+    for name, text in (("spec.yaml", meta["spec"]),
+                       ("config.json", json.dumps(meta["config"], indent=2, ensure_ascii=False) + "\n")):
+        if not os.path.exists(os.path.join(run_dir, name)):
+            _write_text(os.path.join(run_dir, name), text)
+    try:
+        with open(os.path.join(run_dir, "metrics.json"), encoding="utf-8") as fh:
+            current = json.load(fh)
+    except (OSError, ValueError):
+        current = None
+    if current != history:
+        _write_metrics(run_dir, history)
+
+
 def _memory_check(report, config, pool, force, err_console, threads):
     from cnncalc.engine import train as tr
     from cnncalc.render import training as view
@@ -567,14 +747,22 @@ def _build(report, config, dataset, splits, pool, free, console):
     from cnncalc.engine import train as tr
     from cnncalc.render import training as view
 
-    est = tr.estimate(report, config["batch_size"], len(splits["train"][1]), config["optimizer"],
-                      config["momentum"], pool.n)
+    n_train = len(splits["train"][1]) if "train" in splits else 0
+    est = tr.estimate(report, config["batch_size"], n_train, config["optimizer"], config["momentum"], pool.n)
     view.estimate_line(console, est, free, dataset.description, pool.n)
     try:
         network = tr.Network(report, config["batch_size"])
-    except MemoryError:
+    except (MemoryError, ValueError):  # ValueError: numpy's "array is too big" for a huge batch
         raise EngineError(f"not enough memory for the buffers of batch {config['batch_size']}",
                           fix="use a smaller --batch-size") from None
+    need = network.min_train_batch
+    if config["batch_size"] < need:
+        raise EngineError("batchnorm with one value per channel (flat features or a 1×1 map) cannot train on "
+                          "one image per batch", field="batch_size", received=config["batch_size"],
+                          allowed=f"a whole number ≥ {need}")
+    if n_train < need:
+        raise DataError(f"the training split has {view.count(n_train, 'image')}; training needs at least {need}",
+                        Mark(str(config["data"])), fix="use more data or a smaller --val-fraction")
     opt = tr.make_optimizer(network, config["optimizer"], config["lr"], config["momentum"], config["weight_decay"])
     return network, opt
 
@@ -621,7 +809,11 @@ class _Run:
 
     def persist(self):
         """last.npz and the metrics; at a new run's first save, its spec and config too, and no
-        best.npz of an older run left beside them."""
+        best.npz of an older run left beside them. Ctrl-C waits until all of them are written."""
+        with _Held():
+            self._persist()
+
+    def _persist(self):
         self.save("last.npz")
         self.state["saved"] = self.state["finished"]
         if self.state["fresh"]:
@@ -645,11 +837,12 @@ class _Run:
         row = _ordered(row)
         self.history[-1] = row
         score = row.get("val_acc", row["train_acc"])
-        if score > self.state["best"]:
-            self.save("best.npz", best=score, evaluated=epoch)
-            self.state["best"] = score
-        self.state["evaluated"] = epoch
-        self.persist()
+        with _Held():
+            if score > self.state["best"]:
+                self.save("best.npz", best=score, evaluated=epoch)
+                self.state["best"] = score
+            self.state["evaluated"] = epoch
+            self._persist()
         view.epoch_line(self.console, row, self.config["epochs"])
         return row
 
@@ -664,6 +857,7 @@ class _Run:
         lr_at = make_schedule(config["schedule"], config["lr"], config["epochs"])
         X, Y = self.splits["train"]
         view.run_header(self.console, self.run_dir, self.report, config)
+        compiling = _Held().__enter__()  # until the first batch has run every kernel once
         try:
             view.warmed_up(self.console, self.loop.warm_up())
             if history and evaluated < start:  # a Ctrl-C came during that epoch's evaluation
@@ -673,10 +867,20 @@ class _Run:
                 self.opt.lr = lr_at(epoch)
                 began = time.perf_counter()
                 with view.epoch_progress(self.console, epoch, config["epochs"], len(Y)) as advance:
-                    loss, acc = self.loop.epoch(X, Y, self.rng, advance)
+                    def on_batch(*figures, advance=advance):
+                        compiling.release()
+                        if advance is not None:
+                            advance(*figures)
+
+                    loss, acc = self.loop.epoch(X, Y, self.rng, on_batch)
+                compiling.release()  # an epoch of no full batch (batchnorm's last one skipped)
                 seconds = time.perf_counter() - began
                 if not math.isfinite(loss):
                     raise EngineError(f"the loss became {loss} in epoch {epoch + 1}; stopped "
+                                      f"({view.kept_text(self.run_dir, st['saved'], self.replacing)})",
+                                      fix=f"lower the learning rate (was {self.opt.lr:g})")
+                if not _finite(self.network):  # the epoch's last update overflowed: its loss was finite
+                    raise EngineError(f"the weights became NaN or infinite in epoch {epoch + 1}; stopped "
                                       f"({view.kept_text(self.run_dir, st['saved'], self.replacing)})",
                                       fix=f"lower the learning rate (was {self.opt.lr:g})")
                 # the weights are now those at the end of this epoch: a Ctrl-C from here on saves them
@@ -684,16 +888,69 @@ class _Run:
                 self.history.append({"epoch": epoch + 1, "train_loss": loss, "train_acc": acc, "lr": self.opt.lr,
                                      "seconds": seconds, "images_per_s": len(Y) / seconds if seconds > 0 else 0.0})
                 self.finish(self.history[-1])
-        except KeyboardInterrupt:
-            if st["finished"] > st["saved"]:  # stopped between the end of an epoch and its save
-                self.persist()
-            view.interrupted(self.err_console, self.run_dir, st["saved"], config["epochs"], self.replacing)
-            raise Interrupted(st["saved"], dict(self.history[-1]) if self.history else {}) from None
+        except KeyboardInterrupt as exc:
+            compiling.drop()
+            self.stop(exc)
         except OSError as exc:
-            raise EngineError(f"cannot write to the run directory ({exc.strerror})", Mark(self.run_dir)) from None
-        view.test_line(self.console, self.history[-1] if self.history else {})
-        view.summary(self.console, self.history)
-        return dict(self.history[-1]) if self.history else {}
+            self.write_failed(exc)
+        except SystemExit:  # rich's answer to a closed stdout (`| head`): exit 1 without a word
+            self.output_closed()
+        finally:
+            compiling.drop()
+        last = dict(self.history[-1]) if self.history else {}
+        try:
+            view.test_line(self.console, last)
+            view.summary(self.console, self.history)
+        except KeyboardInterrupt as exc:  # every epoch is saved: say so, not "nothing was written"
+            self.stop(exc)
+        except SystemExit:
+            self.output_closed()
+        return last
+
+    def output_closed(self):
+        """The output was closed under the run (a pipe's reader gone): stop, and say on stderr what is kept."""
+        from cnncalc.render import training as view
+
+        st = self.state
+        if st["finished"] > st["saved"]:
+            try:
+                self._persist()
+            except OSError as error:
+                self.write_failed(error)
+        raise EngineError(f"the output was closed (broken pipe); stopped "
+                          f"({view.kept_text(self.run_dir, st['saved'], self.replacing)})", Mark(self.run_dir),
+                          fix="continue with --resume" if st["saved"] else None) from None
+
+    def stop(self, exc):
+        """Ctrl-C or SIGTERM: save a finished epoch not yet saved, say what is kept, raise Interrupted.
+        Further signals are ignored from here on (a second Ctrl-C must not cut this save short)."""
+        from cnncalc.render import training as view
+
+        _ignore_signals()
+        st = self.state
+        if st["finished"] > st["saved"]:  # stopped between the end of an epoch and its save
+            try:
+                self._persist()
+            except OSError as error:
+                self.write_failed(error)
+        view.interrupted(self.err_console, self.run_dir, st["saved"], self.config["epochs"], self.replacing)
+        raise Interrupted(st["saved"], dict(self.history[-1]) if self.history else {},
+                          getattr(exc, "signum", signal.SIGINT)) from None
+
+    def write_failed(self, exc):
+        """A full disk or a folder gone read-only mid-run: one line that says what is still kept
+        (checkpoints are replaced atomically: the previous one is whole)."""
+        from cnncalc.render import training as view
+
+        saved = self.state["saved"]
+        raise EngineError(f"cannot write to the run directory ({exc.strerror or exc}); stopped "
+                          f"({view.kept_text(self.run_dir, saved, self.replacing)})", Mark(self.run_dir),
+                          fix=f"free some space, then {'continue with --resume' if saved else 'train again'}") from None
+
+
+def _finite(network) -> bool:
+    """Every weight and running statistic finite."""
+    return all(np.isfinite(v).all() for v in network.state().values() if v.dtype.kind == "f")
 
 
 # ------------------------------------------------------------------ evaluate and predict
@@ -702,11 +959,15 @@ def _restore(target: str, batch_size: int):
     from cnncalc.engine import train as tr
 
     weights, _, meta = checkpoint.load(target)
+    checkpoint.check_run(meta)
     config = meta["config"]
     try:
         report, network = tr.build(meta["spec"], meta["spec_file"], batch_size, config.get("input"))
     except CnncalcError as exc:
         raise EngineError(f"the checkpoint's spec no longer builds: {exc.line()}", Mark(meta["path"])) from None
+    except (MemoryError, ValueError):  # ValueError: numpy's "array is too big" for a huge batch
+        raise EngineError(f"not enough memory for the buffers of batch {batch_size}",
+                          fix="use a smaller --batch-size") from None
     network.load_state(weights, meta["path"])
     return report, network, meta
 

@@ -189,6 +189,9 @@ CONFIG_FIELDS = {
     "input": (_optional(_list_of(_whole(1))), "a list of whole numbers ≥ 1 or null"),
     "threads_requested": (_optional(_whole(1)), "a whole number ≥ 1 or null"),
 }
+# the settings resume, evaluate and predict read; a checkpoint without one is refused by name
+CONFIG_REQUIRED = ("data", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule", "seed",
+                   "val_fraction")
 HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr",
                   "seconds", "images_per_s")
 
@@ -211,6 +214,29 @@ def _check_meta(meta: dict, path: str) -> None:
             if value is not None and not (_whole(1)(value) if key == "epoch" else isinstance(value, (int, float))
                                           and not isinstance(value, bool)):
                 bad(f"meta.history[{i}].{key}", value, "a whole number ≥ 1" if key == "epoch" else "a number")
+
+
+def check_run(meta: dict) -> None:
+    """What resume, evaluate and predict need of a run's checkpoint beyond load()'s types: every
+    setting they read, and a history of one row per finished epoch (a hand-edited or spliced
+    meta record is one error line, not a KeyError)."""
+    path = meta["path"]
+    for key in CONFIG_REQUIRED:
+        if key not in meta["config"]:
+            raise EngineError(f"the checkpoint's meta record has no config.{key}", Mark(path))
+    history, epoch = meta["history"], meta["epoch"]
+    evaluated = meta.get("evaluated", epoch)
+    if len(history) != epoch or (evaluated or 0) > epoch:
+        raise EngineError(f"the checkpoint's meta record is inconsistent: epoch {epoch}, "
+                          f"{len(history)} history rows, evaluated {evaluated}", Mark(path),
+                          fix="use the run's best.npz or train again")
+    for i, row in enumerate(history):
+        if row.get("epoch") != i + 1:
+            raise EngineError("the checkpoint's meta record has a history out of order", Mark(path),
+                              field=f"meta.history[{i}].epoch", received=row.get("epoch"), allowed=str(i + 1))
+        for key in ("train_loss", "train_acc"):
+            if key not in row:
+                raise EngineError(f"the checkpoint's meta record has no history[{i}].{key}", Mark(path))
 
 
 def _short(exc: Exception) -> str:

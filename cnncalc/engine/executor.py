@@ -19,6 +19,8 @@ and the first conv or dense layer computes no input gradient.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cnncalc.engine.params import Params
@@ -342,8 +344,9 @@ class Network:
         self.grads = {k: self.store.grads[k] for k in self.params}
         self.buffers = self.store.buffers
         self.values: dict[str, np.ndarray] = {}
-        # batchnorm over flat features needs two samples per batch in training (torch refuses one too)
-        self.min_train_batch = 2 if any(isinstance(l, BatchNormLayer) and len(l.out_shape) == 1
+        # batchnorm needs two values per channel in training (torch refuses one too): with one per
+        # image (flat features, or a 1×1 map) a batch of one image cannot train
+        self.min_train_batch = 2 if any(isinstance(l, BatchNormLayer) and math.prod(l.out_shape[1:]) == 1
                                         for l in self.layers) else 1
 
     # ------------------------------------------------------------ forward and backward

@@ -251,7 +251,10 @@ def summary(console, history):
 
 def interrupted(console, run_dir, saved_epoch, epochs, replacing=False):
     """What a Ctrl-C kept, and how to go on."""
-    if saved_epoch:
+    if saved_epoch and saved_epoch >= epochs:
+        _say(console, f"interrupted: the run had finished; its {count(saved_epoch, 'epoch')} are kept in "
+                      f"{run_dir}/last.npz")
+    elif saved_epoch:
         _say(console, f"interrupted: epoch {saved_epoch} of {epochs} is kept in {run_dir}/last.npz")
         _say(console, f"continue with: cnncalc train --resume {run_dir}")
     else:

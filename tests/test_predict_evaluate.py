@@ -171,6 +171,21 @@ def test_predict_refuses_or_resizes_another_size(run):
     assert missing.exit_code == 1 and "no file matches" in missing.output
 
 
+def test_inputs_too_large_for_memory_are_one_line(run, monkeypatch):
+    # bug: a MemoryError from reading a huge input file escaped predict as a traceback
+    import cnncalc.data.images as images
+
+    def too_big(*_):
+        raise MemoryError
+
+    monkeypatch.setattr(images, "read_inputs", too_big)
+    np.savez(run / "one.npz", x=np.zeros((1, 8, 8, 1), np.uint8))
+    result = invoke("predict", run / "run", run / "one.npz")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.count("\n") == 1 and "not enough memory to read the inputs" in result.output
+    assert str(run / "one.npz") in result.output
+
+
 def test_bare_data_name_not_fetched_is_one_line(tmp_path):
     (tmp_path / "net.yaml").write_text(NET)
     result = invoke("train", tmp_path / "net.yaml", "--data", "kmnist", "--data-dir", tmp_path / "cache",

@@ -362,10 +362,19 @@ def _read_holder(fd: int) -> str:
     return text if text.isdigit() else ""
 
 
+def _folder_name(name: str) -> str:
+    """A spec's name as one folder name: a name is free text (`../x`, `a/b`, a newline), so each run
+    of characters other than ASCII letters, digits, '.', '_' and '-' becomes one '_', and the
+    ends lose their dots, dashes and underscores (no '..', no hidden folder)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:80] or "run"
+
+
 def _plan_run_dir(out, name, force, spec=None):
     """The run directory a new run will use (checked now, taken by _take_run_dir before the data loads)."""
     if out is None:
-        base = os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        base = os.path.join("runs", f"{_folder_name(name)}-{time.strftime('%Y%m%d-%H%M%S')}")
         out, k = base, 1
         while os.path.exists(out):
             k += 1
@@ -1041,7 +1050,10 @@ def predict_run(checkpoint_path: str, inputs, *, console=None, top: int = 3, res
     paths = expand([inputs] if isinstance(inputs, str) else list(inputs))
     batches, labels = [], []
     for path in paths:
-        x, names_here = read_inputs(path, input_shape, resize)
+        try:
+            x, names_here = read_inputs(path, input_shape, resize)
+        except MemoryError:
+            raise DataError("not enough memory to read the inputs", Mark(path)) from None
         if len(engine_shape) == 1 and int(np.prod(x.shape[1:])) != engine_shape[0]:
             raise DataError(f"the inputs have {int(np.prod(x.shape[1:]))} values each but the network takes "
                             f"{engine_shape[0]}", Mark(path))

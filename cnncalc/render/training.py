@@ -20,6 +20,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cnncalc.errors import printable
+
 
 def gib(n_bytes: float) -> str:
     """Bytes as the unit a person reads: 812 MiB, 3.4 GiB."""
@@ -50,7 +52,7 @@ def _say(console, text, indent=2, style=None):
     a number and its unit stay on one line."""
     if console is None:
         return
-    text = _UNIT.sub("\\1\u00a0\\2", text)  # textwrap breaks at spaces only, not at U+00A0
+    text = _UNIT.sub("\\1\u00a0\\2", printable(text))  # a spec's name or a file name may hold controls  # textwrap breaks at spaces only, not at U+00A0
     for line in textwrap.wrap(text, WIDTH, subsequent_indent=" " * indent, break_long_words=False,
                               break_on_hyphens=False) or [""]:
         console.print(escape(line.replace("\u00a0", " ")), highlight=False, style=style, soft_wrap=True)
@@ -269,7 +271,7 @@ def interrupted_early(console):
 def evaluation(console, result):
     if console is None:
         return
-    console.print(f"{result['split']} split of {escape(result['source'])}: {result['n']:,} images, accuracy "
+    console.print(f"{result['split']} split of {escape(printable(result['source']))}: {result['n']:,} images, accuracy "
                   f"{result['accuracy']:.4f}, loss {result['loss']:.4f}", highlight=False)
     names = result["class_names"]
     k = len(result["per_class"])
@@ -289,7 +291,7 @@ def evaluation(console, result):
         cells = [_ratio(result["per_class"][c])]
         if scored:
             cells += [_ratio(result[key][c]) for key in ("precision", "recall", "f1")]
-        table.add_row(escape(label), *[str(v) if v else "·" for v in row], str(sum(row)), *cells)
+        table.add_row(escape(printable(label)), *[str(v) if v else "·" for v in row], str(sum(row)), *cells)
     console.print(table)
     if scored:
         console.print(f"macro average: precision {result['macro_precision']:.4f}, recall "
@@ -316,5 +318,5 @@ def predictions(console, result):
         parts = []
         for entry in item["top"]:
             name = "" if entry["name"] == str(entry["class"]) else f" {entry['name']}"
-            parts.append(f"class {entry['class']}{escape(name)} ({entry['probability']:.3f})")
-        console.print(f"{escape(item['input'])}: " + ", ".join(parts), highlight=False)
+            parts.append(f"class {entry['class']}{escape(printable(name))} ({entry['probability']:.3f})")
+        console.print(f"{escape(printable(item['input']))}: " + ", ".join(parts), highlight=False)

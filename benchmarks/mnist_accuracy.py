@@ -1,6 +1,6 @@
 """MNIST LeNet on the real MNIST files: test accuracy after 3 epochs, Adam 1e-3, batch 64.
 
-    python benchmarks/mnist_accuracy.py [--data /work/shared/data/mnist] [--epochs 3] [--seeds 0]
+    python benchmarks/mnist_accuracy.py [--data ../shared/data/mnist] [--epochs 3] [--seeds 0]
                                         [--val-fraction 0] [--threads N] [--init torch]
 
 Runs `cnncalc train specs/mnist_lenet.yaml` exactly as a user would (a subprocess, the CLI's own

@@ -98,7 +98,7 @@ def _examples(*commands: str) -> str:
     return "Examples:\n\n\b\n" + "\n".join(f"  {c}" for c in commands)
 
 
-SpecArg = Annotated[str, typer.Argument(help="The network spec (YAML).", metavar="SPEC", show_default=False)]
+SpecArg = Annotated[str, typer.Argument(help="The network spec (YAML); - reads it from standard input.", metavar="SPEC", show_default=False)]
 InputOpt = Annotated[Optional[str], typer.Option("--input", metavar="H,W,C", callback=_check_input,
                                                  help="Override the spec's input: H,W,C (or N).",
                                                  show_default="the spec's input")]

@@ -186,7 +186,16 @@ def load_text(text: str, file: str = "<spec>"):
         raise SpecError(f"YAML value: {exc.problem}", mark) from None
 
 
+STDIN = "-"  # the spec read from standard input, named <stdin> in messages
+
+
 def load_file(path: str):
+    if path == STDIN:
+        import sys
+
+        path = "<stdin>"
+        raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        return load_text(_decode(raw, path), path)
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
@@ -196,11 +205,14 @@ def load_file(path: str):
         raise SpecError("the spec path is a directory", Mark(path), received=path, allowed="a YAML file") from None
     except OSError as exc:
         raise SpecError(f"cannot read the spec: {exc.strerror}", Mark(path), received=path) from None
+    return load_text(_decode(raw, path), path)
+
+
+def _decode(raw: bytes, path: str) -> str:
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise SpecError(f"the spec is not UTF-8 text ({exc.reason})", Mark(path, line, column),
                         received=raw[exc.start:exc.start + 1], allowed="UTF-8 text") from None
-    return load_text(text, path)

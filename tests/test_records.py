@@ -184,6 +184,7 @@ def test_notation_records_hold_the_numbers():
     assert notation_text(pool) == "avgpool 2×2 s2 p1 excl-pad"
     assert row(r, "leaky_relu1").layer_type == Notation("leaky_relu", value=0.2)
     assert row(r, "dropout1").layer_type == Notation("dropout", value=0.3)
+    assert notation_text(Notation("leaky_relu", value=0.1234567)) == "leaky_relu 0.123457"   # %g: six digits
     assert notation_text(row(r, "global_avgpool1").layer_type) == "global avgpool"
     assert row(r, "dense1").layer_type == Notation("dense", n=5, bias=False)
     # the text property is render's text of the record

@@ -23,4 +23,4 @@ def elements(shape) -> int:
 
 def shape_text(shape) -> str:
     """'28×28×1'; numpy's integers print as plain numbers too; '' for the empty shape."""
-    return "×".join(str(int(v)) for v in shape)
+    return "×".join(map(str, shape))

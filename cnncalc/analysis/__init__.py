@@ -222,9 +222,9 @@ def fold(report: Report, depth: int | None) -> list[Row]:
         group = open_rows.get(scope_name)
         if group is None:
             info = report.graph.scopes.get(scope_name)
-            group = Row(scope_name, "block", Notation("block", label=info.label if info else "block"), list(row.inputs),
-                        list(row.in_shapes), row.out_shape, depth=depth - 1, scope=row.scope[:depth - 1],
-                        folded=0)
+            label = Notation("block", label=info.label if info else "block")
+            group = Row(scope_name, "block", label, list(row.inputs), list(row.in_shapes), row.out_shape,
+                        depth=depth - 1, scope=row.scope[:depth - 1], folded=0)
             open_rows[scope_name] = group
             out.append(group)
         group.out_shape, group.rf, group.output = row.out_shape, row.rf, row.name

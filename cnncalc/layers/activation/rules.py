@@ -21,7 +21,8 @@ def _elementwise(ops_per_element: int):
 RELU = Kind("relu", (), _elementwise(1), fixed_notation("relu"), "max(0, x)")
 LEAKY_RELU = Kind("leaky_relu", (Field("alpha", "float", 0.01, "slope for x < 0",
                                        aliases=("negative_slope", "slope")),),
-                  _elementwise(1), lambda fields, inference: Notation("leaky_relu", value=fields["alpha"]),  # noqa: ARG005
+                  _elementwise(1),
+                  lambda fields, inference: Notation("leaky_relu", value=fields["alpha"]),  # noqa: ARG005
                   "x for x ≥ 0, alpha·x otherwise", aliases=("leakyrelu", "lrelu"), short="alpha")
 SIGMOID = Kind("sigmoid", (), _elementwise(1), fixed_notation("sigmoid"), "1/(1 + e^−x)")
 TANH = Kind("tanh", (), _elementwise(1), fixed_notation("tanh"), "tanh(x)")

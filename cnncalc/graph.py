@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from cnncalc.errors import Mark, SpecError
 
-INPUT = "input"
+INPUT = "input"  # the name (and kind) of the network's or a block's input; the one definition
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Graph:
 def build(name: str, file: str, input_shape: tuple, input_mark: Mark | None, nodes: list[Node],
           output: str, scopes: dict[str, Scope]) -> Graph:
     """Order `nodes` topologically after the input node; SpecError on a cycle."""
-    first = Node(INPUT, "input", {}, [], input_mark, ())
+    first = Node(INPUT, INPUT, {}, [], input_mark, ())  # the input node: its name and its kind
     by_name = {n.name: n for n in nodes}
     order_of = {n.name: i for i, n in enumerate(nodes)}
     pending = {n.name: len(set(n.inputs) - {INPUT}) for n in nodes}

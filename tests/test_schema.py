@@ -37,6 +37,21 @@ def field_keys(kind):
     return {key for f in kind.fields for key in (f.name,) + f.aliases}
 
 
+def resolve(schema, node):
+    """Follow a local `$ref` (`#/$defs/…`, JSON Pointer) to the schema it names."""
+    while "$ref" in node and set(node) <= {"$ref", "description", "default"}:
+        node = _pointer(schema, node["$ref"])
+    return node
+
+
+def _pointer(schema, ref):
+    assert ref.startswith("#/"), ref
+    node = schema
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
 def test_schema_top_level(schema):
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["type"] == "object" and schema["additionalProperties"] is False
@@ -44,41 +59,52 @@ def test_schema_top_level(schema):
     assert set(schema["properties"]) == {"name", "description", "input", "layers", "blocks"}
 
 
-def test_every_spelling_of_every_kind_has_exactly_its_fields(schema):
-    by_head = {a["required"][0]: a for a in alternatives(schema)
-               if a.get("required") and a["required"] != ["kind"] and a["required"][0] not in ("parallel", "repeat")}
-    expected_heads = {s for kind in layers.KINDS for s in spellings(kind)}
-    assert set(by_head) == expected_heads
+def test_one_definition_per_kind_referenced_by_every_spelling(schema):
+    """Each kind's fields are written once, in `$defs/<kind>`; its spellings refer to it."""
+    defs = schema["$defs"]
+    by_ref = {}
+    for a in alternatives(schema):
+        if a.get("$ref"):
+            by_ref.setdefault(a["$ref"], []).append(a)
     for kind in layers.KINDS:
-        for spelling in spellings(kind):
-            alternative = by_head[spelling]
-            assert alternative["additionalProperties"] is False
-            # the head itself, the kind's field names and aliases (as siblings), and name/from
-            assert set(alternative["properties"]) == {spelling, "name", "from"} | field_keys(kind), spelling
-            head = alternative["properties"][spelling]["anyOf"]
-            mapping = next(v for v in head if v.get("type") == "object")
-            assert set(mapping["properties"]) == {"name", "from"} | field_keys(kind)
-            assert mapping["additionalProperties"] is False
-            assert ({"type": "null"} in head)                   # `- relu` alone
-            assert (len(head) == 3) == (kind.short is not None)  # a short scalar only where the kind has one
-
-
-def test_full_form_alternatives(schema):
-    full = [a for a in alternatives(schema) if a.get("required") == ["kind"]]
-    assert len(full) == len(layers.KINDS)
-    for kind, alternative in zip(layers.KINDS, full):
-        assert alternative["properties"]["kind"]["enum"] == list(spellings(kind))
-        assert set(alternative["properties"]) == {"kind", "name", "from"} | field_keys(kind)
+        fields = defs[kind.name]
+        assert set(fields["properties"]) == {"name", "from"} | field_keys(kind), kind.name
+        head, full = by_ref.pop(f"#/$defs/{kind.name}")
+        # the head form: exactly one of the spellings, each reading the kind's value definition
+        assert set(head["properties"]) == set(spellings(kind))
+        assert [o["required"] for o in head["oneOf"]] == [[s] for s in spellings(kind)]
+        assert all(v == {"$ref": f"#/$defs/{kind.name}.value"} for v in head["properties"].values())
+        assert head["unevaluatedProperties"] is False
+        value = defs[f"{kind.name}.value"]["anyOf"]
+        assert {"type": "null"} in value                                      # `- relu` alone
+        mapping = next(v for v in value if v.get("type") == "object")
+        assert mapping == {"type": "object", "$ref": f"#/$defs/{kind.name}", "unevaluatedProperties": False}
+        assert (len(value) == 3) == (kind.short is not None)                  # a short value only where it has one
+        # the full form
+        assert full["required"] == ["kind"] and full["properties"]["kind"]["enum"] == list(spellings(kind))
+        assert full["unevaluatedProperties"] is False
+        # an alias is a reference to its field, not a copy
+        for f in kind.fields:
+            for alias in f.aliases:
+                assert fields["properties"][alias]["$ref"] == f"#/$defs/{kind.name}/properties/{f.name}"
+    assert by_ref == {}
+    fixed = {"layer", "layers", "arg", "name", "from", "pos_int", "nonneg_int", "pair", "padding", "groups", "bool",
+             "rate", "pos_float", "float"}
+    assert not fixed & {k.name for k in layers.KINDS}                          # no kind hides a shared definition
 
 
 def test_field_defaults_and_types_follow_the_tables(schema):
-    by_head = {a["required"][0]: a for a in alternatives(schema) if a.get("required")}
-    conv = by_head["conv"]["properties"]
+    conv = schema["$defs"]["conv"]["properties"]
     assert conv["stride"]["default"] == 1 and conv["padding"]["default"] == 0 and conv["bias"]["default"] is True
     assert "default" not in conv["kernel"]                         # required: no default
-    types = {f.name: f.type for f in layers.lookup("conv").fields}
-    assert types["kernel"] == "pair" and types["groups"] == "groups"
-    assert {"type": "boolean"} in conv["bias"]["anyOf"]
+    for f in layers.lookup("conv").fields:
+        assert conv[f.name]["$ref"] == f"#/$defs/{f.type}"
+    assert {"type": "boolean"} in resolve(schema, conv["bias"])["anyOf"]
+
+
+def test_schema_is_small(schema):
+    """Before the `$defs`, every field was copied into every spelling: 15,177 lines."""
+    assert len(json.dumps(schema, indent=2).splitlines()) < 3000
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +146,16 @@ HEAD = "input: [8, 8, 3]\nlayers:\n"
     "- repeat: -1\n  layers: [relu]",
     "- parallel: [[relu]]",                         # one branch
     "- parallel: [[relu], []]\n  merge: mul",
+    "- conv2d: {filters: 8, kernel: 3}\n  conv: 8",   # two spellings of one kind
+    "- conv: 8\n  units: 3",                        # a field of another kind beside the head
+    "- {kind: conv, filters: 8, kernel: 3, relu: null}",  # a second head in full form
+    "- conv: {filters: 8, kernel: 3, name: 3}",     # name must be a string
+    "- conv: {filters: 8, kernel: 3, kind: conv}",  # kind inside the mapping
+    "- maxpool: {pool_size: 0}",                    # an alias keeps its field's type
+    "- {kind: maxpool, kernel: 2, ceil: 2}",        # an alias in full form too
+    "- conv: {filters: 8, kernel: 3, padding: [1, 2, 3]}",
+    "- dense: 0",                                   # the short value keeps its field's type
+    "- {kind: nonsense}",
 ])
 def test_broken_layers_do_not_validate(validator, layer):
     text = HEAD + "".join("  " + line + "\n" for line in layer.splitlines())
@@ -151,6 +187,9 @@ def test_broken_top_level_does_not_validate(validator, text):
     "- repeat: 2\n  layers: [relu, tanh]",
     "- bn",
     "- dropout: 0.5",
+    "- conv2d: {n_C: 4, f: [1, 3], use_bias: false}",  # aliases
+    "- pool: 3\n  s: 1\n  p: 1\n  name: p1",
+    "- {kind: avg_pool, pool_size: 2, count_include_pad: false}",
 ])
 def test_valid_layers_validate(validator, layer):
     text = HEAD + "".join("  " + line + "\n" for line in layer.splitlines())

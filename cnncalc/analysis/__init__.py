@@ -10,22 +10,18 @@ tensor the forward pass holds, the input included; bytes assume float32.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cnncalc import layers as registry
 from cnncalc.errors import CnncalcError, DimensionError
-from cnncalc.graph import Graph
+from cnncalc.graph import INPUT, Graph
 from cnncalc.layers.arith import BOUND, PIXEL, ReceptiveField
-from cnncalc.layers.base import Diagnostic, Shape, show_shape
+from cnncalc.layers.base import Diagnostic
+from cnncalc.layers.records import Notation, UnusedOutput, Window
+from cnncalc.shapes import Shape, elements, shape_text
 
 BYTES_PER_VALUE = 4  # float32
-
-
-def elements(shape: Shape) -> int:
-    n = 1
-    for v in shape:
-        n *= v
-    return n
+_INPUT_NOTATION = Notation(INPUT)
 
 
 class _Counts:
@@ -52,11 +48,15 @@ class _Counts:
 
 @dataclass
 class Row(_Counts):
-    """One layer's numbers (or a folded block's sums); only render/ turns them into text."""
+    """One layer's numbers (or a folded block's sums); only render/ turns them into text.
+
+    layer_type: the layer in course notation, as a record; window: conv's and pooling's
+    resolved window (None for other kinds and folded blocks).
+    """
 
     name: str
     kind: str
-    notation: str
+    layer_type: Notation
     inputs: list[str]
     in_shapes: list[Shape]
     out_shape: Shape
@@ -68,12 +68,33 @@ class Row(_Counts):
     rf: ReceptiveField | None = None
     depth: int = 0
     scope: tuple = ()
-    resolved: dict = field(default_factory=dict)
+    window: Window | None = None
     folded: int = 1  # how many layers this row stands for
     output: str = ""  # the node whose output this row shows (a folded block: its last layer)
 
     def __post_init__(self):
         self.output = self.output or self.name
+
+    @property
+    def notation(self) -> str:
+        """The course notation as text ('conv 5×5 s1 p0, 8'), as `render.messages` writes it."""
+        from cnncalc.render.messages import notation_text
+
+        return notation_text(self.layer_type)
+
+    @property
+    def resolved(self) -> dict:
+        """The window as the string-keyed dict the engine read before `window` existed.
+
+        conv: pads, stride, groups, n_C, n_C_prev; pooling: pads, stride; others: {}.
+        """
+        w = self.window
+        if w is None:
+            return {}
+        out = {"pads": w.p, "stride": w.s}
+        if w.groups is not None:
+            out.update(groups=w.groups, n_C=self.out_shape[2], n_C_prev=self.in_shapes[0][2])
+        return out
 
 
 @dataclass
@@ -110,7 +131,7 @@ class Report:
             activations=sum(r.activations for r in self.rows),
             output_shape=self._output_row().out_shape if self.error is None else (last.out_shape if last else ()),
             rf=self._output_row().rf if self.error is None else (last.rf if last else None),
-            layers=sum(r.folded for r in self.rows if r.kind != "input"),
+            layers=sum(r.folded for r in self.rows if r.kind != INPUT),
         )
 
     def _output_row(self) -> Row:
@@ -132,9 +153,9 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
     shapes: dict[str, Shape] = {}
     rfs: dict[str, ReceptiveField] = {}
     for node in graph.nodes:
-        if node.kind == "input":
+        if node.kind == INPUT:
             shape = graph.input_shape
-            rows.append(Row(node.name, "input", "input", [], [], shape, activations=elements(shape), rf=PIXEL))
+            rows.append(Row(node.name, INPUT, _INPUT_NOTATION, [], [], shape, activations=elements(shape), rf=PIXEL))
             shapes[node.name], rfs[node.name] = shape, PIXEL
             continue
         kind = registry.lookup(node.kind)
@@ -147,29 +168,29 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
         if any(v > BOUND for v in inf.out_shape):
             # e.g. sixty concats of a branch with itself: 2^60 channels; counts past this are noise
             return Report(graph, rows, diagnostics, DimensionError(
-                f"{node.name}: the output {show_shape(inf.out_shape)} is larger than 10^18 along an axis",
+                f"{node.name}: the output {shape_text(inf.out_shape)} is larger than 10^18 along an axis",
                 node.mark, allowed="sizes up to 10^18 along every axis",
                 fix="fewer concats or paddings that grow the map"))
         for warning in inf.warnings:
             if strict:
+                from cnncalc.render.messages import diagnostic_fix, diagnostic_message  # the words live in render
+
                 return Report(graph, rows, diagnostics,
-                              DimensionError(warning.message + " (an error under --strict)", warning.mark,
-                                             fix=warning.fix))
+                              DimensionError(diagnostic_message(warning) + " (an error under --strict)",
+                                             warning.mark, fix=diagnostic_fix(warning)))
             diagnostics.append(warning)
         shapes[node.name], rfs[node.name] = inf.out_shape, inf.rf
         rows.append(Row(
-            name=node.name, kind=node.kind, notation=kind.notation(node.fields, inf.resolved),
+            name=node.name, kind=node.kind, layer_type=kind.notation(node.fields, inf),
             inputs=list(node.inputs), in_shapes=in_shapes, out_shape=inf.out_shape,
             trainable=inf.trainable, non_trainable=inf.non_trainable, macs=inf.macs, other_ops=inf.other_ops,
             activations=elements(inf.out_shape), rf=inf.rf, depth=len(node.scope), scope=node.scope,
-            resolved=inf.resolved,
+            window=inf.window,
         ))
     unused = _unused(graph)
     for name in unused:
         node = graph.node(name)
-        diagnostics.append(Diagnostic("warning", name, node.mark,
-                                      f"{name}: its output is never used (the network's output is {graph.output})",
-                                      "read it with from: or remove it"))
+        diagnostics.append(Diagnostic("warning", name, node.mark, UnusedOutput(graph.output)))
     return Report(graph, rows, diagnostics)
 
 
@@ -178,7 +199,7 @@ def _unused(graph: Graph) -> list[str]:
     for node in reversed(graph.nodes):
         if node.name in needed:
             needed.update(node.inputs)
-    return [n.name for n in graph.nodes if n.name not in needed and n.kind != "input"]
+    return [n.name for n in graph.nodes if n.name not in needed and n.kind != INPUT]
 
 
 def fold(report: Report, depth: int | None) -> list[Row]:
@@ -201,9 +222,9 @@ def fold(report: Report, depth: int | None) -> list[Row]:
         group = open_rows.get(scope_name)
         if group is None:
             info = report.graph.scopes.get(scope_name)
-            group = Row(scope_name, "block", info.label if info else "block", list(row.inputs),
-                        list(row.in_shapes), row.out_shape, depth=depth - 1, scope=row.scope[:depth - 1],
-                        folded=0)
+            label = Notation("block", label=info.label if info else "block")
+            group = Row(scope_name, "block", label, list(row.inputs), list(row.in_shapes), row.out_shape,
+                        depth=depth - 1, scope=row.scope[:depth - 1], folded=0)
             open_rows[scope_name] = group
             out.append(group)
         group.out_shape, group.rf, group.output = row.out_shape, row.rf, row.name

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cnncalc.errors import DataError, Mark
+from cnncalc.shapes import shape_text  # noqa: F401 — also imported from here by the data readers
 
 # Rows per chunk when the variance pass converts to float64, so that the pass holds ~32 MiB of
 # float64 at a time instead of a copy of the whole train split (CIFAR-10: 1.2 GiB).
@@ -68,10 +69,6 @@ class Raw:
     class_names: list[str] | None = None
     label: str = ""       # how the description names the source, e.g. "IDX (mnist)"
     n_distinct: int | None = None  # synthetic only: how many classes it can draw apart
-
-
-def shape_text(shape) -> str:
-    return "×".join(str(int(v)) for v in shape)
 
 
 # ---------------------------------------------------------------- normalisation

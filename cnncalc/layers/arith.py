@@ -55,12 +55,10 @@ class OutLength:
         return 0 if self.ceil or self.span < 0 else min(max(self.remainder - self.p_b, 0), self.n)
 
     def formula(self) -> str:
-        """The formula with its numbers, as a student writes it."""
-        pad = f"2·{self.p_a}" if self.p_a == self.p_b else f"{self.p_a} + {self.p_b}"
-        kernel = str(self.f) if self.d == 1 else f"({self.d}·({self.f} − 1) + 1)"
-        bracket = "⌈" if self.ceil else "⌊"
-        close = "⌉" if self.ceil else "⌋"
-        return f"{bracket}({self.n} + {pad} − {kernel})/{self.s}{close} + 1 = {self.n_out}"
+        """The formula with its numbers, as a student writes it (worded in `render.messages`)."""
+        from cnncalc.render.messages import window_formula
+
+        return window_formula(self)
 
 
 def dilated_extent(f: int, d: int) -> int:

@@ -14,19 +14,10 @@ from typing import Callable
 
 from cnncalc.errors import Mark, SpecError
 from cnncalc.layers.arith import ReceptiveField
+from cnncalc.layers.records import InexactDivision, Notation, UnusedOutput, Window
+from cnncalc.shapes import Shape, is_map  # noqa: F401 — the kinds' rules import them from here
 
 REQUIRED = object()
-
-# Shapes are tuples of Python ints: (n_H, n_W, n_C) for feature maps, (n,) for flat vectors.
-Shape = tuple
-
-
-def is_map(shape: Shape) -> bool:
-    return len(shape) == 3
-
-
-def show_shape(shape: Shape) -> str:
-    return "×".join(str(v) for v in shape)
 
 
 @dataclass(frozen=True)
@@ -51,7 +42,7 @@ class Field:
 
 @dataclass
 class Inference:
-    """What a rule computes for one layer; plain numbers, no strings beyond notes."""
+    """What a rule computes for one layer; plain numbers and records, no strings."""
 
     out_shape: Shape
     trainable: int = 0
@@ -59,19 +50,34 @@ class Inference:
     macs: int = 0
     other_ops: int = 0
     rf: ReceptiveField | None = None
-    resolved: dict = field(default_factory=dict)  # hyperparameters fixed at analysis time (e.g. same padding)
+    window: Window | None = None  # conv and pooling: the window as analysis resolved it (e.g. same padding)
     warnings: list = field(default_factory=list)  # Diagnostic records
 
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """A dimension problem found at one layer, with the arithmetic that shows it."""
+    """A dimension problem found at one layer: what happened (`detail`, a record with its numbers).
+
+    `render.messages` writes its sentence and its fix; `message` and `fix` are that text,
+    for library callers and tests.
+    """
 
     level: str  # 'warning' or 'error'
     layer: str
     mark: Mark | None
-    message: str
-    fix: str = ""
+    detail: InexactDivision | UnusedOutput
+
+    @property
+    def message(self) -> str:
+        from cnncalc.render.messages import diagnostic_message
+
+        return diagnostic_message(self)
+
+    @property
+    def fix(self) -> str:
+        from cnncalc.render.messages import diagnostic_fix
+
+        return diagnostic_fix(self)
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class Kind:
 
     infer(fields, in_shapes, rfs, name, mark, sources) -> Inference, or raises DimensionError;
     in_shapes, rfs and sources (the names of the layers read) are lists, one per input.
-    notation(fields, resolved) -> the course notation, e.g. 'conv 5×5 s1 p0, 8'.
+    notation(fields, inference) -> a `Notation` record (render writes it: 'conv 5×5 s1 p0, 8').
     """
 
     name: str
@@ -99,10 +105,12 @@ class Kind:
         return None
 
 
-def fixed_notation(text: str) -> Callable:
-    """The notation of a kind that reads none of its fields: always `text`."""
-    def notation(fields, resolved):  # noqa: ARG001 — the signature Kind.notation fixes
-        return text
+def fixed_notation(kind: str) -> Callable:
+    """The notation of a kind that reads none of its fields: the kind alone."""
+    record = Notation(kind)
+
+    def notation(fields, inference):  # noqa: ARG001 — the signature Kind.notation fixes
+        return record
     return notation
 
 

@@ -11,12 +11,10 @@ from typing import Callable
 
 from cnncalc.analysis import Row
 from cnncalc.layers.arith import BOUND
+from cnncalc.render.messages import notation_text
+from cnncalc.shapes import shape_text
 
 BEYOND = ">10^18"  # a receptive field or jump past arith.BOUND: larger than any input
-
-
-def shape_text(shape) -> str:
-    return "×".join(str(v) for v in shape) if shape else ""
 
 
 def rf_value(v: int):
@@ -84,7 +82,7 @@ def _reads(row: Row) -> str:
 
 COLUMNS = {c.key: c for c in (
     Column("name", "Layer", lambda r: r.name, justify="left"),
-    Column("notation", "Type", lambda r: r.notation, justify="left"),
+    Column("notation", "Type", lambda r: notation_text(r.layer_type), justify="left"),
     Column("reads", "Reads", _reads, justify="left"),
     Column("in_shape", "Input", lambda r: " + ".join(shape_text(s) for s in r.in_shapes)),
     Column("out_shape", "Output", lambda r: shape_text(r.out_shape)),

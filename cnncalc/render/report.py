@@ -25,6 +25,13 @@ from cnncalc.render.columns import (
     shape_text,
     view,
 )
+from cnncalc.render.messages import (
+    diagnostic_fix,
+    diagnostic_message,
+    notation_text,
+    record_json,
+    window_json,
+)
 from cnncalc.render.text_table import box_table
 
 CONVENTION = ("MACs = multiply-accumulates of conv and dense layers, bias excluded; FLOPs = 2·MACs; "
@@ -161,7 +168,8 @@ def as_json(report: Report, rows) -> dict:
         "input": list(g.input_shape),
         "convention": CONVENTION,
         "rows": [{
-            "name": r.name, "kind": r.kind, "type": r.notation, "inputs": list(r.inputs),
+            "name": r.name, "kind": r.kind, "type": notation_text(r.layer_type), "window": window_json(r.window),
+            "inputs": list(r.inputs),
             "input_shapes": [list(s) for s in r.in_shapes], "output_shape": list(r.out_shape),
             "trainable": r.trainable, "non_trainable": r.non_trainable, "params": r.params,
             "macs": r.macs, "flops": r.flops, "other_ops": r.other_ops,
@@ -185,7 +193,7 @@ def as_json(report: Report, rows) -> dict:
 def diagnostic_json(d) -> dict:
     return {"level": d.level, "layer": d.layer, "file": d.mark.file if d.mark else None,
             "line": d.mark.line if d.mark else None, "column": d.mark.column if d.mark else None,
-            "message": d.message, "fix": d.fix}
+            "message": diagnostic_message(d), "fix": diagnostic_fix(d), "detail": record_json(d.detail)}
 
 
 def error_json(e: CnncalcError) -> dict:
@@ -229,7 +237,8 @@ def diagnostic_lines(report: Report) -> list[str]:
     out = []
     for d in report.diagnostics:
         where = f"{d.mark}: " if d.mark else ""
-        out.append(printable(f"warning: {where}{d.message}" + (f" — {d.fix}" if d.fix else "")))
+        fix = diagnostic_fix(d)
+        out.append(printable(f"warning: {where}{diagnostic_message(d)}" + (f" — {fix}" if fix else "")))
     return out
 
 

@@ -15,6 +15,11 @@ from cnncalc.spec.parser import MERGES
 _ARG = {"type": "string", "pattern": r"\$", "description": "a block argument ($name) or integer expression"}
 _POS = {"type": "integer", "minimum": 1}
 _NONNEG = {"type": "integer", "minimum": 0}
+_TYPES = ("pos_int", "nonneg_int", "pair", "padding", "groups", "bool", "rate", "pos_float", "float")
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/$defs/{name}"}
 
 
 def _type_schema(type_name: str) -> dict:
@@ -40,53 +45,78 @@ def _type_schema(type_name: str) -> dict:
 
 
 def field_schema(f: Field) -> dict:
-    schema = {"anyOf": [_type_schema(f.type), _ARG], "description": f"{f.doc} ({allowed_text(f.type)})"}
+    """A field: a reference to its value type (`$defs/pair`, …), with the field's own description and default."""
+    schema = {"$ref": f"#/$defs/{f.type}", "description": f"{f.doc} ({allowed_text(f.type)})"}
     if not f.required and f.default is not None:
         schema["default"] = f.default
     return schema
 
 
-def _common() -> dict:
-    return {"name": {"type": "string", "description": "a layer name, unique in its block"},
-            "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
-                     "description": "the layer(s) read (default: the previous one); 'input' is the block's input"}}
+def _kind_fields(kind) -> dict:
+    """`$defs/<kind>`: the kind's fields (an alias refers to its field), with name and from.
+
+    No additionalProperties here: each use closes the object with unevaluatedProperties,
+    which sees the properties this definition evaluates (JSON Schema 2020-12).
+    """
+    props = {}
+    for f in kind.fields:
+        props[f.name] = field_schema(f)
+        for alias in f.aliases:
+            props[alias] = {"$ref": f"#/$defs/{kind.name}/properties/{f.name}", "description": f"same as {f.name}"}
+    props["name"] = _ref("name")
+    props["from"] = _ref("from")
+    return {"description": kind.doc, "properties": props}
+
+
+def _kind_value(kind) -> dict:
+    """`$defs/<kind>.value`: what may follow the kind's name: its short value, nothing, or a mapping of fields."""
+    value = [{"type": "null"}, {"type": "object", "$ref": f"#/$defs/{kind.name}", "unevaluatedProperties": False}]
+    if kind.short:
+        value.insert(0, _ref(f"{kind.name}/properties/{kind.field(kind.short).name}"))
+    return {"anyOf": value}
 
 
 def schema() -> dict:
+    """The spec language as JSON Schema 2020-12; each kind's fields are written once, in `$defs/<kind>`."""
+    defs: dict = {
+        "layers": {"type": "array", "items": _ref("layer")},
+        "arg": _ARG,
+        "name": {"type": "string", "description": "a layer name, unique in its block"},
+        "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+                 "description": "the layer(s) read (default: the previous one); 'input' is the block's input"},
+    }
+    for t in _TYPES:
+        defs[t] = {"anyOf": [_type_schema(t), _ref("arg")], "description": allowed_text(t)}
     kind_names = []
     alternatives = []
     for kind in registry.KINDS:
-        props = {}
-        for f in kind.fields:
-            for key in (f.name,) + f.aliases:
-                props[key] = field_schema(f)
-        props.update(_common())
-        body = {"type": "object", "properties": dict(props), "additionalProperties": False}
-        value = [{"type": "null"}, body]
-        if kind.short:
-            value.insert(0, field_schema(kind.field(kind.short)))
-        for spelling in (kind.name,) + kind.aliases:
-            kind_names.append(spelling)
-            alternatives.append({
-                "type": "object", "description": kind.doc, "required": [spelling],
-                "properties": {spelling: {"anyOf": value}, **props}, "additionalProperties": False})
+        defs[kind.name] = _kind_fields(kind)
+        defs[f"{kind.name}.value"] = _kind_value(kind)
+        spellings = [kind.name, *kind.aliases]
+        kind_names += spellings
         alternatives.append({
-            "type": "object", "description": f"{kind.name} (full form): {kind.doc}", "required": ["kind"],
-            "properties": {"kind": {"enum": [kind.name, *kind.aliases]}, **props}, "additionalProperties": False})
+            "description": kind.doc, "type": "object", "$ref": f"#/$defs/{kind.name}",
+            "properties": {s: _ref(f"{kind.name}.value") for s in spellings},
+            "oneOf": [{"required": [s]} for s in spellings], "unevaluatedProperties": False})
+        alternatives.append({
+            "description": f"{kind.name} (full form): {kind.doc}", "type": "object", "$ref": f"#/$defs/{kind.name}",
+            "required": ["kind"], "properties": {"kind": {"enum": spellings}}, "unevaluatedProperties": False})
     heads = kind_names + ["parallel", "repeat", "kind"]
+    common = {"name": _ref("name"), "from": _ref("from")}
     alternatives += [
         {"type": "object", "description": "branches side by side, merged", "required": ["parallel"],
          "properties": {"parallel": {"type": "array", "minItems": 2,
-                                     "items": {"anyOf": [{"$ref": "#/$defs/layers"}, {"$ref": "#/$defs/layer"},
-                                                         {"type": "null"}, _ARG]}},
-                        "merge": {"enum": list(MERGES)}, **_common()}, "additionalProperties": False},
+                                     "items": {"anyOf": [_ref("layers"), _ref("layer"), {"type": "null"},
+                                                         _ref("arg")]}},
+                        "merge": {"enum": list(MERGES)}, **common}, "additionalProperties": False},
         {"type": "object", "description": "the layers below, k times", "required": ["repeat", "layers"],
-         "properties": {"repeat": {"anyOf": [_NONNEG, _ARG]}, "layers": {"$ref": "#/$defs/layers"}, **_common()},
+         "properties": {"repeat": {"anyOf": [_NONNEG, _ref("arg")]}, "layers": _ref("layers"), **common},
          "additionalProperties": False},
         {"type": "object", "description": "a call of a block from blocks:, with its arguments",
          "minProperties": 1, "not": {"anyOf": [{"required": [h]} for h in heads]}},
         {"type": "string", "description": "a kind or block with no fields, e.g. relu"},
     ]
+    defs["layer"] = {"anyOf": alternatives}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"cnncalc-spec-{__version__}",
@@ -99,17 +129,13 @@ def schema() -> dict:
             "description": {"type": "string"},
             "input": {"anyOf": [{"type": "array", "items": _POS, "minItems": n, "maxItems": n} for n in (1, 3)],
                       "description": "[n_H, n_W, n_C] or [n]"},
-            "layers": {"$ref": "#/$defs/layers"},
+            "layers": _ref("layers"),
             "blocks": {"type": "object", "additionalProperties": {"anyOf": [
-                {"$ref": "#/$defs/layers"},
+                _ref("layers"),
                 {"type": "object", "required": ["layers"], "additionalProperties": False,
                  "properties": {"args": {"anyOf": [{"type": "object"},
                                                    {"type": "array", "items": {"type": "string"}}]},
-                                "layers": {"$ref": "#/$defs/layers"}, "description": {"type": "string"}}}]}},
+                                "layers": _ref("layers"), "description": {"type": "string"}}}]}},
         },
-        "$defs": {
-            "layers": {"type": "array", "items": {"$ref": "#/$defs/layer"}},
-            "layer": {"anyOf": alternatives},
-        },
+        "$defs": defs,
     }
-

@@ -7,22 +7,22 @@ Other work counted per output element: 1 for relu, leaky_relu, sigmoid, tanh;
 from __future__ import annotations
 
 from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
+from cnncalc.layers.records import Notation
+from cnncalc.shapes import elements
 
 
 def _elementwise(ops_per_element: int):
     def infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
         shape = in_shapes[0]
-        n = 1
-        for v in shape:
-            n *= v
-        return Inference(out_shape=shape, other_ops=ops_per_element * n, rf=rfs[0])
+        return Inference(out_shape=shape, other_ops=ops_per_element * elements(shape), rf=rfs[0])
     return infer
 
 
 RELU = Kind("relu", (), _elementwise(1), fixed_notation("relu"), "max(0, x)")
 LEAKY_RELU = Kind("leaky_relu", (Field("alpha", "float", 0.01, "slope for x < 0",
                                        aliases=("negative_slope", "slope")),),
-                  _elementwise(1), lambda fields, resolved: f"leaky_relu {fields['alpha']:g}",  # noqa: ARG005
+                  _elementwise(1),
+                  lambda fields, inference: Notation("leaky_relu", value=fields["alpha"]),  # noqa: ARG005
                   "x for x ≥ 0, alpha·x otherwise", aliases=("leakyrelu", "lrelu"), short="alpha")
 SIGMOID = Kind("sigmoid", (), _elementwise(1), fixed_notation("sigmoid"), "1/(1 + e^−x)")
 TANH = Kind("tanh", (), _elementwise(1), fixed_notation("tanh"), "tanh(x)")

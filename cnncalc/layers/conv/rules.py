@@ -10,6 +10,7 @@ from __future__ import annotations
 from cnncalc.errors import DimensionError, SpecError
 from cnncalc.layers import arith, window
 from cnncalc.layers.base import Field, Inference, Kind
+from cnncalc.layers.records import Notation
 
 FIELDS = (
     Field("filters", "pos_int", None, "number of filters n_C (default for depthwise: n_C_prev)",
@@ -41,15 +42,15 @@ def infer(fields, in_shapes, rfs, name, mark, sources):
             f"{name}: groups {groups} must divide both n_C_prev = {n_C_prev} and n_C = {n_C}",
             mark, fix=f"choose groups among the common divisors, e.g. {_common_divisors(n_C_prev, n_C)}")
     f, s, d = fields["kernel"], fields["stride"], fields["dilation"]
-    pads = window.resolve_pads(fields["padding"], n_H_prev, n_W_prev, f, s, d)
-    n_H, n_W, notes = window.slide("conv", name, mark, in_shape, f, s, d, pads)
+    w = window.resolve(fields["padding"], in_shape, f, s, d, groups=groups)
+    n_H, n_W, notes = window.slide("conv", name, mark, in_shape, w)
     return Inference(
         out_shape=(n_H, n_W, n_C),
         trainable=arith.conv_params(f[0], f[1], n_C_prev, n_C, groups, fields["bias"]),
         macs=arith.conv_macs(n_H, n_W, n_C, f[0], f[1], n_C_prev, groups),
         other_ops=n_H * n_W * n_C if fields["bias"] else 0,
         rf=rfs[0].step(f[0], f[1], s[0], s[1], d[0], d[1]),
-        resolved={"pads": pads, "groups": groups, "n_C": n_C, "n_C_prev": n_C_prev},
+        window=w,
         warnings=notes,
     )
 
@@ -61,19 +62,9 @@ def _common_divisors(a: int, b: int) -> str:
     return ", ".join(map(str, arith.divisors(math.gcd(a, b))[:6]))
 
 
-def notation(fields, resolved) -> str:
-    f = fields["kernel"]
-    text = f"conv {f[0]}×{f[1]} s{window.pair_text(fields['stride'])}{window.pads_text(fields['padding'], resolved['pads'])}"
-    if fields["dilation"] != (1, 1):
-        text += f" d{window.pair_text(fields['dilation'])}"
-    groups = resolved["groups"]
-    if fields["groups"] == "depthwise":
-        text += " depthwise"
-    elif groups != 1:
-        text += f" g{groups}"
-    if not fields["bias"]:
-        text += " no-bias"
-    return text + f", {resolved['n_C']}"
+def notation(fields, inference) -> Notation:
+    return Notation("conv", inference.window, n_C=inference.out_shape[2], bias=fields["bias"],
+                    depthwise=fields["groups"] == "depthwise")
 
 
 KIND = Kind("conv", FIELDS, infer, notation,

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from cnncalc.errors import DimensionError
 from cnncalc.layers import arith
-from cnncalc.layers.base import Field, Inference, Kind, fixed_notation, is_map, show_shape
+from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
+from cnncalc.layers.records import Notation
+from cnncalc.shapes import elements, is_map, shape_text
 
 
 def _dense_infer(fields, in_shapes, rfs, name, mark, sources):
     in_shape = in_shapes[0]
     if is_map(in_shape):
         raise DimensionError(
-            f"{name}: dense reads the {show_shape(in_shape)} feature map of {sources[0]}, but needs a flat vector",
-            mark, fix=f"add `- flatten` before it (giving {in_shape[0] * in_shape[1] * in_shape[2]:,} inputs) "
+            f"{name}: dense reads the {shape_text(in_shape)} feature map of {sources[0]}, but needs a flat vector",
+            mark, fix=f"add `- flatten` before it (giving {elements(in_shape):,} inputs) "
                       "or `- global_avgpool` (giving {0})".format(in_shape[2]))
     n_prev, n = in_shape[0], fields["units"]
     return Inference(
@@ -25,12 +27,11 @@ def _dense_infer(fields, in_shapes, rfs, name, mark, sources):
         macs=arith.dense_macs(n_prev, n),
         other_ops=n if fields["bias"] else 0,
         rf=rfs[0],
-        resolved={"n_prev": n_prev},
     )
 
 
-def _dense_notation(fields, resolved) -> str:  # noqa: ARG001 — Kind.notation's signature
-    return f"dense {fields['units']}" + ("" if fields["bias"] else " no-bias")
+def _dense_notation(fields, inference) -> Notation:  # noqa: ARG001 — Kind.notation's signature
+    return Notation("dense", n=fields["units"], bias=fields["bias"])
 
 
 DENSE = Kind("dense", (Field("units", "pos_int", doc="number of units n", aliases=("n", "out_features")),
@@ -45,7 +46,7 @@ def _flatten_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001
         return Inference(out_shape=in_shape, rf=rfs[0])
     n_H, n_W, n_C = in_shape
     # after flatten every output sees the whole map: a window of n_H×n_W
-    return Inference(out_shape=(n_H * n_W * n_C,), rf=rfs[0].step(n_H, n_W, 1, 1))
+    return Inference(out_shape=(elements(in_shape),), rf=rfs[0].step(n_H, n_W, 1, 1))
 
 
 FLATTEN = Kind("flatten", (), _flatten_infer, fixed_notation("flatten"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cnncalc.layers.base import Field, Inference, Kind
+from cnncalc.layers.records import Notation
 
 
 def _infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
@@ -10,7 +11,8 @@ def _infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kin
 
 
 DROPOUT = Kind("dropout", (Field("rate", "rate", 0.5, "probability of zeroing an element", aliases=("p",)),),
-               _infer, lambda fields, resolved: f"dropout {fields['rate']:g}",  # noqa: ARG005 — Kind.notation's
+               _infer,
+               lambda fields, inference: Notation("dropout", value=fields["rate"]),  # noqa: ARG005 — Kind.notation's
                "zero each element with probability rate while training; scale the rest by 1/(1 − rate)",
                short="rate")
 

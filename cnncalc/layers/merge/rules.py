@@ -8,7 +8,8 @@ The receptive field is the widest over the incoming paths.
 from __future__ import annotations
 
 from cnncalc.errors import DimensionError
-from cnncalc.layers.base import Inference, Kind, fixed_notation, is_map, show_shape
+from cnncalc.layers.base import Inference, Kind, fixed_notation
+from cnncalc.shapes import elements, is_map, shape_text
 
 
 def _widest(rfs):
@@ -23,13 +24,10 @@ def _add_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 —
     for i, shape in enumerate(in_shapes[1:], start=1):
         if shape != first:
             raise DimensionError(
-                f"{name}: add needs equal shapes but {sources[0]} gives {show_shape(first)} "
-                f"and {sources[i]} gives {show_shape(shape)}", mark,
+                f"{name}: add needs equal shapes but {sources[0]} gives {shape_text(first)} "
+                f"and {sources[i]} gives {shape_text(shape)}", mark,
                 fix="project the shortcut with a 1×1 conv (matching stride and filters)")
-    n = 1
-    for v in first:
-        n *= v
-    return Inference(out_shape=first, other_ops=(len(in_shapes) - 1) * n, rf=_widest(rfs))
+    return Inference(out_shape=first, other_ops=(len(in_shapes) - 1) * elements(first), rf=_widest(rfs))
 
 
 def _concat_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
@@ -37,8 +35,8 @@ def _concat_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 
     for i, shape in enumerate(in_shapes[1:], start=1):
         if is_map(shape) != is_map(first) or (is_map(first) and shape[:2] != first[:2]):
             raise DimensionError(
-                f"{name}: concat needs equal n_H×n_W but {sources[0]} gives {show_shape(first)} "
-                f"and {sources[i]} gives {show_shape(shape)}", mark,
+                f"{name}: concat needs equal n_H×n_W but {sources[0]} gives {shape_text(first)} "
+                f"and {sources[i]} gives {shape_text(shape)}", mark,
                 fix="give every branch the same stride and padding ('same' keeps n_H×n_W)")
     total = sum(shape[-1] for shape in in_shapes)
     out = (first[0], first[1], total) if is_map(first) else (total,)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from cnncalc.layers import arith
 from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
+from cnncalc.shapes import elements
 
 
 def _infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
     shape = in_shapes[0]
     n_C = shape[-1]
-    n = 1
-    for v in shape:
-        n *= v
     trainable, fixed = arith.batchnorm_params(n_C)
-    return Inference(out_shape=shape, trainable=trainable, non_trainable=fixed, other_ops=2 * n, rf=rfs[0])
+    return Inference(out_shape=shape, trainable=trainable, non_trainable=fixed, other_ops=2 * elements(shape),
+                     rf=rfs[0])
 
 
 BATCHNORM = Kind("batchnorm",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cnncalc.layers import window
 from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
+from cnncalc.layers.records import Notation
 
 
 def _fields(extra=()):
@@ -27,30 +28,22 @@ def _window_infer(kind):
         window.require_map(kind, name, in_shape, mark, sources[0])
         f = fields["kernel"]
         s = fields["stride"] if fields["stride"] is not None else f
-        pads = window.resolve_pads(fields["padding"], in_shape[0], in_shape[1], f, s, (1, 1))
-        n_H, n_W, notes = window.slide(kind, name, mark, in_shape, f, s, (1, 1), pads, fields["ceil_mode"])
+        w = window.resolve(fields["padding"], in_shape, f, s, ceil=fields["ceil_mode"])
+        n_H, n_W, notes = window.slide(kind, name, mark, in_shape, w)
         n_C = in_shape[2]
         return Inference(
             out_shape=(n_H, n_W, n_C),
             other_ops=n_H * n_W * n_C * f[0] * f[1],
             rf=rfs[0].step(f[0], f[1], s[0], s[1]),
-            resolved={"pads": pads, "stride": s},
+            window=w,
             warnings=notes,
         )
     return infer
 
 
 def _window_notation(kind):
-    def notation(fields, resolved) -> str:
-        f = fields["kernel"]
-        text = f"{kind} {f[0]}×{f[1]} s{window.pair_text(resolved['stride'])}"
-        if any(resolved["pads"]):
-            text += window.pads_text(fields["padding"], resolved["pads"])
-        if fields["ceil_mode"]:
-            text += " ceil"
-        if kind == "avgpool" and any(resolved["pads"]) and not fields["count_include_pad"]:
-            text += " excl-pad"
-        return text
+    def notation(fields, inference) -> Notation:
+        return Notation(kind, inference.window, count_include_pad=fields.get("count_include_pad", True))
     return notation
 
 
@@ -76,7 +69,7 @@ def _global_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 
     )
 
 
-GLOBAL_AVGPOOL = Kind("global_avgpool", (), _global_infer, fixed_notation("global avgpool"),
+GLOBAL_AVGPOOL = Kind("global_avgpool", (), _global_infer, fixed_notation("global_avgpool"),
                       "mean over n_H×n_W per channel; the output is the flat vector of n_C means",
                       aliases=("gap", "globalavgpool", "global_average_pool", "adaptive_avgpool"))
 

@@ -1,0 +1,156 @@
+"""The words of the calculator: every record the rules return, written as English text.
+
+The rules (`cnncalc/layers`) return numbers and records (`layers.records`); this module is
+where they become sentences, so that an explanation or a second language reads the same
+records.  The window formula is written here once and quoted by the diagnostics, the
+dimension errors and `arith.OutLength.formula`.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from cnncalc.layers.arith import OutLength
+from cnncalc.layers.records import InexactDivision, Notation, UnusedOutput, Window
+
+# ---------------------------------------------------------------- the window formula
+
+
+def window_formula(rec: OutLength, rounded: bool = True) -> str:
+    """The output-size formula with the record's numbers, as a student writes it.
+
+    rounded: '⌊(7 + 2·0 − 3)/3⌋ + 1 = 2' (⌈…⌉ in ceil mode), the size the layer has;
+    otherwise '(7 + 2·0 − 3)/3 + 1 = 2.33', the exact quotient that shows a division is inexact.
+    """
+    pad = f"2·{rec.p_a}" if rec.p_a == rec.p_b else f"{rec.p_a} + {rec.p_b}"
+    kernel = str(rec.f) if rec.d == 1 else f"({rec.d}·({rec.f} − 1) + 1)"
+    body = f"({rec.n} + {pad} − {kernel})/{rec.s}"
+    if not rounded:
+        return f"{body} + 1 = {float(Fraction(rec.span, rec.s) + 1):.2f}"
+    left, right = ("⌈", "⌉") if rec.ceil else ("⌊", "⌋")
+    return f"{left}{body}{right} + 1 = {rec.n_out}"
+
+
+# ---------------------------------------------------------------- notation
+
+_PLAIN = {"global_avgpool": "global avgpool"}  # kinds whose notation is only their name, where it differs
+
+
+def pair_text(v) -> str:
+    return f"{v[0]}" if v[0] == v[1] else f"{v[0]},{v[1]}"
+
+
+def pads_text(window: Window) -> str:
+    """' p1', ' p1,2', ' p(0,1,0,1)', ' same', ' same(0,1,0,1)' (asymmetric padding shown in full)."""
+    t, b, l, r = window.p
+    if window.same:
+        return " same" if (t == b and l == r) else f" same({t},{b},{l},{r})"
+    if t == b == l == r:
+        return f" p{t}"
+    if t == b and l == r:
+        return f" p{t},{l}"
+    return f" p({t},{b},{l},{r})"
+
+
+def notation_text(n: Notation) -> str:
+    """The course notation of a layer: 'conv 5×5 s1 p0, 8', 'maxpool 2×2 s2', 'dense 10', 'relu'."""
+    if n.kind == "conv":
+        w = n.window
+        text = f"conv {w.f[0]}×{w.f[1]} s{pair_text(w.s)}{pads_text(w)}"
+        if w.d != (1, 1):
+            text += f" d{pair_text(w.d)}"
+        if n.depthwise:
+            text += " depthwise"
+        elif w.groups != 1:
+            text += f" g{w.groups}"
+        if not n.bias:
+            text += " no-bias"
+        return text + f", {n.n_C}"
+    if n.kind in ("maxpool", "avgpool"):
+        w = n.window
+        text = f"{n.kind} {w.f[0]}×{w.f[1]} s{pair_text(w.s)}"
+        if any(w.p):
+            text += pads_text(w)
+        if w.ceil:
+            text += " ceil"
+        if n.kind == "avgpool" and any(w.p) and not n.count_include_pad:
+            text += " excl-pad"
+        return text
+    if n.kind == "dense":
+        return f"dense {n.n}" + ("" if n.bias else " no-bias")
+    if n.kind in ("leaky_relu", "dropout"):
+        return f"{n.kind} {n.value:g}"
+    if n.kind == "block":
+        return n.label
+    return _PLAIN.get(n.kind, n.kind)
+
+
+# ---------------------------------------------------------------- diagnostics
+
+
+def diagnostic_message(d) -> str:
+    """The sentence of a `base.Diagnostic`, naming its layer and quoting its numbers."""
+    detail = d.detail
+    if isinstance(detail, InexactDivision):
+        return _inexact_message(d.layer, detail)
+    if isinstance(detail, UnusedOutput):
+        return f"{d.layer}: its output is never used (the network's output is {detail.output})"
+    raise TypeError(f"no text for {type(detail).__name__}")
+
+
+def diagnostic_fix(d) -> str:
+    """What would make the diagnostic go away."""
+    detail = d.detail
+    if isinstance(detail, InexactDivision):
+        fixes = []
+        if detail.fix_padding is not None:
+            fixes.append(f"padding {detail.fix_padding}")
+        if detail.fix_stride is not None:
+            fixes.append(f"stride {detail.fix_stride}")
+        if detail.fix_ceil:
+            fixes.append("ceil_mode: true")
+        if detail.fix_same:
+            fixes.append("padding: same")
+        return " or ".join(fixes) + " divides exactly"
+    if isinstance(detail, UnusedOutput):
+        return "read it with from: or remove it"
+    raise TypeError(f"no text for {type(detail).__name__}")
+
+
+_UNITS = {"n_H": "row", "n_W": "column"}
+
+
+def _inexact_message(layer: str, rec: InexactDivision) -> str:
+    both = len(rec.axes) == 2
+    axis = " and ".join(rec.axes)
+    unit = " and ".join(_UNITS[a] for a in rec.axes)
+    if rec.lost == 1:
+        lost = f"last input {unit} " + ("are" if both else "is")
+    else:
+        units = unit.replace(" and ", "s and ") + "s"
+        lost = f"last {rec.lost} input {units} are"
+    return (f"{layer}: {window_formula(rec.length, rounded=False)} is not an integer "
+            f"along {axis} — the {lost} never read")
+
+
+def record_json(record) -> dict:
+    """A diagnostic's record as JSON numbers: {'what': 'inexact_division', 'n': 7, …}."""
+    if isinstance(record, InexactDivision):
+        r = record.length
+        return {"what": "inexact_division", "kind": record.kind, "axes": list(record.axes), "n": r.n,
+                "p_before": r.p_a, "p_after": r.p_b, "f": r.f, "s": r.s, "d": r.d, "n_out": r.n_out,
+                "lost": record.lost, "fix_padding": record.fix_padding, "fix_stride": record.fix_stride,
+                "fix_ceil": record.fix_ceil, "fix_same": record.fix_same}
+    return {"what": "unused_output", "output": record.output}
+
+
+def window_json(w: Window | None) -> dict | None:
+    """A row's window as numbers: {'f': [3, 3], 's': [1, 1], 'p': [1, 1, 1, 1], 'd': [1, 1], 'groups': 1}."""
+    if w is None:
+        return None
+    out = {"f": list(w.f), "s": list(w.s), "p": list(w.p), "d": list(w.d)}
+    if w.groups is not None:
+        out["groups"] = w.groups
+    if w.ceil is not None:
+        out["ceil_mode"] = w.ceil
+    return out

@@ -6,70 +6,14 @@ own and the engine's must equal them. forward(x) walks the graph and returns the
 input of a final softmax, which the loss (F.cross_entropy) applies itself, as the engine does.
 Only what the spec states reaches torch (`stated`); every other option is torch's own default.
 A stated padding comes from the analysis rows ('same' resolved, asymmetric ones through F.pad).
+Each kind's module comes from its family (`Trainer.torch`, e.g. cnncalc/layers/conv/pytorch.py).
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from cnncalc import layers
 from cnncalc.layers.base import normalise
-
-
-class PaddedConv2d(nn.Conv2d):
-    """nn.Conv2d after an explicit (top, bottom, left, right) zero padding: 'same' with even kernels."""
-
-    def __init__(self, pads, *args, **kwargs):
-        super().__init__(*args, padding=0, **kwargs)
-        self.pads = pads
-
-    def forward(self, x):
-        t, b, l, r = self.pads
-        return super().forward(F.pad(x, (l, r, t, b)))
-
-
-class Pool2d(nn.Module):
-    """F.max_pool2d / F.avg_pool2d with only the options the spec states (`options`); the rest are torch's
-    defaults. Asymmetric padding goes through F.pad: -inf for max, zeros for average (the divisor then
-    counts the padding; without count_include_pad it is the real pixels, the same pool of a padded mask)."""
-
-    def __init__(self, kind, kernel, pads, options):
-        super().__init__()
-        self.kind, self.kernel, self.pads, self.options = kind, kernel, pads, options
-
-    def forward(self, x):
-        t, b, l, r = self.pads
-        pool = F.max_pool2d if self.kind == "maxpool" else F.avg_pool2d
-        if t == b and l == r:
-            padding = {"padding": (t, l)} if any(self.pads) else {}
-            return pool(x, self.kernel, **padding, **self.options)
-        assert not self.options.get("ceil_mode"), "asymmetric padding: no ceil mode"
-        stride = self.options.get("stride")
-        if self.kind == "maxpool":
-            return F.max_pool2d(F.pad(x, (l, r, t, b), value=-float("inf")), self.kernel, stride)
-        total = F.avg_pool2d(F.pad(x, (l, r, t, b)), self.kernel, stride)
-        if self.options.get("count_include_pad", True):
-            return total
-        ones = F.pad(torch.ones_like(x[:1, :1]), (l, r, t, b))
-        return total / F.avg_pool2d(ones, self.kernel, stride)
-
-
-class GlobalAvgPool(nn.Module):
-    def forward(self, x):
-        return x.mean((2, 3))
-
-
-class Add(nn.Module):
-    def forward(self, *xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = out + x
-        return out
-
-
-class Concat(nn.Module):
-    def forward(self, *xs):
-        return torch.cat(xs, 1)
 
 
 def stated(node) -> dict:
@@ -92,40 +36,8 @@ def stated(node) -> dict:
 
 
 def make(node, row):
-    f, kind = stated(node), node.kind
-    if kind == "conv":
-        n_C_prev = row.in_shapes[0][-1]
-        options = {"stride": f["stride"]} if "stride" in f else {}
-        if "dilation" in f:
-            options["dilation"] = f["dilation"]
-        if "groups" in f:
-            options["groups"] = n_C_prev if f["groups"] == "depthwise" else f["groups"]
-        if "bias" in f:
-            options["bias"] = f["bias"]
-        # 'same' is resolved by the analysis (PyTorch has no asymmetric padding); numbers are the spec's
-        pads = row.resolved["pads"] if "padding" in f else (0, 0, 0, 0)
-        n_C = f.get("filters", n_C_prev)  # depthwise without filters keeps n_C_prev
-        return PaddedConv2d(pads, n_C_prev, n_C, f["kernel"], **options)
-    if kind in ("maxpool", "avgpool"):
-        pads = row.resolved["pads"] if "padding" in f else (0, 0, 0, 0)
-        options = {k: f[k] for k in ("stride", "ceil_mode", "count_include_pad") if k in f}
-        return Pool2d(kind, f["kernel"], pads, options)
-    if kind == "dense":
-        return nn.Linear(row.in_shapes[0][0], f["units"], **({"bias": f["bias"]} if "bias" in f else {}))
-    if kind == "batchnorm":
-        cls = nn.BatchNorm2d if len(row.out_shape) == 3 else nn.BatchNorm1d
-        return cls(row.out_shape[-1], **{k: f[k] for k in ("eps", "momentum") if k in f})
-    simple = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "flatten": nn.Flatten,
-              "identity": nn.Identity, "global_avgpool": GlobalAvgPool, "add": Add, "concat": Concat}
-    if kind in simple:
-        return simple[kind]()
-    if kind == "leaky_relu":
-        return nn.LeakyReLU(**({"negative_slope": f["alpha"]} if "alpha" in f else {}))
-    if kind == "softmax":
-        return nn.Softmax(dim=1)
-    if kind == "dropout":
-        return nn.Dropout(**({"p": f["rate"]} if "rate" in f else {}))
-    raise NotImplementedError(kind)
+    """The kind's PyTorch equivalent (`Trainer.torch` in its family's train.py), given the stated fields."""
+    return layers.trainer(node.kind).torch(node, row, stated(node))
 
 
 class SpecModule(nn.Module):
@@ -135,7 +47,7 @@ class SpecModule(nn.Module):
         rows = {r.name: r for r in report.rows}
         self.order = [(n.name, list(n.inputs)) for n in graph.nodes[1:]]
         last = graph.node(graph.output)
-        self.logits = last.inputs[0] if last.kind == "softmax" else last.name
+        self.logits = last.inputs[0] if layers.trainer(last.kind).loss_input else last.name
         for node in graph.nodes[1:]:
             self._put(node.name, make(node, rows[node.name]))
 

@@ -19,252 +19,35 @@ and the first conv or dense layer computes no input gradient.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from cnncalc import layers as registry
 from cnncalc.engine.params import Params
 from cnncalc.errors import EngineError
-from cnncalc.layers.activation import kernels as act_k
-from cnncalc.layers.conv import kernels as conv_k
-from cnncalc.layers.dense import kernels as dense_k
-from cnncalc.layers.dropout import kernels as drop_k
-from cnncalc.layers.merge import kernels as merge_k
-from cnncalc.layers.norm import kernels as norm_k
-from cnncalc.layers.pool import kernels as pool_k
+from cnncalc.layers.adapter import Layer, buffer as _buffer, nchw  # noqa: F401 — nchw: the engine's import
 
 INPUT = "input"
 
 
-def nchw(shape) -> tuple:
-    """The analyzer's (n_H, n_W, n_C) → the engine's (n_C, n_H, n_W); flat shapes (n,) unchanged."""
-    return (shape[2], shape[0], shape[1]) if len(shape) == 3 else tuple(shape)
+def _trainers(graph) -> dict:
+    """{kind: its layers.adapter.Trainer} for every kind in the graph; EngineError for one without."""
+    out = {}
+    for node in graph.nodes[1:]:
+        if node.kind not in out:
+            role = registry.trainer(node.kind)
+            if role is None:
+                raise EngineError(f"{node.name}: the trainer cannot run {node.kind} layers", node.mark,
+                                  allowed=", ".join(sorted(registry.trainable_names())))
+            out[node.kind] = role
+    return out
 
 
-def _buffer(m, shape):
-    return np.empty((m,) + tuple(shape), np.float32)
-
-
-# ------------------------------------------------------------------ one class per layer family
-# forward(xs, train, rng) -> out;  backward(dout) -> [dx per input, None where none is needed]
-
-class Layer:
-    def __init__(self, node, row, m, store, need_dx):
-        self.node, self.row, self.m = node, row, m
-        self.name, self.fields = node.name, node.fields
-        self.need_dx = need_dx  # per input: does the producer want a gradient?
-        self.in_shapes = [nchw(s) for s in row.in_shapes]
-        self.out_shape = nchw(row.out_shape)
-        self.own = store.of(node.name)
-        self.own_grads = store.grads_of(node.name)
-
-    def nbytes(self) -> int:
-        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
-
-
-class ConvLayer(Layer):
-    def __init__(self, node, row, m, store, need_dx):
-        super().__init__(node, row, m, store, need_dx)
-        (n_C_prev, n_H_prev, n_W_prev), (n_C, n_H, n_W) = self.in_shapes[0], self.out_shape
-        f = node.fields
-        self.conv = conv_k.Conv(m, n_C_prev, n_H_prev, n_W_prev, n_C, f["kernel"], f["stride"], row.resolved["pads"],
-                                f["dilation"], row.resolved["groups"], n_H, n_W)
-
-    def nbytes(self):
-        c = self.conv
-        return c.out.nbytes + c.dx.nbytes + sum(v.nbytes for v in c.ws.values())
-
-    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
-        return self.conv.forward(xs[0], self.own["weight"], self.own.get("bias"))
-
-    def backward(self, dout):
-        g = self.own_grads
-        return [self.conv.backward(dout, self.own["weight"], g["weight"], g.get("bias"), need_dx=self.need_dx[0])]
-
-
-class DenseLayer(Layer):
-    def __init__(self, node, row, m, store, need_dx):
-        super().__init__(node, row, m, store, need_dx)
-        self.out = _buffer(m, self.out_shape)
-        self.dx = _buffer(m, self.in_shapes[0]) if need_dx[0] else None
-
-    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
-        x = xs[0]
-        out, self.cache = dense_k.dense_forward(x, self.own["weight"], self.own.get("bias"), out=self.out[:len(x)])
-        return out
-
-    def backward(self, dout):
-        g = self.own_grads
-        dx, _, _ = dense_k.dense_backward(dout, self.cache, dx=self.dx[:len(dout)] if self.need_dx[0] else None,
-                                          dW=g["weight"], db=g.get("bias"), need_dx=self.need_dx[0])
-        return [dx]
-
-
-class ElementwiseLayer(Layer):
-    """relu, leaky_relu, sigmoid, tanh and softmax (over the channels: not the fused final one)."""
-
-    def __init__(self, node, row, m, store, need_dx):
-        super().__init__(node, row, m, store, need_dx)
-        self.out = _buffer(m, self.out_shape)
-        self.dx = _buffer(m, self.in_shapes[0])
-        kind = node.kind
-        self.fwd = getattr(act_k, f"{kind}_forward")
-        self.bwd = getattr(act_k, f"{kind}_backward")
-        self.args = (node.fields["alpha"],) if kind == "leaky_relu" else ()
-
-    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
-        x = xs[0]
-        out, self.cache = self.fwd(x, *self.args, out=self.out[:len(x)])
-        return out
-
-    def backward(self, dout):
-        return [self.bwd(dout, self.cache, dx=self.dx[:len(dout)])]
-
-
-class PoolLayer(Layer):
-    """maxpool and avgpool over f_H×f_W windows; pads and stride from the analysis (ceil mode in n_H, n_W)."""
-
-    def __init__(self, node, row, m, store, need_dx):
-        super().__init__(node, row, m, store, need_dx)
-        (n_C, n_H_prev, n_W_prev), (_, n_H, n_W) = self.in_shapes[0], self.out_shape
-        f = node.fields
-        self.pool = pool_k.Pool("max" if node.kind == "maxpool" else "avg", m, n_C, n_H_prev, n_W_prev, f["kernel"],
-                                row.resolved["stride"], row.resolved["pads"], n_H, n_W,
-                                f.get("count_include_pad", True))
-
-    def nbytes(self):
-        p = self.pool
-        return p.out.nbytes + p.dx.nbytes + (p.argmax.nbytes if p.argmax is not None else 0)
-
-    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
-        return self.pool.forward(xs[0])
-
-    def backward(self, dout):
-        return [self.pool.backward(dout)]
-
-
-class GlobalAvgPoolLayer(Layer):
-    """(m, n_C, n_H, n_W) → (m, n_C), the mean over n_H·n_W."""
-
-    def __init__(self, node, row, m, store, need_dx):
-        super().__init__(node, row, m, store, need_dx)
-        self.out = _buffer(m, self.out_shape)
-        self.dx = _buffer(m, self.in_shapes[0])
-
-    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
-        x = xs[0]
-        return pool_k.global_avgpool_forward(x, out=self.out[:len(x)])
-
-    def backward(self, dout):
-        b = len(dout)
-        return [pool_k.global_avgpool_backward(dout, (b,) + self.in_shapes[0], dx=self.dx[:b])]
-
-
-class FlattenLayer(Layer):
-    """A view in (n_C, n_H, n_W) order, torch.flatten's: no copy either way."""
-
-    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
-        out, self.cache = dense_k.flatten_forward(xs[0])
-        return out
-
-    def backward(self, dout):
-        return [dense_k.flatten_backward(dout, self.cache)]
-
-
-class IdentityLayer(Layer):
-    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
-        return xs[0]
-
-    def backward(self, dout):
-        return [dout]
-
-
-class BatchNormLayer(Layer):
-    def __init__(self, node, row, m, store, need_dx):
-        super().__init__(node, row, m, store, need_dx)
-        n_C = self.out_shape[0]
-        self.out = _buffer(m, self.out_shape)
-        self.dx = _buffer(m, self.in_shapes[0])
-        self.save_mean = np.empty(n_C, np.float32)
-        self.save_inv_std = np.empty(n_C, np.float32)
-        self.eps, self.momentum = node.fields["eps"], node.fields["momentum"]
-
-    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
-        x, own = xs[0], self.own
-        out, self.cache = norm_k.batchnorm_forward(
-            x, own["weight"], own["bias"], own["running_mean"], own["running_var"], self.eps, self.momentum, train,
-            out=self.out[:len(x)], save_mean=self.save_mean, save_inv_std=self.save_inv_std)
-        if train:
-            own["num_batches_tracked"] += 1
-        return out
-
-    def backward(self, dout):
-        g = self.own_grads
-        dx, _, _ = norm_k.batchnorm_backward(dout, self.cache, dx=self.dx[:len(dout)], dgamma=g["weight"],
-                                             dbeta=g["bias"])
-        return [dx]
-
-
-class DropoutLayer(Layer):
-    def __init__(self, node, row, m, store, need_dx):
-        super().__init__(node, row, m, store, need_dx)
-        self.out = _buffer(m, self.out_shape)
-        self.mask = _buffer(m, self.out_shape)
-        self.dx = _buffer(m, self.in_shapes[0])
-        self.rate = node.fields["rate"]
-
-    def forward(self, xs, train, rng):
-        x = xs[0]
-        if not train:  # the identity: no copy
-            self.cache = None
-            return x
-        b = len(x)
-        out, self.cache = drop_k.dropout_forward(x, self.rate, rng, True, out=self.out[:b], mask=self.mask[:b])
-        return out
-
-    def backward(self, dout):
-        if self.cache is None:
-            return [dout]
-        return [drop_k.dropout_backward(dout, self.cache, dx=self.dx[:len(dout)])]
-
-
-class AddLayer(Layer):
-    def __init__(self, node, row, m, store, need_dx):
-        super().__init__(node, row, m, store, need_dx)
-        self.out = _buffer(m, self.out_shape)
-
-    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
-        out, self.cache = merge_k.add_forward(xs, out=self.out[:len(xs[0])])
-        return out
-
-    def backward(self, dout):
-        return merge_k.add_backward(dout, self.cache)  # dout itself for every input: read, never written
-
-
-class ConcatLayer(Layer):
-    def __init__(self, node, row, m, store, need_dx):
-        super().__init__(node, row, m, store, need_dx)
-        self.out = _buffer(m, self.out_shape)
-        self.dxs = [_buffer(m, s) for s in self.in_shapes]
-
-    def nbytes(self):
-        return self.out.nbytes + sum(d.nbytes for d in self.dxs)
-
-    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
-        out, self.cache = merge_k.concat_forward(xs, out=self.out[:len(xs[0])])
-        return out
-
-    def backward(self, dout):
-        b = len(dout)
-        return merge_k.concat_backward(dout, self.cache, dxs=[d[:b] for d in self.dxs])
-
-
-LAYERS = {"conv": ConvLayer, "dense": DenseLayer, "maxpool": PoolLayer, "avgpool": PoolLayer,
-          "global_avgpool": GlobalAvgPoolLayer, "flatten": FlattenLayer, "relu": ElementwiseLayer,
-          "leaky_relu": ElementwiseLayer, "sigmoid": ElementwiseLayer, "tanh": ElementwiseLayer,
-          "softmax": ElementwiseLayer, "identity": IdentityLayer, "batchnorm": BatchNormLayer,
-          "dropout": DropoutLayer, "add": AddLayer, "concat": ConcatLayer}
-RUNNABLE = tuple(sorted(LAYERS))
+def logits_of(graph, trainers) -> str:
+    """The layer whose output are the logits: the network's output, or the input of a final layer that
+    is fused with the loss (a softmax: cross-entropy applies it)."""
+    last = graph.node(graph.output)
+    role = trainers.get(last.kind)  # none for a graph that is only its input
+    return last.inputs[0] if role is not None and role.loss_input else last.name
 
 
 def check_runnable(report) -> None:
@@ -272,16 +55,13 @@ def check_runnable(report) -> None:
     if report.error is not None:
         raise EngineError(f"the spec does not analyse: {report.error.line()}")
     graph = report.graph
-    for node in graph.nodes[1:]:
-        if node.kind not in LAYERS:
-            raise EngineError(f"{node.name}: the trainer cannot run {node.kind} layers", node.mark,
-                              allowed=", ".join(RUNNABLE))
+    trainers = _trainers(graph)
     rows = {r.name: r for r in report.rows}
     if len(graph.input_shape) not in (1, 3):
         raise EngineError(f"the trainer takes images n_H×n_W×n_C or vectors (n,); the input is "
                           f"{'×'.join(map(str, graph.input_shape))}")
     last = graph.node(graph.output)
-    logits = last.inputs[0] if last.kind == "softmax" else last.name
+    logits = logits_of(graph, trainers)
     shape = rows[logits].out_shape
     if logits == INPUT or len(shape) != 1:
         raise EngineError(f"the network ends in a {'×'.join(map(str, shape))} "
@@ -310,9 +90,9 @@ class Network:
         graph = report.graph
         self.report, self.graph, self.batch = report, graph, batch
         rows = {r.name: r for r in report.rows}
-        last = graph.node(graph.output)
+        trainers = _trainers(graph)
         # a final softmax is fused with the cross-entropy loss: the network's logits are its input
-        self.logits = last.inputs[0] if last.kind == "softmax" else last.name
+        self.logits = logits_of(graph, trainers)
         self.n_classes = rows[self.logits].out_shape[0]
         self.input_shape = nchw(graph.input_shape)
         # the layers that lead to the logits; a dead branch (the analyzer warns of it) is not run
@@ -330,7 +110,8 @@ class Network:
             has_params = bool(self.store.grads_of(node.name))
             wants_grad[node.name] = has_params or any(wants_grad[i] for i in node.inputs)
             need_dx = [wants_grad[i] for i in node.inputs]
-            layer = LAYERS[node.kind](node, rows[node.name], batch, self.store, need_dx)
+            layer = trainers[node.kind].adapter(node, rows[node.name], batch, self.store.of(node.name),
+                                                self.store.grads_of(node.name), need_dx)
             layer.runs_backward = wants_grad[node.name]
             self.layers.append(layer)
             for i in node.inputs:
@@ -344,10 +125,8 @@ class Network:
         self.grads = {k: self.store.grads[k] for k in self.params}
         self.buffers = self.store.buffers
         self.values: dict[str, np.ndarray] = {}
-        # batchnorm needs two values per channel in training (torch refuses one too): with one per
-        # image (flat features, or a 1×1 map) a batch of one image cannot train
-        self.min_train_batch = 2 if any(isinstance(l, BatchNormLayer) and math.prod(l.out_shape[1:]) == 1
-                                        for l in self.layers) else 1
+        # batchnorm needs two values per channel in training (its adapter says so)
+        self.min_train_batch = max((layer.min_train_batch for layer in self.layers), default=1)
 
     # ------------------------------------------------------------ forward and backward
 

@@ -20,6 +20,8 @@ Two others, for comparison with the textbooks and Keras:
 
 "glorot":   glorot_uniform for every layer, biases 0 (Keras' default for Conv2D and Dense)
 
+Each kind states its part (`Trainer.init` in its family's train.py): the fans of a weight that is
+drawn, the gain an activation asks of the layer before it, whether that request passes through.
 Batchnorm starts at γ = 1, β = 0, running mean 0 and variance 1 (engine.params).
 The draws come from one numpy Generator seeded with the run's seed, layer after layer in the
 graph's order, in float64 rounded once to float32: the same seed gives the same weights.
@@ -31,13 +33,23 @@ import math
 
 import numpy as np
 
-RELU_FAMILY = ("relu", "leaky_relu")
-# layers a ReLU after them "sees through": they keep the sign statistics He's derivation relies on
-PASS_THROUGH = ("batchnorm", "dropout", "identity", "maxpool", "add")
+
+def _roles(graph) -> dict:
+    """{kind: its layers.adapter.InitRole} for the kinds of graph that have a trainer."""
+    from cnncalc import layers
+
+    out = {}
+    for node in graph.nodes[1:]:
+        role = layers.trainer(node.kind)
+        if role is not None:
+            out[node.kind] = role.init
+    return out
 
 
 def follower(graph, node_name: str):
-    """The ReLU-family node that all paths from node_name reach through PASS_THROUGH layers, or None."""
+    """The gain-asking node (the ReLU family) that all paths from node_name reach through kinds that
+    see through (InitRole.see_through: batchnorm, dropout, identity, max pooling, add), or None."""
+    roles = _roles(graph)
     consumers = graph.consumers()
     frontier, found = list(consumers.get(node_name, [])), []
     seen = set()
@@ -47,32 +59,24 @@ def follower(graph, node_name: str):
             continue
         seen.add(name)
         node = graph.node(name)
-        if node.kind in RELU_FAMILY:
+        role = roles.get(node.kind)
+        if role is not None and role.gain is not None:
             found.append(node)
-        elif node.kind in PASS_THROUGH and consumers.get(name):
+        elif role is not None and role.see_through and consumers.get(name):
             frontier.extend(consumers[name])
         else:
             return None
-    if not found or len({(n.kind, n.fields.get("alpha")) for n in found}) != 1:
+    if not found or len({(n.kind, roles[n.kind].gain(n.fields)) for n in found}) != 1:
         return None
     return found[0]
 
 
 def scheme_for(graph, node_name: str) -> tuple[str, float]:
-    """("he_normal", gain) or ("glorot_uniform", 1.0) for a conv or dense layer."""
-    relu = follower(graph, node_name)
-    if relu is None:
+    """("he_normal", gain) or ("glorot_uniform", 1.0) for a layer whose weight is drawn."""
+    asking = follower(graph, node_name)
+    if asking is None:
         return "glorot_uniform", 1.0
-    alpha = relu.fields.get("alpha", 0.0) if relu.kind == "leaky_relu" else 0.0
-    return "he_normal", math.sqrt(2.0 / (1.0 + alpha * alpha))
-
-
-def fans(W: np.ndarray) -> tuple[int, int]:
-    """(fan_in, fan_out) of a conv weight (n_C, n_C_prev/groups, f_H, f_W) or dense (n, n_prev)."""
-    receptive = 1
-    for v in W.shape[2:]:
-        receptive *= v
-    return W.shape[1] * receptive, W.shape[0] * receptive
+    return "he_normal", _roles(graph)[asking.kind].gain(asking.fields)
 
 
 SCHEMES = ("torch", "he-glorot", "glorot")
@@ -80,7 +84,7 @@ DEFAULT = "torch"
 
 
 def initialise(network, seed: int, scheme: str = DEFAULT) -> dict[str, str]:
-    """Draw the weights of every conv and dense layer of network (an executor.Network) in place;
+    """Draw the weights of every layer whose kind has fans (conv, dense) of network (an executor.Network) in place;
     returns {layer: distribution} for the run's config."""
     if scheme not in SCHEMES:
         from cnncalc.errors import EngineError
@@ -89,12 +93,14 @@ def initialise(network, seed: int, scheme: str = DEFAULT) -> dict[str, str]:
     rng = np.random.default_rng(seed)
     schemes = {}
     graph = network.graph
+    roles = _roles(graph)
     for node in graph.nodes[1:]:
-        if node.kind not in ("conv", "dense"):
+        role = roles.get(node.kind)
+        if role is None or role.fans is None:  # not a kind whose weight is drawn
             continue
         own = network.store.of(node.name)
         W = own["weight"]
-        fan_in, fan_out = fans(W)
+        fan_in, fan_out = role.fans({k: v.shape for k, v in own.items()})
         if scheme == "torch":
             bound = 1.0 / math.sqrt(fan_in)
             W[...] = rng.uniform(-bound, bound, W.shape)

@@ -1,7 +1,8 @@
 """The network's weights as named arrays, named and laid out as PyTorch names them.
 
 A PyTorch module built from the same spec (one submodule per layer, nested along the dotted
-layer names: `layer1.0.conv1`) has the state_dict this module describes:
+layer names: `layer1.0.conv1`) has the state_dict this module describes. Each kind declares
+its tensors in its family's train.py (`Trainer.tensors`); for example
 
     conv       <layer>.weight  (n_C, n_C_prev/groups, f_H, f_W)     <layer>.bias  (n_C,)
     dense      <layer>.weight  (n, n_prev)                           <layer>.bias  (n,)
@@ -30,7 +31,7 @@ class Tensor:
 
     name: str
     node: str
-    role: str  # weight, bias, running_mean, running_var, num_batches_tracked
+    role: str  # weight, bias, running_mean, running_var, num_batches_tracked (layers.adapter.Param)
     shape: tuple
     trainable: bool
     dtype: str = "float32"
@@ -40,30 +41,20 @@ class Tensor:
 def layout(report) -> list[Tensor]:
     """Every named array of the analysed network, in the order of its layers (topological).
 
-    Shapes come from the analysis rows: the conv's resolved groups and channel counts, the
-    dense layer's input length; nothing is recomputed here."""
+    Each kind's trainer says which tensors it owns (`Trainer.tensors`, shapes from the analysis
+    rows: the conv's resolved groups and channel counts, the dense layer's input length); the
+    name is the layer's, dotted with the role. Nothing is recomputed here."""
+    from cnncalc import layers
+
     tensors: list[Tensor] = []
+    rows = {r.name: r for r in report.rows}
     for node in report.graph.nodes[1:]:
-        row = next(r for r in report.rows if r.name == node.name)
-        name, f = node.name, node.fields
-        if node.kind == "conv":
-            n_C, n_C_prev, groups = row.resolved["n_C"], row.resolved["n_C_prev"], row.resolved["groups"]
-            tensors.append(Tensor(f"{name}.weight", name, "weight", (n_C, n_C_prev // groups) + tuple(f["kernel"]),
-                                  True))
-            if f["bias"]:
-                tensors.append(Tensor(f"{name}.bias", name, "bias", (n_C,), True))
-        elif node.kind == "dense":
-            n_prev, n = row.in_shapes[0][0], row.out_shape[0]
-            tensors.append(Tensor(f"{name}.weight", name, "weight", (n, n_prev), True))
-            if f["bias"]:
-                tensors.append(Tensor(f"{name}.bias", name, "bias", (n,), True))
-        elif node.kind == "batchnorm":
-            n_C = row.out_shape[-1]
-            tensors += [Tensor(f"{name}.weight", name, "weight", (n_C,), True, fill=1.0),
-                        Tensor(f"{name}.bias", name, "bias", (n_C,), True),
-                        Tensor(f"{name}.running_mean", name, "running_mean", (n_C,), False),
-                        Tensor(f"{name}.running_var", name, "running_var", (n_C,), False, fill=1.0),
-                        Tensor(f"{name}.num_batches_tracked", name, "num_batches_tracked", (), False, "int64")]
+        role = layers.trainer(node.kind)
+        if role is None:
+            continue
+        for p in role.tensors(node, rows[node.name]):
+            tensors.append(Tensor(f"{node.name}.{p.role}", node.name, p.role, tuple(p.shape), p.trainable, p.dtype,
+                                  p.fill))
     return tensors
 
 

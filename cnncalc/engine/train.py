@@ -204,12 +204,15 @@ def estimate(report, batch_size: int, n_train: int, optimizer: str, momentum: fl
     """Memory in bytes and seconds per epoch, before anything is allocated.
 
     memory = weights + gradients + optimiser state (SGD: 1 slot with momentum, Adam: 2)
-             + batch × 4 bytes × Σ_layers (output + the gradient sent to each input
-               + maxpool's argmax (8 bytes) + dropout's mask + the sum of a layer read twice)
-             + conv workspaces, per thread: im2col columns (taps × n_H·n_W) and the padded
-               input and output rows, forward and backward (an upper bound)
+             + batch × (4 bytes × Σ_layers (output + the gradient sent to each input
+               + the sum of a layer read twice) + what each kind keeps per sample (Trainer.memory:
+               maxpool's argmax (8 bytes), dropout's mask))
+             + what each kind keeps whatever the batch (Trainer.memory: conv's workspaces, per
+               thread: im2col columns and the padded input and output rows, an upper bound)
     time   = n_train × 3 × forward FLOPs (backward ≈ twice forward) / (GFLOPS_PER_THREAD × threads)
     """
+    from cnncalc import layers
+
     t = report.totals
     slots = {"adam": 2, "sgd": 1 if momentum else 0}.get(optimizer, 2)
     weights = 4 * t.params
@@ -220,23 +223,19 @@ def estimate(report, batch_size: int, n_train: int, optimizer: str, momentum: fl
         for i in row.inputs:
             readers[i] = readers.get(i, 0) + 1
     per_sample = 0
+    kept = 0  # bytes per sample the kinds keep beyond outputs and gradients
     workspace = 0
     for row in report.rows[1:]:
         out = _elements(row.out_shape)
         per_sample += out + sum(_elements(s) for s in row.in_shapes)
-        if row.kind == "maxpool":
-            per_sample += 2 * out
-        elif row.kind == "dropout":
-            per_sample += out
         if readers.get(row.name, 0) > 1:
             per_sample += out
-        if row.kind == "conv":
-            (n_H_prev, n_W_prev, n_C_prev), (n_H, n_W, n_C) = row.in_shapes[0], row.out_shape
-            t_, b_, l_, r_ = row.resolved["pads"]
-            taps = row.macs // max(out, 1)  # n_C_prev/groups · f_H · f_W
-            reach = (n_H_prev + t_ + b_ + 2 * n_H) * (n_W_prev + l_ + r_ + 2 * n_W)  # padded rows, both ways
-            workspace += 4 * threads * (taps * (n_H * n_W + 16) + (n_C_prev + 3 * n_C) * reach + 4 * n_C * taps)
-    activations = 4 * batch_size * per_sample
+        role = layers.trainer(row.kind)
+        if role is not None:
+            memory = role.memory(row, threads)
+            kept += memory.per_sample
+            workspace += memory.workspace
+    activations = 4 * batch_size * per_sample + batch_size * kept
     flops = 3 * t.flops
     seconds = n_train * flops / (GFLOPS_PER_THREAD * 1e9 * max(threads, 1))
     total = weights + gradients + state + activations + workspace

@@ -1,10 +1,14 @@
 """The registry of layer kinds: one line per family.
 
-Adding a kind means one folder with its `rules.py` (and `kernels.py` for the
-trainer) and one line here.  Nothing in this package imports Numba.
+Adding a kind means one folder with its `rules.py` (and `kernels.py` and `train.py`
+for the trainer, which its Kind names) and one line here. Nothing this package
+imports at start loads numpy or Numba: the engine reaches a kind's trainer roles
+through `trainer(name)`, which imports the family's `train.py` then.
 """
 
 from __future__ import annotations
+
+import importlib
 
 from cnncalc.layers.activation import rules as _activation
 from cnncalc.layers.base import Kind
@@ -38,3 +42,17 @@ def lookup(name: str) -> Kind | None:
 
 def names() -> list[str]:
     return [k.name for k in KINDS]
+
+
+def trainer(name: str):
+    """The `layers.adapter.Trainer` of the kind called `name`, or None for an unknown or
+    analysis-only kind. Imports the family's train module (numpy, Numba kernels)."""
+    kind = lookup(name)
+    if kind is None or kind.trainer is None:
+        return None
+    return importlib.import_module(kind.trainer).TRAINERS[kind.name]
+
+
+def trainable_names() -> list[str]:
+    """The kinds the trainer runs, without importing any of them."""
+    return [k.name for k in KINDS if k.trainer is not None]

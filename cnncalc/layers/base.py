@@ -87,6 +87,8 @@ class Kind:
     infer(fields, in_shapes, rfs, name, mark, sources) -> Inference, or raises DimensionError;
     in_shapes, rfs and sources (the names of the layers read) are lists, one per input.
     notation(fields, inference) -> a `Notation` record (render writes it: 'conv 5×5 s1 p0, 8').
+    trainer: the dotted name of the family's train module (`cnncalc.layers.conv.train`), whose
+    TRAINERS[name] is the kind's `layers.adapter.Trainer`; only the engine imports it.
     """
 
     name: str
@@ -97,6 +99,8 @@ class Kind:
     aliases: tuple[str, ...] = ()
     short: str | None = None  # the field a scalar short form sets (`maxpool: 2` → kernel)
     n_inputs: str = "one"  # 'one' or 'many'
+    trainer: str | None = None  # the module whose TRAINERS holds its trainer roles (layers.adapter), imported lazily
+    analysis_only: str = ""  # for a kind without a trainer: why the trainer cannot run it
 
     def field(self, name: str) -> Field | None:
         for f in self.fields:

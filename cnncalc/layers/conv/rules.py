@@ -24,6 +24,8 @@ FIELDS = (
     Field("bias", "bool", True, "add a bias per filter", aliases=("use_bias",)),
 )
 
+TRAINER = "cnncalc.layers.conv.train"  # the trainer roles of these kinds, for the engine only
+
 
 def _groups(fields, n_C_prev: int) -> int:
     return n_C_prev if fields["groups"] == "depthwise" else fields["groups"]
@@ -69,4 +71,5 @@ def notation(fields, inference) -> Notation:
 
 KIND = Kind("conv", FIELDS, infer, notation,
             "2-D convolution: n_C filters of f_H×f_W×(n_C_prev/groups)",
-            aliases=("conv2d", "convolution"), short="filters")
+            aliases=("conv2d", "convolution"), short="filters",
+            trainer=TRAINER)

@@ -12,6 +12,8 @@ from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
 from cnncalc.layers.records import Notation
 from cnncalc.shapes import elements, is_map, shape_text
 
+TRAINER = "cnncalc.layers.dense.train"  # the trainer roles of these kinds, for the engine only
+
 
 def _dense_infer(fields, in_shapes, rfs, name, mark, sources):
     in_shape = in_shapes[0]
@@ -37,7 +39,8 @@ def _dense_notation(fields, inference) -> Notation:  # noqa: ARG001 — Kind.not
 DENSE = Kind("dense", (Field("units", "pos_int", doc="number of units n", aliases=("n", "out_features")),
                        Field("bias", "bool", True, "add a bias per unit", aliases=("use_bias",))),
              _dense_infer, _dense_notation, "fully connected: n units, each reading all n_prev inputs",
-             aliases=("fc", "linear", "fully_connected"), short="units")
+             aliases=("fc", "linear", "fully_connected"), short="units",
+             trainer=TRAINER)
 
 
 def _flatten_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
@@ -50,6 +53,7 @@ def _flatten_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001
 
 
 FLATTEN = Kind("flatten", (), _flatten_infer, fixed_notation("flatten"),
-               "n_H×n_W×n_C → n_H·n_W·n_C (channel-major, PyTorch's order)")
+               "n_H×n_W×n_C → n_H·n_W·n_C (channel-major, PyTorch's order)",
+               trainer=TRAINER)
 
 KINDS = (DENSE, FLATTEN)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from cnncalc.layers.base import Field, Inference, Kind
 from cnncalc.layers.records import Notation
 
+TRAINER = "cnncalc.layers.dropout.train"  # the trainer roles of these kinds, for the engine only
+
 
 def _infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
     return Inference(out_shape=in_shapes[0], rf=rfs[0])
@@ -14,6 +16,7 @@ DROPOUT = Kind("dropout", (Field("rate", "rate", 0.5, "probability of zeroing an
                _infer,
                lambda fields, inference: Notation("dropout", value=fields["rate"]),  # noqa: ARG005 — Kind.notation's
                "zero each element with probability rate while training; scale the rest by 1/(1 − rate)",
-               short="rate")
+               short="rate",
+               trainer=TRAINER)
 
 KINDS = (DROPOUT,)

@@ -11,6 +11,8 @@ from cnncalc.errors import DimensionError
 from cnncalc.layers.base import Inference, Kind, fixed_notation
 from cnncalc.shapes import elements, is_map, shape_text
 
+TRAINER = "cnncalc.layers.merge.train"  # the trainer roles of these kinds, for the engine only
+
 
 def _widest(rfs):
     rf = rfs[0]
@@ -45,8 +47,10 @@ def _concat_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 
 
 ADD = Kind("add", (), _add_infer, fixed_notation("add"),
            "element-wise sum of its inputs (residual connections)", aliases=("sum", "residual"),
-           n_inputs="many")
+           n_inputs="many",
+           trainer=TRAINER)
 CONCAT = Kind("concat", (), _concat_infer, fixed_notation("concat"),
-              "stack its inputs along the channels", aliases=("concatenate", "cat"), n_inputs="many")
+              "stack its inputs along the channels", aliases=("concatenate", "cat"), n_inputs="many",
+              trainer=TRAINER)
 
 KINDS = (ADD, CONCAT)

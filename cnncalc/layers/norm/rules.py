@@ -11,6 +11,8 @@ from cnncalc.layers import arith
 from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
 from cnncalc.shapes import elements
 
+TRAINER = "cnncalc.layers.norm.train"  # the trainer roles of these kinds, for the engine only
+
 
 def _infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
     shape = in_shapes[0]
@@ -25,6 +27,7 @@ BATCHNORM = Kind("batchnorm",
                   Field("momentum", "rate", 0.1, "running-statistics update rate (PyTorch's convention)")),
                  _infer, fixed_notation("batchnorm"),
                  "normalise each channel by batch statistics, then scale by γ and shift by β",
-                 aliases=("bn", "batch_norm", "batchnorm2d", "batchnorm1d"))
+                 aliases=("bn", "batch_norm", "batchnorm2d", "batchnorm1d"),
+                 trainer=TRAINER)
 
 KINDS = (BATCHNORM,)

@@ -10,6 +10,8 @@ from cnncalc.layers import window
 from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
 from cnncalc.layers.records import Notation
 
+TRAINER = "cnncalc.layers.pool.train"  # the trainer roles of these kinds, for the engine only
+
 
 def _fields(extra=()):
     return (
@@ -49,13 +51,15 @@ def _window_notation(kind):
 
 MAXPOOL = Kind("maxpool", _fields(), _window_infer("maxpool"), _window_notation("maxpool"),
                "max pooling over f_H×f_W windows", aliases=("max_pool", "maxpool2d", "pool"),
-               short="kernel")
+               short="kernel",
+               trainer=TRAINER)
 
 AVGPOOL = Kind("avgpool", _fields((Field("count_include_pad", "bool", True,
                                          "divide by the whole window, padding included (PyTorch's default)"),)),
                _window_infer("avgpool"), _window_notation("avgpool"),
                "average pooling over f_H×f_W windows", aliases=("avg_pool", "avgpool2d", "average_pool"),
-               short="kernel")
+               short="kernel",
+               trainer=TRAINER)
 
 
 def _global_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
@@ -71,6 +75,7 @@ def _global_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 
 
 GLOBAL_AVGPOOL = Kind("global_avgpool", (), _global_infer, fixed_notation("global_avgpool"),
                       "mean over n_H×n_W per channel; the output is the flat vector of n_C means",
-                      aliases=("gap", "globalavgpool", "global_average_pool", "adaptive_avgpool"))
+                      aliases=("gap", "globalavgpool", "global_average_pool", "adaptive_avgpool"),
+                      trainer=TRAINER)
 
 KINDS = (MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL)

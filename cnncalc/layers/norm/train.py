@@ -1,0 +1,62 @@
+"""Batch normalisation in the trainer: the adapter, its tensors (PyTorch's BatchNorm names) and twin.
+
+    weight γ (n_C,) = 1   bias β (n_C,) = 0   running_mean (n_C,) = 0   running_var (n_C,) = 1
+    num_batches_tracked () int64 = 0
+An activation asking for He's gain sees through it (it rescales per channel, keeping signs balanced).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cnncalc.layers.adapter import InitRole, Layer, Param, Trainer, buffer, no_memory
+from cnncalc.layers.norm import kernels as norm_k
+
+
+class BatchNormLayer(Layer):
+    def __init__(self, node, row, m, own, own_grads, need_dx):
+        super().__init__(node, row, m, own, own_grads, need_dx)
+        n_C = self.out_shape[0]
+        self.out = buffer(m, self.out_shape)
+        self.dx = buffer(m, self.in_shapes[0])
+        self.save_mean = np.empty(n_C, np.float32)
+        self.save_inv_std = np.empty(n_C, np.float32)
+        self.eps, self.momentum = node.fields["eps"], node.fields["momentum"]
+        # two values per channel are needed in training (torch refuses one too): with one per
+        # image (flat features, or a 1×1 map) a batch of one image cannot train
+        self.min_train_batch = 2 if math.prod(self.out_shape[1:]) == 1 else 1
+
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
+        x, own = xs[0], self.own
+        out, self.cache = norm_k.batchnorm_forward(
+            x, own["weight"], own["bias"], own["running_mean"], own["running_var"], self.eps, self.momentum, train,
+            out=self.out[:len(x)], save_mean=self.save_mean, save_inv_std=self.save_inv_std)
+        if train:
+            own["num_batches_tracked"] += 1
+        return out
+
+    def backward(self, dout):
+        g = self.own_grads
+        dx, _, _ = norm_k.batchnorm_backward(dout, self.cache, dx=self.dx[:len(dout)], dgamma=g["weight"],
+                                             dbeta=g["bias"])
+        return [dx]
+
+
+def tensors(node, row) -> list[Param]:  # noqa: ARG001 — Trainer.tensors' signature
+    n_C = row.out_shape[-1]
+    return [Param("weight", (n_C,), fill=1.0), Param("bias", (n_C,)),
+            Param("running_mean", (n_C,), False), Param("running_var", (n_C,), False, fill=1.0),
+            Param("num_batches_tracked", (), False, "int64")]
+
+
+def torch_module(node, row, options):  # noqa: ARG001 — Trainer.torch's signature
+    from torch import nn
+
+    cls = nn.BatchNorm2d if len(row.out_shape) == 3 else nn.BatchNorm1d
+    return cls(row.out_shape[-1], **{k: options[k] for k in ("eps", "momentum") if k in options})
+
+
+TRAINERS = {"batchnorm": Trainer(BatchNormLayer, tensors, InitRole(fans=None, gain=None, see_through=True), no_memory,
+                                 torch_module)}

@@ -36,7 +36,9 @@ def _trainers(graph) -> dict:
         if node.kind not in out:
             role = registry.trainer(node.kind)
             if role is None:
-                raise EngineError(f"{node.name}: the trainer cannot run {node.kind} layers", node.mark,
+                kind = registry.lookup(node.kind)
+                why = f" ({kind.analysis_only})" if kind is not None and kind.analysis_only else ""
+                raise EngineError(f"{node.name}: the trainer cannot run {node.kind} layers{why}", node.mark,
                                   allowed=", ".join(sorted(registry.trainable_names())))
             out[node.kind] = role
     return out

@@ -97,6 +97,75 @@ def test_the_memory_estimate_adds_what_the_kinds_keep():
     assert est["weights"] == 4 * (4 * 2 + 2)
 
 
+# ------------------------------------------------------------------ every kind against its PyTorch twin
+
+# one small net per kind, the kind between a conv and a dense layer so that gradients reach it and
+# leave it; (name, layers, input, train): train False runs both sides in eval mode (dropout's masks)
+HEAD = "- flatten\n- dense: 3"
+EXAMPLES = [
+    ("conv", "- conv: {filters: 3, kernel: 3, stride: 2, padding: same, groups: 1}\n" + HEAD, (6, 6, 2), True),
+    ("conv-grouped", "- conv: {filters: 4, kernel: 3, padding: 1, dilation: 2, groups: 2, bias: false}\n" + HEAD,
+     (6, 6, 2), True),
+    ("maxpool", "- conv: {filters: 3, kernel: 1}\n- maxpool: {kernel: 3, stride: 2, ceil_mode: true}\n" + HEAD,
+     (6, 6, 2), True),
+    ("avgpool", "- conv: {filters: 3, kernel: 1}\n- avgpool: {kernel: 3, stride: 2, padding: 1, "
+                "count_include_pad: false}\n" + HEAD, (6, 6, 2), True),
+    ("global_avgpool", "- conv: {filters: 3, kernel: 3}\n- global_avgpool\n- dense: 3", (6, 6, 2), True),
+    ("dense-flatten", "- flatten\n- dense: {units: 4, bias: false}\n- dense: 3", (3, 3, 2), True),
+    ("relu", "- conv: {filters: 3, kernel: 3}\n- relu\n" + HEAD, (6, 6, 2), True),
+    ("leaky_relu", "- conv: {filters: 3, kernel: 3}\n- leaky_relu: 0.2\n" + HEAD, (6, 6, 2), True),
+    ("sigmoid", "- conv: {filters: 3, kernel: 3}\n- sigmoid\n" + HEAD, (6, 6, 2), True),
+    ("tanh", "- conv: {filters: 3, kernel: 3}\n- tanh\n" + HEAD, (6, 6, 2), True),
+    ("identity", "- conv: {filters: 3, kernel: 3}\n- identity\n" + HEAD, (6, 6, 2), True),
+    ("softmax", "- conv: {filters: 3, kernel: 3}\n- softmax\n" + HEAD + "\n- softmax", (6, 6, 2), True),
+    ("batchnorm", "- conv: {filters: 3, kernel: 3}\n- batchnorm: {eps: 0.001, momentum: 0.3}\n" + HEAD
+                  + "\n- batchnorm", (6, 6, 2), True),
+    ("dropout", "- conv: {filters: 3, kernel: 3}\n- dropout: 0.3\n" + HEAD, (6, 6, 2), False),
+    ("add", "- conv: {filters: 3, kernel: 3, padding: 1}\n- parallel:\n    - [conv: {filters: 3, kernel: 1}]\n"
+            "    - []\n  merge: add\n" + HEAD, (6, 6, 2), True),
+    ("concat", "- conv: {filters: 3, kernel: 3, padding: 1}\n- parallel:\n    - [conv: {filters: 2, kernel: 1}]\n"
+               "    - [tanh]\n  merge: concat\n" + HEAD, (6, 6, 2), True),
+]
+
+
+def test_the_examples_cover_every_kind_that_trains():
+    covered = set()
+    for _, text, shape, _ in EXAMPLES:
+        report = tr.analyse(spec(text, shape), "t.yaml")
+        covered |= {node.kind for node in report.graph.nodes[1:]}
+    assert set(layers.trainable_names()) - covered == set()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name, text, shape, train", EXAMPLES, ids=[e[0] for e in EXAMPLES])
+def test_each_kind_matches_its_pytorch_equivalent(name, text, shape, train):  # noqa: ARG001 — the id
+    torch = pytest.importorskip("torch")
+    from torch_builder import from_engine
+
+    report, net = tr.build(spec(text, shape), "t.yaml", 4)
+    initialise(net, 3)
+    module = from_engine(report, net.state())  # strict: the tensors' names and shapes are torch's
+    module.train(train)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((4,) + net.input_shape).astype(np.float32)
+    y = np.arange(4) % 3
+    logits = net.forward(x, train, np.random.default_rng(0))
+    loss, dz, _ = softmax_cross_entropy(logits, y)
+    net.backward(dz)
+    theirs = module(torch.from_numpy(x.copy()))
+    torch_loss = torch.nn.functional.cross_entropy(theirs, torch.from_numpy(y))
+    torch_loss.backward()
+    np.testing.assert_allclose(logits, theirs.detach().numpy(), rtol=1e-4, atol=1e-5)
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-5)
+    named = dict(module.named_parameters())
+    assert set(named) == set(net.grads)
+    for k, g in net.grads.items():
+        np.testing.assert_allclose(g, named[k].grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=k)
+    for k, v in module.state_dict().items():
+        if k in net.buffers:
+            np.testing.assert_allclose(net.buffers[k], v.numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+
+
 # ------------------------------------------------------------------ a kind added through one entry
 
 def relu6_forward(x, *, out):

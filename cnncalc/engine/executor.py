@@ -24,7 +24,7 @@ import numpy as np
 from cnncalc import layers as registry
 from cnncalc.engine.params import Params
 from cnncalc.errors import EngineError
-from cnncalc.layers.adapter import Layer, buffer as _buffer, nchw  # noqa: F401 — nchw: the engine's import
+from cnncalc.layers.adapter import Layer, buffer as _buffer, nchw
 
 INPUT = "input"
 

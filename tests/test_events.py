@@ -70,7 +70,7 @@ def test_the_engine_neither_parses_specs_nor_prints():
     assert "cnncalc.api" in _imports(ROOT / "cnncalc" / "engine" / "train.py")
 
 
-def test_the_trainer_analyses_through_cnncalc_api(monkeypatch, tmp_path):
+def test_the_trainer_analyses_through_cnncalc_api(monkeypatch):
     # bug: the trainer's analysis went its own way, so a fix in cnncalc.api missed training
     from cnncalc import api as front
 
@@ -188,7 +188,7 @@ def test_json_lines_throttle_progress_and_keep_every_other_event():
 
 def test_json_lines_on_a_closed_pipe_stop_like_rich_does():
     class Closed(io.StringIO):
-        def write(self, text):
+        def write(self, text):  # noqa: ARG002 — a stream's signature
             raise BrokenPipeError(32, "Broken pipe")
 
     with pytest.raises(SystemExit) as info:

@@ -30,6 +30,7 @@ import zipfile
 import numpy as np
 
 from cnncalc.engine import atomic
+from cnncalc.engine.options import METRICS
 from cnncalc.errors import EngineError, Mark
 
 FORMAT = "cnncalc-checkpoint-1"
@@ -142,8 +143,7 @@ CONFIG_FIELDS = {
 # the settings resume, evaluate and predict read; a checkpoint without one is refused by name
 CONFIG_REQUIRED = ("data", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule", "seed",
                    "val_fraction")
-HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr",
-                  "seconds", "images_per_s")
+HISTORY_FIELDS = METRICS  # a history row is a metrics.json row
 
 
 def _check_meta(meta: dict, path: str) -> None:

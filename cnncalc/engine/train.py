@@ -1,7 +1,7 @@
 """The training loop: seeded shuffles, one forward/backward/update per mini-batch, evaluation.
 
-Plain functions and one small class over an executor.Network; the run directory, checkpoints
-and rendering live in api.py. Reproducibility: the weights come from engine.init seeded with the
+Plain functions and one small class over an executor.Network; the run directory and checkpoints
+live in run.py and rundir.py, and what a run shows in render.training. Reproducibility: the weights come from engine.init seeded with the
 run's seed; the shuffles and dropout masks come from one numpy Generator seeded with
 [seed, 1] whose state a checkpoint keeps after every epoch, so a resumed run draws exactly what
 an uninterrupted one would. The kernels sum in a fixed order for a given thread count, so the

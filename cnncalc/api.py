@@ -1,4 +1,5 @@
-"""Plain functions behind the CLI, importable by tests and scripts.
+"""Plain functions behind the CLI, importable by tests and scripts: the one front door that
+parses and analyses specs, for the calculator's commands and the trainer alike.
 
 Nothing here imports Numba or the training engine.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from cnncalc.analysis import Comparison, Report, analyze, compare
 from cnncalc.analysis.pause import paused_gc
 from cnncalc.graph import Graph
-from cnncalc.spec.parser import parse_file
+from cnncalc.spec.parser import parse_file, parse_text
 
 
 def load(spec: str, input_shape: tuple | None = None) -> Graph:
@@ -22,6 +23,13 @@ def report(spec: str, input_shape: tuple | None = None, strict: bool = False) ->
     graph = load(spec, input_shape)
     with paused_gc():
         return analyze(graph, strict)
+
+
+def report_text(text: str, file: str, input_shape: tuple | None = None, strict: bool = False) -> Report:
+    """report() of a spec's text (file names it in messages): what the trainer analyses, since a
+    run keeps its spec's text (resume, evaluate and predict read it back from the checkpoint)."""
+    with paused_gc():
+        return analyze(parse_text(text, file, input_shape), strict)
 
 
 def compare_specs(specs: list[str], input_shape: tuple | None = None, strict: bool = False) -> Comparison:

@@ -227,14 +227,29 @@ def schema():
 
 # ---------------------------------------------------------------- training (imports the engine lazily)
 
+class OutFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", metavar="DIR",
                                                    show_default="$CNNCALC_DATA, else the user cache",
                                                    help="Where fetched data sets are looked up.")]
 
 
-class Optimizer(str, Enum):
-    sgd = "sgd"
-    adam = "adam"
+def _choices(name: str, values) -> type[Enum]:
+    """A typer choice Enum of the names defined elsewhere (their one definition)."""
+    return Enum(name, {v.replace("-", "_"): v for v in values}, type=str)
+
+
+def _engine_names():
+    # engine.optim imports neither numpy nor Numba at module level: reading the names stays cheap
+    from cnncalc.engine.optim import OPTIMIZERS, SCHEDULES
+
+    return OPTIMIZERS, SCHEDULES
+
+
+Optimizer = _choices("Optimizer", _engine_names()[0])
 
 
 class Init(str, Enum):
@@ -243,13 +258,12 @@ class Init(str, Enum):
     glorot = "glorot"
 
 
-class Schedule(str, Enum):
-    constant = "constant"
-    step = "step"
-    cosine = "cosine"
+Schedule = _choices("Schedule", _engine_names()[1])
 
 
-def _engine_call(fn_name: str, *args, show: bool = True, **kwargs):
+def _engine_call(fn_name: str, *args, listener=None, **kwargs):
+    """Call engine.api's fn_name; its errors become one line and exit 1, an interruption exit
+    128 + the signal. listener(out, err) → on_event makes the callback a run reports to."""
     from cnncalc.errors import CnncalcError
     from cnncalc.render.report import error_line
 
@@ -258,11 +272,17 @@ def _engine_call(fn_name: str, *args, show: bool = True, **kwargs):
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     out, err = _consoles()
+    on_event = listener(out, err) if listener is not None else None
     try:
         from cnncalc.engine import api as engine_api
 
-        extra = {"err_console": err} if fn_name == "train_run" else {}
-        return getattr(engine_api, fn_name)(*args, console=out if show else None, **extra, **kwargs)
+        if on_event is not None:
+            kwargs["on_event"] = on_event
+        try:
+            return getattr(engine_api, fn_name)(*args, **kwargs)
+        finally:
+            if on_event is not None:
+                on_event.close()  # a progress bar an error left open
     except CnncalcError as exc:
         _fail(error_line(exc))
     except KeyboardInterrupt as exc:
@@ -323,6 +343,8 @@ def train(
                                                  help="Train on the first N training images, stratified by "
                                                       "class.")] = None,
     data_dir: DataDirOpt = None,
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format: text, or one JSON object "
+                                                                  "per event and line.")] = OutFormat.table,
 ):
     """Train the spec on the CPU; checkpoint after every epoch.
 
@@ -330,16 +352,30 @@ def train(
     """
     if spec is None and resume is None:
         raise typer.BadParameter("give a SPEC to train, or --resume RUN_DIR", param_hint="SPEC")
-    _engine_call("train_run", spec, data=data, epochs=epochs, batch_size=batch_size, lr=lr,
+
+    def listener(out, err):
+        from cnncalc.render import training as view
+
+        if fmt is OutFormat.json:
+            import sys
+
+            return view.JsonLines(sys.stdout, err)
+        return view.Printer(out, err)
+
+    _engine_call("train_run", spec, listener=listener, data=data, epochs=epochs, batch_size=batch_size, lr=lr,
                  optimizer=optimizer.value, momentum=momentum, weight_decay=weight_decay,
                  schedule=schedule.value, seed=seed, threads=threads, out=out, resume=resume, force=force,
                  val_fraction=val_fraction, input_override=_parse_input(input_), init=init.value, limit=limit,
                  data_dir=data_dir)
 
 
-class OutFormat(str, Enum):
-    table = "table"
-    json = "json"
+def _show_result(result, fmt, view_name):
+    from cnncalc.render import training as view
+
+    if fmt is OutFormat.json:
+        _write(view.as_json(result))
+    else:
+        getattr(view, view_name)(_consoles()[0], result)
 
 
 @app.command(epilog=_examples("cnncalc evaluate runs/lenet",
@@ -356,12 +392,8 @@ def evaluate(
     data_dir: DataDirOpt = None,
 ):
     """Accuracy, confusion matrix, precision, recall and F1 of a run."""
-    result = _engine_call("evaluate_run", target, data=data, batch_size=batch_size, data_dir=data_dir,
-                          show=fmt is OutFormat.table)
-    if fmt is OutFormat.json:
-        from cnncalc.render.training import as_json
-
-        _write(as_json(result))
+    result = _engine_call("evaluate_run", target, data=data, batch_size=batch_size, data_dir=data_dir)
+    _show_result(result, fmt, "evaluation")
 
 
 @app.command(epilog=_examples("cnncalc predict runs/lenet/best.npz digits.npz",
@@ -378,12 +410,8 @@ def predict(
     fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.table,
 ):
     """The most likely classes, with probabilities, for each input."""
-    result = _engine_call("predict_run", checkpoint, inputs, top=top_k, resize=resize,
-                          show=fmt is OutFormat.table)
-    if fmt is OutFormat.json:
-        from cnncalc.render.training import as_json
-
-        _write(as_json(result))
+    result = _engine_call("predict_run", checkpoint, inputs, top=top_k, resize=resize)
+    _show_result(result, fmt, "predictions")
 
 
 # ---------------------------------------------------------------- data sets (no engine, no Numba)

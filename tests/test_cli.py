@@ -476,13 +476,14 @@ def test_analysis_commands_do_not_import_numba_or_the_engine(command):
     code = ("import sys\n"
             "from cnncalc.cli import app\n"
             f"try:\n    app([{command!r}, {LENET!r}])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-            "print('NUMBA', 'numba' in sys.modules)\n"
+            "print('NUMBA', 'numba' in sys.modules, 'NUMPY', 'numpy' in sys.modules)\n"
             "print('ENGINE', sorted(m for m in sys.modules if m.startswith('cnncalc.engine')))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,
                           env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
-    assert "NUMBA False" in done.stdout
-    assert "ENGINE []" in done.stdout
+    assert "NUMBA False NUMPY False" in done.stdout
+    # engine.optim only: the optimiser and schedule names of the train command's choices (plain Python)
+    assert "ENGINE ['cnncalc.engine', 'cnncalc.engine.optim']" in done.stdout
 
 
 # ---------------------------------------------------------------- the exact printed text

@@ -6,6 +6,8 @@ import os
 
 import pytest
 from rich.console import Console
+
+from cnncalc.render.training import Printer
 from test_runs import NET, make_data
 
 from cnncalc.engine import api
@@ -24,7 +26,7 @@ def test_a_spec_name_cannot_move_the_default_run_directory(tmp_path, monkeypatch
     assert front.report(str(tmp_path / "net.yaml")).graph.name == HOSTILE
     out = io.StringIO()
     api.train_run("net.yaml", data=make_data(tmp_path), epochs=1, batch_size=32, seed=1,
-                  console=Console(file=out, width=80, force_terminal=False))
+                  on_event=Printer(Console(file=out, width=80, force_terminal=False)))
     runs = os.listdir(tmp_path / "runs")
     assert len(runs) == 1
     folder = runs[0]

@@ -18,6 +18,7 @@ from helpers import spec
 from typer.testing import CliRunner
 
 from cnncalc.engine import api, checkpoint
+from cnncalc.engine import run as run_module
 from cnncalc.engine import train as tr
 from cnncalc.errors import CnncalcError, EngineError
 
@@ -203,7 +204,7 @@ def test_ctrl_c_before_training_exits_130(tmp_path, monkeypatch):
     def load(*args, **kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(api, "_load_data", load)
+    monkeypatch.setattr(run_module, "_load_data", load)
     result = CliRunner().invoke(app(), ["train", str(tmp_path / "net.yaml"), "--out", str(tmp_path / "run")],
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 130 and "nothing was written" in result.output
@@ -256,7 +257,7 @@ def test_an_unwritable_run_directory_is_found_before_the_data_is_read(tmp_path, 
 
     monkeypatch.setattr(builtins, "open", fake_open)
     monkeypatch.setattr(os, "open", fake_os_open)
-    monkeypatch.setattr(api, "_load_data", lambda *a, **kw: pytest.fail("data read before the write check"))
+    monkeypatch.setattr(run_module, "_load_data", lambda *a, **kw: pytest.fail("data read before the write check"))
     monkeypatch.setattr(tr.Loop, "epoch", lambda *a, **kw: pytest.fail("trained before the write check"))
     with pytest.raises(EngineError) as info:
         api.train_run(None, resume=run, epochs=2)
@@ -378,14 +379,16 @@ def test_every_line_train_prints_fits_80_columns_and_counts_agree(tmp_path, monk
     # bugs: lines wrapping at 80 columns, "1 epochs", and the test set shown every epoch
     from rich.console import Console
 
+    from cnncalc.render.training import Printer
+
     monkeypatch.chdir(tmp_path)
     (tmp_path / "net.yaml").write_text(NET)
     out, err = Console(record=True, width=1000), Console(record=True, width=1000)
     data = make_data(tmp_path)
-    api.train_run("net.yaml", data=data, out="run", epochs=1, batch_size=32, threads=64, console=out,
-                  err_console=err, optimizer="sgd", weight_decay=1e-4)
-    api.train_run("net.yaml", resume="run", epochs=3, data=data, lr=0.5, input_override=(8, 8, 1), console=out,
-                  err_console=err)
+    api.train_run("net.yaml", data=data, out="run", epochs=1, batch_size=32, threads=64,
+                  on_event=Printer(out, err), optimizer="sgd", weight_decay=1e-4)
+    api.train_run("net.yaml", resume="run", epochs=3, data=data, lr=0.5, input_override=(8, 8, 1),
+                  on_event=Printer(out, err))
     text = out.export_text() + err.export_text()
     long = [line for line in text.splitlines() if len(line) > 80]
     assert not long, long

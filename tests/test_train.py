@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cnncalc.engine import api, checkpoint
+from cnncalc.render.training import Printer
 from cnncalc.engine import train as tr
 from cnncalc.errors import CnncalcError, EngineError
 from helpers import spec
@@ -238,7 +239,7 @@ def test_threads_are_recorded_and_capped(tmp_path):
     from rich.console import Console
 
     err = Console(record=True, width=200)
-    train(tmp_path, "run", epochs=1, threads=64, err_console=err)
+    train(tmp_path, "run", epochs=1, threads=64, on_event=Printer(None, err))
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     import numba
 
@@ -265,7 +266,7 @@ def test_the_console_shows_estimate_epochs_table_and_curves(tmp_path):
     from rich.console import Console
 
     out = Console(record=True, width=160)
-    train(tmp_path, "run", epochs=2, console=out)
+    train(tmp_path, "run", epochs=2, on_event=Printer(out))
     text = out.export_text()
     assert "memory: about" in text and "per epoch" in text and "GFLOP/s" in text
     assert "epoch 1/2:" in text and "epoch 2/2:" in text and "val acc" in text

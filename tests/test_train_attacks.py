@@ -16,7 +16,8 @@ from helpers import spec
 from test_runs import NET, interrupt_call, make_data
 from typer.testing import CliRunner
 
-from cnncalc.engine import api, checkpoint, optim
+from cnncalc.engine import api, atomic, checkpoint, optim, rundir
+from cnncalc.engine import run as run_module
 from cnncalc.engine import train as tr
 from cnncalc.errors import DataError, EngineError
 
@@ -94,7 +95,7 @@ def test_sigterm_stops_a_real_run_as_ctrl_c_does(tmp_path):
 def test_ctrl_c_between_last_npz_and_the_metrics_waits_for_the_metrics(tmp_path, monkeypatch):
     # bug: a Ctrl-C after last.npz was written but before metrics.csv left the metrics an epoch
     # behind for good (the interrupt handler saw the epoch as saved)
-    real, calls = api._write_metrics, []
+    real, calls = rundir._write_metrics, []
 
     def interrupted_write(*args):
         calls.append(1)
@@ -102,7 +103,7 @@ def test_ctrl_c_between_last_npz_and_the_metrics_waits_for_the_metrics(tmp_path,
             kill_self()
         return real(*args)
 
-    monkeypatch.setattr(api, "_write_metrics", interrupted_write)
+    monkeypatch.setattr(run_module, "_write_metrics", interrupted_write)
     stop = interrupted(lambda: train(tmp_path, epochs=4))
     assert stop.saved_epoch == 2 and stop.signum == signal.SIGINT
     assert epochs_on_disk(tmp_path / "run") == (2, 2, 2)
@@ -118,13 +119,13 @@ def test_a_second_ctrl_c_during_the_first_ones_save_does_not_cut_it_short(tmp_pa
         kill_self()  # a second Ctrl-C while the handler saves
         return real(path, *args, **kw)
 
-    original = api._Run.stop
+    original = run_module._Run.stop
 
     def stop(self, exc):
         monkeypatch.setattr(checkpoint, "save", save_interrupted)
         return original(self, exc)
 
-    monkeypatch.setattr(api._Run, "stop", stop)
+    monkeypatch.setattr(run_module._Run, "stop", stop)
     assert interrupted(lambda: train(tmp_path, epochs=3)).saved_epoch == 2
     assert epochs_on_disk(tmp_path / "run") == (2, 2, 2)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back after the run
@@ -177,7 +178,7 @@ def test_ctrl_c_during_the_final_summary_says_the_run_finished(tmp_path, monkeyp
 # ------------------------------------------------------------------ a full disk at each save point
 
 def _full_disk_open(target):
-    """open() that fails with ENOSPC part-way through writing a file whose name ends with target."""
+    """open() that fails with ENOSPC part-way through writing the temporary of the file named target."""
     import builtins
 
     real = builtins.open
@@ -198,7 +199,8 @@ def _full_disk_open(target):
 
     def fake(path, mode="r", *args, **kw):
         fh = real(path, mode, *args, **kw)
-        return Full(fh) if "w" in mode and str(path).endswith(target) else fh
+        temporary = os.path.basename(str(path)).startswith(f".{target}.")  # engine.atomic's temporary of target
+        return Full(fh) if ("w" in mode or "x" in mode) and temporary else fh
 
     return fake
 
@@ -217,7 +219,7 @@ def _full_disk_savez(calls):
     return fake
 
 
-@pytest.mark.parametrize("where", ["best.npz", "last.npz", "metrics.csv.tmp", "metrics.json.tmp"])
+@pytest.mark.parametrize("where", ["best.npz", "last.npz", "metrics.csv", "metrics.json"])
 def test_a_full_disk_at_each_save_point_keeps_the_previous_epoch_and_says_so(tmp_path, monkeypatch, where):
     # bug: the error did not say what was kept, and a metrics temporary half-written stayed behind
     make_data(tmp_path)
@@ -228,15 +230,15 @@ def test_a_full_disk_at_each_save_point_keeps_the_previous_epoch_and_says_so(tmp
         monkeypatch.setattr(np, "savez", _full_disk_savez(order))
         monkeypatch.setattr(optim, "make_schedule", lambda *a, **kw: (lambda e: 0.0 if e == 0 else 0.05))
     else:
-        real_write, calls = api._write_metrics, []
+        real_write, calls = rundir._write_metrics, []
 
         def second(*args):
             calls.append(1)
             if len(calls) == 2:
-                monkeypatch.setattr(api, "open", _full_disk_open(where), raising=False)
+                monkeypatch.setattr(atomic, "open", _full_disk_open(where), raising=False)
             return real_write(*args)
 
-        monkeypatch.setattr(api, "_write_metrics", second)
+        monkeypatch.setattr(run_module, "_write_metrics", second)
     with pytest.raises(EngineError) as info:
         train(tmp_path, epochs=3, optimizer="sgd")
     line = info.value.line()

@@ -1,4 +1,5 @@
-"""Checkpoints: one .npz, written atomically (a temporary file in the same folder, fsync, os.replace).
+"""Checkpoints: one .npz, written atomically (engine.atomic: a temporary file in the same folder,
+fsync, os.replace).
 
 Arrays, under prefixes:
     weights/<name>   the network's state_dict, PyTorch's names and layouts (engine.params)
@@ -10,9 +11,9 @@ Arrays, under prefixes:
 
 so that resume, evaluate and predict need nothing else. A reader that crashes half-way through
 a save finds the previous file untouched: the new one appears whole or not at all. A save killed
-outright (SIGKILL, power) leaves its hidden .checkpoint-*.npz.tmp behind; remove_stale() clears
-them when the next run takes the directory's lock. A checkpoint is created with mode 0666 less
-the umask, as every other file of the run is.
+outright (SIGKILL, power) leaves its hidden temporary behind; the next run clears it when it takes
+the directory's lock (atomic.remove_stale). A checkpoint is created with mode 0666 less the
+umask, as every other file of the run is.
 
 load() checks the type of every meta field it reads and refuses non-finite weights and
 optimiser state, naming the field or the parameter, so that a damaged or hand-edited file is
@@ -24,11 +25,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import zipfile
 
 import numpy as np
 
+from cnncalc.engine import atomic
+from cnncalc.engine.options import METRICS
 from cnncalc.errors import EngineError, Mark
 
 FORMAT = "cnncalc-checkpoint-1"
@@ -42,59 +44,8 @@ def save(path: str, weights: dict, optim_state: dict, meta: dict, mean=None, std
         arrays["data/mean"] = np.asarray(mean, np.float32)
         arrays["data/std"] = np.asarray(std, np.float32)
     arrays["meta"] = np.array(json.dumps({"format": FORMAT, **meta}))
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = _create_temporary(folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # Ctrl-C or a full disk mid-write: leave the previous checkpoint as it was
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-
-
-TMP_PREFIX, TMP_SUFFIX = ".checkpoint-", ".npz.tmp"
-
-
-def _create_temporary(folder: str) -> tuple[int, str]:
-    """A new file in folder, opened for writing: (fd, path). Unlike tempfile.mkstemp (mode 0600)
-    it is created 0666 less the umask, so that the checkpoint ends with the mode of the run's
-    other files."""
-    while True:
-        tmp = os.path.join(folder, f"{TMP_PREFIX}{secrets.token_hex(6)}{TMP_SUFFIX}")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
-        except FileExistsError:
-            continue
-
-
-def remove_stale(folder: str) -> list[str]:
-    """Delete the temporaries of saves that were killed mid-write; returns their names.
-    Only safe while holding the run directory's lock (no live save can own one)."""
-    removed = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        if name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX):
-            try:
-                os.unlink(os.path.join(folder, name))
-                removed.append(name)
-            except OSError:
-                pass
-    return removed
+    with atomic.replacing(path) as fh:
+        np.savez(fh, **arrays)
 
 
 def resolve(path: str) -> str:
@@ -192,8 +143,7 @@ CONFIG_FIELDS = {
 # the settings resume, evaluate and predict read; a checkpoint without one is refused by name
 CONFIG_REQUIRED = ("data", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule", "seed",
                    "val_fraction")
-HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "lr",
-                  "seconds", "images_per_s")
+HISTORY_FIELDS = METRICS  # a history row is a metrics.json row
 
 
 def _check_meta(meta: dict, path: str) -> None:

@@ -21,59 +21,33 @@ Schedules are plain functions of the 0-based epoch, made by constant_lr, step_lr
     step:      lr(e) = base·γ^⌊e/step_size⌋                                    (torch's StepLR)
     cosine:    lr(e) = η_min + (base − η_min)·(1 + cos(π·e/T_max))/2          (CosineAnnealingLR's
                closed form; past T_max it rises again, as torch's does)
-Self-contained file (Numba's cache does not follow imports).
+The names of the optimisers and schedules are defined here once (the CLI's choices, the option
+checks and the trainer import them); this module imports neither numpy nor Numba until an
+optimiser is made, so that the CLI can read the names at start-up. The kernels are in
+optim_kernels.py (self-contained: Numba's cache does not follow imports).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-from numba import njit
+OPTIMIZERS = ("sgd", "adam")
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
+SCHEDULES = ("constant", "step", "cosine")
 
 
-@njit(cache=True)
-def fma32(a, b, c):
-    """a·b + c rounded once to float32, as the fused multiply-add torch's CPU kernels use for
-    add(alpha=), lerp_ and addcmul_ (a float32 product is exact in float64)."""
-    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+def __getattr__(name):
+    """The kernels as attributes of this module (optim.sgd_kernel …), imported on first use."""
+    if name in ("fma32", "sgd_kernel", "adam_kernel"):
+        from cnncalc.engine import optim_kernels
 
-
-@njit(cache=True)
-def sgd_kernel(w, g, v, lr, momentum, weight_decay, first):
-    """w, g, v: (N,) flat float32; lr, momentum, weight_decay: float32; first: bool (t = 1).
-    d = g + λ·w;  v = d if first else v·μ + d;  w = w − lr·v  (d in place of v when μ = 0)."""
-    for i in range(w.size):
-        d = g[i]
-        if weight_decay != 0:
-            d = fma32(weight_decay, w[i], d)  # grad.add(param, alpha=λ)
-        if momentum != 0:
-            if not first:
-                d = v[i] * momentum + d  # buf.mul_(μ).add_(grad): two roundings
-            v[i] = d
-        w[i] = fma32(-lr, d, w[i])  # param.add_(grad, alpha=−lr)
-
-
-@njit(cache=True, error_model="numpy")
-def adam_kernel(w, g, m, v, one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps,
-                weight_decay):
-    """w, g, m, v: (N,) flat float32; the rest float32 scalars, step_size = lr/(1 − β1^t),
-    bias_correction2_sqrt = √(1 − β2^t).
-    d = g + λ·w;  m = m + (1 − β1)·(d − m);  v = v·β2 + ((1 − β2)·d)·d;
-    w = w − (step_size·m)/(√v/bias_correction2_sqrt + ε)."""
-    for i in range(w.size):
-        d = g[i]
-        if weight_decay != 0:
-            d = fma32(weight_decay, w[i], d)  # grad.add(param, alpha=λ)
-        m_i = fma32(one_minus_beta1, d - m[i], m[i])  # exp_avg.lerp_(grad, 1 − β1)
-        v_i = fma32(one_minus_beta2 * d, d, v[i] * beta2)  # exp_avg_sq.mul_(β2).addcmul_(grad, grad, value=1 − β2)
-        m[i] = m_i
-        v[i] = v_i
-        # param.addcdiv_(exp_avg, exp_avg_sq.sqrt()/√(1 − β2^t) + ε, value=−step_size)
-        w[i] = w[i] + (-step_size * m_i) / (np.sqrt(v_i) / bias_correction2_sqrt + eps)
+        return getattr(optim_kernels, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _flat(a, name):
+    import numpy as np
+
     if a.dtype != np.float32 or not a.flags.c_contiguous:
         raise ValueError(f"{name} must be a float32 C-contiguous array; received {a.dtype}"
                          f"{'' if a.flags.c_contiguous else ' (not C-contiguous)'}")
@@ -94,12 +68,18 @@ class SGD:
     and shapes; `lr` may be changed between steps (the schedules do)."""
 
     def __init__(self, params, lr, momentum=0.9, weight_decay=0.0):
+        import numpy as np
+
         self.params, self.lr, self.momentum, self.weight_decay = params, lr, momentum, weight_decay
         self.velocity = {k: np.zeros_like(v) for k, v in params.items()}
         self.t = 0
 
     def step(self, grads):
         """One update of every parameter from grads: {name: array of the parameter's shape}."""
+        import numpy as np
+
+        from cnncalc.engine.optim_kernels import sgd_kernel
+
         _check_grads(self.params, grads)
         self.t += 1
         lr, mu, wd = np.float32(self.lr), np.float32(self.momentum), np.float32(self.weight_decay)
@@ -109,6 +89,8 @@ class SGD:
 
     def state(self):
         """The arrays a checkpoint keeps: velocity.<name> and the step count t."""
+        import numpy as np
+
         return {f"velocity.{k}": v for k, v in self.velocity.items()} | {"t": np.array(self.t)}
 
     def load_state(self, state):
@@ -123,6 +105,8 @@ class Adam:
     params: {name: float32 array}, updated in place by step(grads); `lr` may change between steps."""
 
     def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        import numpy as np
+
         self.params, self.lr, self.betas, self.eps, self.weight_decay = params, lr, betas, eps, weight_decay
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
@@ -130,6 +114,10 @@ class Adam:
 
     def step(self, grads):
         """One update of every parameter from grads: {name: array of the parameter's shape}."""
+        import numpy as np
+
+        from cnncalc.engine.optim_kernels import adam_kernel
+
         _check_grads(self.params, grads)
         self.t += 1
         beta1, beta2 = self.betas
@@ -144,6 +132,8 @@ class Adam:
 
     def state(self):
         """The arrays a checkpoint keeps: m.<name>, v.<name> and the step count t."""
+        import numpy as np
+
         return ({f"m.{k}": v for k, v in self.m.items()} | {f"v.{k}": v for k, v in self.v.items()}
                 | {"t": np.array(self.t)})
 
@@ -152,6 +142,15 @@ class Adam:
             self.m[k][...] = state[f"m.{k}"]
             self.v[k][...] = state[f"v.{k}"]
         self.t = int(state["t"])
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
+    """The optimiser called name (one of OPTIMIZERS) over params; ValueError for another name."""
+    if name == "sgd":
+        return SGD(params, lr, momentum, weight_decay)
+    if name == "adam":
+        return Adam(params, lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimiser {name!r}; allowed: {', '.join(OPTIMIZERS)}")
 
 
 # ------------------------------------------------------------------ learning-rate schedules
@@ -181,9 +180,6 @@ def cosine_lr(base: float, T_max: int, eta_min: float = 0.0):
     def lr_at(epoch: int) -> float:
         return eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / T_max)) / 2
     return lr_at
-
-
-SCHEDULES = ("constant", "step", "cosine")
 
 
 def make_schedule(schedule: str, base: float, epochs: int, step_size: int = 0, gamma: float = 0.1,

@@ -1,7 +1,7 @@
 """The training loop: seeded shuffles, one forward/backward/update per mini-batch, evaluation.
 
-Plain functions and one small class over an executor.Network; the run directory, checkpoints
-and rendering live in api.py. Reproducibility: the weights come from engine.init seeded with the
+Plain functions and one small class over an executor.Network; the run directory and checkpoints
+live in run.py and rundir.py, and what a run shows in render.training. Reproducibility: the weights come from engine.init seeded with the
 run's seed; the shuffles and dropout masks come from one numpy Generator seeded with
 [seed, 1] whose state a checkpoint keeps after every epoch, so a resumed run draws exactly what
 an uninterrupted one would. The kernels sum in a fixed order for a given thread count, so the
@@ -14,19 +14,17 @@ import math
 
 import numpy as np
 
-from cnncalc.analysis import analyze
+from cnncalc import api
 from cnncalc.engine.executor import Network, check_runnable, nchw
+from cnncalc.engine.optim import DEFAULT_LR, OPTIMIZERS  # noqa: F401 — their one definition, re-exported
 from cnncalc.errors import EngineError
 from cnncalc.layers.activation.kernels import softmax, softmax_cross_entropy
-from cnncalc.spec.parser import parse_text
-
-OPTIMIZERS = ("sgd", "adam")
-DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
 
 
 def analyse(spec_text: str, file: str, input_override=None):
-    """The analysis report of a spec's text, checked to be trainable (EngineError before any work)."""
-    report = analyze(parse_text(spec_text, file, tuple(input_override) if input_override else None))
+    """The analysis report of a spec's text, through the one front door (cnncalc.api), checked to
+    be trainable (EngineError before any work)."""
+    report = api.report_text(spec_text, file, tuple(input_override) if input_override else None)
     check_runnable(report)
     return report
 
@@ -43,13 +41,11 @@ def training_rng(seed: int) -> np.random.Generator:
 
 
 def make_optimizer(network: Network, name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
-    from cnncalc.engine.optim import SGD, Adam
+    from cnncalc.engine import optim
 
-    if name == "sgd":
-        return SGD(network.params, lr, momentum, weight_decay)
-    if name == "adam":
-        return Adam(network.params, lr, weight_decay=weight_decay)
-    raise EngineError("unknown optimiser", received=name, allowed=", ".join(OPTIMIZERS))
+    if name not in OPTIMIZERS:
+        raise EngineError("unknown optimiser", received=name, allowed=", ".join(OPTIMIZERS))
+    return optim.make_optimizer(name, network.params, lr, momentum, weight_decay)
 
 
 def to_engine(x: np.ndarray, input_shape: tuple) -> np.ndarray:

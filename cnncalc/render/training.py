@@ -1,7 +1,8 @@
 """Everything `train`, `evaluate` and `predict` show: the estimate, progress, tables, curves.
 
 Nothing is computed here but text; every function takes the console to print on (None: print
-nothing, as the tests and library callers want).
+nothing, as the tests and library callers want). A run's records (engine.events) become text
+through Printer, or JSON lines through JsonLines (`cnncalc train --format json`).
 """
 
 from __future__ import annotations
@@ -21,27 +22,10 @@ from rich.progress import (
 from rich.table import Table
 
 from cnncalc.errors import printable
-
-
-def gib(n_bytes: float) -> str:
-    """Bytes as the unit a person reads: 812 MiB, 3.4 GiB."""
-    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:,.0f} MiB"
-
-
-def _seconds(s: float) -> str:
-    if s < 60:
-        return f"{s:.0f} s" if s >= 1 else f"{s:.1f} s"
-    if s < 3600:
-        return f"{s / 60:.0f} min"
-    return f"{s / 3600:.1f} h"
-
+from cnncalc.render.words import count, gib, kept_text
+from cnncalc.render.words import seconds as _seconds
 
 WIDTH = 79  # every line train prints fits an 80-column terminal (a path longer than that excepted)
-
-
-def count(n: int, word: str) -> str:
-    """'1 epoch', '3 epochs', '1,024 images'."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 _UNIT = re.compile(r"(\d) (MiB|GiB|KiB|s|min|h|MFLOP|GFLOP/s)\b")
@@ -62,32 +46,23 @@ def note(console, text):
     _say(console, f"note: {text}", indent=6)
 
 
-def limit_exceeds(console, limit):
-    """--limit asked for more images than the training file has."""
-    note(console, f"--limit {limit.requested:,} is more than the {limit.available:,} training images; "
-                  f"training on all of them")
+_NOTES = {
+    "threads_capped": lambda v: f"--threads {v['requested']}: this machine runs "
+                                f"{count(v['available'], 'kernel thread')}; using {v['available']}",
+    "no_locks": lambda v: "this system has no file locks: two runs in one directory are not refused",  # noqa: ARG005
+    "stale_removed": lambda v: f"removed {count(v['n'], 'temporary file')} that killed saves left in {v['run_dir']}",
+    "limit_exceeds": lambda v: f"--limit {v['requested']:,} is more than the {v['available']:,} training images; "
+                               f"training on all of them",
+    "resume_ignored": lambda v: f"--resume keeps the run's own settings; ignored: {', '.join(v['names'])}",
+    "statistics_differ": lambda v: "the data's statistics differ from the run's (the files changed since); "  # noqa: ARG005
+                                   "normalising with the run's",
+    "completing": lambda v: f"epoch {v['epoch']} was interrupted during its evaluation; finishing it first",
+}
 
 
-def threads_capped(console, requested, available):
-    note(console, f"--threads {requested}: this machine runs {count(available, 'kernel thread')}; "
-                  f"using {available}")
-
-
-def stale_removed(console, run_dir, n):
-    note(console, f"removed {count(n, 'temporary file')} that killed saves left in {run_dir}")
-
-
-def completing(console, epoch):
-    note(console, f"epoch {epoch} was interrupted during its evaluation; finishing it first")
-
-
-def kept_text(run_dir, saved_epoch, replacing) -> str:
-    """What a stopped run kept, for its message."""
-    if saved_epoch:
-        return f"{run_dir}/last.npz keeps epoch {saved_epoch}"
-    if replacing:
-        return f"no epoch finished; the previous run in {run_dir} is untouched"
-    return "no epoch finished; nothing was saved"
+def note_text(kind: str, values: dict) -> str:
+    """The sentence of an engine Note (engine.events.Note's kinds)."""
+    return _NOTES[kind](values)
 
 
 def estimate_line(console, est, free, description, threads):
@@ -105,13 +80,12 @@ def estimate_line(console, est, free, description, threads):
                   f"{est['gflops_assumed']:.0f} GFLOP/s on {count(threads, 'thread')}", indent=4)
 
 
-def run_header(console, run_dir, report, config):
+def run_header(console, run_dir, name, trainable, config):
     if console is None:
         return
-    t = report.totals
     wd = f", weight decay {config['weight_decay']:g}" if config["weight_decay"] else ""
     mom = f" momentum {config['momentum']:g}" if config["optimizer"] == "sgd" else ""
-    _say(console, f"training {report.graph.name}: {count(t.trainable, 'parameter')}, "
+    _say(console, f"training {name}: {count(trainable, 'parameter')}, "
                   f"{count(config['epochs'], 'epoch')} of batch {config['batch_size']}, seed {config['seed']}")
     _say(console, f"optimiser: {config['optimizer']}{mom} lr {config['lr']:g} ({config['schedule']}){wd}")
     _say(console, f"run directory: {run_dir}")
@@ -162,11 +136,9 @@ def epoch_line(console, row, epochs):
     _say(console, ", ".join(parts))
 
 
-def test_line(console, row):
+def test_line(console, epoch, loss, acc):
     """The test split's figures, shown once: after the last epoch."""
-    if row.get("test_loss") is not None:
-        _say(console, f"test (once, after epoch {row['epoch']}): loss {row['test_loss']:.4f} "
-                      f"acc {row['test_acc']:.4f}")
+    _say(console, f"test (once, after epoch {epoch}): loss {loss:.4f} acc {acc:.4f}")
 
 
 # the test split has its own line (test_line): a column would be blank but for the last row
@@ -320,3 +292,100 @@ def predictions(console, result):
             name = "" if entry["name"] == str(entry["class"]) else f" {entry['name']}"
             parts.append(f"class {entry['class']}{escape(printable(name))} ({entry['probability']:.3f})")
         console.print(f"{escape(printable(item['input']))}: " + ", ".join(parts), highlight=False)
+
+
+# ------------------------------------------------------------------ a run's events as text or JSON lines
+
+class Printer:
+    """on_event for a person: each engine event as the lines above, the progress bar on a terminal.
+    Notes and the interruption go to err_console, the rest to console (either may be None).
+    close() ends a progress bar that an error left open."""
+
+    def __init__(self, console, err_console=None):
+        self.console, self.err_console = console, err_console if err_console is not None else console
+        self.bar, self.advance = None, None
+
+    def __call__(self, event) -> None:
+        from cnncalc.engine import events as ev
+
+        if isinstance(event, ev.BatchProgress):
+            if self.advance is not None:
+                self.advance(event.images, event.loss, event.acc)
+            return
+        self.close()
+        out = self.console
+        if isinstance(event, ev.EpochStarted):
+            self.bar = contextlib.ExitStack()
+            self.advance = self.bar.enter_context(epoch_progress(out, event.epoch - 1, event.epochs, event.images))
+        elif isinstance(event, ev.Note):
+            note(self.err_console, note_text(event.kind, event.values))
+        elif isinstance(event, ev.Estimate):
+            estimate_line(out, event.figures, event.free, event.data, event.threads)
+        elif isinstance(event, ev.RunStarted):
+            run_header(out, event.run_dir, event.name, event.trainable, event.settings)
+        elif isinstance(event, ev.Compiled):
+            warmed_up(out, event.seconds)
+        elif isinstance(event, ev.EpochEnded):
+            epoch_line(out, event.row, event.epochs)
+        elif isinstance(event, ev.TestMeasured):
+            test_line(out, event.epoch, event.loss, event.acc)
+        elif isinstance(event, ev.RunEnded):
+            summary(out, event.history)
+        elif isinstance(event, ev.Interrupted):
+            interrupted(self.err_console, event.run_dir, event.saved_epoch, event.epochs, event.replacing)
+
+    def close(self) -> None:
+        bar, self.bar, self.advance = self.bar, None, None
+        if bar is not None:
+            bar.close()
+
+
+def _plain(value):
+    """A value as JSON takes it: non-finite floats (never expected) as null."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class JsonLines:
+    """on_event for a script: one JSON object per event and line on stream, {"event": name, …fields};
+    a note carries its sentence as "text". Batch progress is throttled to one line every
+    `interval` seconds (an epoch's metrics always come as their own event). An interruption is
+    also said on err_console, for the person who pressed Ctrl-C. A closed stream (`| head`)
+    raises SystemExit(1), as rich does, so that the run stops and says what it kept."""
+
+    def __init__(self, stream, err_console=None, interval: float = 0.5):
+        self.stream, self.err_console, self.interval = stream, err_console, interval
+        self.last_progress = None
+
+    def __call__(self, event) -> None:
+        import dataclasses
+        import json
+        import time
+
+        from cnncalc.engine import events as ev
+
+        if isinstance(event, ev.BatchProgress):
+            now = time.monotonic()
+            if self.last_progress is not None and now - self.last_progress < self.interval:
+                return
+            self.last_progress = now
+        record = {"event": ev.name_of(event), **_plain(dataclasses.asdict(event))}
+        if isinstance(event, ev.Note):
+            record["text"] = note_text(event.kind, event.values)
+        if isinstance(event, ev.Interrupted):
+            interrupted(self.err_console, event.run_dir, event.saved_epoch, event.epochs, event.replacing)
+        try:
+            self.stream.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            raise SystemExit(1) from None
+
+    def close(self) -> None:
+        pass

@@ -24,9 +24,10 @@ import numpy as np
 from cnncalc import layers as registry
 from cnncalc.engine.params import Params
 from cnncalc.errors import EngineError
+from cnncalc.graph import INPUT
 from cnncalc.layers.adapter import Layer, buffer as _buffer, nchw
+from cnncalc.shapes import shape_text
 
-INPUT = "input"
 
 
 def _trainers(graph) -> dict:
@@ -61,12 +62,12 @@ def check_runnable(report) -> None:
     rows = {r.name: r for r in report.rows}
     if len(graph.input_shape) not in (1, 3):
         raise EngineError(f"the trainer takes images n_H×n_W×n_C or vectors (n,); the input is "
-                          f"{'×'.join(map(str, graph.input_shape))}")
+                          f"{shape_text(graph.input_shape)}")
     last = graph.node(graph.output)
     logits = logits_of(graph, trainers)
     shape = rows[logits].out_shape
     if logits == INPUT or len(shape) != 1:
-        raise EngineError(f"the network ends in a {'×'.join(map(str, shape))} "
+        raise EngineError(f"the network ends in a {shape_text(shape)} "
                           f"{'input' if logits == INPUT else 'feature map'}; training needs one score per class",
                           last.mark, fix="end the spec with flatten (or global_avgpool) and dense: K")
     if shape[0] < 2:

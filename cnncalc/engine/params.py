@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnncalc.errors import EngineError
+from cnncalc.shapes import elements
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,6 @@ def layout(report) -> list[Tensor]:
     return tensors
 
 
-def _size(shape) -> int:
-    n = 1
-    for v in shape:
-        n *= v
-    return n
-
-
 class Params:
     """The arrays of `layout(report)`: params and grads (views into two flat float32 blocks), buffers.
 
@@ -78,7 +72,7 @@ class Params:
     def __init__(self, report):
         self.tensors = layout(report)
         trainable = [t for t in self.tensors if t.trainable]
-        total = sum(_size(t.shape) for t in trainable)
+        total = sum(elements(t.shape) for t in trainable)
         # the analyzer counts the same parameters independently (arith); a mismatch is our bug
         if total != report.totals.trainable:
             raise EngineError(f"internal: {total} trainable values laid out but the analysis counts "
@@ -90,7 +84,7 @@ class Params:
         self.buffers: dict[str, np.ndarray] = {}
         start = 0
         for t in trainable:
-            n = _size(t.shape)
+            n = elements(t.shape)
             self.params[t.name] = self.flat[start:start + n].reshape(t.shape)
             self.grads[t.name] = self.flat_grad[start:start + n].reshape(t.shape)
             start += n

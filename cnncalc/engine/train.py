@@ -19,6 +19,7 @@ from cnncalc.engine.executor import Network, check_runnable, nchw
 from cnncalc.engine.optim import DEFAULT_LR, OPTIMIZERS  # noqa: F401 — their one definition, re-exported
 from cnncalc.errors import EngineError
 from cnncalc.layers.activation.kernels import softmax, softmax_cross_entropy
+from cnncalc.shapes import elements
 
 
 def analyse(spec_text: str, file: str, input_override=None):
@@ -188,13 +189,6 @@ def evaluate(network: Network, X, Y, batch_size: int, work=None):
 GFLOPS_PER_THREAD = 10.0
 
 
-def _elements(shape) -> int:
-    n = 1
-    for v in shape:
-        n *= v
-    return n
-
-
 def estimate(report, batch_size: int, n_train: int, optimizer: str, momentum: float = 0.9,
              threads: int = 1) -> dict:
     """Memory in bytes and seconds per epoch, before anything is allocated.
@@ -222,8 +216,8 @@ def estimate(report, batch_size: int, n_train: int, optimizer: str, momentum: fl
     kept = 0  # bytes per sample the kinds keep beyond outputs and gradients
     workspace = 0
     for row in report.rows[1:]:
-        out = _elements(row.out_shape)
-        per_sample += out + sum(_elements(s) for s in row.in_shapes)
+        out = elements(row.out_shape)
+        per_sample += out + sum(elements(s) for s in row.in_shapes)
         if readers.get(row.name, 0) > 1:
             per_sample += out
         role = layers.trainer(row.kind)

@@ -48,6 +48,7 @@ class Graph:
     nodes: list[Node]  # topological order; nodes[0] is the input
     output: str
     scopes: dict[str, Scope] = field(default_factory=dict)
+    warnings: list = field(default_factory=list)  # the parser's Diagnostics (e.g. a block argument never used)
 
     def node(self, name: str) -> Node:
         return self._index[name]
@@ -64,7 +65,7 @@ class Graph:
 
 
 def build(name: str, file: str, input_shape: tuple, input_mark: Mark | None, nodes: list[Node],
-          output: str, scopes: dict[str, Scope]) -> Graph:
+          output: str, scopes: dict[str, Scope], warnings: list | None = None) -> Graph:
     """Order `nodes` topologically after the input node; SpecError on a cycle."""
     first = Node(INPUT, INPUT, {}, [], input_mark, ())  # the input node: its name and its kind
     by_name = {n.name: n for n in nodes}
@@ -89,7 +90,7 @@ def build(name: str, file: str, input_shape: tuple, input_mark: Mark | None, nod
         cycle = _find_cycle(stuck, by_name)
         raise SpecError("the layers form a cycle: " + " → ".join(cycle + [cycle[0]]),
                         by_name[cycle[0]].mark, "from", allowed="references to layers that do not read back")
-    return Graph(name, file, input_shape, [first] + ordered, output, scopes)
+    return Graph(name, file, input_shape, [first] + ordered, output, scopes, list(warnings or ()))
 
 
 def _find_cycle(stuck: list[Node], by_name: dict[str, Node]) -> list[str]:

@@ -144,7 +144,7 @@ HEAD = "input: [8, 8, 3]\nlayers:\n"
     "- relu: 3",                                    # no short value
     "- {kind: conv, filters: 8, kernl: 3}",         # unknown field in full form
     "- repeat: -1\n  layers: [relu]",
-    "- parallel: [[relu]]",                         # one branch
+    "- parallel: []",                               # no branch
     "- parallel: [[relu], []]\n  merge: mul",
     "- conv2d: {filters: 8, kernel: 3}\n  conv: 8",   # two spellings of one kind
     "- conv: 8\n  units: 3",                        # a field of another kind beside the head
@@ -185,6 +185,7 @@ def test_broken_top_level_does_not_validate(validator, text):
     "- {kind: fc, units: 3}",
     "- parallel: [[relu], [], [conv: {filters: 2, kernel: 1}]]\n  merge: concat\n  name: p",
     "- repeat: 2\n  layers: [relu, tanh]",
+    "- parallel: [[relu]]\n  merge: add",             # one branch (a residual-free block, a gate's body)
     "- bn",
     "- dropout: 0.5",
     "- conv2d: {n_C: 4, f: [1, 3], use_bias: false}",  # aliases

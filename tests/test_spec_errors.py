@@ -180,9 +180,9 @@ CASES = [
     ("repeat-unknown-field", H + "  - repeat: 2\n    layers: [relu]\n    times: 3\n", SpecError, 5, 5,
      ["unknown field for repeat", "field 'times'", "allowed: repeat, layers, name, from"]),
     ("repeat-bad-layer", H + "  - repeat: 2\n    layers: [cnov]\n", SpecError, 4, 14, ["received 'cnov'"]),
-    ("parallel-one-branch", H + "  - parallel: [[relu]]\n", SpecError, 3, 15,
-     ["two or more branches", "field 'parallel'"]),
-    ("parallel-not-a-list", H + "  - parallel: relu\n", SpecError, 3, 15, ["two or more branches", "received 'relu'"]),
+    ("parallel-no-branch", H + "  - parallel: []\n", SpecError, 3, 15,
+     ["parallel needs a list of branches", "field 'parallel'", "one or more chains"]),
+    ("parallel-not-a-list", H + "  - parallel: relu\n", SpecError, 3, 15, ["list of branches", "received 'relu'"]),
     ("parallel-unknown-merge", H + "  - parallel: [[relu], []]\n    merge: mul\n", SpecError, 4, 12,
      ["unknown merge", "field 'merge'", "received 'mul'", "concat or add"]),
     ("parallel-unknown-field", H + "  - parallel: [[relu], []]\n    mode: x\n", SpecError, 4, 5,
@@ -192,7 +192,9 @@ CASES = [
      ["unknown argument for block 'b'", "field 'm'", "received 'm'", "allowed: n"]),
     ("block-missing-argument", B + "  - flatten\n  - b\n", SpecError, 8, 5,
      ["block 'b' needs argument n", "field 'n'"]),
-    ("block-null-argument", B + "  - flatten\n  - b: {n: null}\n", SpecError, 8, 5, ["block 'b' needs argument n"]),
+    # null given in a call is an empty argument (no layer), not a missing one; as dense's units it is
+    # the block's `dense: $n` with no value (line 4, column 14)
+    ("block-null-argument", B + "  - flatten\n  - b: {n: null}\n", SpecError, 4, 14, ["dense needs units"]),
     ("block-short-value", B + "  - b: 3\n", SpecError, 7, 8,
      ["block 'b' takes its arguments as a mapping", "received 3"]),
     ("block-recursion", "blocks:\n  b:\n    layers: [b]\n" + H + "  - b\n", SpecError, 3, 14,

@@ -149,7 +149,7 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
     Under strict, a warning (a division that is not exact) is an error.
     """
     rows: list[Row] = []
-    diagnostics: list[Diagnostic] = []
+    diagnostics: list[Diagnostic] = list(graph.warnings)  # the parser's, e.g. a block argument never used
     shapes: dict[str, Shape] = {}
     rfs: dict[str, ReceptiveField] = {}
     for node in graph.nodes:

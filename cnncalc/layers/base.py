@@ -14,7 +14,7 @@ from typing import Callable
 
 from cnncalc.errors import Mark, SpecError
 from cnncalc.layers.arith import ReceptiveField
-from cnncalc.layers.records import InexactDivision, Notation, UnusedOutput, Window
+from cnncalc.layers.records import InexactDivision, Notation, UnusedArgument, UnusedOutput, Window
 from cnncalc.shapes import Shape, is_map  # noqa: F401 — the kinds' rules import them from here
 
 REQUIRED = object()
@@ -65,7 +65,7 @@ class Diagnostic:
     level: str  # 'warning' or 'error'
     layer: str
     mark: Mark | None
-    detail: InexactDivision | UnusedOutput
+    detail: InexactDivision | UnusedOutput | UnusedArgument
 
     @property
     def message(self) -> str:

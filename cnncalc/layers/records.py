@@ -78,6 +78,14 @@ class InexactDivision:
 
 
 @dataclass(frozen=True)
+class UnusedArgument:
+    """A block argument declared in `args:` that no `$name` in the block's layers reads."""
+
+    block: str
+    argument: str
+
+
+@dataclass(frozen=True)
 class UnusedOutput:
     """A layer whose output no path to the network's output reads."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from cnncalc.layers.arith import OutLength
-from cnncalc.layers.records import InexactDivision, Notation, UnusedOutput, Window
+from cnncalc.layers.records import InexactDivision, Notation, UnusedArgument, UnusedOutput, Window
 
 # ---------------------------------------------------------------- the window formula
 
@@ -95,6 +95,8 @@ def diagnostic_message(d) -> str:
         return _inexact_message(d.layer, detail)
     if isinstance(detail, UnusedOutput):
         return f"{d.layer}: its output is never used (the network's output is {detail.output})"
+    if isinstance(detail, UnusedArgument):
+        return f"block '{detail.block}': argument ${detail.argument} is declared but never used in its layers"
     raise TypeError(f"no text for {type(detail).__name__}")
 
 
@@ -114,6 +116,8 @@ def diagnostic_fix(d) -> str:
         return " or ".join(fixes) + " divides exactly"
     if isinstance(detail, UnusedOutput):
         return "read it with from: or remove it"
+    if isinstance(detail, UnusedArgument):
+        return f"use ${detail.argument} in the block's layers or remove it from args"
     raise TypeError(f"no text for {type(detail).__name__}")
 
 
@@ -141,6 +145,8 @@ def record_json(record) -> dict:
                 "p_before": r.p_a, "p_after": r.p_b, "f": r.f, "s": r.s, "d": r.d, "n_out": r.n_out,
                 "lost": record.lost, "fix_padding": record.fix_padding, "fix_stride": record.fix_stride,
                 "fix_ceil": record.fix_ceil, "fix_same": record.fix_same}
+    if isinstance(record, UnusedArgument):
+        return {"what": "unused_argument", "block": record.block, "argument": record.argument}
     return {"what": "unused_output", "output": record.output}
 
 

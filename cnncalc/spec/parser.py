@@ -13,6 +13,12 @@ Accepted layer items (all documented in the README):
     - repeat: 3                             the chain under layers: three times
       layers: [...]
     - bottleneck: {filters: 64, stride: 2}  a block from blocks:, with its arguments
+    - $norm                                 (in a block) a chain argument, spliced in; [] or null: no layer
+
+Inside a block, `$in_n_H`, `$in_n_W` and `$in_n_C` (also `$in_channels`) are the shape of the
+block call's input.  The parser computes that shape while it expands, layer by layer (each layer
+once, by the same `Kind.infer` the analysis uses), and only for calls whose body asks for it; so
+every field stays a plain number and the analysis and the trainer read the graph unchanged.
 
 Names are local to the block, branch or repeat they are written in; `from:`
 looks outwards, and `input` means the input of the enclosing block.
@@ -27,7 +33,10 @@ from dataclasses import dataclass
 from cnncalc import layers as registry
 from cnncalc.errors import Mark, SpecError
 from cnncalc.graph import INPUT, Graph, Node, Scope, build
-from cnncalc.layers.base import MAX_SIZE, normalise
+from cnncalc.layers.arith import PIXEL
+from cnncalc.layers.base import MAX_SIZE, Diagnostic, normalise
+from cnncalc.layers.records import UnusedArgument
+from cnncalc.shapes import is_map
 from cnncalc.spec.loader import MDict, MList, load_file, load_text, make_dict, make_list
 
 MAX_LAYERS = 200_000
@@ -42,6 +51,12 @@ TOP_KEYS = ("name", "input", "layers", "blocks", "description")
 RESERVED = ("name", "from")
 MERGES = ("concat", "add")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+# the block input's shape, as course notation names it (in_channels is PyTorch's name for n_C)
+SHAPE_ARGS = {"in_n_H": 0, "in_n_W": 1, "in_n_C": 2, "in_channels": 2}
+
+
+class _Spliced(MList):
+    """A chain argument (`- $norm`) standing in a list: its layers take its place, none if empty."""
 
 
 @dataclass
@@ -71,13 +86,16 @@ class _Scope:
 
 
 class _Parser:
-    def __init__(self, file: str, blocks: dict):
+    def __init__(self, file: str, blocks: dict, input_shape: tuple):
         self.file = file
         self.blocks = blocks
         self.nodes: list[Node] = []
         self.scopes: dict[str, Scope] = {}
         self.block_stack: list[str] = []
         self.work = 0
+        self.by_name: dict[str, Node] = {}
+        self.shapes: dict[str, tuple] = {INPUT: input_shape}  # filled only when a block asks ($in_n_C)
+        self.rfs: dict = {INPUT: PIXEL}
 
     def _tick(self, units: int, mark: Mark) -> None:
         self.work += units
@@ -106,6 +124,7 @@ class _Parser:
 
     def _add_node(self, node: Node) -> None:
         self.nodes.append(node)
+        self.by_name[node.name] = node
         if len(self.nodes) > MAX_LAYERS:
             raise self.error(f"the spec expands to more than {MAX_LAYERS:,} layers", node.mark,
                              allowed=f"at most {MAX_LAYERS:,} layers after repeat and blocks")
@@ -118,7 +137,11 @@ class _Parser:
         if not isinstance(items, list):
             items = make_list(mark, [items], [mark])
         for i, item in enumerate(items):
-            prev = self.item(item, items.where(i) if isinstance(items, MList) else mark, scope, prev)
+            where = items.where(i) if isinstance(items, MList) else mark
+            if isinstance(item, _Spliced):
+                prev = self.chain(item, where, scope, prev)
+            else:
+                prev = self.item(item, where, scope, prev)
         return prev
 
     def item(self, item, mark: Mark, scope: _Scope, prev):
@@ -241,9 +264,10 @@ class _Parser:
         if merge not in MERGES:
             raise self.error("unknown merge", item.where("merge"), "merge", merge, "concat or add")
         branches = item["parallel"]
-        if not isinstance(branches, list) or len(branches) < 2:
-            raise self.error("parallel needs a list of two or more branches", item.where("parallel"), "parallel",
-                             branches, "a list of chains, e.g. [[conv: ...], [conv: ...], []] ([] is the identity)")
+        if not isinstance(branches, list) or not branches:
+            raise self.error("parallel needs a list of branches", item.where("parallel"), "parallel",
+                             branches, "a list of one or more chains, e.g. [[conv: ...], [conv: ...], []] "
+                                       "([] is the identity)")
         local = item["name"] if "name" in item else scope.auto_name("parallel")
         full = self._register(scope, local, item.where("name") if "name" in item else mark)
         start = self._inputs(item, scope, prev, False, "parallel", mark)[0]
@@ -303,6 +327,7 @@ class _Parser:
             raise self.error(f"blocks call blocks more than {MAX_BLOCK_DEPTH} deep", mark, block_name,
                              " → ".join(self.block_stack + [block_name]), f"at most {MAX_BLOCK_DEPTH} nested calls")
         values = dict(block["defaults"])
+        given = set()
         if "$short" in args:
             raise self.error(f"block '{block_name}' takes its arguments as a mapping", args.where("$short"),
                              block_name, args["$short"], "{" + ", ".join(f"{a}: …" for a in block["defaults"]) + "}")
@@ -313,7 +338,9 @@ class _Parser:
                 raise self.error(f"unknown argument for block '{block_name}'", args.key_where(key), str(key), key,
                                  ", ".join(block["defaults"]) or "no arguments")
             values[key] = value
-        missing = [k for k, v in values.items() if v is None]
+            given.add(key)
+        # null as a default marks a required argument; null given in the call is an empty chain
+        missing = [k for k, v in block["defaults"].items() if v is None and k not in given]
         if missing:
             raise self.error(f"block '{block_name}' needs argument {missing[0]}", mark, missing[0], None,
                              f"a value for {', '.join(missing)}")
@@ -324,12 +351,56 @@ class _Parser:
         self.scopes[full] = Scope(full, block_name, mark, len(path))
         sub = _Scope(f"{full}.", scope, start, path)  # names look outwards from the call site
         self._tick(block["size"], mark)
-        body = substitute(block["layers"], values, block_name, mark)
+        shape = _LazyShape(self, start, block_name, mark)
+        body = substitute(block["layers"], values, block_name, mark, shape=shape)
         self.block_stack.append(block_name)
         end = self.chain(body, block["mark"], sub, start)
         self.block_stack.pop()
         scope.names[local] = end
         return end
+
+    # ------------------------------------------------------------ shapes during expansion
+
+    def shape_of(self, ref, block_name: str, call_mark: Mark) -> tuple:
+        """The output shape of the layer `ref` reads, from the layers written so far.
+
+        Each layer is inferred once (a memo), iteratively, by the kind's own `infer`; a layer whose
+        input is written after the call cannot be known yet, and says so.
+        """
+        name = self._resolve_now(ref, block_name, call_mark)
+        stack, expanding = [name], set()  # expanding: layers whose inputs are on the stack above them
+        while stack:
+            current = stack[-1]
+            if current in self.shapes:
+                stack.pop()
+                continue
+            node = self.by_name[current]
+            inputs = [self._resolve_now(r, block_name, call_mark) for r in node.inputs]
+            todo = [i for i in inputs if i not in self.shapes]
+            if todo:
+                if current in expanding or any(i in expanding for i in todo):
+                    raise self.error("the layers form a cycle", node.mark, "from", todo[0],
+                                     "references to layers that do not read back")
+                expanding.add(current)
+                stack.extend(todo)
+                continue
+            kind = registry.lookup(node.kind)
+            inf = kind.infer(node.fields, [self.shapes[i] for i in inputs], [self.rfs[i] for i in inputs],
+                             node.name, node.mark, inputs)
+            self.shapes[current], self.rfs[current] = inf.out_shape, inf.rf
+        return self.shapes[name]
+
+    def _resolve_now(self, ref, block_name: str, call_mark: Mark) -> str:
+        """A reference resolved during expansion: it must name a layer already written."""
+        try:
+            name = self.resolve(ref)
+        except SpecError:
+            name = None
+        if name is None or (name != INPUT and name not in self.by_name):
+            raise self.error(f"block '{block_name}' reads the shape of its input ($in_n_C …), which must be "
+                             "known where it is called", call_mark, "from",
+                             getattr(ref, "name", ref), "layers written before the call")
+        return name
 
     # ------------------------------------------------------------ resolution
 
@@ -389,43 +460,78 @@ class _Parser:
 
 # ---------------------------------------------------------------- block arguments
 
+class _LazyShape:
+    """The shape of a block call's input, computed the first time the body asks for it."""
+
+    def __init__(self, parser: _Parser, start, block_name: str, call_mark: Mark):
+        self.parser, self.start, self.block_name, self.call_mark = parser, start, block_name, call_mark
+        self.shape: tuple | None = None
+
+    def size(self, name: str, mark: Mark | None) -> int:
+        if self.shape is None:
+            self.shape = self.parser.shape_of(self.start, self.block_name, self.call_mark)
+        if not is_map(self.shape):
+            raise SpecError(f"${name} needs a feature map, but block '{self.block_name}' (called at "
+                            f"{self.call_mark}) reads a vector of {self.shape[0]:,}", mark, name, "$" + name,
+                            "$in_n_H, $in_n_W, $in_n_C / $in_channels on an n_H×n_W×n_C input")
+        return self.shape[SHAPE_ARGS[name]]
+
+
 _ARG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def substitute(tree, values: dict, block_name: str, call_mark: Mark, mark: Mark | None = None):
-    """A copy of a block body with `$arg` and integer expressions like `$filters * 4` filled in."""
+def substitute(tree, values: dict, block_name: str, call_mark: Mark, mark: Mark | None = None,
+               shape: "_LazyShape | None" = None):
+    """A copy of a block body with `$arg` and integer expressions like `$filters * 4` filled in.
+
+    A whole `$arg` standing as a list item whose value is a list or null becomes a `_Spliced`
+    chain, which `chain` splices in (null and [] splice nothing).  `$in_n_H`, `$in_n_W`, `$in_n_C`
+    and `$in_channels` read the block input's shape from `shape`, computed on first use.
+    """
     if isinstance(tree, MDict):
         out = make_dict(tree.mark)
         for key, value in tree.items():
-            out[key] = substitute(value, values, block_name, call_mark, tree.where(key))
+            out[key] = substitute(value, values, block_name, call_mark, tree.where(key), shape)
             out.key_marks[key] = tree.key_where(key)
             out.value_marks[key] = tree.where(key)
         return out
     if isinstance(tree, MList):
-        return make_list(tree.mark, [substitute(v, values, block_name, call_mark, tree.where(i))
-                                     for i, v in enumerate(tree)], tree.item_marks)
+        items = []
+        for i, v in enumerate(tree):
+            new = substitute(v, values, block_name, call_mark, tree.where(i), shape)
+            if isinstance(v, str) and _ARG.fullmatch(v.strip()) and (new is None or isinstance(new, list)):
+                spliced = _Spliced(new or ())
+                spliced.mark = tree.where(i)
+                spliced.item_marks = (list(new.item_marks) if isinstance(new, MList)
+                                      else [tree.where(i)] * len(spliced))
+                new = spliced
+            items.append(new)
+        return make_list(tree.mark, items, tree.item_marks)
     if isinstance(tree, str) and "$" in tree:
         whole = _ARG.fullmatch(tree.strip())
         if whole:
-            name = whole.group(1)
-            if name not in values:
-                raise SpecError(f"block '{block_name}' has no argument ${name}", mark, name, tree,
-                                ", ".join("$" + a for a in values) or "no arguments")
-            return values[name]
-        return _evaluate(tree, values, block_name, mark, call_mark)
+            return _value(whole.group(1), tree, values, block_name, mark, shape)
+        return _evaluate(tree, values, block_name, mark, call_mark, shape)
     return tree
 
 
-def _evaluate(text: str, values: dict, block_name: str, mark: Mark | None, call_mark: Mark):
-    """Integer arithmetic over block arguments: + − * // and parentheses, nothing else."""
+def _value(name: str, text: str, values: dict, block_name: str, mark: Mark | None, shape):
+    """The value of `$name`: a declared argument, or a size of the block's input."""
+    if name in values:
+        return values[name]
+    if name in SHAPE_ARGS and shape is not None:
+        return shape.size(name, mark)
+    raise SpecError(f"block '{block_name}' has no argument ${name}", mark, name, text,
+                    ", ".join("$" + a for a in values) or "no arguments")
+
+
+def _evaluate(text: str, values: dict, block_name: str, mark: Mark | None, call_mark: Mark, shape=None):
+    """Integer arithmetic over block arguments and the input's sizes: + − * // and parentheses."""
     env = {}
 
     def name_of(m):
         name = m.group(1)
-        if name not in values:
-            raise SpecError(f"block '{block_name}' has no argument ${name}", mark, name, text,
-                            ", ".join("$" + a for a in values) or "no arguments")
-        env["a_" + name] = values[name]
+        env["a_" + name] = _value(name, text, values, block_name, mark, shape)
         return "a_" + name
 
     allowed = "integer arithmetic on arguments: + - * // ( ), e.g. '$filters * 4'"
@@ -467,6 +573,26 @@ def _evaluate(text: str, values: dict, block_name: str, mark: Mark | None, call_
 
 # ---------------------------------------------------------------- the spec
 
+def _unused_arguments(blocks: dict) -> list[Diagnostic]:
+    """A warning for each declared argument that no `$name` in its block's layers reads."""
+    out = []
+    for name, block in blocks.items():
+        used = set()
+        stack = [block["layers"]]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, dict):
+                stack.extend(value.values())
+            elif isinstance(value, list):
+                stack.extend(value)
+            elif isinstance(value, str) and "$" in value:
+                used.update(_ARG.findall(value))
+        for arg, mark in block["arg_marks"].items():
+            if arg not in used:
+                out.append(Diagnostic("warning", name, mark, UnusedArgument(name, arg)))
+    return out
+
+
 def _blocks(tree: MDict) -> dict:
     raw = tree.get("blocks")
     if raw is None:
@@ -483,7 +609,8 @@ def _blocks(tree: MDict) -> dict:
             raise SpecError("a block cannot take the name of a layer kind", where, "blocks", name,
                             "a name that is not a kind")
         if isinstance(body, MList):
-            out[name] = {"defaults": {}, "layers": body, "mark": raw.where(name), "size": _size(body)}
+            out[name] = {"defaults": {}, "layers": body, "mark": raw.where(name), "size": _size(body),
+                         "arg_marks": {}}
             continue
         if not isinstance(body, MDict) or "layers" not in body:
             raise SpecError(f"block '{name}' needs layers", raw.where(name), name, body,
@@ -492,8 +619,9 @@ def _blocks(tree: MDict) -> dict:
             if key not in ("args", "layers", "description"):
                 raise SpecError(f"unknown field for block '{name}'", body.key_where(key), str(key), key,
                                 "args, layers, description")
-        out[name] = {"defaults": _block_args(name, body), "layers": body["layers"], "mark": body.where("layers"),
-                     "size": _size(body["layers"])}
+        defaults, marks = _block_args(name, body)
+        out[name] = {"defaults": defaults, "layers": body["layers"], "mark": body.where("layers"),
+                     "size": _size(body["layers"]), "arg_marks": marks}
     return out
 
 
@@ -510,20 +638,21 @@ def _size(tree) -> int:
     return n
 
 
-def _block_args(block: str, body: MDict) -> dict:
-    """A block's arguments and their defaults: `args: {filters: null, stride: 1}` or `args: [filters, stride]`."""
+def _block_args(block: str, body: MDict) -> tuple[dict, dict]:
+    """A block's arguments with their defaults (`args: {filters: null, stride: 1}` or `args: [filters,
+    stride]`), and where each is declared."""
     args = body.get("args")
     where = body.where("args")
     allowed = "{filters: null, stride: 1} (null means required) or a list of names [filters, stride]"
     if args is None:
-        return {}
+        return {}, {}
     if isinstance(args, MList):  # args: [filters, stride] — all required
         names, marks = list(args), [args.where(i) for i in range(len(args))]
     elif isinstance(args, MDict):
         names, marks = list(args), [args.key_where(k) for k in args]
     else:
         raise SpecError(f"block '{block}' args must map names to defaults", where, "args", args, allowed)
-    out = {}
+    out, where_of = {}, {}
     for arg, mark in zip(names, marks):
         if not isinstance(arg, str) or not _ARG.fullmatch("$" + arg):
             raise SpecError(f"block '{block}' has an argument that is not a name", mark, "args", arg,
@@ -531,10 +660,14 @@ def _block_args(block: str, body: MDict) -> dict:
         if arg in RESERVED:
             raise SpecError(f"block '{block}' cannot take an argument called '{arg}'", mark, "args", arg,
                             "any name but " + " and ".join(RESERVED) + ", which every call takes itself")
+        if arg in SHAPE_ARGS:
+            raise SpecError(f"block '{block}' cannot take an argument called '{arg}'", mark, "args", arg,
+                            f"any name but {', '.join(SHAPE_ARGS)}: ${arg} is the size of the block's input")
         if arg in out:
             raise SpecError(f"block '{block}' names an argument twice", mark, "args", arg, "each argument once")
         out[arg] = args[arg] if isinstance(args, MDict) else None
-    return out
+        where_of[arg] = mark
+    return out, where_of
 
 
 def _input_shape(tree: MDict) -> tuple:
@@ -577,7 +710,8 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
     if not isinstance(layers_value, MList) or not layers_value:
         raise SpecError("layers must be a non-empty list", tree.where("layers"), "layers", layers_value,
                         "a YAML list, one `- item` per layer")
-    parser = _Parser(file, _blocks(tree))
+    blocks = _blocks(tree)
+    parser = _Parser(file, blocks, shape)
     top = _Scope("", None, INPUT, ())
     try:
         output = parser.chain(layers_value, tree.where("layers"), top, INPUT)
@@ -587,7 +721,7 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
     for node in parser.nodes:
         node.inputs = [parser.resolve(r) for r in node.inputs]
     output = parser.resolve(output)
-    return build(name, file, shape, input_mark, parser.nodes, output, parser.scopes)
+    return build(name, file, shape, input_mark, parser.nodes, output, parser.scopes, _unused_arguments(blocks))
 
 
 def parse_file(path: str, input_override: tuple | None = None) -> Graph:

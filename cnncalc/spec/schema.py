@@ -105,7 +105,7 @@ def schema() -> dict:
     common = {"name": _ref("name"), "from": _ref("from")}
     alternatives += [
         {"type": "object", "description": "branches side by side, merged", "required": ["parallel"],
-         "properties": {"parallel": {"type": "array", "minItems": 2,
+         "properties": {"parallel": {"type": "array", "minItems": 1,
                                      "items": {"anyOf": [_ref("layers"), _ref("layer"), {"type": "null"},
                                                          _ref("arg")]}},
                         "merge": {"enum": list(MERGES)}, **common}, "additionalProperties": False},

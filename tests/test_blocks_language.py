@@ -368,3 +368,29 @@ def test_errors_in_a_sized_block_still_go_through_the_cli_as_one_line(tmp_path):
     assert result.exit_code == 1
     errors = [x for x in result.stderr.splitlines() if x.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {path}:4:21: ") and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- the README's example
+
+def test_the_readme_inverted_residual_example_expands_as_worked_by_hand():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in readme.split("```yaml\n")[1:] if "inverted:" in b).split("```")[0]
+    report = analysed("input: [56, 56, 64]\n" + block)     # what test_readme's as_spec gives it
+    names = [x.name for x in report.rows]
+    assert names[1:] == (
+        [f"inverted1.parallel1.b0.{n}" for n in ("conv1", "batchnorm1", "relu1", "conv2", "batchnorm2", "relu2",
+                                                 "conv3", "batchnorm3")] + ["inverted1.parallel1.add"]
+        # act: [] leaves both activations out of the second call
+        + [f"inverted2.parallel1.b0.{n}" for n in ("conv1", "batchnorm1", "conv2", "batchnorm2", "conv3",
+                                                   "batchnorm3")] + ["inverted2.parallel1.add"])
+    by = rows(report)
+    assert by["inverted1.parallel1.b0.conv1"].out_shape == (56, 56, 64 * 6)
+    assert by["inverted2.parallel1.b0.conv1"].out_shape == (56, 56, 64 * 4)
+    # t = 6: 64·384 + 2·384 + 9·384 + 2·384 + 384·64 + 2·64; t = 4: the same with 256
+    first = 64 * 384 + 2 * 384 + 9 * 384 + 2 * 384 + 384 * 64 + 2 * 64
+    second = 64 * 256 + 2 * 256 + 9 * 256 + 2 * 256 + 256 * 64 + 2 * 64
+    assert (first, second) == (54272, 36224)
+    assert report.totals.trainable == first + second
+    assert report.diagnostics == []

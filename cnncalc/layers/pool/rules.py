@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from cnncalc.layers import arith, window
-from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
+from cnncalc.layers.base import Field, Inference, Kind
 from cnncalc.layers.records import Notation
 
 TRAINER = "cnncalc.layers.pool.train"  # the trainer roles of these kinds, for the engine only

@@ -111,6 +111,13 @@ EXAMPLES = [
     ("avgpool", "- conv: {filters: 3, kernel: 1}\n- avgpool: {kernel: 3, stride: 2, padding: 1, "
                 "count_include_pad: false}\n" + HEAD, (6, 6, 2), True),
     ("global_avgpool", "- conv: {filters: 3, kernel: 3}\n- global_avgpool\n- dense: 3", (6, 6, 2), True),
+    ("global_avgpool-keep_dims", "- conv: {filters: 3, kernel: 3}\n- global_avgpool: {keep_dims: true}\n"
+                                 "- conv: {filters: 4, kernel: 1}\n" + HEAD, (6, 6, 2), True),
+    ("global_maxpool", "- conv: {filters: 3, kernel: 3}\n- global_maxpool\n- dense: 3", (6, 6, 2), True),
+    ("global_maxpool-keep_dims", "- conv: {filters: 3, kernel: 3}\n- global_maxpool: {keep_dims: true}\n"
+                                 "- conv: {filters: 4, kernel: 1}\n" + HEAD, (6, 6, 2), True),
+    ("adaptive_avgpool", "- conv: {filters: 3, kernel: 1}\n- adaptive_avgpool: [3, 4]\n" + HEAD, (7, 5, 2), True),
+    ("adaptive_maxpool", "- conv: {filters: 3, kernel: 1}\n- adaptive_maxpool: [3, 4]\n" + HEAD, (7, 5, 2), True),
     ("dense-flatten", "- flatten\n- dense: {units: 4, bias: false}\n- dense: 3", (3, 3, 2), True),
     ("relu", "- conv: {filters: 3, kernel: 3}\n- relu\n" + HEAD, (6, 6, 2), True),
     ("leaky_relu", "- conv: {filters: 3, kernel: 3}\n- leaky_relu: 0.2\n" + HEAD, (6, 6, 2), True),

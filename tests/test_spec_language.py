@@ -73,14 +73,16 @@ def test_full_form_with_kind():
     ("conv2d", "conv"), ("convolution", "conv"), ("Conv2D", "conv"),
     ("max_pool", "maxpool"), ("maxpool2d", "maxpool"), ("pool", "maxpool"), ("max-pool", "maxpool"),
     ("avg_pool", "avgpool"), ("average_pool", "avgpool"),
-    ("gap", "global_avgpool"), ("adaptive_avgpool", "global_avgpool"),
+    ("gap", "global_avgpool"), ("gmp", "global_maxpool"),
+    ("AdaptiveAvgPool2d", "adaptive_avgpool"), ("adaptive_max_pool", "adaptive_maxpool"),
     ("fc", "dense"), ("linear", "dense"), ("fully_connected", "dense"),
     ("bn", "batchnorm"), ("batch_norm", "batchnorm"), ("BatchNorm2d", "batchnorm"),
     ("lrelu", "leaky_relu"), ("ReLU", "relu"), ("noop", "identity"),
 ])
 def test_kind_aliases(spelling, kind):
     layer = {"conv": f"{spelling}: {{filters: 2, kernel: 1}}", "maxpool": f"{spelling}: 2",
-             "avgpool": f"{spelling}: 2", "dense": f"{spelling}: 3"}.get(kind, spelling)
+             "avgpool": f"{spelling}: 2", "dense": f"{spelling}: 3", "adaptive_avgpool": f"{spelling}: 2",
+             "adaptive_maxpool": f"{spelling}: 2"}.get(kind, spelling)
     prefix = "- flatten\n" if kind == "dense" else ""
     r = run(prefix + f"- {layer}", (4, 4, 2))
     last = r.rows[-1]

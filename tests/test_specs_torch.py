@@ -26,18 +26,20 @@ from torch_models import MODELS  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # torch module type → cnncalc kind.  AdaptiveAvgPool2d is global_avgpool when it pools to 1×1
-# (cnncalc's global_avgpool also flattens, so its shape is (n_C,)); AlexNet's 6×6 and VGG's 7×7
-# adaptive pools are identities at 224×224 and are left out of the specs, so they must be no-ops.
+# (cnncalc's global_avgpool also flattens, so its shape is (n_C,)), adaptive_avgpool otherwise
+# (AlexNet's 6×6 and VGG's 7×7, which the specs write as torchvision does).
 KIND_OF = {nn.Conv2d: "conv", nn.Linear: "dense", nn.MaxPool2d: "maxpool", nn.AvgPool2d: "avgpool",
            nn.BatchNorm2d: "batchnorm", nn.AdaptiveAvgPool2d: "global_avgpool"}
+KINDS = set(KIND_OF.values()) | {"adaptive_avgpool"}
 
 # torchvision's published counts (`num_params`, and `_ops` in GMACs, of each model's weights meta)
 PUBLISHED = {"alexnet": (61_100_840, 0.714), "vgg16": (138_357_544, 15.47), "resnet18": (11_689_512, 1.814),
              "resnet50": (25_557_032, 4.089), "googlenet": (6_624_904, 1.498),
              "densenet121": (7_978_856, 2.834), "mobilenet_v2": (3_504_872, 0.301)}
 
-# the networks that end in a global pool take any input size; odd sizes exercise floor and ceil modes
-ANY_SIZE = ("resnet18", "resnet50", "googlenet", "densenet121", "mobilenet_v2")
+# the networks that end in a global or adaptive pool take any input size; odd sizes exercise floor and
+# ceil modes, and AlexNet's and VGG's adaptive pools then average overlapping windows (or repeat pixels)
+ANY_SIZE = ("alexnet", "vgg16", "resnet18", "resnet50", "googlenet", "densenet121", "mobilenet_v2")
 
 
 def cnncalc_shape(shape):
@@ -46,7 +48,8 @@ def cnncalc_shape(shape):
 
 
 def torch_record(model, input_shape):
-    """Per hooked call: (kind, out_shape, trainable, non_trainable, macs); and the no-op adaptive pools."""
+    """Per hooked call: (kind, out_shape, trainable, non_trainable, macs); and the adaptive pools that
+    were the identity (their input already of the output size)."""
     n_H, n_W, n_C = input_shape
     records, noops = [], []
 
@@ -55,10 +58,11 @@ def torch_record(model, input_shape):
         shape = tuple(output.shape[1:])
         if isinstance(module, nn.AdaptiveAvgPool2d):
             if shape[1:] != (1, 1):
-                assert shape == tuple(inputs[0].shape[1:]), f"{module} is neither global nor a no-op"
-                noops.append(module)
-                return
-            shape = shape[:1]
+                kind = "adaptive_avgpool"
+                if shape == tuple(inputs[0].shape[1:]):
+                    noops.append(module)
+            else:
+                shape = shape[:1]
         macs = 0
         if isinstance(module, nn.Conv2d):
             f_H, f_W = module.kernel_size
@@ -85,7 +89,7 @@ def compare(name, input_override=None):
         model = MODELS[name]()
     records, noops = torch_record(model, report.graph.input_shape)
     ours = [(r.kind, r.out_shape, r.trainable, r.non_trainable, r.macs) for r in report.rows
-            if r.kind in KIND_OF.values()]
+            if r.kind in KINDS]
     assert len(ours) == len(records), f"cnncalc has {len(ours)} hooked layers, PyTorch {len(records)}"
     for i, (mine, theirs) in enumerate(zip(ours, records)):
         assert mine == theirs, f"layer {i}: cnncalc {mine} vs PyTorch {theirs} (kind, shape, params, buffers, MACs)"
@@ -104,7 +108,7 @@ def compare(name, input_override=None):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_matches_pytorch_layer_by_layer(name):
     report, noops = compare(name)
-    # the adaptive pools the specs leave out (AlexNet 6×6, VGG 7×7) really do nothing at 224×224
+    # AlexNet's 6×6 and VGG's 7×7 adaptive pools do nothing at 224×224 (and are in the specs all the same)
     assert len(noops) == (1 if name in ("alexnet", "vgg16") else 0)
     params, gmacs = PUBLISHED[name]
     assert report.totals.trainable == params
@@ -120,6 +124,18 @@ def test_matches_pytorch_at_other_sizes(name, shape):
     non-square input catches n_H and n_W swapped."""
     report, _ = compare(name, shape)
     assert report.graph.input_shape == shape
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name, n_H_pooled", [("alexnet", 7), ("vgg16", 8)])
+def test_the_adaptive_pool_keeps_torchvisions_classifier_at_256(name, n_H_pooled):
+    """At 256×256 AlexNet's last pool gives 7×7 and VGG's 8×8, not 6×6 and 7×7: the adaptive pool is
+    what keeps the classifier, so the parameters stay torchvision's and only the MACs grow."""
+    report, noops = compare(name, (256, 256, 3))
+    assert noops == []
+    pool = [r for r in report.rows if r.kind == "adaptive_avgpool"][0]
+    assert pool.in_shapes[0][:2] == (n_H_pooled, n_H_pooled)
+    assert report.totals.trainable == PUBLISHED[name][0]
 
 
 @pytest.mark.torch

@@ -12,6 +12,7 @@ numbers it used, so a diagnostic can print the arithmetic it checked.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -85,6 +86,56 @@ def out_length(n: int, f: int, s: int = 1, p_a: int = 0, p_b: int | None = None,
     else:
         n_out = span // s + 1
     return OutLength(n, p_a, p_b, f, s, d, ceil, n_out, span % s)
+
+
+@dataclass(frozen=True)
+class AdaptiveLength:
+    """One axis of an adaptive pool (PyTorch's AdaptiveAvgPool2d / AdaptiveMaxPool2d), kept for messages.
+
+    Output i of n_out reads the input positions start_i … end_i − 1 with
+        start_i = ⌊i·n / n_out⌋,   end_i = ⌈(i + 1)·n / n_out⌉,
+    in integers.  Neighbouring windows may overlap by one position when n % n_out ≠ 0, and
+    n_out > n is allowed (windows of one or two positions, repeated).
+    """
+
+    n: int
+    n_out: int
+
+    def window(self, i: int) -> tuple[int, int]:
+        """(start, end) of output i: ⌊i·n/n_out⌋ and ⌈(i + 1)·n/n_out⌉, end excluded."""
+        return (i * self.n) // self.n_out, -(-((i + 1) * self.n) // self.n_out)
+
+    @property
+    def exact(self) -> bool:
+        """n % n_out == 0: every window is n/n_out wide, a stride of n/n_out apart (a plain pool)."""
+        return self.n % self.n_out == 0
+
+    @property
+    def f_max(self) -> int:
+        """The widest window, ⌈n/n_out⌉ + 1 if n % n_out > gcd(n, n_out), else ⌈n/n_out⌉ (= n/n_out when exact).
+
+        With n = a·n_out + r, window i is a + ⌈(t + r)/n_out⌉ wide, t = i·r mod n_out, a multiple of
+        g = gcd(n, n_out) up to n_out − g; so a + 2 happens exactly when r > g.
+        """
+        r = self.n % self.n_out
+        return -(-self.n // self.n_out) + (1 if r > math.gcd(self.n, self.n_out) else 0)
+
+    @property
+    def s_max(self) -> int:
+        """The largest step between neighbouring windows' starts, ⌈n/n_out⌉ (n/n_out when exact)."""
+        return -(-self.n // self.n_out)
+
+    @property
+    def reads(self) -> int:
+        """Σ_i (end_i − start_i) = n + n_out − gcd(n, n_out): the input positions the windows of this
+        axis read, overlaps counted twice (Σ end_i exceeds Σ start_i by n, plus one for each of the
+        n_out − g outputs i whose (i + 1)·n/n_out is not an integer)."""
+        return self.n + self.n_out - math.gcd(self.n, self.n_out)
+
+
+def adaptive_length(n: int, n_out: int) -> AdaptiveLength:
+    """The adaptive-pool windows of one axis of length n pooled to n_out (both ≥ 1)."""
+    return AdaptiveLength(n, n_out)
 
 
 def same_padding(n: int, f: int, s: int = 1, d: int = 1) -> tuple[int, int]:

@@ -33,7 +33,8 @@ def window_formula(rec: OutLength, rounded: bool = True) -> str:
 
 # ---------------------------------------------------------------- notation
 
-_PLAIN = {"global_avgpool": "global avgpool"}  # kinds whose notation is only their name, where it differs
+_PLAIN = {"global_avgpool": "global avgpool", "global_maxpool": "global maxpool",
+          "adaptive_avgpool": "adaptive avgpool", "adaptive_maxpool": "adaptive maxpool"}  # kinds whose notation is only their name, where it differs
 
 
 def pair_text(v) -> str:
@@ -82,7 +83,8 @@ def notation_text(n: Notation) -> str:
         return f"{n.kind} {n.value:g}"
     if n.kind == "block":
         return n.label
-    return _PLAIN.get(n.kind, n.kind)
+    name = _PLAIN.get(n.kind, n.kind)
+    return name if n.output is None else f"{name} {n.output[0]}×{n.output[1]}"  # 'adaptive avgpool 6×6'
 
 
 # ---------------------------------------------------------------- diagnostics

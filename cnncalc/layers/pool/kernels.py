@@ -14,6 +14,9 @@ avg:  out = Σ window / divisor, PyTorch's divisor: with count_include_pad, the 
       padded input (n + p_b, so the part of a ceil-mode window beyond the padding does not count);
       without, the number of input positions covered. The backward spreads dout / divisor back.
 global average: x: (m, n_C, n_H, n_W) → (m, n_C), the mean over n_H·n_W (numpy).
+adaptive (PyTorch's AdaptiveAvgPool2d / AdaptiveMaxPool2d): output (h, w) reads rows ⌊h·n_H_prev/n_H⌋ …
+      ⌈(h + 1)·n_H_prev/n_H⌉ − 1, the same along W; windows may overlap. Max keeps an argmax as above
+      (its backward is maxpool_backward); global max pooling is the adaptive max to 1×1.
 
 Speed: the windows that lie inside the input's columns are computed apart from the few that cross
 the left/right edge, without bounds tests; average pooling runs one loop over the output columns per
@@ -243,6 +246,104 @@ def avgpool_backward(dout, f_H, f_W, s_H, s_W, p_top, p_bottom, p_left, p_right,
     for i in prange(m):
         _avgpool_backward_image(dout[i], f_H, f_W, s_H, s_W, p_top, p_left, inv_rows, inv_cols, dx[i])
 
+
+# ------------------------------------------------------------------ adaptive pooling (PyTorch's windows)
+
+@njit(cache=True)
+def _adaptive_bounds(n, n_out):
+    """start, end (n_out,) int64: window i covers start[i] … end[i] − 1, with start = ⌊i·n/n_out⌋ and
+    end = ⌈(i + 1)·n/n_out⌉ written ⌊((i + 1)·n + n_out − 1)/n_out⌋ (arith.AdaptiveLength.window)."""
+    start = np.empty(n_out, np.int64)
+    end = np.empty(n_out, np.int64)
+    for i in range(n_out):
+        start[i] = (i * n) // n_out
+        end[i] = ((i + 1) * n + n_out - 1) // n_out
+    return start, end
+
+
+@njit(cache=True)
+def _adaptive_avg_image(x, r0, r1, c0, c1, out):
+    """adaptive_avgpool_forward for one image: x (n_C, n_H_prev, n_W_prev) → out (n_C, n_H, n_W)."""
+    n_C, n_H, n_W = out.shape
+    for c in range(n_C):
+        for h in range(n_H):
+            for w in range(n_W):
+                total = np.float32(0.0)
+                for y in range(r0[h], r1[h]):
+                    for xx in range(c0[w], c1[w]):
+                        total += x[c, y, xx]
+                out[c, h, w] = total / np.float32((r1[h] - r0[h]) * (c1[w] - c0[w]))
+
+
+@njit(parallel=True, cache=True)
+def adaptive_avgpool_forward(x, out):
+    """out[i, c, h, w] = the mean of x[i, c] over rows r0[h] … r1[h] − 1 and columns c0[w] … c1[w] − 1,
+    PyTorch's adaptive windows (see _adaptive_bounds). x: (m, n_C, n_H_prev, n_W_prev);
+    out: (m, n_C, n_H, n_W), its n_H, n_W the output size."""
+    r0, r1 = _adaptive_bounds(x.shape[2], out.shape[2])
+    c0, c1 = _adaptive_bounds(x.shape[3], out.shape[3])
+    for i in prange(x.shape[0]):
+        _adaptive_avg_image(x[i], r0, r1, c0, c1, out[i])
+
+
+@njit(cache=True)
+def _adaptive_avg_backward_image(dout, r0, r1, c0, c1, dx):
+    """adaptive_avgpool_backward for one image: dout (n_C, n_H, n_W) → dx (n_C, n_H_prev, n_W_prev)."""
+    n_C, n_H, n_W = dout.shape
+    dx[...] = 0.0
+    for c in range(n_C):
+        for h in range(n_H):
+            for w in range(n_W):
+                g = dout[c, h, w] / np.float32((r1[h] - r0[h]) * (c1[w] - c0[w]))
+                for y in range(r0[h], r1[h]):
+                    for xx in range(c0[w], c1[w]):
+                        dx[c, y, xx] += g  # overlapping windows (n % n_out ≠ 0) both add
+
+
+@njit(parallel=True, cache=True)
+def adaptive_avgpool_backward(dout, dx):
+    """dx[i, c] gets dout[i, c, h, w] / (window size) at every position of window (h, w).
+
+    dout: (m, n_C, n_H, n_W); dx: (m, n_C, n_H_prev, n_W_prev)."""
+    r0, r1 = _adaptive_bounds(dx.shape[2], dout.shape[2])
+    c0, c1 = _adaptive_bounds(dx.shape[3], dout.shape[3])
+    for i in prange(dout.shape[0]):
+        _adaptive_avg_backward_image(dout[i], r0, r1, c0, c1, dx[i])
+
+
+@njit(cache=True)
+def _adaptive_max_image(x, r0, r1, c0, c1, out, argmax):
+    """adaptive_maxpool_forward for one image: x (n_C, n_H_prev, n_W_prev) → out, argmax (n_C, n_H, n_W)."""
+    n_C, n_H, n_W = out.shape
+    n_W_prev = x.shape[2]
+    for c in range(n_C):
+        for h in range(n_H):
+            for w in range(n_W):
+                bv = x[c, r0[h], c0[w]]
+                bk = r0[h] * n_W_prev + c0[w]
+                for y in range(r0[h], r1[h]):
+                    for xx in range(c0[w], c1[w]):
+                        v = x[c, y, xx]
+                        if v > bv or v != v:
+                            bv = v
+                            bk = y * n_W_prev + xx
+                out[c, h, w] = bv
+                argmax[c, h, w] = bk
+
+
+@njit(parallel=True, cache=True)
+def adaptive_maxpool_forward(x, out, argmax):
+    """out[i, c, h, w] = the largest x[i, c] in PyTorch's adaptive window (h, w), scanned row by row, a
+    value replacing the best if larger or NaN (PyTorch's rule: NaN wins, ties keep the first);
+    argmax[i, c, h, w] = y·n_W_prev + x of the winner, for maxpool_backward.
+    x: (m, n_C, n_H_prev, n_W_prev); out, argmax: (m, n_C, n_H, n_W)."""
+    r0, r1 = _adaptive_bounds(x.shape[2], out.shape[2])
+    c0, c1 = _adaptive_bounds(x.shape[3], out.shape[3])
+    for i in prange(x.shape[0]):
+        _adaptive_max_image(x[i], r0, r1, c0, c1, out[i], argmax[i])
+
+
+# the backward of adaptive max pooling is maxpool_backward: dout added at each argmax
 
 def global_avgpool_forward(x, out=None):
     """x: (m, n_C, n_H, n_W) → out: (m, n_C), the mean over the n_H·n_W positions (written into out if given)."""

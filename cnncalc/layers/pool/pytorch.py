@@ -34,6 +34,14 @@ class Pool2d(nn.Module):
         return total / F.avg_pool2d(ones, self.kernel, stride)
 
 
-class GlobalAvgPool(nn.Module):
+class GlobalPool(nn.Module):
+    """global_avgpool / global_maxpool: the mean, or adaptive_max_pool2d to 1×1 (its gradient goes to the
+    first maximum, as ours; amax would share it between ties), flat (m, n_C) unless keep_dims."""
+
+    def __init__(self, kind, keep_dims):
+        super().__init__()
+        self.kind, self.keep_dims = kind, keep_dims
+
     def forward(self, x):
-        return x.mean((2, 3))
+        y = x.mean((2, 3), keepdim=True) if self.kind == "global_avgpool" else F.adaptive_max_pool2d(x, 1)
+        return y if self.keep_dims else y.flatten(1)

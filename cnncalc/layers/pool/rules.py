@@ -1,13 +1,14 @@
-"""Pooling: max, average and global average.
+"""Pooling: max and average over windows, global, and adaptive (PyTorch's output-size rule).
 
     n_H = ⌊(n_H_prev + p_top + p_bottom − f)/s⌋ + 1, or ⌈…⌉ + 1 in ceil mode   (arith.out_length)
     no parameters; the work is the window reads, n_H·n_W·n_C·f_H·f_W.
+    adaptive: output i reads ⌊i·n_prev/n⌋ … ⌈(i + 1)·n_prev/n⌉ − 1   (arith.adaptive_length)
 """
 
 from __future__ import annotations
 
-from cnncalc.layers import window
-from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
+from cnncalc.layers import arith, window
+from cnncalc.layers.base import Field, Inference, Kind
 from cnncalc.layers.records import Notation
 
 TRAINER = "cnncalc.layers.pool.train"  # the trainer roles of these kinds, for the engine only
@@ -62,20 +63,86 @@ AVGPOOL = Kind("avgpool", _fields((Field("count_include_pad", "bool", True,
                trainer=TRAINER)
 
 
-def _global_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
-    in_shape = in_shapes[0]
-    window.require_map("global_avgpool", name, in_shape, mark, sources[0])
-    n_H_prev, n_W_prev, n_C = in_shape
-    return Inference(
-        out_shape=(n_C,),
-        other_ops=n_H_prev * n_W_prev * n_C,
-        rf=rfs[0].step(n_H_prev, n_W_prev, 1, 1),  # a window over the whole map,
-    )
+def _global_infer(kind):
+    def infer(fields, in_shapes, rfs, name, mark, sources):
+        in_shape = in_shapes[0]
+        window.require_map(kind, name, in_shape, mark, sources[0])
+        n_H_prev, n_W_prev, n_C = in_shape
+        return Inference(
+            out_shape=(1, 1, n_C) if fields["keep_dims"] else (n_C,),
+            other_ops=n_H_prev * n_W_prev * n_C,
+            rf=rfs[0].step(n_H_prev, n_W_prev, 1, 1),  # a window over the whole map,
+        )
+    return infer
 
 
-GLOBAL_AVGPOOL = Kind("global_avgpool", (), _global_infer, fixed_notation("global_avgpool"),
-                      "mean over n_H×n_W per channel; the output is the flat vector of n_C means",
-                      aliases=("gap", "globalavgpool", "global_average_pool", "adaptive_avgpool"),
+def _global_notation(kind):
+    def notation(fields, inference) -> Notation:  # noqa: ARG001 — Kind.notation's signature
+        return Notation(kind, output=(1, 1) if fields["keep_dims"] else None)
+    return notation
+
+
+_KEEP_DIMS = Field("keep_dims", "bool", False,
+                   "keep the map: output 1×1×n_C (a 1×1 conv can follow, as in squeeze-and-excitation) "
+                   "instead of the flat n_C", aliases=("keepdims", "keepdim"))
+
+GLOBAL_AVGPOOL = Kind("global_avgpool", (_KEEP_DIMS,), _global_infer("global_avgpool"),
+                      _global_notation("global_avgpool"),
+                      "mean over n_H×n_W per channel; the output is the flat vector of n_C means (1×1×n_C "
+                      "with keep_dims)",
+                      aliases=("gap", "globalavgpool", "global_average_pool"),
                       trainer=TRAINER)
 
-KINDS = (MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL)
+GLOBAL_MAXPOOL = Kind("global_maxpool", (_KEEP_DIMS,), _global_infer("global_maxpool"),
+                      _global_notation("global_maxpool"),
+                      "maximum over n_H×n_W per channel; the output is the flat vector of n_C maxima (1×1×n_C "
+                      "with keep_dims)",
+                      aliases=("gmp", "globalmaxpool", "global_max_pool"),
+                      trainer=TRAINER)
+
+
+def _adaptive_infer(kind):
+    """PyTorch's adaptive pooling to n_H×n_W = `output` (arith.adaptive_length per axis).
+
+    Output (h, w) reads rows ⌊h·n_H_prev/n_H⌋ … ⌈(h + 1)·n_H_prev/n_H⌉ − 1, the same along W.
+    Other ops: the window reads, (n_H_prev + n_H − gcd)·(n_W_prev + n_W − gcd)·n_C.
+    Receptive field: the widest window and the largest step, r_out = r_in + (f_max − 1)·j_in,
+    j_out = j_in·⌈n_prev/n⌉; exact when n_prev % n == 0 (then a plain pool of f = s = n_prev/n),
+    otherwise an upper bound (f_max ≤ ⌈n_prev/n⌉ + 1).
+    """
+    def infer(fields, in_shapes, rfs, name, mark, sources):
+        in_shape = in_shapes[0]
+        window.require_map(kind, name, in_shape, mark, sources[0])
+        n_H_prev, n_W_prev, n_C = in_shape
+        n_H, n_W = fields["output"]
+        rows, cols = arith.adaptive_length(n_H_prev, n_H), arith.adaptive_length(n_W_prev, n_W)
+        return Inference(
+            out_shape=(n_H, n_W, n_C),
+            other_ops=rows.reads * cols.reads * n_C,
+            rf=rfs[0].step(rows.f_max, cols.f_max, rows.s_max, cols.s_max),
+        )
+    return infer
+
+
+def _adaptive_notation(kind):
+    def notation(fields, inference) -> Notation:  # noqa: ARG001 — Kind.notation's signature
+        return Notation(kind, output=fields["output"])
+    return notation
+
+
+_OUTPUT = Field("output", "pair", doc="output size n_H×n_W: n, or [n_H, n_W] (PyTorch's output_size)",
+                aliases=("output_size", "size"))
+
+ADAPTIVE_AVGPOOL = Kind("adaptive_avgpool", (_OUTPUT,), _adaptive_infer("adaptive_avgpool"),
+                        _adaptive_notation("adaptive_avgpool"),
+                        "average over PyTorch's adaptive windows, to an output of n_H×n_W whatever the input",
+                        aliases=("adaptiveavgpool2d", "adaptive_avg_pool", "adaptive_avgpool2d"),
+                        short="output", trainer=TRAINER)
+
+ADAPTIVE_MAXPOOL = Kind("adaptive_maxpool", (_OUTPUT,), _adaptive_infer("adaptive_maxpool"),
+                        _adaptive_notation("adaptive_maxpool"),
+                        "maximum over PyTorch's adaptive windows, to an output of n_H×n_W whatever the input",
+                        aliases=("adaptivemaxpool2d", "adaptive_max_pool", "adaptive_maxpool2d"),
+                        short="output", trainer=TRAINER)
+
+KINDS = (MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, ADAPTIVE_AVGPOOL, ADAPTIVE_MAXPOOL)

@@ -8,7 +8,7 @@ Arrays are float32 and C-contiguous; x is any activation, (m, n_C, n_H, n_W) or 
     tanh:        out = tanh(x)                           dx = dout·(1 − out²)
     relu6:       out = min(max(x, 0), 6)                 dx = dout if 0 < x < 6 else 0
     hardsigmoid: out = relu6(x + 3)/6                    dx = dout/6 if −3 < x < 3 else 0
-    hardswish:   out = x·relu6(x + 3)/6                  dx = 0 | dout·(x/3 + 1/2) | dout  (x < −3 | ≤ 3 | > 3)
+    hardswish:   out = x·relu6(x + 3)/6                  dx = 0 | dout·(x/3 + 1/2) | dout  (x ≤ −3 | < 3 | ≥ 3)
     silu:        out = x·σ(x)                            dx = dout·σ(x)·(1 + x·(1 − σ(x)))
     gelu:        out = x·Φ(x), or its tanh form          dx = dout·(Φ(x) + x·φ(x)), or the tanh form's
     elu:         out = x if x > 0 else α·(e^x − 1)       dx = dout if x > 0 else α·e^x·dout
@@ -285,15 +285,15 @@ def hardswish_kernel(x, out):
 
 @njit(cache=True)
 def hardswish_backward_kernel(dout, x, dx):
-    """dout, x, dx: (N,) flat.  dx = 0 for x < −3, dout·(x/3 + 1/2) for −3 ≤ x ≤ 3, dout above
+    """dout, x, dx: (N,) flat.  dx = 0 for x ≤ −3, dout·(x/3 + 1/2) for −3 < x < 3, dout from 3 on
     (torch's hardswish_backward, whose choice at the kinks this is)."""
     zero, three = np.float32(0), np.float32(3)
     half = np.float32(0.5)
     for i in range(x.size):
         v = x[i]
-        if v < -three:
+        if v <= -three:
             dx[i] = zero
-        elif v <= three:
+        elif v < three:
             dx[i] = dout[i] * (v / three + half)
         else:
             dx[i] = dout[i]

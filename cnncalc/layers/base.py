@@ -26,7 +26,8 @@ class Field:
 
     type is one of: 'pos_int' (≥ 1), 'nonneg_int' (≥ 0), 'pair' (pos int or [h, w]),
     'padding' (int, [p_H, p_W], [top, bottom, left, right], 'same', 'valid'),
-    'groups' (pos int or 'depthwise'), 'bool', 'rate' (0 ≤ x < 1), 'pos_float', 'float'.
+    'groups' (pos int or 'depthwise'), 'bool', 'rate' (0 ≤ x < 1), 'pos_float', 'float',
+    'choice' (one of the words in `choices`, case-insensitive; gelu's approximate: none or tanh).
     """
 
     name: str
@@ -34,6 +35,7 @@ class Field:
     default: object = REQUIRED
     doc: str = ""
     aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # the words a 'choice' field accepts
 
     @property
     def required(self) -> bool:
@@ -130,6 +132,7 @@ _ALLOWED = {
     "rate": "a number with 0 ≤ rate < 1",
     "pos_float": "a finite number > 0",
     "float": "a finite number",
+    "choice": "one of the listed words",
 }
 
 MAX_SIZE = 10**9  # a guard against absurd sizes; exact Python ints below it
@@ -150,7 +153,8 @@ def normalise(fld: Field, value, kind: str, mark: Mark | None):
     """
 
     def bad(reason: str = "wrong type"):
-        return SpecError(f"{kind}: {reason}", mark, fld.name, value, _ALLOWED[fld.type])
+        allowed = " or ".join(fld.choices) if fld.type == "choice" else _ALLOWED[fld.type]
+        return SpecError(f"{kind}: {reason}", mark, fld.name, value, allowed)
 
     def integers(values: list, low: int) -> None:
         """Every value an int, ≥ low, and not absurd."""
@@ -207,4 +211,8 @@ def normalise(fld: Field, value, kind: str, mark: Mark | None):
         if t == "pos_float" and not value > 0.0:
             raise bad("must be positive")
         return value
+    if t == "choice":
+        if isinstance(value, str) and value.lower() in fld.choices:
+            return value.lower()
+        raise bad("unknown value" if isinstance(value, str) else "wrong type")
     raise AssertionError(f"unknown field type {t}")

@@ -39,7 +39,7 @@ class Notation:
     window: conv's and pooling's window; n_C: conv's filters; n: dense's units;
     value: leaky_relu's alpha or dropout's rate; bias: False for a layer without one;
     depthwise: conv written with groups: depthwise; count_include_pad: avgpool's divisor rule;
-    label: a folded block's label from the spec ('bottleneck', 'repeat ×3');
+    label: a folded block's label from the spec ('bottleneck', 'repeat ×3'); gelu's approximate ('tanh');
     output: an adaptive pool's output size (n_H, n_W), or (1, 1) for a global pool that keeps its map.
     """
 

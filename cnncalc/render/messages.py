@@ -79,8 +79,10 @@ def notation_text(n: Notation) -> str:
         return text
     if n.kind == "dense":
         return f"dense {n.n}" + ("" if n.bias else " no-bias")
-    if n.kind in ("leaky_relu", "dropout"):
+    if n.kind in ("leaky_relu", "dropout", "elu"):
         return f"{n.kind} {n.value:g}"
+    if n.kind == "gelu" and n.label:
+        return f"gelu {n.label}"
     if n.kind == "block":
         return n.label
     name = _PLAIN.get(n.kind, n.kind)

@@ -145,7 +145,7 @@ HEAD = "input: [8, 8, 3]\nlayers:\n"
     "- {kind: conv, filters: 8, kernl: 3}",         # unknown field in full form
     "- repeat: -1\n  layers: [relu]",
     "- parallel: [[relu]]",                         # one branch
-    "- parallel: [[relu], []]\n  merge: mul",
+    "- parallel: [[relu], []]\n  merge: max",
     "- conv2d: {filters: 8, kernel: 3}\n  conv: 8",   # two spellings of one kind
     "- conv: 8\n  units: 3",                        # a field of another kind beside the head
     "- {kind: conv, filters: 8, kernel: 3, relu: null}",  # a second head in full form

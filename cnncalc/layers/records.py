@@ -39,7 +39,8 @@ class Notation:
     window: conv's and pooling's window; n_C: conv's filters; n: dense's units;
     value: leaky_relu's alpha or dropout's rate; bias: False for a layer without one;
     depthwise: conv written with groups: depthwise; count_include_pad: avgpool's divisor rule;
-    label: a folded block's label from the spec ('bottleneck', 'repeat ×3').
+    label: a folded block's label from the spec ('bottleneck', 'repeat ×3');
+    channels: channel_slice's [start, stop); groups: channel_shuffle's g.
     """
 
     kind: str
@@ -51,6 +52,8 @@ class Notation:
     depthwise: bool = False
     count_include_pad: bool = True
     label: str = ""
+    channels: tuple[int, int] | None = None
+    groups: int | None = None
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,10 @@ def notation_text(n: Notation) -> str:
         return f"{n.kind} {n.value:g}"
     if n.kind == "block":
         return n.label
+    if n.kind == "channel_slice":
+        return f"channel_slice {n.channels[0]}:{n.channels[1]}"
+    if n.kind == "channel_shuffle":
+        return f"channel_shuffle g{n.groups}"
     return _PLAIN.get(n.kind, n.kind)
 
 

@@ -94,6 +94,8 @@ def test_channel_slice_and_shuffle_shapes():
     assert [r.out_shape for r in report.rows if r.kind == "channel_slice"] == [(4, 4, 3), (7,)]
     assert all((r.trainable, r.macs, r.other_ops) == (0, 0, 0)
                for r in report.rows if r.kind.startswith("channel_"))
+    assert [r.notation for r in report.rows if r.kind.startswith("channel_")] == [
+        "channel_shuffle g3", "channel_slice 2:5", "channel_slice 0:7"]
 
 
 @pytest.mark.parametrize("text, match", [

@@ -140,6 +140,12 @@ EXAMPLES = [
             "    - []\n  merge: add\n" + HEAD, (6, 6, 2), True),
     ("concat", "- conv: {filters: 3, kernel: 3, padding: 1}\n- parallel:\n    - [conv: {filters: 2, kernel: 1}]\n"
                "    - [tanh]\n  merge: concat\n" + HEAD, (6, 6, 2), True),
+    ("mul", "- conv: {filters: 4, kernel: 3, padding: 1, name: a}\n- conv: {filters: 4, kernel: 1, from: input, name: b}\n"
+            "- mul: {from: [a, b]}\n- parallel:\n    - [global_avgpool, dense: 4, sigmoid]\n    - []\n  merge: mul\n"
+            "- parallel:\n    - []\n    - [avgpool: 6]\n  merge: mul\n" + HEAD, (6, 6, 2), True),
+    ("channel", "- conv: {filters: 6, kernel: 3, padding: 1, name: a}\n- channel_slice: {stop: 3, name: l}\n"
+                "- channel_slice: {start: 3, stop: 6, from: a, name: r}\n- conv: {filters: 3, kernel: 1, name: rc}\n"
+                "- concat: {from: [l, rc]}\n- channel_shuffle: 2\n" + HEAD, (6, 6, 2), True),
 ]
 
 

@@ -183,8 +183,8 @@ CASES = [
     ("parallel-no-branch", H + "  - parallel: []\n", SpecError, 3, 15,
      ["parallel needs a list of branches", "field 'parallel'", "one or more chains"]),
     ("parallel-not-a-list", H + "  - parallel: relu\n", SpecError, 3, 15, ["list of branches", "received 'relu'"]),
-    ("parallel-unknown-merge", H + "  - parallel: [[relu], []]\n    merge: mul\n", SpecError, 4, 12,
-     ["unknown merge", "field 'merge'", "received 'mul'", "concat or add"]),
+    ("parallel-unknown-merge", H + "  - parallel: [[relu], []]\n    merge: max\n", SpecError, 4, 12,
+     ["unknown merge", "field 'merge'", "received 'max'", "concat, add or mul"]),
     ("parallel-unknown-field", H + "  - parallel: [[relu], []]\n    mode: x\n", SpecError, 4, 5,
      ["unknown field for parallel", "field 'mode'"]),
     # ------------------------------------------------ blocks

@@ -12,6 +12,7 @@ import importlib
 
 from cnncalc.layers.activation import rules as _activation
 from cnncalc.layers.base import Kind
+from cnncalc.layers.channel import rules as _channel
 from cnncalc.layers.conv import rules as _conv
 from cnncalc.layers.dense import rules as _dense
 from cnncalc.layers.dropout import rules as _dropout
@@ -27,6 +28,7 @@ KINDS: tuple[Kind, ...] = (
     + _norm.KINDS
     + _dropout.KINDS
     + _merge.KINDS
+    + _channel.KINDS
 )
 
 _BY_NAME = {}

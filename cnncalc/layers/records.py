@@ -40,7 +40,8 @@ class Notation:
     value: leaky_relu's alpha or dropout's rate; bias: False for a layer without one;
     depthwise: conv written with groups: depthwise; count_include_pad: avgpool's divisor rule;
     label: a folded block's label from the spec ('bottleneck', 'repeat ×3'); gelu's approximate ('tanh');
-    output: an adaptive pool's output size (n_H, n_W), or (1, 1) for a global pool that keeps its map.
+    output: an adaptive pool's output size (n_H, n_W), or (1, 1) for a global pool that keeps its map;
+    channels: channel_slice's [start, stop); groups: channel_shuffle's g.
     """
 
     kind: str
@@ -53,6 +54,8 @@ class Notation:
     count_include_pad: bool = True
     label: str = ""
     output: tuple[int, int] | None = None
+    channels: tuple[int, int] | None = None
+    groups: int | None = None
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,10 @@ def notation_text(n: Notation) -> str:
         return f"gelu {n.label}"
     if n.kind == "block":
         return n.label
+    if n.kind == "channel_slice":
+        return f"channel_slice {n.channels[0]}:{n.channels[1]}"
+    if n.kind == "channel_shuffle":
+        return f"channel_shuffle g{n.groups}"
     name = _PLAIN.get(n.kind, n.kind)
     return name if n.output is None else f"{name} {n.output[0]}×{n.output[1]}"  # 'adaptive avgpool 6×6'
 

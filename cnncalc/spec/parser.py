@@ -8,7 +8,7 @@ Accepted layer items (all documented in the README):
     - conv: {filters: 8, kernel: 5}         …with name:/from: beside it
       name: conv1
     - {kind: conv, filters: 8, kernel: 5}   full form
-    - parallel: [[...], [...], []]          branches side by side, merged by `merge: concat|add`
+    - parallel: [[...], [...], []]          branches side by side, merged by `merge: concat|add|mul`
       merge: add
     - repeat: 3                             the chain under layers: three times
       layers: [...]
@@ -49,7 +49,7 @@ MAX_BLOCK_DEPTH = 32
 MAX_EXPRESSION = 200
 TOP_KEYS = ("name", "input", "layers", "blocks", "description")
 RESERVED = ("name", "from")
-MERGES = ("concat", "add")
+MERGES = ("concat", "add", "mul")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 # the block input's shape, as course notation names it (in_channels is PyTorch's name for n_C)
 SHAPE_ARGS = {"in_n_H": 0, "in_n_W": 1, "in_n_C": 2, "in_channels": 2}
@@ -262,7 +262,7 @@ class _Parser:
         mark = item.key_where("parallel")
         merge = item.get("merge", "concat")
         if merge not in MERGES:
-            raise self.error("unknown merge", item.where("merge"), "merge", merge, "concat or add")
+            raise self.error("unknown merge", item.where("merge"), "merge", merge, "concat, add or mul")
         branches = item["parallel"]
         if not isinstance(branches, list) or not branches:
             raise self.error("parallel needs a list of branches", item.where("parallel"), "parallel",

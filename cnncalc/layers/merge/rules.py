@@ -1,7 +1,11 @@
-"""Merges of several inputs: element-wise add (residual) and channel concat (inception, dense nets).
+"""Merges of several inputs: element-wise add (residual), channel concat (inception, dense nets) and
+element-wise product (the squeeze-and-excitation gate).
 
 add: every input has the same shape; (k − 1) additions per output element for k inputs.
 concat: the same n_H×n_W; n_C = Σ n_C_i (flat vectors: n = Σ n_i).
+mul: two inputs of one shape, or an n_H×n_W×n_C map and a gate of its n_C channels, (n_C,) or
+     1×1×n_C, broadcast over n_H×n_W (PyTorch's x * s, s: (m, n_C, 1, 1)); one multiplication per
+     output element.
 The receptive field is the widest over the incoming paths.
 """
 
@@ -45,6 +49,25 @@ def _concat_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 
     return Inference(out_shape=out, rf=_widest(rfs))
 
 
+def _mul_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
+    if len(in_shapes) != 2:
+        raise DimensionError(f"{name}: mul multiplies two inputs but reads {len(in_shapes)} "
+                             f"({', '.join(sources)})", mark,
+                             fix="multiply two at a time: one mul per product")
+    a, b = in_shapes
+    if a == b:
+        out = a
+    else:
+        out, gate = (a, b) if elements(a) >= elements(b) else (b, a)
+        if not (is_map(out) and gate in ((out[2],), (1, 1, out[2]))):
+            raise DimensionError(
+                f"{name}: mul needs equal shapes, or a map and a gate of its channels, but {sources[0]} "
+                f"gives {shape_text(a)} and {sources[1]} gives {shape_text(b)}", mark,
+                fix=f"give the gate {out[-1]} channels ({out[-1]} or 1×1×{out[-1]}) to scale an "
+                    f"n_H×n_W×{out[-1]} map" if is_map(out) else "multiply inputs of one shape")
+    return Inference(out_shape=out, other_ops=elements(out), rf=_widest(rfs))
+
+
 ADD = Kind("add", (), _add_infer, fixed_notation("add"),
            "element-wise sum of its inputs (residual connections)", aliases=("sum", "residual"),
            n_inputs="many",
@@ -53,4 +76,9 @@ CONCAT = Kind("concat", (), _concat_infer, fixed_notation("concat"),
               "stack its inputs along the channels", aliases=("concatenate", "cat"), n_inputs="many",
               trainer=TRAINER)
 
-KINDS = (ADD, CONCAT)
+MUL = Kind("mul", (), _mul_infer, fixed_notation("mul"),
+           "element-wise product of two inputs; a gate of n_C values scales each channel of a map",
+           aliases=("multiply",), n_inputs="many",
+           trainer=TRAINER)
+
+KINDS = (ADD, CONCAT, MUL)

@@ -1,5 +1,5 @@
-"""add and concat in the trainer: adapters and PyTorch twins. An activation asking for He's gain
-sees through add (a residual sum keeps the statistics), not through concat."""
+"""add, concat and mul in the trainer: adapters and PyTorch twins. An activation asking for He's gain
+sees through add (a residual sum keeps the statistics), not through concat or mul (a gate rescales)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,22 @@ class ConcatLayer(Layer):
         return merge_k.concat_backward(dout, self.cache, dxs=[d[:b] for d in self.dxs])
 
 
+class MulLayer(Layer):
+    def __init__(self, node, row, m, own, own_grads, need_dx):
+        super().__init__(node, row, m, own, own_grads, need_dx)
+        self.out = buffer(m, self.out_shape)
+        self.dxs = [buffer(m, s) for s in self.in_shapes]
+
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
+        out, self.cache = merge_k.mul_forward(xs, out=self.out[:len(xs[0])])
+        return out
+
+    def backward(self, dout):
+        b = len(dout)
+        grads = merge_k.mul_backward(dout, self.cache, dxs=[d[:b] for d in self.dxs])
+        return [g if want else None for g, want in zip(grads, self.need_dx)]
+
+
 def _add_module(node, row, options):  # noqa: ARG001 — Trainer.torch's signature
     from cnncalc.layers.merge.pytorch import Add
 
@@ -50,7 +66,14 @@ def _concat_module(node, row, options):  # noqa: ARG001 — Trainer.torch's sign
     return Concat()
 
 
+def _mul_module(node, row, options):  # noqa: ARG001 — Trainer.torch's signature
+    from cnncalc.layers.merge.pytorch import Mul
+
+    return Mul()
+
+
 TRAINERS = {
     "add": Trainer(AddLayer, no_tensors, InitRole(fans=None, gain=None, see_through=True), no_memory, _add_module),
     "concat": Trainer(ConcatLayer, no_tensors, PLAIN, no_memory, _concat_module),
+    "mul": Trainer(MulLayer, no_tensors, PLAIN, no_memory, _mul_module),
 }

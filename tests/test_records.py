@@ -196,7 +196,8 @@ def test_every_kind_returns_a_notation_record():
     from cnncalc import layers
 
     r = run("- conv: {filters: 4, kernel: 3, padding: 1}\n- batchnorm\n- relu\n- leaky_relu\n- sigmoid\n- tanh\n"
-            "- identity\n- dropout\n- maxpool: {kernel: 2, stride: 1}\n- avgpool: {kernel: 2, stride: 1}\n"
+            "- identity\n- dropout\n- conv_transpose: {filters: 4, kernel: 2, stride: 2}\n- upsample: 2\n"
+            "- maxpool: {kernel: 2, stride: 1}\n- avgpool: {kernel: 2, stride: 1}\n"
             "- parallel: [[relu], [tanh]]\n  merge: add\n- parallel: [[relu], [tanh]]\n  merge: concat\n"
             "- global_avgpool\n- {flatten: null, name: f}\n- dense: 3\n- softmax", (8, 8, 3))
     assert r.error is None

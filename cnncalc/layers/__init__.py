@@ -18,15 +18,17 @@ from cnncalc.layers.dropout import rules as _dropout
 from cnncalc.layers.merge import rules as _merge
 from cnncalc.layers.norm import rules as _norm
 from cnncalc.layers.pool import rules as _pool
+from cnncalc.layers.upsample import rules as _upsample
 
 KINDS: tuple[Kind, ...] = (
-    (_conv.KIND,)
+    _conv.KINDS
     + _pool.KINDS
     + _dense.KINDS
     + _activation.KINDS
     + _norm.KINDS
     + _dropout.KINDS
     + _merge.KINDS
+    + _upsample.KINDS
 )
 
 _BY_NAME = {}

@@ -26,7 +26,8 @@ class Field:
 
     type is one of: 'pos_int' (≥ 1), 'nonneg_int' (≥ 0), 'pair' (pos int or [h, w]),
     'padding' (int, [p_H, p_W], [top, bottom, left, right], 'same', 'valid'),
-    'groups' (pos int or 'depthwise'), 'bool', 'rate' (0 ≤ x < 1), 'pos_float', 'float'.
+    'groups' (pos int or 'depthwise'), 'bool', 'rate' (0 ≤ x < 1), 'pos_float', 'float',
+    'choice' (one of the words in `choices`, case-insensitive).
     """
 
     name: str
@@ -34,6 +35,7 @@ class Field:
     default: object = REQUIRED
     doc: str = ""
     aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # the words a 'choice' field accepts
 
     @property
     def required(self) -> bool:
@@ -130,6 +132,7 @@ _ALLOWED = {
     "rate": "a number with 0 ≤ rate < 1",
     "pos_float": "a finite number > 0",
     "float": "a finite number",
+    "choice": "one of the listed words",
 }
 
 MAX_SIZE = 10**9  # a guard against absurd sizes; exact Python ints below it
@@ -162,6 +165,11 @@ def normalise(fld: Field, value, kind: str, mark: Mark | None):
             raise SpecError(f"{kind}: absurdly large", mark, fld.name, value, f"at most {MAX_SIZE:,}")
 
     t = fld.type
+    if t == "choice":
+        if not isinstance(value, str) or value.lower() not in fld.choices:
+            raise SpecError(f"{kind}: unknown {fld.name}", mark, fld.name, value,
+                            " or ".join(f"'{c}'" for c in fld.choices))
+        return value.lower()
     if t in ("pos_int", "nonneg_int"):
         integers([value], 1 if t == "pos_int" else 0)
         return value

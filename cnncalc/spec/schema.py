@@ -46,7 +46,11 @@ def _type_schema(type_name: str) -> dict:
 
 def field_schema(f: Field) -> dict:
     """A field: a reference to its value type (`$defs/pair`, …), with the field's own description and default."""
-    schema = {"$ref": f"#/$defs/{f.type}", "description": f"{f.doc} ({allowed_text(f.type)})"}
+    if f.type == "choice":  # the words are the field's own: an enum in place, no shared $defs entry
+        schema = {"anyOf": [{"enum": list(f.choices)}, _ref("arg")],
+                  "description": f"{f.doc} (one of {', '.join(f.choices)})"}
+    else:
+        schema = {"$ref": f"#/$defs/{f.type}", "description": f"{f.doc} ({allowed_text(f.type)})"}
     if not f.required and f.default is not None:
         schema["default"] = f.default
     return schema

@@ -21,13 +21,14 @@ from cnncalc.layers.pool import rules as _pool
 from cnncalc.layers.upsample import rules as _upsample
 
 KINDS: tuple[Kind, ...] = (
-    _conv.KINDS
+    (_conv.KIND,)
     + _pool.KINDS
     + _dense.KINDS
     + _activation.KINDS
     + _norm.KINDS
     + _dropout.KINDS
     + _merge.KINDS
+    + (_conv.CONV_TRANSPOSE,)  # the decoders together, after the encoders' kinds
     + _upsample.KINDS
 )
 

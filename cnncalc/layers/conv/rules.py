@@ -148,5 +148,3 @@ CONV_TRANSPOSE = Kind("conv_transpose", TRANSPOSE_FIELDS, transpose_infer, trans
                       "f_H×f_W×(n_C/groups) filter, s apart",
                       aliases=("conv_transpose2d", "convtranspose2d", "deconv", "conv2d_transpose"),
                       short="filters", trainer=TRAINER)
-
-KINDS = (KIND, CONV_TRANSPOSE)

@@ -12,6 +12,8 @@ numbers it used, so a diagnostic can print the arithmetic it checked.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 
@@ -244,13 +246,18 @@ class ReceptiveField:
         )
 
     def transposed_step(self, f_H: int, f_W: int, s_H: int, s_W: int, d_H: int = 1, d_W: int = 1) -> "ReceptiveField":
-        """A transposed conv (or an upsampling read) with stride s: output y reads the inputs h with
-        h·s ∈ [y + p − d·(f − 1), y + p], at most ⌊d·(f − 1)/s⌋ + 1 neighbours, so
-        r_out = r_in + ⌊d·(f − 1)/s⌋·j_in; the jump j_in/s is rounded up to ⌈j_in/s⌉ (integers), so
-        fields after it are upper bounds."""
+        """A transposed conv with stride s: output y reads the inputs h with h·s = y + p − a·d, a = 0 … f − 1.
+        Two taps a₁ > a₂ meet inputs (a₁ − a₂)·d/s apart when s divides (a₁ − a₂)·d, i.e. when
+        s/g divides a₁ − a₂ (g = gcd(s, d)), so the widest span is ⌊(f − 1)·g/s⌋·(d/g) inputs beyond the first:
+            r_out = r_in + ⌊(f − 1)·g/s⌋·(d/g)·j_in      (with d = 1: r_in + ⌊(f − 1)/s⌋·j_in)
+        The jump j_in/s is rounded up to ⌈j_in/s⌉ (integers), so fields after it are upper bounds."""
+        def reach(f: int, s: int, d: int) -> int:
+            g = math.gcd(s, d)
+            return ((f - 1) * g // s) * (d // g)
+
         return ReceptiveField(
-            bounded(self.r_H + (d_H * (f_H - 1) // s_H) * self.j_H),
-            bounded(self.r_W + (d_W * (f_W - 1) // s_W) * self.j_W),
+            bounded(self.r_H + reach(f_H, s_H, d_H) * self.j_H),
+            bounded(self.r_W + reach(f_W, s_W, d_W) * self.j_W),
             -(-self.j_H // s_H),
             -(-self.j_W // s_W),
         )

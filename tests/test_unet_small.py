@@ -118,4 +118,7 @@ def test_unet_small_training_step_gradients_equal_pytorchs():
     named = dict(model.named_parameters())
     assert set(named) == set(net.grads)
     for k, g in net.grads.items():
-        np.testing.assert_allclose(g, named[k].grad.numpy(), rtol=1e-3, atol=1e-4, err_msg=k)
+        theirs_g = named[k].grad.numpy()
+        assert np.abs(theirs_g).max() > 0, k
+        # gradients through a 32×32 mean are small: the tolerance scales with each tensor's largest
+        np.testing.assert_allclose(g, theirs_g, rtol=1e-3, atol=1e-4 * np.abs(theirs_g).max(), err_msg=k)

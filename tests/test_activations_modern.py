@@ -275,7 +275,7 @@ def test_an_unknown_gelu_approximation_names_the_choices():
     with pytest.raises(SpecError) as caught:
         _rows("- gelu: erf")
     text = str(caught.value)
-    assert "approximate" in text and "erf" in text and "none or tanh" in text
+    assert "approximate" in text and "erf" in text and "'none' or 'tanh'" in text
 
 
 # ------------------------------------------------------------------ init roles (he-glorot)

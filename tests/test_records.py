@@ -199,6 +199,7 @@ def test_every_kind_returns_a_notation_record():
             "- identity\n- relu6\n- hardsigmoid\n- hardswish\n- silu\n- gelu: tanh\n- elu\n- prelu: 4\n"
             "- dropout\n- maxpool: {kernel: 2, stride: 1}\n- avgpool: {kernel: 2, stride: 1}\n"
             "- adaptive_avgpool: 5\n- adaptive_maxpool: 4\n- global_maxpool: {keep_dims: true}\n"
+            "- conv_transpose: {filters: 4, kernel: 2, stride: 2}\n- upsample: 2\n- maxpool: 2\n"
             "- parallel: [[relu], [tanh]]\n  merge: add\n- parallel: [[relu], [tanh]]\n  merge: concat\n"
             "- parallel: [[relu], [tanh]]\n  merge: mul\n- channel_shuffle: 2\n- channel_slice: {stop: 4}\n"
             "- global_avgpool\n- {flatten: null, name: f}\n- dense: 3\n- softmax", (8, 8, 3))

@@ -146,6 +146,14 @@ EXAMPLES = [
     ("channel", "- conv: {filters: 6, kernel: 3, padding: 1, name: a}\n- channel_slice: {stop: 3, name: l}\n"
                 "- channel_slice: {start: 3, stop: 6, from: a, name: r}\n- conv: {filters: 3, kernel: 1, name: rc}\n"
                 "- concat: {from: [l, rc]}\n- channel_shuffle: 2\n" + HEAD, (6, 6, 2), True),
+    ("conv_transpose", "- conv: {filters: 4, kernel: 1}\n- conv_transpose: {filters: 4, kernel: 3, stride: 2, "
+                       "padding: 1, output_padding: 1, groups: 2}\n" + HEAD, (3, 3, 2), True),
+    ("conv_transpose-asymmetric", "- conv: {filters: 3, kernel: 1}\n- conv_transpose: {filters: 2, kernel: 3, "
+                                  "stride: 2, padding: [0, 1, 1, 0], dilation: 2, bias: false}\n" + HEAD,
+     (3, 3, 2), True),
+    ("upsample-nearest", "- conv: {filters: 3, kernel: 1}\n- upsample: {size: [5, 7]}\n" + HEAD, (3, 2, 2), True),
+    ("upsample-bilinear", "- conv: {filters: 3, kernel: 1}\n- upsample: {scale: 2, mode: bilinear}\n" + HEAD,
+     (3, 2, 2), True),
 ]
 
 

@@ -19,6 +19,7 @@ from cnncalc.layers.dropout import rules as _dropout
 from cnncalc.layers.merge import rules as _merge
 from cnncalc.layers.norm import rules as _norm
 from cnncalc.layers.pool import rules as _pool
+from cnncalc.layers.upsample import rules as _upsample
 
 KINDS: tuple[Kind, ...] = (
     (_conv.KIND,)
@@ -29,6 +30,8 @@ KINDS: tuple[Kind, ...] = (
     + _dropout.KINDS
     + _merge.KINDS
     + _channel.KINDS
+    + (_conv.CONV_TRANSPOSE,)  # the decoders together, after the encoders' kinds
+    + _upsample.KINDS
 )
 
 _BY_NAME = {}

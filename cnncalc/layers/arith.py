@@ -138,6 +138,44 @@ def adaptive_length(n: int, n_out: int) -> AdaptiveLength:
     return AdaptiveLength(n, n_out)
 
 
+@dataclass(frozen=True)
+class TransposedLength:
+    """One spatial axis of a transposed convolution, with the arithmetic kept for messages.
+
+    n: input length; p_a, p_b: the rows cropped before/after; f: kernel; s: stride; d: dilation;
+    output_padding: rows added after (PyTorch's output_padding, < max(s, d)).
+    n_out = (n − 1)·s − p_a − p_b + d·(f − 1) + output_padding + 1 (may be ≤ 0).
+    """
+
+    n: int
+    p_a: int
+    p_b: int
+    f: int
+    s: int
+    d: int
+    output_padding: int
+    n_out: int
+
+    @property
+    def full(self) -> int:
+        """(n − 1)·s + d·(f − 1) + 1: the length the scatter covers before cropping."""
+        return (self.n - 1) * self.s + dilated_extent(self.f, self.d)
+
+
+def transposed_length(n: int, f: int, s: int = 1, p_a: int = 0, p_b: int | None = None, d: int = 1,
+                      output_padding: int = 0) -> TransposedLength:
+    """Output length of a transposed convolution along one axis (PyTorch's ConvTranspose2d):
+
+        n_out = (n − 1)·s − p_a − p_b + d·(f − 1) + output_padding + 1
+
+    Input position h lands on output positions h·s − p_a + a·d, a = 0 … f − 1.
+    """
+    if p_b is None:
+        p_b = p_a
+    n_out = (n - 1) * s - p_a - p_b + d * (f - 1) + output_padding + 1
+    return TransposedLength(n, p_a, p_b, f, s, d, output_padding, n_out)
+
+
 def same_padding(n: int, f: int, s: int = 1, d: int = 1) -> tuple[int, int]:
     """TensorFlow's `same` padding (p_a, p_b) so that n_out = ⌈n/s⌉.
 
@@ -193,6 +231,20 @@ def conv_macs(n_H: int, n_W: int, n_C: int, f_H: int, f_W: int, n_C_prev: int, g
     return n_H * n_W * n_C * f_H * f_W * (n_C_prev // groups)
 
 
+def conv_transpose_params(f_H: int, f_W: int, n_C_prev: int, n_C: int, groups: int = 1, bias: bool = True) -> int:
+    """Transposed-conv parameters: PyTorch's weight (n_C_prev, n_C/groups, f_H, f_W) + n_C biases,
+    n_C_prev·(n_C/groups)·f_H·f_W + n_C."""
+    return n_C_prev * (n_C // groups) * f_H * f_W + (n_C if bias else 0)
+
+
+def conv_transpose_macs(n_H_prev: int, n_W_prev: int, n_C_prev: int, n_C: int, f_H: int, f_W: int,
+                        groups: int = 1) -> int:
+    """Transposed-conv multiply-accumulates: each of the n_H_prev·n_W_prev·n_C_prev inputs is scattered
+    through f_H·f_W·(n_C/groups) weights, n_H_prev·n_W_prev·n_C_prev·(n_C/groups)·f_H·f_W (those that land
+    in the cropped padding included, as fvcore counts them)."""
+    return n_H_prev * n_W_prev * n_C_prev * (n_C // groups) * f_H * f_W
+
+
 def dense_params(n_prev: int, n: int, bias: bool = True) -> int:
     """Dense parameters: (n_prev + 1)·n with bias, n_prev·n without."""
     return (n_prev + (1 if bias else 0)) * n
@@ -240,6 +292,23 @@ class ReceptiveField:
             bounded(self.r_W + (f_W - 1) * d_W * self.j_W),
             bounded(self.j_H * s_H),
             bounded(self.j_W * s_W),
+        )
+
+    def transposed_step(self, f_H: int, f_W: int, s_H: int, s_W: int, d_H: int = 1, d_W: int = 1) -> "ReceptiveField":
+        """A transposed conv with stride s: output y reads the inputs h with h·s = y + p − a·d, a = 0 … f − 1.
+        Two taps a₁ > a₂ meet inputs (a₁ − a₂)·d/s apart when s divides (a₁ − a₂)·d, i.e. when
+        s/g divides a₁ − a₂ (g = gcd(s, d)), so the widest span is ⌊(f − 1)·g/s⌋·(d/g) inputs beyond the first:
+            r_out = r_in + ⌊(f − 1)·g/s⌋·(d/g)·j_in      (with d = 1: r_in + ⌊(f − 1)/s⌋·j_in)
+        The jump j_in/s is rounded up to ⌈j_in/s⌉ (integers), so fields after it are upper bounds."""
+        def reach(f: int, s: int, d: int) -> int:
+            g = math.gcd(s, d)
+            return ((f - 1) * g // s) * (d // g)
+
+        return ReceptiveField(
+            bounded(self.r_H + reach(f_H, s_H, d_H) * self.j_H),
+            bounded(self.r_W + reach(f_W, s_W, d_W) * self.j_W),
+            -(-self.j_H // s_H),
+            -(-self.j_W // s_W),
         )
 
     def widest(self, other: "ReceptiveField") -> "ReceptiveField":

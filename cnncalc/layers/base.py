@@ -166,6 +166,11 @@ def normalise(fld: Field, value, kind: str, mark: Mark | None):
             raise SpecError(f"{kind}: absurdly large", mark, fld.name, value, f"at most {MAX_SIZE:,}")
 
     t = fld.type
+    if t == "choice":
+        if not isinstance(value, str) or value.lower() not in fld.choices:
+            raise SpecError(f"{kind}: unknown {fld.name}", mark, fld.name, value,
+                            " or ".join(f"'{c}'" for c in fld.choices))
+        return value.lower()
     if t in ("pos_int", "nonneg_int"):
         integers([value], 1 if t == "pos_int" else 0)
         return value
@@ -211,8 +216,4 @@ def normalise(fld: Field, value, kind: str, mark: Mark | None):
         if t == "pos_float" and not value > 0.0:
             raise bad("must be positive")
         return value
-    if t == "choice":
-        if isinstance(value, str) and value.lower() in fld.choices:
-            return value.lower()
-        raise bad("unknown value" if isinstance(value, str) else "wrong type")
     raise AssertionError(f"unknown field type {t}")

@@ -67,6 +67,20 @@ def notation_text(n: Notation) -> str:
         if not n.bias:
             text += " no-bias"
         return text + f", {n.n_C}"
+    if n.kind == "conv_transpose":
+        w = n.window
+        text = f"conv_transpose {w.f[0]}×{w.f[1]} s{pair_text(w.s)}{pads_text(w)}"
+        if n.value:
+            text += f" op{n.value}"
+        if w.d != (1, 1):
+            text += f" d{pair_text(w.d)}"
+        if n.depthwise:
+            text += " depthwise"
+        elif w.groups != 1:
+            text += f" g{w.groups}"
+        if not n.bias:
+            text += " no-bias"
+        return text + f", {n.n_C}"
     if n.kind in ("maxpool", "avgpool"):
         w = n.window
         text = f"{n.kind} {w.f[0]}×{w.f[1]} s{pair_text(w.s)}"
@@ -77,6 +91,8 @@ def notation_text(n: Notation) -> str:
         if n.kind == "avgpool" and any(w.p) and not n.count_include_pad:
             text += " excl-pad"
         return text
+    if n.kind == "upsample":
+        return f"upsample ×{n.value} {n.label}" if n.value else f"upsample {n.label}"
     if n.kind == "dense":
         return f"dense {n.n}" + ("" if n.bias else " no-bias")
     if n.kind in ("leaky_relu", "dropout", "elu"):

@@ -34,8 +34,8 @@ from cnncalc.render.messages import (
 )
 from cnncalc.render.text_table import box_table
 
-CONVENTION = ("MACs = multiply-accumulates of conv and dense layers, bias excluded; FLOPs = 2·MACs; "
-              "other ops (bias adds, batchnorm, activations, pooling window reads, adds) are counted separately")
+CONVENTION = ("MACs = multiply-accumulates of conv, conv_transpose and dense layers, bias excluded; FLOPs = 2·MACs; "
+              "other ops (bias adds, batchnorm, activations, pooling and upsample reads, adds) are counted separately")
 
 TITLES = {
     "shapes": "shapes (n_H×n_W×n_C)",

@@ -73,3 +73,78 @@ KIND = Kind("conv", FIELDS, infer, notation,
             "2-D convolution: n_C filters of f_H×f_W×(n_C_prev/groups)",
             aliases=("conv2d", "convolution"), short="filters",
             trainer=TRAINER)
+
+
+# ---------------------------------------------------------------- transposed convolution
+
+TRANSPOSE_FIELDS = (
+    Field("filters", "pos_int", None, "number of output channels n_C (default for depthwise: n_C_prev)",
+          aliases=("out_channels", "n_C")),
+    Field("kernel", "pair", doc="filter size f, or [f_H, f_W]", aliases=("kernel_size", "f")),
+    Field("stride", "pair", 1, "stride s, or [s_H, s_W]: the output grows by s per input pixel",
+          aliases=("s", "strides")),
+    Field("padding", "padding", 0, "rows cropped from the output: p, [p_H, p_W] or [top, bottom, left, right] "
+          "(PyTorch's padding; 'same' is refused)", aliases=("p", "pad")),
+    Field("output_padding", "nonneg_int", 0, "rows and columns added after, < max(s, d) (PyTorch's)"),
+    Field("dilation", "pair", 1, "dilation d, or [d_H, d_W]", aliases=("d", "dilation_rate")),
+    Field("groups", "groups", 1, "channel groups; 'depthwise' = one group per input channel"),
+    Field("bias", "bool", True, "add a bias per output channel", aliases=("use_bias",)),
+)
+
+
+def transpose_infer(fields, in_shapes, rfs, name, mark, sources):
+    """n_H = (n_H_prev − 1)·s − p_top − p_bottom + d·(f − 1) + output_padding + 1 (arith.transposed_length);
+    params = n_C_prev·(n_C/groups)·f_H·f_W + n_C; MACs = n_H_prev·n_W_prev·n_C_prev·(n_C/groups)·f_H·f_W."""
+    in_shape = in_shapes[0]
+    window.require_map("conv_transpose", name, in_shape, mark, sources[0])
+    n_H_prev, n_W_prev, n_C_prev = in_shape
+    if fields["filters"] is None and fields["groups"] != "depthwise":
+        raise SpecError("conv_transpose needs the number of filters", mark, "filters", None, "an integer ≥ 1")
+    if fields["padding"] == "same":
+        raise SpecError("conv_transpose: 'same' padding is not defined for it", mark, "padding", "same",
+                        "an integer ≥ 0, [p_H, p_W], [top, bottom, left, right] or 'valid'")
+    groups = _groups(fields, n_C_prev)
+    n_C = fields["filters"] if fields["filters"] is not None else n_C_prev
+    if n_C_prev % groups or n_C % groups:
+        raise DimensionError(
+            f"{name}: groups {groups} must divide both n_C_prev = {n_C_prev} and n_C = {n_C}",
+            mark, fix=f"choose groups among the common divisors, e.g. {_common_divisors(n_C_prev, n_C)}")
+    f, s, d = fields["kernel"], fields["stride"], fields["dilation"]
+    op = fields["output_padding"]
+    for axis in (0, 1):
+        if op >= max(s[axis], d[axis]):
+            raise SpecError(f"conv_transpose: output_padding must be smaller than max(stride, dilation) = "
+                            f"max({s[axis]}, {d[axis]}) = {max(s[axis], d[axis])}", mark, "output_padding", op,
+                            f"an integer 0 … {max(s[axis], d[axis]) - 1}")
+    w = window.resolve(fields["padding"], in_shape, f, s, d, groups=groups)
+    top, bottom, left, right = w.p
+    sizes = []
+    for i, (axis, n, p_a, p_b) in enumerate((("n_H", n_H_prev, top, bottom), ("n_W", n_W_prev, left, right))):
+        rec = arith.transposed_length(n, f[i], s[i], p_a, p_b, d[i], op)
+        if rec.n_out < 1:
+            raise DimensionError(
+                f"{name}: conv_transpose output along {axis} is ({n} − 1)·{rec.s} − {p_a} − {p_b} + "
+                f"{rec.d}·({rec.f} − 1) + {op} + 1 = {rec.n_out}, less than 1", mark,
+                fix=f"crop at most {rec.full + op - 1} rows in all (padding)")
+        sizes.append(rec.n_out)
+    n_H, n_W = sizes
+    return Inference(
+        out_shape=(n_H, n_W, n_C),
+        trainable=arith.conv_transpose_params(f[0], f[1], n_C_prev, n_C, groups, fields["bias"]),
+        macs=arith.conv_transpose_macs(n_H_prev, n_W_prev, n_C_prev, n_C, f[0], f[1], groups),
+        other_ops=n_H * n_W * n_C if fields["bias"] else 0,
+        rf=rfs[0].transposed_step(f[0], f[1], s[0], s[1], d[0], d[1]),
+        window=w,
+    )
+
+
+def transpose_notation(fields, inference) -> Notation:
+    return Notation("conv_transpose", inference.window, n_C=inference.out_shape[2], bias=fields["bias"],
+                    depthwise=fields["groups"] == "depthwise", value=fields["output_padding"])
+
+
+CONV_TRANSPOSE = Kind("conv_transpose", TRANSPOSE_FIELDS, transpose_infer, transpose_notation,
+                      "2-D transposed convolution (PyTorch's ConvTranspose2d): each input pixel scatters an "
+                      "f_H×f_W×(n_C/groups) filter, s apart",
+                      aliases=("conv_transpose2d", "convtranspose2d", "deconv", "conv2d_transpose"),
+                      short="filters", trainer=TRAINER)

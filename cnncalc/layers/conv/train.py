@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
-from cnncalc.layers.adapter import InitRole, Layer, Memory, Param, Trainer
+import numpy as np
+
+from cnncalc.layers.adapter import InitRole, Layer, Memory, Param, Trainer, buffer, no_memory
 from cnncalc.layers.conv import kernels as conv_k
+from cnncalc.layers.conv import transpose_kernels as convt_k
 
 
 class ConvLayer(Layer):
@@ -59,5 +62,62 @@ def torch_module(node, row, options):  # noqa: ARG001 — Trainer.torch's signat
     return conv2d(row, options)
 
 
-TRAINERS = {"conv": Trainer(ConvLayer, tensors, InitRole(fans=fans, gain=None, see_through=False), memory,
-                            torch_module)}
+class ConvTransposeLayer(Layer):
+    """conv_transpose over transpose_kernels: the scatter forward, its adjoint for dx, and dW."""
+
+    def __init__(self, node, row, m, own, own_grads, need_dx):
+        super().__init__(node, row, m, own, own_grads, need_dx)
+        w = row.window
+        self.geometry = (w.s[0], w.s[1], w.p[0], w.p[2], w.d[0], w.d[1], w.groups)
+        self.out = buffer(m, self.out_shape)
+        self.dx = buffer(m if need_dx[0] else 0, self.in_shapes[0])
+        self._none = np.zeros(0, np.float32)
+
+    def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
+        self.x = x = np.ascontiguousarray(xs[0], np.float32)
+        out = self.out[:len(x)]
+        b = self.own.get("bias")
+        convt_k.conv_transpose_forward_kernel(x, self.own["weight"], self._none if b is None else b, *self.geometry,
+                                              out)
+        return out
+
+    def backward(self, dout):
+        dout = np.ascontiguousarray(dout, np.float32)
+        g = self.own_grads
+        db = g.get("bias")
+        convt_k.conv_transpose_dw_kernel(self.x, dout, *self.geometry, g["weight"], self._none if db is None else db)
+        if not self.need_dx[0]:
+            return [None]
+        dx = self.dx[:len(dout)]
+        convt_k.conv_transpose_dx_kernel(dout, self.own["weight"], *self.geometry, dx)
+        return [dx]
+
+
+def transpose_tensors(node, row) -> list[Param]:
+    """weight (n_C_prev, n_C/groups, f_H, f_W), bias (n_C,): PyTorch's ConvTranspose2d layout."""
+    w, n_C = row.window, row.out_shape[2]
+    out = [Param("weight", (row.in_shapes[0][2], n_C // w.groups) + tuple(w.f))]
+    if node.fields["bias"]:
+        out.append(Param("bias", (n_C,)))
+    return out
+
+
+def transpose_fans(shapes) -> tuple[int, int]:
+    """torch.nn.init's rule on the weight as PyTorch stores it: fan_in = size(1)·f_H·f_W = (n_C/groups)·f_H·f_W,
+    fan_out = size(0)·f_H·f_W = n_C_prev·f_H·f_W."""
+    n_C_prev, n_C_g, f_H, f_W = shapes["weight"]
+    return n_C_g * f_H * f_W, n_C_prev * f_H * f_W
+
+
+def transpose_torch_module(node, row, options):  # noqa: ARG001 — Trainer.torch's signature
+    from cnncalc.layers.conv.pytorch import conv_transpose2d
+
+    return conv_transpose2d(row, options)
+
+
+TRAINERS = {
+    "conv": Trainer(ConvLayer, tensors, InitRole(fans=fans, gain=None, see_through=False), memory, torch_module),
+    "conv_transpose": Trainer(ConvTransposeLayer, transpose_tensors,
+                              InitRole(fans=transpose_fans, gain=None, see_through=False), no_memory,
+                              transpose_torch_module),
+}

@@ -130,6 +130,7 @@ def test_ci_runs_the_readme_commands_then_ruff(tmp_path):
     result, log = run_ci(tmp_path, 0)
     assert result.returncode == 0, result.stderr
     assert log == ["python -m pip install torch==2.13.0",
+                   "python -m pip install pillow torchvision==0.28.0 --no-deps",
                    "python -m pip install -e .",
                    "cnncalc summary specs/lenet5.yaml",
                    "python -m pip install -e .[test]",

@@ -1,8 +1,10 @@
 """MobileNetV3-Small and -Large specs against torchvision's own mobilenet_v3_small() and
 mobilenet_v3_large() (no weights downloaded): trainable params equal the module's parameters,
 non-trainable its running statistics, conv + linear MACs those counted by forward hooks on the
-module, the output size its logits', and every conv and dense row's output shape the shape its
-module produced and its MACs, in call order. Skips where torchvision cannot import."""
+module, and the output size its logits'. Layer by layer too, in call order: the kinds of the
+conv, dense, batchnorm and activation rows equal the modules the forward pass ran, each conv and
+dense row's output shape and MACs the shape and MACs of its module, each batchnorm's eps and
+momentum its module's. Skips where torchvision cannot import."""
 
 import os
 
@@ -16,28 +18,46 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = [("mobilenet_v3_small", "mobilenet_v3_small"), ("mobilenet_v3_large", "mobilenet_v3_large")]
 
 
-def _torch_counts(model, torch, n_H, n_W, n_C):
-    """MACs of every Conv2d and Linear (bias excluded) and their output shapes, in call order."""
+def _torch_trace(model, torch, n_H, n_W, n_C):
+    """(kind, out shape, MACs or (eps, momentum)) of every module the forward pass runs that a
+    row of ours stands for, in call order; and the logits' shape."""
     nn = torch.nn
-    macs = []
-    shapes = []
+    kinds = {nn.Conv2d: "conv", nn.Linear: "dense", nn.BatchNorm2d: "batchnorm", nn.ReLU: "relu",
+             nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid"}
+    trace = []
 
     def hook(module, inputs, out):
-        if isinstance(module, nn.Conv2d):
+        kind = kinds[type(module)]
+        if kind == "conv":
             k_H, k_W = module.kernel_size
-            per_out = module.in_channels // module.groups * k_H * k_W
-            macs.append(out.numel() // out.shape[0] * per_out)
-            shapes.append((out.shape[2], out.shape[3], out.shape[1]))
+            macs = out.numel() // out.shape[0] * (module.in_channels // module.groups) * k_H * k_W
+            trace.append((kind, (out.shape[2], out.shape[3], out.shape[1]), macs))
+        elif kind == "dense":
+            trace.append((kind, (out.shape[1],), module.in_features * module.out_features))
+        elif kind == "batchnorm":
+            trace.append((kind, (out.shape[2], out.shape[3], out.shape[1]), (module.eps, module.momentum)))
         else:
-            macs.append(module.in_features * module.out_features)
-            shapes.append((out.shape[1],))
+            trace.append((kind, None, None))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if type(m) in kinds]
     with torch.no_grad():
         out = model(torch.zeros(1, n_C, n_H, n_W))
     for h in handles:
         h.remove()
-    return macs, shapes, tuple(out.shape[1:])
+    return trace, tuple(out.shape[1:])
+
+
+def _our_trace(report):
+    trace = []
+    for r in report.rows:
+        if r.kind in ("conv", "dense"):
+            trace.append((r.kind, r.out_shape, r.macs))
+        elif r.kind == "batchnorm":
+            fields = report.graph.node(r.name).fields
+            trace.append((r.kind, r.out_shape, (fields["eps"], fields["momentum"])))
+        elif r.kind in ("relu", "hardswish", "hardsigmoid"):
+            trace.append((r.kind, None, None))
+    return trace
 
 
 @pytest.mark.torch
@@ -53,9 +73,7 @@ def test_mobilenet_v3_equals_torchvision(spec, name):
     assert t.trainable == sum(p.numel() for p in model.parameters())
     assert t.non_trainable == sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
     n_H, n_W, n_C = report.graph.input_shape
-    macs, shapes, out_shape = _torch_counts(model, torch, n_H, n_W, n_C)
-    assert t.macs == sum(macs)
-    rows = [r for r in report.rows if r.kind in ("conv", "dense")]
-    assert [r.out_shape for r in rows] == shapes
-    assert [r.macs for r in rows] == macs
+    trace, out_shape = _torch_trace(model, torch, n_H, n_W, n_C)
+    assert t.macs == sum(macs for kind, _, macs in trace if kind in ("conv", "dense"))
     assert t.output_shape == out_shape
+    assert _our_trace(report) == trace

@@ -26,7 +26,7 @@ def _torch_trace(model, torch, n_H, n_W, n_C):
              nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid"}
     trace = []
 
-    def hook(module, inputs, out):
+    def hook(module, _inputs, out):
         kind = kinds[type(module)]
         if kind == "conv":
             k_H, k_W = module.kernel_size

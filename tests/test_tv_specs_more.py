@@ -30,12 +30,12 @@ def _hooked_macs(torch, model, x):
     """conv + linear MACs of one sample, from the shapes the module actually produced."""
     macs = []
 
-    def conv_hook(module, inputs, out):
+    def conv_hook(module, _inputs, out):
         f_H, f_W = module.kernel_size
         per_sample = out.numel() // out.shape[0]
         macs.append(per_sample * (module.in_channels // module.groups) * f_H * f_W)
 
-    def linear_hook(module, inputs, out):
+    def linear_hook(module, _inputs, _out):
         macs.append(module.in_features * module.out_features)
 
     handles = []

@@ -20,10 +20,10 @@ def _conv_linear_macs(model, x):
 
     total = []
 
-    def conv_hook(m, inputs, out):
+    def conv_hook(m, _inputs, out):
         total.append(out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1])
 
-    def linear_hook(m, inputs, out):
+    def linear_hook(m, _inputs, out):
         total.append(out.numel() // m.out_features * m.in_features * m.out_features)
 
     handles = [m.register_forward_hook(conv_hook if isinstance(m, nn.Conv2d) else linear_hook)

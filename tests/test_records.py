@@ -197,7 +197,7 @@ def test_every_kind_returns_a_notation_record():
 
     r = run("- conv: {filters: 4, kernel: 3, padding: 1}\n- batchnorm\n- relu\n- leaky_relu\n- sigmoid\n- tanh\n"
             "- identity\n- relu6\n- hardsigmoid\n- hardswish\n- silu\n- gelu: tanh\n- elu\n- prelu: 4\n"
-            "- dropout\n- maxpool: {kernel: 2, stride: 1}\n- avgpool: {kernel: 2, stride: 1}\n"
+            "- dropout\n- drop_path: 0.1\n- maxpool: {kernel: 2, stride: 1}\n- avgpool: {kernel: 2, stride: 1}\n"
             "- adaptive_avgpool: 5\n- adaptive_maxpool: 4\n- global_maxpool: {keep_dims: true}\n"
             "- conv_transpose: {filters: 4, kernel: 2, stride: 2}\n- upsample: 2\n- maxpool: 2\n"
             "- parallel: [[relu], [tanh]]\n  merge: add\n- parallel: [[relu], [tanh]]\n  merge: concat\n"

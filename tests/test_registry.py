@@ -136,6 +136,8 @@ EXAMPLES = [
     ("batchnorm", "- conv: {filters: 3, kernel: 3}\n- batchnorm: {eps: 0.001, momentum: 0.3}\n" + HEAD
                   + "\n- batchnorm", (6, 6, 2), True),
     ("dropout", "- conv: {filters: 3, kernel: 3}\n- dropout: 0.3\n" + HEAD, (6, 6, 2), False),
+    ("drop_path", "- conv: {filters: 3, kernel: 3}\n- drop_path: 0.3\n" + HEAD, (6, 6, 2), False),
+    ("drop_path-rate0", "- conv: {filters: 3, kernel: 3}\n- drop_path: 0.0\n" + HEAD, (6, 6, 2), True),
     ("add", "- conv: {filters: 3, kernel: 3, padding: 1}\n- parallel:\n    - [conv: {filters: 3, kernel: 1}]\n"
             "    - []\n  merge: add\n" + HEAD, (6, 6, 2), True),
     ("concat", "- conv: {filters: 3, kernel: 3, padding: 1}\n- parallel:\n    - [conv: {filters: 2, kernel: 1}]\n"

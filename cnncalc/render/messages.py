@@ -95,7 +95,7 @@ def notation_text(n: Notation) -> str:
         return f"upsample ×{n.value} {n.label}" if n.value else f"upsample {n.label}"
     if n.kind == "dense":
         return f"dense {n.n}" + ("" if n.bias else " no-bias")
-    if n.kind in ("leaky_relu", "dropout", "elu"):
+    if n.kind in ("leaky_relu", "dropout", "drop_path", "elu"):
         return f"{n.kind} {n.value:g}"
     if n.kind == "gelu" and n.label:
         return f"gelu {n.label}"

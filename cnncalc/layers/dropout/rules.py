@@ -1,4 +1,4 @@
-"""Dropout: shape unchanged, no parameters, no work at inference."""
+"""Dropout and drop path (stochastic depth): shape unchanged, no parameters, no work at inference."""
 
 from __future__ import annotations
 
@@ -19,4 +19,15 @@ DROPOUT = Kind("dropout", (Field("rate", "rate", 0.5, "probability of zeroing an
                short="rate",
                trainer=TRAINER)
 
-KINDS = (DROPOUT,)
+DROP_PATH = Kind("drop_path", (Field("rate", "rate", doc="probability of dropping a sample's whole map",
+                                      aliases=("p",)),),
+                 _infer,
+                 lambda fields, inference: Notation("drop_path", value=fields["rate"]),  # noqa: ARG005 — Kind.notation's
+                 "stochastic depth: while training, zero each sample's whole map with probability rate and scale "
+                 "the kept ones by 1/(1 − rate) (torchvision's StochasticDepth, mode 'row'); the identity at "
+                 "inference, so no other ops",
+                 aliases=("stochastic_depth",),
+                 short="rate",
+                 trainer=TRAINER)
+
+KINDS = (DROPOUT, DROP_PATH)

@@ -1,13 +1,12 @@
 """The shipped specs against torchvision's own constructors (no weights are downloaded): trainable
 params equal the module's parameters, non-trainable params its running statistics (buffers other
-than num_batches_tracked), and the output size its logits'. Skips where torchvision cannot import."""
+than num_batches_tracked), conv + linear MACs those its forward hooks count, and the output size
+its logits' (torchvision_import.assert_spec_equals). Skips where torchvision cannot import."""
 
 import os
 
 import pytest
-from torchvision_import import torchvision_or_skip
-
-from cnncalc import api
+from torchvision_import import assert_spec_equals, torchvision_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,15 +25,4 @@ SPECS = [  # spec, constructor name, keyword arguments
 @pytest.mark.parametrize("spec, name, kwargs", SPECS, ids=[s for s, _, _ in SPECS])
 def test_spec_counts_equal_torchvisions_module(spec, name, kwargs):
     tv = torchvision_or_skip()
-    import torch
-
-    model = getattr(tv.models, name)(**kwargs).eval()
-    report = api.report(os.path.join(ROOT, "specs", f"{spec}.yaml"))
-    assert report.error is None
-    t = report.totals
-    assert t.trainable == sum(p.numel() for p in model.parameters())
-    assert t.non_trainable == sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
-    n_H, n_W, n_C = report.graph.input_shape
-    with torch.no_grad():
-        out = model(torch.zeros(1, n_C, n_H, n_W))
-    assert t.output_shape == (out.shape[1],)
+    assert_spec_equals(os.path.join(ROOT, "specs", f"{spec}.yaml"), getattr(tv.models, name)(**kwargs))

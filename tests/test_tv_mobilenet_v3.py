@@ -9,9 +9,8 @@ momentum its module's. Skips where torchvision cannot import."""
 import os
 
 import pytest
-from torchvision_import import torchvision_or_skip
+from torchvision_import import assert_spec_equals, torchvision_or_skip
 
-from cnncalc import api
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -66,14 +65,7 @@ def test_mobilenet_v3_equals_torchvision(spec, name):
     tv = torchvision_or_skip()
     import torch
 
-    model = getattr(tv.models, name)().eval()
-    report = api.report(os.path.join(ROOT, "specs", f"{spec}.yaml"))
-    assert report.error is None
-    t = report.totals
-    assert t.trainable == sum(p.numel() for p in model.parameters())
-    assert t.non_trainable == sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
-    n_H, n_W, n_C = report.graph.input_shape
-    trace, out_shape = _torch_trace(model, torch, n_H, n_W, n_C)
-    assert t.macs == sum(macs for kind, _, macs in trace if kind in ("conv", "dense"))
-    assert t.output_shape == out_shape
+    model = getattr(tv.models, name)()
+    report = assert_spec_equals(os.path.join(ROOT, "specs", f"{spec}.yaml"), model)
+    trace, _ = _torch_trace(model, torch, *report.graph.input_shape)
     assert _our_trace(report) == trace

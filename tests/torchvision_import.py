@@ -57,3 +57,49 @@ def torchvision_or_skip():
     if tv is None:
         pytest.skip("torchvision (0.28.0, with torch 2.13.0) is not importable here")
     return tv
+
+
+def counts_of(model, input_shape):
+    """What cnncalc's totals claim, measured on a torchvision module with one zero image of
+    input_shape (n_H, n_W, n_C): trainable params (its parameters), non-trainable params (its
+    buffers but num_batches_tracked), conv + linear MACs per sample from forward hooks (bias
+    excluded, as cnncalc counts: a conv's out.numel()/m · in_channels/groups · f_H · f_W, a
+    linear's in_features · out_features), and the logits' shape."""
+    import torch
+
+    nn = torch.nn
+    macs = []
+
+    def conv_hook(module, _inputs, out):
+        f_H, f_W = module.kernel_size
+        macs.append(out.numel() // out.shape[0] * (module.in_channels // module.groups) * f_H * f_W)
+
+    def linear_hook(module, _inputs, _out):
+        macs.append(module.in_features * module.out_features)
+
+    handles = [m.register_forward_hook(conv_hook if isinstance(m, nn.Conv2d) else linear_hook)
+               for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    n_H, n_W, n_C = input_shape
+    try:
+        with torch.no_grad():
+            out = model.eval()(torch.zeros(1, n_C, n_H, n_W))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {"trainable": sum(p.numel() for p in model.parameters()),
+            "non_trainable": sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked")),
+            "macs": sum(macs), "output_shape": tuple(out.shape[1:])}
+
+
+def assert_spec_equals(spec_path, model):
+    """The spec's totals equal the module's counts (counts_of) at the spec's own input; returns the report."""
+    from cnncalc import api
+
+    report = api.report(spec_path)
+    assert report.error is None, report.error
+    t = report.totals
+    theirs = counts_of(model, report.graph.input_shape)
+    ours = {"trainable": t.trainable, "non_trainable": t.non_trainable, "macs": t.macs,
+            "output_shape": tuple(t.output_shape)}
+    assert ours == theirs
+    return report

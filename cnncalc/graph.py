@@ -56,6 +56,15 @@ class Graph:
     def __post_init__(self):
         self._index = {n.name: n for n in self.nodes}
 
+    def reaching(self, target: str) -> set[str]:
+        """The layers whose outputs `target` reads, directly or through others, and target itself:
+        one walk back over the topological order. The analyzer warns of the rest; the trainer skips them."""
+        needed = {target}
+        for node in reversed(self.nodes):
+            if node.name in needed:
+                needed.update(node.inputs)
+        return needed
+
     def consumers(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {n.name: [] for n in self.nodes}
         for n in self.nodes:

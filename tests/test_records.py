@@ -256,3 +256,17 @@ def test_one_definition_imported_everywhere():
                 if '"×".join' in text or "'×'.join" in text or "n *= v" in text or 'INPUT = "input"' in text:
                     offenders.append(os.path.relpath(path, ROOT))
     assert offenders == []
+
+
+def test_which_layers_reach_the_output_is_one_fact():
+    """The analyzer's "never used" warnings and the trainer's skipped layers come from Graph.reaching."""
+    from helpers import spec
+
+    from cnncalc.analysis import analyze
+    from cnncalc.spec.parser import parse_text
+
+    text = spec("- conv: {filters: 2, kernel: 1, name: a}\n- conv: {filters: 2, kernel: 1, name: dead, from: input}\n"
+                "- conv: {filters: 2, kernel: 1, name: b, from: a}\n- flatten\n- dense: 3")
+    report = analyze(parse_text(text, "t.yaml"))
+    assert report.graph.reaching(report.graph.output) == {"input", "a", "b", report.rows[-2].name, report.graph.output}
+    assert [d.layer for d in report.diagnostics] == ["dead"]

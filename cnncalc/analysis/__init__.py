@@ -195,10 +195,7 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
 
 
 def _unused(graph: Graph) -> list[str]:
-    needed = {graph.output}
-    for node in reversed(graph.nodes):
-        if node.name in needed:
-            needed.update(node.inputs)
+    needed = graph.reaching(graph.output)
     return [n.name for n in graph.nodes if n.name not in needed and n.kind != INPUT]
 
 

@@ -99,10 +99,7 @@ class Network:
         self.n_classes = rows[self.logits].out_shape[0]
         self.input_shape = nchw(graph.input_shape)
         # the layers that lead to the logits; a dead branch (the analyzer warns of it) is not run
-        active = {self.logits}
-        for node in reversed(graph.nodes):
-            if node.name in active:
-                active.update(node.inputs)
+        active = graph.reaching(self.logits)
         self.store = Params(report)
         wants_grad = {INPUT: False}
         self.layers: list[Layer] = []

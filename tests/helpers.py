@@ -1,4 +1,6 @@
-"""One-line spec builders for tests: a new case is one line."""
+"""Shared test helpers: one-line spec builders (a new case is one line) and the finite-difference oracle."""
+
+import numpy as np
 
 from cnncalc.analysis import analyze
 from cnncalc.spec.parser import parse_text
@@ -15,3 +17,18 @@ def run(layers: str, input_shape=(8, 8, 3), blocks: str = "", strict: bool = Fal
 
 def row(report, name):
     return next(r for r in report.rows if r.name == name)
+
+
+def numeric_grad(f, x, eps=1e-6):
+    """Central differences of the scalar f() with respect to the float64 array x, one element at a
+    time (x is changed in place and put back): the independent oracle of every backward kernel."""
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        keep = x[idx]
+        x[idx] = keep + eps
+        up = f()
+        x[idx] = keep - eps
+        down = f()
+        x[idx] = keep
+        grad[idx] = (up - down) / (2 * eps)
+    return grad

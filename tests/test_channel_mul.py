@@ -16,24 +16,11 @@ import pytest
 from cnncalc.errors import DimensionError
 from cnncalc.layers.channel import kernels as chan_k
 from cnncalc.layers.merge import kernels as merge_k
-from helpers import row, run
+from helpers import numeric_grad, row, run
 
 rng = np.random.default_rng(7)
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
-
-def numeric_grad(f, x, eps=1e-6):
-    """Central differences of the scalar f at the float64 array x, one element at a time."""
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        keep = x[idx]
-        x[idx] = keep + eps
-        up = f()
-        x[idx] = keep - eps
-        down = f()
-        x[idx] = keep
-        grad[idx] = (up - down) / (2 * eps)
-    return grad
 
 
 # ------------------------------------------------------------------ rules, by hand

@@ -9,6 +9,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from helpers import numeric_grad
 
 from cnncalc.layers.activation import kernels as act
 from cnncalc.layers.dense import kernels as dense_k
@@ -22,19 +23,6 @@ rng = np.random.default_rng(0)
 def rand(*shape):
     return rng.standard_normal(shape).astype(np.float32)
 
-
-def numeric_grad(f, x, eps=1e-6):
-    """Central differences of the scalar f at the float64 array x, one element at a time."""
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        keep = x[idx]
-        x[idx] = keep + eps
-        up = f()
-        x[idx] = keep - eps
-        down = f()
-        x[idx] = keep
-        grad[idx] = (up - down) / (2 * eps)
-    return grad
 
 
 def away_from_zero(*shape):

@@ -12,7 +12,7 @@ import pytest
 from cnncalc.layers import arith
 from cnncalc.layers.pool import kernels as pool_k
 from cnncalc.render.messages import notation_text
-from helpers import row, run
+from helpers import numeric_grad, row, run
 
 rng = np.random.default_rng(7)
 
@@ -211,18 +211,6 @@ def python_kernels(monkeypatch):
             monkeypatch.setattr(pool_k, name, value.py_func)
     return pool_k
 
-
-def numeric_grad(f, x, eps=1e-6):
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        keep = x[idx]
-        x[idx] = keep + eps
-        up = f()
-        x[idx] = keep - eps
-        down = f()
-        x[idx] = keep
-        grad[idx] = (up - down) / (2 * eps)
-    return grad
 
 
 @pytest.mark.parametrize("in_hw, out_hw", SIZES[:3])

@@ -13,35 +13,15 @@ import pathlib
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from cnncalc.engine import api, atomic, events, optim
 from cnncalc.engine import train as tr
 from cnncalc.engine.options import _check_options
 from cnncalc.render.training import JsonLines
-from helpers import spec
+from test_runs import NET, make_data  # 240 training images (24 held out: 216 train), 60 test
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NET = spec("- conv: {filters: 4, kernel: 3, padding: 1}\n- relu\n- maxpool: 2\n- flatten\n- dense: 3\n- softmax",
-           (8, 8, 1))
-
-
-def make_data(folder, m=240):
-    """240 training images (a validation tenth of them: 24, so 216 train) and 60 test images, 3 classes."""
-    rng = np.random.default_rng(0)
-
-    def images(n):
-        y = rng.integers(0, 3, n)
-        x = rng.integers(0, 60, (n, 8, 8, 1))
-        for c, top in enumerate((0, 3, 5)):
-            x[y == c, top:top + 3] += 150
-        return x.astype(np.uint8), y
-
-    x, y = images(m)
-    x_test, y_test = images(60)
-    np.savez(folder / "d.npz", x=x, y=y, x_test=x_test, y_test=y_test)
-    return str(folder / "d.npz")
 
 
 # ------------------------------------------------------------------ one front door, no printing

@@ -55,23 +55,11 @@ def pads_text(window: Window) -> str:
 
 def notation_text(n: Notation) -> str:
     """The course notation of a layer: 'conv 5×5 s1 p0, 8', 'maxpool 2×2 s2', 'dense 10', 'relu'."""
-    if n.kind == "conv":
+    if n.kind in ("conv", "conv_transpose"):
         w = n.window
-        text = f"conv {w.f[0]}×{w.f[1]} s{pair_text(w.s)}{pads_text(w)}"
-        if w.d != (1, 1):
-            text += f" d{pair_text(w.d)}"
-        if n.depthwise:
-            text += " depthwise"
-        elif w.groups != 1:
-            text += f" g{w.groups}"
-        if not n.bias:
-            text += " no-bias"
-        return text + f", {n.n_C}"
-    if n.kind == "conv_transpose":
-        w = n.window
-        text = f"conv_transpose {w.f[0]}×{w.f[1]} s{pair_text(w.s)}{pads_text(w)}"
-        if n.value:
-            text += f" op{n.value}"
+        text = f"{n.kind} {w.f[0]}×{w.f[1]} s{pair_text(w.s)}{pads_text(w)}"
+        if n.kind == "conv_transpose" and n.value:
+            text += f" op{n.value}"  # output_padding
         if w.d != (1, 1):
             text += f" d{pair_text(w.d)}"
         if n.depthwise:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from cnncalc.layers import arith
 from cnncalc.layers.arith import PIXEL, ReceptiveField
+from cnncalc.render.messages import window_formula
 
 
 # ---------------------------------------------------------------- independent oracles
@@ -73,7 +74,7 @@ def test_record_keeps_the_arithmetic():
     assert rec.remainder == 1              # 4 mod 3
     assert not rec.exact
     assert rec.unread == 1                 # remainder 1, none of it padding
-    assert rec.formula() == "⌊(7 + 2·0 − 3)/3⌋ + 1 = 2"
+    assert window_formula(rec) == "⌊(7 + 2·0 − 3)/3⌋ + 1 = 2"
     exact = arith.out_length(32, 5)
     assert exact.exact and exact.remainder == 0 and exact.unread == 0
 
@@ -98,7 +99,7 @@ def test_dilation(n, f, s, d, p, expected, f_eff):
 
 
 def test_dilation_formula_text():
-    assert arith.out_length(10, 3, 1, 0, d=2).formula() == "⌊(10 + 2·0 − (2·(3 − 1) + 1))/1⌋ + 1 = 6"
+    assert window_formula(arith.out_length(10, 3, 1, 0, d=2)) == "⌊(10 + 2·0 − (2·(3 − 1) + 1))/1⌋ + 1 = 6"
 
 
 @pytest.mark.parametrize("n, f, s, p_a, p_b, expected", [
@@ -115,7 +116,7 @@ def test_asymmetric_padding(n, f, s, p_a, p_b, expected):
 
 
 def test_asymmetric_formula_text():
-    assert arith.out_length(5, 3, 2, 0, 1).formula() == "⌊(5 + 0 + 1 − 3)/2⌋ + 1 = 2"
+    assert window_formula(arith.out_length(5, 3, 2, 0, 1)) == "⌊(5 + 0 + 1 − 3)/2⌋ + 1 = 2"
 
 
 @pytest.mark.parametrize("n, f, s, p", [(3, 5, 1, 0), (3, 5, 2, 0), (1, 4, 1, 1)])
@@ -175,7 +176,7 @@ def test_googlenet_floor_would_differ():
 
 
 def test_ceil_formula_text():
-    assert arith.out_length(112, 3, 2, ceil=True).formula() == "⌈(112 + 2·0 − 3)/2⌉ + 1 = 56"
+    assert window_formula(arith.out_length(112, 3, 2, ceil=True)) == "⌈(112 + 2·0 − 3)/2⌉ + 1 = 56"
 
 
 # ---------------------------------------------------------------- same padding (TensorFlow)

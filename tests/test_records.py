@@ -93,17 +93,6 @@ def test_window_record_is_frozen():
         w.s = (2, 2)
 
 
-def test_resolved_view_for_the_engine():
-    """The engine's old string-keyed view, derived from the record and the shapes."""
-    r = run("- conv: {filters: 6, kernel: 3, stride: 2, padding: [0, 1, 1, 0], groups: 2}\n- maxpool: 2",
-            (9, 9, 4))
-    assert row(r, "conv1").resolved == {"pads": (0, 1, 1, 0), "stride": (2, 2), "groups": 2, "n_C": 6,
-                                        "n_C_prev": 4}
-    # conv1: ⌊(9 + 0 + 1 − 3)/2⌋ + 1 = 4 along both axes; the pool halves it
-    assert row(r, "maxpool1").resolved == {"pads": (0, 0, 0, 0), "stride": (2, 2)}
-    assert row(r, "maxpool1").out_shape == (2, 2, 6)
-    assert row(r, "input").resolved == {}
-
 
 # ---------------------------------------------------------------- diagnostic records
 
@@ -187,8 +176,6 @@ def test_notation_records_hold_the_numbers():
     assert notation_text(Notation("leaky_relu", value=0.1234567)) == "leaky_relu 0.123457"   # %g: six digits
     assert notation_text(row(r, "global_avgpool1").layer_type) == "global avgpool"
     assert row(r, "dense1").layer_type == Notation("dense", n=5, bias=False)
-    # the text property is render's text of the record
-    assert [x.notation for x in r.rows] == [notation_text(x.layer_type) for x in r.rows]
 
 
 def test_every_kind_returns_a_notation_record():

@@ -13,6 +13,7 @@ import pytest
 
 from cnncalc.errors import CnncalcError, DimensionError
 from helpers import row, run
+from cnncalc.render.messages import diagnostic_fix, diagnostic_message, notation_text
 
 
 def names(report):
@@ -55,7 +56,7 @@ def test_conv_basic_and_no_bias():
     assert c2.other_ops == 0
     assert rf(c2) == (5, 5, 1, 1)                        # 3 + 2·1
     assert r.error is None and r.diagnostics == []
-    assert c1.notation == "conv 3×3 s1 p0, 4" and c2.notation == "conv 3×3 s1 p0 no-bias, 2"
+    assert notation_text(c1.layer_type) == "conv 3×3 s1 p0, 4" and notation_text(c2.layer_type) == "conv 3×3 s1 p0 no-bias, 2"
 
 
 @pytest.mark.parametrize("padding, pads, shape", [
@@ -71,7 +72,7 @@ def test_conv_basic_and_no_bias():
 def test_conv_padding_forms(padding, pads, shape):
     r = run(f"- conv: {{filters: 1, kernel: 3, padding: {padding}}}", (8, 8, 1))
     c = row(r, "conv1")
-    assert c.resolved["pads"] == pads
+    assert c.window.p == pads
     assert c.out_shape == shape
     assert c.macs == shape[0] * shape[1] * 9
 
@@ -85,21 +86,21 @@ def test_conv_padding_forms(padding, pads, shape):
 def test_same_padding_resolved(n, kernel, stride, pads, out):
     r = run(f"- conv: {{filters: 2, kernel: {kernel}, stride: {stride}, padding: same}}", (n, n, 1))
     c = row(r, "conv1")
-    assert c.resolved["pads"] == pads
+    assert c.window.p == pads
     assert c.out_shape == (out, out, 2)
     assert r.diagnostics == []
 
 
 def test_same_padding_asymmetric_is_shown():
     r = run("- conv: {filters: 2, kernel: 3, stride: 2, padding: same}", (6, 6, 1))
-    assert "same(0,1,0,1)" in row(r, "conv1").notation
+    assert "same(0,1,0,1)" in notation_text(row(r, "conv1").layer_type)
 
 
 def test_same_padding_on_a_rectangular_input():
     # H: n 6, ⌈6/2⌉ = 3, total 2·2 + 3 − 6 = 1 → (0, 1); W: n 5, ⌈5/2⌉ = 3, total 4 + 3 − 5 = 2 → (1, 1)
     r = run("- conv: {filters: 1, kernel: 3, stride: 2, padding: same}", (6, 5, 1))
     c = row(r, "conv1")
-    assert c.resolved["pads"] == (0, 1, 1, 1)
+    assert c.window.p == (0, 1, 1, 1)
     assert c.out_shape == (3, 3, 1)
 
 
@@ -113,8 +114,8 @@ def test_conv_stride_dilation_and_rectangular_kernel():
     assert rf(c) == (5, 9, 1, 2)              # H 1 + 2·2, W 1 + 4·2; jumps 1, 2
     # W divides inexactly: (16 − 9)/2 + 1 = 4.5, one column never read; H is exact
     assert len(r.diagnostics) == 1
-    assert "(16 + 2·0 − (2·(5 − 1) + 1))/2 + 1 = 4.50 is not an integer along n_W" in r.diagnostics[0].message
-    assert "last input column is never read" in r.diagnostics[0].message
+    assert "(16 + 2·0 − (2·(5 − 1) + 1))/2 + 1 = 4.50 is not an integer along n_W" in diagnostic_message(r.diagnostics[0])
+    assert "last input column is never read" in diagnostic_message(r.diagnostics[0])
 
 
 def test_conv_stride_halves():
@@ -132,8 +133,8 @@ def test_groups():
     assert g.out_shape == (4, 4, 8)
     assert g.trainable == 152                 # 3·3·(4/2)·8 + 8 = 144 + 8
     assert g.macs == 2304                     # 4·4·8 = 128 outputs × 3·3·2
-    assert g.resolved["groups"] == 2
-    assert "g2" in g.notation
+    assert g.window.groups == 2
+    assert "g2" in notation_text(g.layer_type)
 
 
 def test_depthwise_default_filters_multiplier_and_no_bias():
@@ -144,12 +145,12 @@ def test_depthwise_default_filters_multiplier_and_no_bias():
     assert dw.out_shape == (4, 4, 8)          # filters default to n_C_prev
     assert dw.trainable == 80                 # 3·3·1·8 + 8
     assert dw.macs == 1152                    # 4·4·8 = 128 × 9
-    assert dw.resolved["groups"] == 8
+    assert dw.window.groups == 8
     assert mult.out_shape == (4, 4, 16)       # groups = n_C_prev = 8, two filters per channel
     assert mult.trainable == 160              # 3·3·1·16 + 16
     assert mult.macs == 2304                  # 4·4·16 = 256 × 9
     assert nb.out_shape == (4, 4, 16) and nb.trainable == 144 and nb.other_ops == 0   # 3·3·1·16
-    assert "depthwise" in dw.notation
+    assert "depthwise" in notation_text(dw.layer_type)
 
 
 def test_conv_without_filters_is_an_error():
@@ -168,7 +169,7 @@ def test_maxpool_short_form_stride_defaults_to_kernel():
     assert (m.trainable, m.non_trainable, m.macs) == (0, 0, 0)
     assert m.other_ops == 128                 # 4·4·2 outputs × 4 window reads
     assert rf(m) == (2, 2, 2, 2)
-    assert m.notation == "maxpool 2×2 s2"
+    assert notation_text(m.layer_type) == "maxpool 2×2 s2"
 
 
 def test_pool_with_explicit_stride_and_padding():
@@ -194,7 +195,7 @@ def test_ceil_mode():
     assert c.out_shape == (2, 2, 2)           # ⌈(4 − 3)/2⌉ + 1 = 2  (floor would give 1)
     assert c.other_ops == 72                  # 8 outputs × 9
     assert r.diagnostics == []
-    assert c.notation.endswith(" ceil")
+    assert notation_text(c.layer_type).endswith(" ceil")
 
 
 def test_ceil_mode_on_a_map_smaller_than_the_window():
@@ -214,7 +215,7 @@ def test_ceil_mode_googlenet_pool():
     assert r.diagnostics == []
     floor = run("- maxpool: {kernel: 3, stride: 2}", (112, 112, 64))
     assert row(floor, "maxpool1").out_shape == (55, 55, 64)   # ⌊109/2⌋ + 1
-    assert "ceil_mode: true" in floor.diagnostics[0].fix
+    assert "ceil_mode: true" in diagnostic_fix(floor.diagnostics[0])
 
 
 def test_pool_receptive_field_chain():
@@ -256,7 +257,7 @@ def test_flatten_and_dense():
     assert d1.other_ops == 5                  # bias adds
     assert rf(d1) == (2, 3, 1, 1)
     assert d2.trainable == 15 and d2.macs == 15 and d2.other_ops == 0   # 5·3
-    assert d2.notation == "dense 3 no-bias"
+    assert notation_text(d2.layer_type) == "dense 3 no-bias"
 
 
 def test_flatten_of_a_flat_vector_is_the_identity():
@@ -300,8 +301,8 @@ def test_elementwise_layers(layer, name, ops_per_element):
 
 def test_notations_of_elementwise_layers():
     r = run("- leaky_relu: 0.2\n- dropout: 0.25", (2, 2, 3))
-    assert row(r, "leaky_relu1").notation == "leaky_relu 0.2"
-    assert row(r, "dropout1").notation == "dropout 0.25"
+    assert notation_text(row(r, "leaky_relu1").layer_type) == "leaky_relu 0.2"
+    assert notation_text(row(r, "dropout1").layer_type) == "dropout 0.25"
 
 
 def test_input_row_and_totals():
@@ -368,10 +369,10 @@ def test_inexact_division_warns_with_arithmetic_and_a_fix():
     assert d.level == "warning" and d.layer == "conv1"
     assert (d.mark.line, d.mark.column) == (4, 5)
     # (7 + 0 − 3)/3 + 1 = 4/3 + 1 = 2.33
-    assert d.message == ("conv1: (7 + 2·0 − 3)/3 + 1 = 2.33 is not an integer along n_H and n_W — "
+    assert diagnostic_message(d) == ("conv1: (7 + 2·0 − 3)/3 + 1 = 2.33 is not an integer along n_H and n_W — "
                          "the last input row and column are never read")
     # p = 1: (7 + 2 − 3) = 6 divides by 3; strides dividing 4 (≤ 3): 1, 2; same padding (1, 1) is exact
-    assert d.fix == "padding 1 or stride 2 or padding: same divides exactly"
+    assert diagnostic_fix(d) == "padding 1 or stride 2 or padding: same divides exactly"
     assert row(r, "conv1").out_shape == (2, 2, 1)
 
 
@@ -390,16 +391,16 @@ def test_inexact_along_one_axis_with_several_lost_rows():
     r = run("- conv: {filters: 1, kernel: 3, stride: 3}", (8, 6, 1))
     assert len(r.diagnostics) == 1
     # H: (8 − 3)/3 + 1 = 2.67, remainder 2; W: (6 − 3)/3 + 1 = 2 exactly
-    assert r.diagnostics[0].message == ("conv1: (8 + 2·0 − 3)/3 + 1 = 2.67 is not an integer along n_H — "
+    assert diagnostic_message(r.diagnostics[0]) == ("conv1: (8 + 2·0 − 3)/3 + 1 = 2.67 is not an integer along n_H — "
                                         "the last 2 input rows are never read")
 
 
 def test_inexact_pool_suggests_ceil_mode():
     r = run("- maxpool: 2", (7, 7, 1))
     d = r.diagnostics[0]
-    assert d.message.startswith("maxpool1: (7 + 2·0 − 2)/2 + 1 = 3.50 is not an integer along n_H and n_W")
+    assert diagnostic_message(d).startswith("maxpool1: (7 + 2·0 − 2)/2 + 1 = 3.50 is not an integer along n_H and n_W")
     # no padding p ≤ 3 makes 5 + 2p even; of the strides ≤ 2 only 1 divides 5; ceil mode always fits
-    assert d.fix == "stride 1 or ceil_mode: true divides exactly"
+    assert diagnostic_fix(d) == "stride 1 or ceil_mode: true divides exactly"
 
 
 def test_warnings_do_not_stop_the_analysis():
@@ -428,7 +429,7 @@ def test_remainder_in_the_padding_is_not_a_warning():
 def test_unused_output_is_a_warning():
     r = run("- relu: {name: a}\n- tanh: {from: input}")
     assert [d.layer for d in r.diagnostics] == ["a"]
-    assert "never used" in r.diagnostics[0].message
+    assert "never used" in diagnostic_message(r.diagnostics[0])
 
 
 # ---------------------------------------------------------------- dimension errors
@@ -502,7 +503,7 @@ def test_huge_inexact_window_answers_at_once():
         r = run("- conv: {filters: 1, kernel: [999999998, 1], stride: 2}", (999999999, 1, 1))
     assert r.error is None
     assert row(r, "conv1").out_shape == (1, 1, 1)
-    assert len(r.diagnostics) == 1 and "1.50 is not an integer along n_H" in r.diagnostics[0].message
+    assert len(r.diagnostics) == 1 and "1.50 is not an integer along n_H" in diagnostic_message(r.diagnostics[0])
 
 
 def test_unread_rows_never_exceed_the_input():
@@ -510,7 +511,7 @@ def test_unread_rows_never_exceed_the_input():
     # window, at position 0 (padding).  The remainder is 2, but only one input row (position 2) exists.
     r = run("- conv: {filters: 1, kernel: 1, stride: 3, padding: [2, 0, 2, 0]}", (1, 1, 1))
     assert row(r, "conv1").out_shape == (1, 1, 1)
-    assert [d.message for d in r.diagnostics] == [
+    assert [diagnostic_message(d) for d in r.diagnostics] == [
         "conv1: (1 + 2 + 0 − 1)/3 + 1 = 1.67 is not an integer along n_H and n_W — "   # 2/3 + 1
         "the last input row and column are never read"]
 
@@ -529,4 +530,4 @@ def test_inexact_fix_offers_the_largest_stride_up_to_the_kernel():
     # no symmetric padding helps (6 + 2p − 3 is odd), 'same' pads (0, 1): (6 + 1 − 3)/2 + 1 = 3 exactly
     r = run("- conv: {filters: 1, kernel: 3, stride: 2}", (6, 6, 1))
     (d,) = r.diagnostics
-    assert d.fix == "stride 3 or padding: same divides exactly"
+    assert diagnostic_fix(d) == "stride 3 or padding: same divides exactly"

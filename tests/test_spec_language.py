@@ -7,6 +7,7 @@ from cnncalc.analysis import analyze, fold
 from cnncalc.errors import SpecError
 from cnncalc.spec.parser import parse_text
 from helpers import row, run, spec
+from cnncalc.render.messages import notation_text
 
 
 def names(report):
@@ -388,7 +389,7 @@ def test_fold_by_depth_keeps_totals():
         assert sum(x.folded for x in rows if x.kind != "input") == t.layers
     top = fold(r, 1)
     assert [x.name for x in top] == ["input", "u1", "repeat1", "parallel1", "flatten1"]
-    assert [x.notation for x in top[1:4]] == ["u", "repeat ×3", "parallel (add)"]
+    assert [notation_text(x.layer_type) for x in top[1:4]] == ["u", "repeat ×3", "parallel (add)"]
     # repeat1 folds 3 rounds × (conv + relu) = 6 layers; its output is that of its last layer
     assert top[2].folded == 6 and top[2].out_shape == (3, 3, 2) and top[2].output == "repeat1.2.u1.relu1"
     assert top[2].trainable == 3 * 6                              # each conv (2 + 1)·2 = 6

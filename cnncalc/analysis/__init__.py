@@ -75,26 +75,6 @@ class Row(_Counts):
     def __post_init__(self):
         self.output = self.output or self.name
 
-    @property
-    def notation(self) -> str:
-        """The course notation as text ('conv 5×5 s1 p0, 8'), as `render.messages` writes it."""
-        from cnncalc.render.messages import notation_text
-
-        return notation_text(self.layer_type)
-
-    @property
-    def resolved(self) -> dict:
-        """The window as the string-keyed dict the engine read before `window` existed.
-
-        conv: pads, stride, groups, n_C, n_C_prev; pooling: pads, stride; others: {}.
-        """
-        w = self.window
-        if w is None:
-            return {}
-        out = {"pads": w.p, "stride": w.s}
-        if w.groups is not None:
-            out.update(groups=w.groups, n_C=self.out_shape[2], n_C_prev=self.in_shapes[0][2])
-        return out
 
 
 @dataclass

@@ -55,11 +55,6 @@ class OutLength:
         """Input positions (not padding) that no window reaches: the remainder beyond p_b (floor mode)."""
         return 0 if self.ceil or self.span < 0 else min(max(self.remainder - self.p_b, 0), self.n)
 
-    def formula(self) -> str:
-        """The formula with its numbers, as a student writes it (worded in `render.messages`)."""
-        from cnncalc.render.messages import window_formula
-
-        return window_formula(self)
 
 
 def dilated_extent(f: int, d: int) -> int:

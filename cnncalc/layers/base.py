@@ -60,8 +60,7 @@ class Inference:
 class Diagnostic:
     """A dimension problem found at one layer: what happened (`detail`, a record with its numbers).
 
-    `render.messages` writes its sentence and its fix; `message` and `fix` are that text,
-    for library callers and tests.
+    `render.messages` writes its sentence and its fix (`diagnostic_message`, `diagnostic_fix`).
     """
 
     level: str  # 'warning' or 'error'
@@ -69,17 +68,6 @@ class Diagnostic:
     mark: Mark | None
     detail: InexactDivision | UnusedOutput | UnusedArgument
 
-    @property
-    def message(self) -> str:
-        from cnncalc.render.messages import diagnostic_message
-
-        return diagnostic_message(self)
-
-    @property
-    def fix(self) -> str:
-        from cnncalc.render.messages import diagnostic_fix
-
-        return diagnostic_fix(self)
 
 
 @dataclass(frozen=True)

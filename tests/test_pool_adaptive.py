@@ -235,3 +235,26 @@ def test_adaptive_backward_by_finite_differences(python_kernels, in_hw, out_hw):
     max_loss()                                         # standard normal values: no ties, no kinks within 1e-6
     k.maxpool_backward(dout, argmax, dx)
     np.testing.assert_allclose(dx, numeric_grad(max_loss, x), rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------------------------- padding at most half the window
+
+@pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
+def test_pool_padding_more_than_half_the_window_is_refused_where_pytorch_refuses(kind):
+    """PyTorch builds a pool only with p ≤ ⌊f/2⌋ on each side; cnncalc refuses the same cases, by
+    axis and by side (asymmetric paddings and rectangular windows included)."""
+    torch = pytest.importorskip("torch")
+    cases = [(f, p) for f in ((1, 1), (2, 2), (3, 3), (4, 4), (3, 5)) for p in ((0, 0), (1, 1), (2, 2), (1, 2), (3, 0))]
+    for f, p in cases:
+        module = getattr(torch.nn, "MaxPool2d" if kind == "maxpool" else "AvgPool2d")(f, 1, p)
+        try:
+            module(torch.zeros(1, 1, 9, 9))
+            torch_ok = True
+        except RuntimeError:
+            torch_ok = False
+        r = run(f"- {kind}: {{kernel: {list(f)}, stride: 1, padding: {list(p)}}}", (9, 9, 1))
+        assert (r.error is None) == torch_ok, (f, p, r.error)
+        if not torch_ok:
+            assert "more than half" in str(r.error) and str(r.error).startswith("t.yaml:4:")  # file:line of the layer
+    # one side alone: top 2 > ⌊3/2⌋ = 1
+    assert "padding 2 along n_H" in str(run(f"- {kind}: {{kernel: 3, padding: [2, 0, 0, 0]}}", (9, 9, 1)).error)

@@ -40,6 +40,17 @@ def require_map(kind: str, name: str, shape: Shape, mark: Mark | None, source: s
             mark, fix="move flatten (or global_avgpool) after the last conv/pool layer")
 
 
+def require_half_kernel_padding(kind: str, name: str, mark: Mark | None, w: Window) -> None:
+    """A pooling window's padding is at most ⌊f/2⌋ on each side (PyTorch's rule): more would let a
+    window lie wholly in the padding, where a max has no input and an average only zeros."""
+    for axis, f_a, pads in (("n_H", w.f[0], w.p[:2]), ("n_W", w.f[1], w.p[2:])):
+        if max(pads) > f_a // 2:
+            raise DimensionError(
+                f"{name}: {kind} padding {max(pads)} along {axis} is more than half its {f_a}-wide window "
+                f"(at most ⌊{f_a}/2⌋ = {f_a // 2} per side); a window could lie wholly in the padding",
+                mark, fix=f"padding at most {f_a // 2}, or a larger kernel")
+
+
 def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape,
           w: Window) -> tuple[int, int, list[Diagnostic]]:
     """Output (n_H, n_W) of the window `w` over in_shape, or a DimensionError when it does not fit.

@@ -32,6 +32,7 @@ def _window_infer(kind):
         f = fields["kernel"]
         s = fields["stride"] if fields["stride"] is not None else f
         w = window.resolve(fields["padding"], in_shape, f, s, ceil=fields["ceil_mode"])
+        window.require_half_kernel_padding(kind, name, mark, w)
         n_H, n_W, notes = window.slide(kind, name, mark, in_shape, w)
         n_C = in_shape[2]
         return Inference(

@@ -13,6 +13,7 @@ import pytest
 from cnncalc import data
 from cnncalc.data import cifar10, synthetic
 from cnncalc.errors import DataError
+from cnncalc.render.training import data_text
 
 MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
 
@@ -89,7 +90,7 @@ def test_idx_round_trip_split_and_normalisation(tmp_path, gz):
     assert np.array_equal(np.rint(ds.train.x * ds.std + ds.mean).astype(np.uint8), x[train])
     assert ds.input_shape == (6, 5, 1) and ds.n_classes == 10 and ds.class_names == [str(c) for c in range(10)]
     assert ds.kind == "IDX"
-    assert ds.description == f"IDX ({tmp_path.name}), 30 train / 10 val / 10 test, 6×5×1, 10 classes"
+    assert data_text(ds.summary) == f"IDX ({tmp_path.name}), 30 train / 10 val / 10 test, 6×5×1, 10 classes"
 
 
 def test_idx_images_file_finds_its_labels(tmp_path):
@@ -210,7 +211,7 @@ def test_validation_split_is_seeded_disjoint_and_complete(tmp_path):
     assert not np.array_equal(rows(c.val, c), rows(a.val, a))
     assert len(data.load(str(tmp_path / "d.npz"), val_fraction=0.33).val) == round(50 * 0.33) == 16
     none = data.load(str(tmp_path / "d.npz"), val_fraction=0)
-    assert none.val is None and len(none.train) == m and "50 train / 0 val / 0 test" in none.description
+    assert none.val is None and len(none.train) == m and "50 train / 0 val / 0 test" in data_text(none.summary)
     for bad in (1.0, -0.1, float("nan")):
         error(tmp_path / "d.npz", "field 'val_fraction': the validation fraction must be in [0, 1)",
               f"received {bad}", val_fraction=bad)
@@ -251,7 +252,7 @@ def test_npz_round_trip(tmp_path):
     assert_normalised(ds.train, x, mean, std)
     assert_normalised(ds.test, x[:5], mean, std)
     assert ds.class_names == ["cat", "dog", "eel"]
-    assert ds.description == "npz (d.npz), 20 train / 0 val / 5 test, 4×3×3, 3 classes"
+    assert data_text(ds.summary) == "npz (d.npz), 20 train / 0 val / 5 test, 4×3×3, 3 classes"
     gray = rng.normal(0, 1, (10, 5, 5)).astype(np.float32)  # (m, n_H, n_W) floats: one channel
     np.savez_compressed(tmp_path / "g.npz", x=gray, y=np.arange(10) % 2)
     g = data.load(str(tmp_path / "g.npz"), val_fraction=0)
@@ -331,7 +332,7 @@ def test_cifar10_round_trip(tmp_path, protocol):
     assert ds.train.y.tolist() == written["data_batch_1"][1] + written["data_batch_2"][1]
     assert ds.test.y.tolist() == written["test_batch"][1]
     assert ds.class_names[:3] == ["airplane", "automobile", "bird"] and ds.kind == "CIFAR-10"
-    assert ds.description == "CIFAR-10 (2 training batches), 12 train / 0 val / 6 test, 32×32×3, 10 classes"
+    assert data_text(ds.summary) == "CIFAR-10 (2 training batches), 12 train / 0 val / 6 test, 32×32×3, 10 classes"
 
 
 def test_cifar10_reads_batches_pickled_by_numpy_1(tmp_path):
@@ -387,7 +388,7 @@ def test_synthetic_is_deterministic_balanced_and_sized():
     assert np.bincount(np.concatenate([a.train.y, a.val.y]), minlength=5).tolist() == [100] * 5
     assert np.ptp(np.bincount(a.test.y, minlength=5)) <= 1
     assert a.class_names == ["filled square", "horizontal bar", "vertical bar", "cross", "ring"]
-    assert a.description == "synthetic shapes (seed 4), 450 train / 50 val / 83 test, 12×10×3, 5 classes"
+    assert data_text(a.summary) == "synthetic shapes (seed 4), 450 train / 50 val / 83 test, 12×10×3, 5 classes"
     c = data.load(None, input_shape=(12, 10, 3), n_classes=5, seed=5, synthetic_size=500)
     assert not np.array_equal(a.train.x, c.train.x)
     default = data.load(None, synthetic_size=100)
@@ -409,7 +410,7 @@ def test_synthetic_streams_and_contents():
     test_seed_0 = synthetic.load_synthetic((8, 8, 1), 4, seed=0, size=60)
     assert not np.array_equal(train_seed_1.x[:10], test_seed_0.x_test)
     wide = data.load(None, input_shape=(8, 8, 1), n_classes=30, synthetic_size=300)
-    assert wide.n_classes == 30 and wide.train.y.max() == 19 and "30 classes (20 drawn)" in wide.description
+    assert wide.n_classes == 30 and wide.train.y.max() == 19 and "30 classes (20 drawn)" in data_text(wide.summary)
     with pytest.raises(DataError, match="at least one image per class"):
         data.load(None, n_classes=10, synthetic_size=5)
 
@@ -487,3 +488,12 @@ def test_real_mnist():
     assert np.bincount(ds.test.y).tolist()[:3] == [980, 1135, 1032]  # the published per-digit test counts
     # MNIST's well-known statistics, 0.1307 and 0.3081 of 255, within the split's sampling error
     assert abs(ds.mean[0] / 255 - 0.1307) < 0.001 and abs(ds.std[0] / 255 - 0.3081) < 0.001
+
+
+def test_the_data_line_says_what_limit_kept():
+    """--limit's choice is in the summary and the line: 40 of the 500 synthetic training images
+    (synthetic_size 500), and the validation split (10 %, ⌊40/10⌋ = 4) carved from those 40."""
+    ds = data.load(None, input_shape=(12, 10, 3), n_classes=5, seed=4, synthetic_size=500, limit=40)
+    assert ds.summary.limited == (40, 500)
+    assert (ds.summary.n_train, ds.summary.n_val) == (36, 4)
+    assert data_text(ds.summary).startswith("synthetic shapes (seed 4), first 40 of 500 by class, 36 train / 4 val")

@@ -145,5 +145,5 @@ def load_cifar10(folder: str) -> Raw:
     x, y = (xs[0], ys[0]) if len(xs) == 1 else (np.concatenate(xs), np.concatenate(ys))
     test = os.path.join(folder, "test_batch")
     x_test, y_test = read_batch(test) if os.path.exists(test) else (None, None)
-    label = "CIFAR-10" if len(paths) == 5 else f"CIFAR-10 ({len(paths)} training batches)"
-    return Raw(x, y, x_test, y_test, kind="CIFAR-10", source=folder, class_names=class_names(folder), label=label)
+    return Raw(x, y, x_test, y_test, kind="CIFAR-10", source=folder, class_names=class_names(folder),
+               name=os.path.basename(os.path.normpath(folder)), parts=len(paths) if len(paths) < 5 else None)

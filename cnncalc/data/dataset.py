@@ -49,11 +49,28 @@ class Dataset:
     input_shape: tuple[int, int, int]
     mean: np.ndarray
     std: np.ndarray
-    description: str
+    summary: "Summary"
     class_names: list[str] = field(default_factory=list)
     kind: str = ""      # "IDX", "CIFAR-10", "npz", "synthetic"
     source: str = ""    # the path, or "synthetic"
     limit: object = None  # a data.limit.Limit when --limit chose the training rows
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a built data set is, for the training view (`render.training.data_text` words it)."""
+
+    kind: str                 # "IDX", "CIFAR-10", "npz", "synthetic"
+    name: str                 # the folder or file name; "" for synthetic
+    seed: int | None          # synthetic: the seed
+    parts: int | None         # CIFAR-10: training batches read, when fewer than five
+    limited: tuple[int, int] | None  # --limit: (rows taken, rows available), by class
+    n_train: int
+    n_val: int
+    n_test: int
+    shape: tuple[int, int, int]
+    n_classes: int
+    n_distinct: int | None    # synthetic: classes it can draw apart, when fewer than n_classes
 
 
 @dataclass
@@ -67,7 +84,10 @@ class Raw:
     kind: str
     source: str
     class_names: list[str] | None = None
-    label: str = ""       # how the description names the source, e.g. "IDX (mnist)"
+    name: str = ""        # the folder or file the data came from ("mnist", "d.npz"); "" for synthetic
+    seed: int | None = None    # synthetic: the seed that drew it
+    parts: int | None = None   # CIFAR-10: training batches read, when fewer than the five
+    limited: tuple[int, int] | None = None  # --limit: (rows taken, rows available)
     n_distinct: int | None = None  # synthetic only: how many classes it can draw apart
 
 
@@ -183,9 +203,7 @@ def build(raw: Raw, *, input_shape=None, n_classes=None, seed: int = 0, val_frac
     names = list(raw.class_names or ())
     names += [str(c) for c in range(len(names), k)]
     shape = tuple(int(v) for v in raw.x.shape[1:])
-    classes = f"{k} classes"
-    if raw.n_distinct is not None and raw.n_distinct < k:
-        classes += f" ({raw.n_distinct} drawn)"
-    description = (f"{raw.label or raw.kind}, {len(train):,} train / {n_val:,} val / "
-                   f"{len(test) if test else 0:,} test, {shape_text(shape)}, {classes}")
-    return Dataset(train, val, test, k, shape, mean, std, description, names, raw.kind, raw.source)
+    summary = Summary(raw.kind, raw.name, raw.seed, raw.parts, raw.limited, len(train), n_val,
+                      len(test) if test else 0, shape, k,
+                      raw.n_distinct if raw.n_distinct is not None and raw.n_distinct < k else None)
+    return Dataset(train, val, test, k, shape, mean, std, summary, names, raw.kind, raw.source)

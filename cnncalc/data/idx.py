@@ -200,4 +200,4 @@ def load_idx(path: str) -> Raw:
                 raise DataError(f"the test images are {shape_text(x_test.shape[1:3])} but the training images "
                                 f"are {shape_text(x.shape[1:3])}", Mark(test_images))
     name = os.path.basename(os.path.normpath(folder if os.path.isdir(path) else path))
-    return Raw(x, y, x_test, y_test, kind="IDX", source=path, label=f"IDX ({name})")
+    return Raw(x, y, x_test, y_test, kind="IDX", source=path, name=name)

@@ -131,4 +131,4 @@ def load_npz(path: str) -> Raw:
                             received=f"{c.dtype} {c.shape}")
         names = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in c.tolist()]
     return Raw(x, y, x_test, y_test, kind="npz", source=path, class_names=names,
-               label=f"npz ({os.path.basename(path)})")
+               name=os.path.basename(path))

@@ -95,7 +95,7 @@ def load(source: str | None = None, *, input_shape: tuple[int, int, int] | None 
         rows, chosen = stratified_first(raw.y, limit, raw.source)
         if chosen.taken < chosen.available:
             raw.x, raw.y = raw.x[rows], raw.y[rows]
-            raw.label = f"{raw.label or raw.kind}, first {chosen.taken:,} of {chosen.available:,} by class"
+            raw.limited = (chosen.taken, chosen.available)
     dataset = build(raw, input_shape=input_shape, n_classes=n_classes, seed=seed, val_fraction=val_fraction)
     dataset.limit = chosen
     return dataset

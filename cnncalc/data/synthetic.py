@@ -129,7 +129,7 @@ def load_synthetic(input_shape=None, n_classes=None, seed: int = 0, size: int = 
     x, y = generate(size, n_H, n_W, n_C, drawn, [0, seed])
     x_test, y_test = generate(max(size // 6, drawn), n_H, n_W, n_C, drawn, [1, seed])
     return Raw(x, y, x_test, y_test, kind="synthetic", source="synthetic",
-               class_names=[_class_name(c) for c in range(drawn)], label=f"synthetic shapes (seed {seed})",
+               class_names=[_class_name(c) for c in range(drawn)], seed=seed,
                n_distinct=drawn)
 
 

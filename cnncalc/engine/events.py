@@ -34,10 +34,10 @@ class Note:
 @dataclass(frozen=True)
 class Estimate:
     """engine.train.estimate's figures (bytes, seconds per epoch, …), the free memory (None:
-    unknown), the data set's description and the thread count."""
+    unknown), what the data set is (a data.dataset.Summary) and the thread count."""
     figures: dict
     free: int | None
-    data: str
+    data: object
     threads: int
 
 

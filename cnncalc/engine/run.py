@@ -212,7 +212,7 @@ def _build(report, config, dataset, splits, pool, free, on_event):
 
     n_train = len(splits["train"][1]) if "train" in splits else 0
     est = tr.estimate(report, config["batch_size"], n_train, config["optimizer"], config["momentum"], pool.n)
-    on_event(events.Estimate(est, free, dataset.description, pool.n))
+    on_event(events.Estimate(est, free, dataset.summary, pool.n))
     try:
         network = tr.Network(report, config["batch_size"])
     except (MemoryError, ValueError):  # ValueError: numpy's "array is too big" for a huge batch

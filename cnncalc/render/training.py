@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from cnncalc.errors import printable
+from cnncalc.shapes import shape_text
 from cnncalc.render.words import count, gib, kept_text
 from cnncalc.render.words import seconds as _seconds
 
@@ -65,11 +66,23 @@ def note_text(kind: str, values: dict) -> str:
     return _NOTES[kind](values)
 
 
-def estimate_line(console, est, free, description, threads):
+def data_text(s) -> str:
+    """A data set in one line (s: data.dataset.Summary): 'IDX (mnist), 54,000 train / 6,000 val /
+    10,000 test, 28×28×1, 10 classes'."""
+    source = {"IDX": f"IDX ({s.name})", "npz": f"npz ({s.name})", "synthetic": f"synthetic shapes (seed {s.seed})",
+              "CIFAR-10": "CIFAR-10" if s.parts is None else f"CIFAR-10 ({s.parts} training batches)"}.get(s.kind, s.kind)
+    if s.limited is not None:
+        source += f", first {s.limited[0]:,} of {s.limited[1]:,} by class"
+    classes = f"{s.n_classes} classes" + (f" ({s.n_distinct} drawn)" if s.n_distinct is not None else "")
+    return (f"{source}, {s.n_train:,} train / {s.n_val:,} val / {s.n_test:,} test, "
+            f"{shape_text(s.shape)}, {classes}")
+
+
+def estimate_line(console, est, free, summary, threads):
     """The data, then memory (of free memory) and time per epoch with their basis, in short lines."""
     if console is None:
         return
-    _say(console, f"data: {description}")
+    _say(console, f"data: {data_text(summary)}")
     free_text = f" of {gib(free)} free" if free else ""
     _say(console, f"memory: about {gib(est['bytes'])}{free_text}")
     _say(console, f"  weights {gib(est['weights'])}, gradients and optimiser "

@@ -49,6 +49,8 @@ MAX_BLOCK_DEPTH = 32
 MAX_EXPRESSION = 200
 TOP_KEYS = ("name", "input", "layers", "blocks", "description")
 RESERVED = ("name", "from")
+CALL_KEYS = RESERVED + ("flat",)  # what every block call takes beside its arguments
+CONSTRUCTS = ("parallel", "repeat", "sequential")
 MERGES = ("concat", "add", "mul")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 # the block input's shape, as course notation names it (in_channels is PyTorch's name for n_C)
@@ -68,21 +70,44 @@ class _Ref:
     mark: Mark | None
 
 
-class _Scope:
-    def __init__(self, prefix: str, parent: "_Scope | None", input_ref, path: tuple[str, ...]):
-        self.prefix = prefix
-        self.parent = parent
-        self.input_ref = input_ref  # what `input` means here: a full name or a _Ref
-        self.path = path
-        self.names: dict[str, str] = {}
-        self.counters: dict[str, int] = {}
+class _Names:
+    """Where full names come from: the prefix, the scope path (for --depth), the auto-name counters
+    and the local names already taken.  Block calls, repeats, parallels and sequentials each open
+    one; a `flat: true` construct shares its enclosing one, so its layers are named as if written
+    there.  In a sequential one, items without a name are numbered 0, 1, 2, … like nn.Sequential."""
 
-    def auto_name(self, stem: str) -> str:
+    def __init__(self, prefix: str, path: tuple[str, ...], sequential: bool = False):
+        self.prefix = prefix
+        self.path = path
+        self.sequential = sequential
+        self.used: set[str] = set()
+        self.counters: dict[str, int] = {}
+        self.index = 0
+
+    def auto(self, stem: str, taken, indexed: bool = True) -> str:
+        """The next free name: an index in a sequential, else the stem and a count (`conv3`)."""
+        if self.sequential and indexed:
+            self.index += 1
+            return str(self.index - 1)
         while True:
             self.counters[stem] = self.counters.get(stem, 0) + 1
             local = f"{stem}{self.counters[stem]}"
-            if local not in self.names:
+            if local not in self.used and local not in taken:
                 return local
+
+
+class _Scope:
+    """Where `from:` looks: the names written in one block call, branch, repeat pass or sequential,
+    then outwards.  `names` maps a local name to a full name (or what an empty construct read)."""
+
+    def __init__(self, parent: "_Scope | None", input_ref, names: _Names):
+        self.parent = parent
+        self.input_ref = input_ref  # what `input` means here: a full name or a _Ref
+        self.ns = names
+        self.names: dict[str, str] = {}
+
+    def auto_name(self, stem: str, indexed: bool = True) -> str:
+        return self.ns.auto(stem, self.names, indexed)
 
 
 class _Parser:
@@ -110,19 +135,33 @@ class _Parser:
     def error(self, message, mark, field=None, received=None, allowed=None, fix=None):
         return SpecError(message, mark, field, received, allowed, fix)
 
-    def _register(self, scope: _Scope, local: str, mark: Mark, field: str = "name") -> str:
-        if not isinstance(local, str) or not _NAME.match(local):
-            raise self.error("invalid layer name", mark, field, local,
-                             "letters, digits, '_' and '-', starting with a letter")
-        if local == INPUT:
-            raise self.error("'input' is reserved for the input of the network or block", mark, field, local)
-        if local in scope.names:
-            raise self.error("duplicate layer name", mark, field, local, "a name not used before in this block")
-        full = scope.prefix + local
+    def _register(self, scope: _Scope, local: str, mark: Mark, field: str = "name", auto: bool = False) -> str:
+        """Enter a local name in the lookup scope and its naming scope; the full name, unique by construction."""
+        if not auto:
+            if not isinstance(local, str) or not _NAME.match(local):
+                raise self.error("invalid layer name", mark, field, local,
+                                 "letters, digits, '_' and '-', starting with a letter")
+            if local == INPUT:
+                raise self.error("'input' is reserved for the input of the network or block", mark, field, local)
+        if local in scope.names or local in scope.ns.used:
+            where = scope.ns.prefix.rstrip(".") or "the top level"
+            raise self.error("duplicate layer name", mark, field, local,
+                             f"a name not used before in this block (full names under {where} must be unique, "
+                             "flat blocks, repeats and parallels included)")
+        full = scope.ns.prefix + local
         scope.names[local] = full
+        scope.ns.used.add(local)
         return full
 
+    def _flag(self, item: MDict, key: str) -> bool:
+        value = item.get(key, False)
+        if not isinstance(value, bool):
+            raise self.error(f"{key} must be true or false", item.where(key), key, value, "true or false")
+        return value
+
     def _add_node(self, node: Node) -> None:
+        if node.name in self.by_name or node.name in self.scopes:  # a guard: _register keeps names unique
+            raise self.error("duplicate layer name", node.mark, "name", node.name, "a full name used once")
         self.nodes.append(node)
         self.by_name[node.name] = node
         if len(self.nodes) > MAX_LAYERS:
@@ -160,7 +199,7 @@ class _Parser:
             args.key_marks = dict(item.key_marks)
             args.value_marks = dict(item.value_marks)
             return self.dispatch(kind_name, args, item.where("kind"), scope, prev)
-        heads = [k for k in item if isinstance(k, str) and (k in ("parallel", "repeat") or registry.lookup(k)
+        heads = [k for k in item if isinstance(k, str) and (k in CONSTRUCTS or registry.lookup(k)
                                                             or k in self.blocks)]
         if len(heads) != 1:
             if not heads:
@@ -176,6 +215,8 @@ class _Parser:
             return self.parallel(item, scope, prev)
         if head == "repeat":
             return self.repeat(item, scope, prev)
+        if head == "sequential":
+            return self.sequential(item, scope, prev)
         args = make_dict(item.where(head))
         if isinstance(value, MDict):
             args.update(value)
@@ -248,13 +289,31 @@ class _Parser:
                     raise self.error(f"{kind.name} needs {fld.name}", mark, fld.name, None, fld.doc)
                 fields[fld.name] = None if fld.default is None else normalise(fld, fld.default, kind.name, mark)
         inputs = self._inputs(args, scope, prev, kind.n_inputs == "many", kind.name, mark)
-        local = args["name"] if "name" in args else scope.auto_name(kind.name)
-        full = self._register(scope, local, args.where("name") if "name" in args else mark)
-        self._add_node(Node(full, kind.name, fields, inputs, mark, scope.path))
+        named = "name" in args
+        local = args["name"] if named else scope.auto_name(kind.name)
+        full = self._register(scope, local, args.where("name") if named else mark, auto=not named)
+        self._add_node(Node(full, kind.name, fields, inputs, mark, scope.ns.path))
         return full
 
+    def _open(self, scope: _Scope, item: MDict, stem: str, label: str, mark: Mark,
+              sequential: bool = False) -> tuple[str, _Names]:
+        """Register a construct that adds a segment to names; its full name and its naming scope."""
+        named = "name" in item
+        local = item["name"] if named else scope.auto_name(stem)
+        full = self._register(scope, local, item.where("name") if named else mark, auto=not named)
+        path = scope.ns.path + (full,)
+        self.scopes[full] = Scope(full, label, mark, len(path))
+        return full, _Names(full + ".", path, sequential)
+
+    def _alias(self, scope: _Scope, item: MDict) -> str | None:
+        """The `name:` of a flat construct: no segment, but `from:` can read the construct by it."""
+        if "name" not in item:
+            return None
+        self._register(scope, item["name"], item.where("name"))
+        return item["name"]
+
     def parallel(self, item: MDict, scope: _Scope, prev):
-        allowed = ("parallel", "merge", "name", "from")
+        allowed = ("parallel", "merge", "name", "from", "flat")
         for key in item:
             if key not in allowed:
                 raise self.error("unknown field for parallel", item.key_where(key), str(key), key,
@@ -268,25 +327,36 @@ class _Parser:
             raise self.error("parallel needs a list of branches", item.where("parallel"), "parallel",
                              branches, "a list of one or more chains, e.g. [[conv: ...], [conv: ...], []] "
                                        "([] is the identity)")
-        local = item["name"] if "name" in item else scope.auto_name("parallel")
-        full = self._register(scope, local, item.where("name") if "name" in item else mark)
+        kind = registry.lookup(merge)
+        if self._flag(item, "flat"):
+            # branches named in the enclosing scope; the merge node is the parallel's name, or `add1`:
+            # no index in a sequential (torchvision's adds are not modules)
+            start = self._inputs(item, scope, prev, False, "parallel", mark)[0]
+            node_name = self._alias(scope, item)
+            ends = [self.chain(branch, branches.where(i) if isinstance(branches, MList) else mark,
+                               _Scope(scope, start, scope.ns), start) for i, branch in enumerate(branches)]
+            if node_name is None:
+                node_name = self._register(scope, scope.auto_name(merge, indexed=False), mark, auto=True)
+            else:
+                node_name = scope.ns.prefix + node_name
+            self._add_node(Node(node_name, kind.name, {}, ends, mark, scope.ns.path))
+            return node_name
+        full, names = self._open(scope, item, "parallel", f"parallel ({merge})", mark)
+        local = full[len(scope.ns.prefix):]
         start = self._inputs(item, scope, prev, False, "parallel", mark)[0]
-        path = scope.path + (full,)
-        self.scopes[full] = Scope(full, f"parallel ({merge})", mark, len(path))
         ends = []
         for i, branch in enumerate(branches):
             bmark = branches.where(i) if isinstance(branches, MList) else mark
-            sub = _Scope(f"{full}.b{i}.", scope, start, path)
+            sub = _Scope(scope, start, _Names(f"{full}.b{i}.", names.path))
             ends.append(self.chain(branch, bmark, sub, start))
         node_name = f"{full}.{merge}"
-        kind = registry.lookup(merge)
-        self._add_node(Node(node_name, kind.name, {}, ends, mark, path))
+        self._add_node(Node(node_name, kind.name, {}, ends, mark, names.path))
         # the parallel's name refers to its merged output
         scope.names[local] = node_name
         return node_name
 
     def repeat(self, item: MDict, scope: _Scope, prev):
-        allowed = ("repeat", "layers", "name", "from")
+        allowed = ("repeat", "layers", "name", "from", "flat")
         for key in item:
             if key not in allowed:
                 raise self.error("unknown field for repeat", item.key_where(key), str(key), key, ", ".join(allowed))
@@ -300,23 +370,46 @@ class _Parser:
                              f"at most {MAX_LAYERS:,}")
         if "layers" not in item:
             raise self.error("repeat needs layers", mark, "layers", None, "a list of layers under layers:")
-        local = item["name"] if "name" in item else scope.auto_name("repeat")
-        full = self._register(scope, local, item.where("name") if "name" in item else mark)
+        flat = self._flag(item, "flat")
+        if flat:
+            local, full, names = self._alias(scope, item), None, scope.ns
+        else:
+            full, names = self._open(scope, item, "repeat", f"repeat ×{times}", mark)
+            local = full[len(scope.ns.prefix):]
         prev = self._inputs(item, scope, prev, False, "repeat", mark)[0]
-        path = scope.path + (full,)
-        self.scopes[full] = Scope(full, f"repeat ×{times}", mark, len(path))
         body, body_mark = item["layers"], item.where("layers")
         if body is None or body == []:
             self._tick(times, mark)  # nothing to build, but the passes still count
             times = 0
         for i in range(times):
             self._tick(1, mark)
-            here = f"{full}.{i}"
-            sub = _Scope(here + ".", scope, prev, path + (here,))
-            self.scopes[here] = Scope(here, f"repeat {i + 1} of {times}", mark, len(path) + 1)
+            if flat:  # each pass still has its own names for `from:`, but they continue the enclosing ones
+                sub = _Scope(scope, prev, names)
+            else:
+                here = f"{full}.{i}"
+                sub = _Scope(scope, prev, _Names(here + ".", names.path + (here,)))
+                self.scopes[here] = Scope(here, f"repeat {i + 1} of {times}", mark, len(names.path) + 1)
             prev = self.chain(body, body_mark, sub, prev)
-        scope.names[local] = prev
+        if local is not None:
+            scope.names[local] = prev
         return prev
+
+    def sequential(self, item: MDict, scope: _Scope, prev):
+        allowed = ("sequential", "name", "from")
+        for key in item:
+            if key not in allowed:
+                raise self.error("unknown field for sequential", item.key_where(key), str(key), key,
+                                 ", ".join(allowed))
+        mark = item.key_where("sequential")
+        body = item["sequential"]
+        if body is not None and not isinstance(body, list):
+            raise self.error("sequential needs a list of layers", item.where("sequential"), "sequential", body,
+                             "a list of layers, named 0, 1, 2, … unless they have a name:")
+        full, names = self._open(scope, item, "sequential", "sequential", mark, sequential=True)
+        start = self._inputs(item, scope, prev, False, "sequential", mark)[0]
+        end = self.chain(body, item.where("sequential"), _Scope(scope, start, names), start)
+        scope.names[full[len(scope.ns.prefix):]] = end
+        return end
 
     def call_block(self, block_name: str, args: MDict, mark: Mark, scope: _Scope, prev):
         block = self.blocks[block_name]
@@ -332,11 +425,11 @@ class _Parser:
             raise self.error(f"block '{block_name}' takes its arguments as a mapping", args.where("$short"),
                              block_name, args["$short"], "{" + ", ".join(f"{a}: …" for a in block["defaults"]) + "}")
         for key, value in args.items():
-            if key in RESERVED:
+            if key in CALL_KEYS:
                 continue
             if key not in block["defaults"]:
                 raise self.error(f"unknown argument for block '{block_name}'", args.key_where(key), str(key), key,
-                                 ", ".join(block["defaults"]) or "no arguments")
+                                 ", ".join(list(block["defaults"]) + list(CALL_KEYS)))
             values[key] = value
             given.add(key)
         # null as a default marks a required argument; null given in the call is an empty chain
@@ -344,19 +437,21 @@ class _Parser:
         if missing:
             raise self.error(f"block '{block_name}' needs argument {missing[0]}", mark, missing[0], None,
                              f"a value for {', '.join(missing)}")
-        local = args["name"] if "name" in args else scope.auto_name(block_name)
-        full = self._register(scope, local, args.where("name") if "name" in args else mark)
+        if self._flag(args, "flat"):
+            local, names = self._alias(scope, args), scope.ns
+        else:
+            full, names = self._open(scope, args, block_name, block_name, mark, block["sequential"])
+            local = full[len(scope.ns.prefix):]
         start = self._inputs(args, scope, prev, False, block_name, mark)[0]
-        path = scope.path + (full,)
-        self.scopes[full] = Scope(full, block_name, mark, len(path))
-        sub = _Scope(f"{full}.", scope, start, path)  # names look outwards from the call site
+        sub = _Scope(scope, start, names)  # names look outwards from the call site
         self._tick(block["size"], mark)
         shape = _LazyShape(self, start, block_name, mark)
         body = substitute(block["layers"], values, block_name, mark, shape=shape)
         self.block_stack.append(block_name)
         end = self.chain(body, block["mark"], sub, start)
         self.block_stack.pop()
-        scope.names[local] = end
+        if local is not None:
+            scope.names[local] = end
         return end
 
     # ------------------------------------------------------------ shapes during expansion
@@ -442,7 +537,7 @@ class _Parser:
     # ------------------------------------------------------------ messages
 
     def _kinds_text(self) -> str:
-        return ", ".join(registry.names() + ["parallel", "repeat"] + sorted(self.blocks))
+        return ", ".join(registry.names() + list(CONSTRUCTS) + sorted(self.blocks))
 
     def _fields_text(self, kind) -> str:
         return ", ".join([f.name for f in kind.fields] + list(RESERVED)) if kind.fields else "name, from"
@@ -453,7 +548,7 @@ class _Parser:
         if not isinstance(word, str):
             return None
         pool = candidates if candidates is not None else (
-            [a for k in registry.KINDS for a in (k.name,) + k.aliases] + ["parallel", "repeat"] + list(self.blocks))
+            [a for k in registry.KINDS for a in (k.name,) + k.aliases] + list(CONSTRUCTS) + list(self.blocks))
         close = difflib.get_close_matches(word.lower(), pool, n=1)
         return f"did you mean '{close[0]}'?" if close else None
 
@@ -605,23 +700,28 @@ def _blocks(tree: MDict) -> dict:
         where = raw.key_where(name)
         if not isinstance(name, str) or not _NAME.match(name):
             raise SpecError("invalid block name", where, "blocks", name, "letters, digits, '_' and '-'")
-        if registry.lookup(name) or name in ("parallel", "repeat", "kind"):
+        if registry.lookup(name) or name in CONSTRUCTS + ("kind",):
             raise SpecError("a block cannot take the name of a layer kind", where, "blocks", name,
                             "a name that is not a kind")
         if isinstance(body, MList):
             out[name] = {"defaults": {}, "layers": body, "mark": raw.where(name), "size": _size(body),
-                         "arg_marks": {}}
+                         "arg_marks": {}, "sequential": False}
             continue
         if not isinstance(body, MDict) or "layers" not in body:
             raise SpecError(f"block '{name}' needs layers", raw.where(name), name, body,
                             "a list of layers, or {args: {...}, layers: [...]}")
         for key in body:
-            if key not in ("args", "layers", "description"):
+            if key not in ("args", "layers", "sequential", "description"):
                 raise SpecError(f"unknown field for block '{name}'", body.key_where(key), str(key), key,
-                                "args, layers, description")
+                                "args, layers, sequential, description")
+        sequential = body.get("sequential", False)
+        if not isinstance(sequential, bool):
+            raise SpecError(f"block '{name}': sequential must be true or false", body.where("sequential"),
+                            "sequential", sequential, "true (layers without a name: are numbered 0, 1, 2, …) "
+                                                      "or false")
         defaults, marks = _block_args(name, body)
         out[name] = {"defaults": defaults, "layers": body["layers"], "mark": body.where("layers"),
-                     "size": _size(body["layers"]), "arg_marks": marks}
+                     "size": _size(body["layers"]), "arg_marks": marks, "sequential": sequential}
     return out
 
 
@@ -657,9 +757,9 @@ def _block_args(block: str, body: MDict) -> tuple[dict, dict]:
         if not isinstance(arg, str) or not _ARG.fullmatch("$" + arg):
             raise SpecError(f"block '{block}' has an argument that is not a name", mark, "args", arg,
                             "letters, digits and '_', starting with a letter or '_' (used as $name)")
-        if arg in RESERVED:
+        if arg in CALL_KEYS:
             raise SpecError(f"block '{block}' cannot take an argument called '{arg}'", mark, "args", arg,
-                            "any name but " + " and ".join(RESERVED) + ", which every call takes itself")
+                            "any name but " + ", ".join(CALL_KEYS) + ", which every call takes itself")
         if arg in SHAPE_ARGS:
             raise SpecError(f"block '{block}' cannot take an argument called '{arg}'", mark, "args", arg,
                             f"any name but {', '.join(SHAPE_ARGS)}: ${arg} is the size of the block's input")
@@ -712,7 +812,7 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
                         "a YAML list, one `- item` per layer")
     blocks = _blocks(tree)
     parser = _Parser(file, blocks, shape)
-    top = _Scope("", None, INPUT, ())
+    top = _Scope(None, INPUT, _Names("", ()))
     try:
         output = parser.chain(layers_value, tree.where("layers"), top, INPUT)
     except RecursionError:

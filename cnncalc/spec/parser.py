@@ -12,6 +12,7 @@ Accepted layer items (all documented in the README):
       merge: add
     - repeat: 3                             the chain under layers: three times
       layers: [...]
+    - sequential: [...]                     a chain whose unnamed items are named 0, 1, 2, … (nn.Sequential)
     - bottleneck: {filters: 64, stride: 2}  a block from blocks:, with its arguments
     - $norm                                 (in a block) a chain argument, spliced in; [] or null: no layer
 
@@ -20,8 +21,11 @@ block call's input.  The parser computes that shape while it expands, layer by l
 once, by the same `Kind.infer` the analysis uses), and only for calls whose body asks for it; so
 every field stays a plain number and the analysis and the trainer read the graph unchanged.
 
-Names are local to the block, branch or repeat they are written in; `from:`
-looks outwards, and `input` means the input of the enclosing block.
+Names are local to the block, branch, repeat or sequential they are written in; `from:`
+looks outwards, and `input` means the input of the enclosing block.  Full names are a second,
+separate matter (`_Names`): each construct adds a segment to them (`layer1.0.conv1`), except one
+marked `flat: true`, whose layers are named in the enclosing naming scope — so a spec can name its
+layers as torchvision's state_dict() does while `from:` keeps its meaning.
 """
 
 from __future__ import annotations

@@ -104,14 +104,25 @@ class _Scope:
     """Where `from:` looks: the names written in one block call, branch, repeat pass or sequential,
     then outwards.  `names` maps a local name to a full name (or what an empty construct read)."""
 
-    def __init__(self, parent: "_Scope | None", input_ref, names: _Names):
+    def __init__(self, parent: "_Scope | None", input_ref, names: _Names, owner: bool = True):
         self.parent = parent
         self.input_ref = input_ref  # what `input` means here: a full name or a _Ref
         self.ns = names
+        self.owner = owner  # False inside a flat construct: it shares the naming scope of another
         self.names: dict[str, str] = {}
+        self.counters: dict[str, int] = {}
 
-    def auto_name(self, stem: str, indexed: bool = True) -> str:
-        return self.ns.auto(stem, self.names, indexed)
+    def auto_name(self, stem: str) -> str:
+        """The local name of an unnamed item (`conv2`), counted in this scope: inside a flat block or
+        repeat `from:` means what it would without `flat`, whatever the full names became.  Where the
+        naming scope is this scope's own, names that flat constructs took there are skipped, so the
+        local name of a layer is the last segment of its full name (outside sequentials)."""
+        taken = self.ns.used if self.owner else ()
+        while True:
+            self.counters[stem] = self.counters.get(stem, 0) + 1
+            local = f"{stem}{self.counters[stem]}"
+            if local not in self.names and local not in taken:
+                return local
 
 
 class _Parser:
@@ -121,6 +132,7 @@ class _Parser:
         self.nodes: list[Node] = []
         self.scopes: dict[str, Scope] = {}
         self.block_stack: list[str] = []
+        self.call_marks: list[Mark] = []  # where each block on block_stack was called
         self.work = 0
         self.by_name: dict[str, Node] = {}
         self.shapes: dict[str, tuple] = {INPUT: input_shape}  # filled only when a block asks ($in_n_C)
@@ -139,23 +151,40 @@ class _Parser:
     def error(self, message, mark, field=None, received=None, allowed=None, fix=None):
         return SpecError(message, mark, field, received, allowed, fix)
 
-    def _register(self, scope: _Scope, local: str, mark: Mark, field: str = "name", auto: bool = False) -> str:
-        """Enter a local name in the lookup scope and its naming scope; the full name, unique by construction."""
-        if not auto:
+    def _register(self, scope: _Scope, item: MDict, stem: str, mark: Mark, segment: bool = True,
+                  segment_stem: str | None = None, indexed: bool = True) -> tuple[str, str | None]:
+        """Name an item: its local name, which `from:` reads, and its full name.
+
+        A `name:` is both.  Without one, the local name counts the stem in this scope (`conv2`) and
+        the full name's last segment comes from the naming scope: an index in a sequential, else the
+        stem (or segment_stem) counted there.  segment=False (a flat block call or repeat): no full
+        name, but a given name is still reserved in the naming scope."""
+        ns = scope.ns
+        if "name" in item:
+            local, where = item["name"], item.where("name")
             if not isinstance(local, str) or not _NAME.match(local):
-                raise self.error("invalid layer name", mark, field, local,
+                raise self.error("invalid layer name", where, "name", local,
                                  "letters, digits, '_' and '-', starting with a letter")
             if local == INPUT:
-                raise self.error("'input' is reserved for the input of the network or block", mark, field, local)
-        if local in scope.names or local in scope.ns.used:
-            where = scope.ns.prefix.rstrip(".") or "the top level"
-            raise self.error("duplicate layer name", mark, field, local,
-                             f"a name not used before in this block (full names under {where} must be unique, "
-                             "flat blocks, repeats and parallels included)")
-        full = scope.ns.prefix + local
+                raise self.error("'input' is reserved for the input of the network or block", where, "name", local)
+            if local in scope.names or local in ns.used:
+                calls = "".join(f" (in block '{b}' called at {m})" for b, m in zip(self.block_stack, self.call_marks))
+                raise self.error("duplicate layer name" + calls, where, "name", local,
+                                 "a name not used before in this block" + (
+                                     f"; full names under {ns.prefix.rstrip('.') or 'the top level'} must be "
+                                     "unique, flat blocks, repeats and parallels included" if local in ns.used
+                                     else ""))
+            ns.used.add(local)
+            full = ns.prefix + local if segment else None
+        else:
+            local, full = scope.auto_name(stem), None
+            if segment:
+                plain = scope.owner and not ns.sequential and segment_stem is None
+                last = local if plain else ns.auto(segment_stem or stem, scope.names, indexed)
+                ns.used.add(last)
+                full = ns.prefix + last
         scope.names[local] = full
-        scope.ns.used.add(local)
-        return full
+        return local, full
 
     def _flag(self, item: MDict, key: str) -> bool:
         value = item.get(key, False)
@@ -293,28 +322,17 @@ class _Parser:
                     raise self.error(f"{kind.name} needs {fld.name}", mark, fld.name, None, fld.doc)
                 fields[fld.name] = None if fld.default is None else normalise(fld, fld.default, kind.name, mark)
         inputs = self._inputs(args, scope, prev, kind.n_inputs == "many", kind.name, mark)
-        named = "name" in args
-        local = args["name"] if named else scope.auto_name(kind.name)
-        full = self._register(scope, local, args.where("name") if named else mark, auto=not named)
+        _, full = self._register(scope, args, kind.name, mark)
         self._add_node(Node(full, kind.name, fields, inputs, mark, scope.ns.path))
         return full
 
     def _open(self, scope: _Scope, item: MDict, stem: str, label: str, mark: Mark,
-              sequential: bool = False) -> tuple[str, _Names]:
-        """Register a construct that adds a segment to names; its full name and its naming scope."""
-        named = "name" in item
-        local = item["name"] if named else scope.auto_name(stem)
-        full = self._register(scope, local, item.where("name") if named else mark, auto=not named)
+              sequential: bool = False) -> tuple[str, str, _Names]:
+        """Name a construct that adds a segment to names: its local name, full name and naming scope."""
+        local, full = self._register(scope, item, stem, mark)
         path = scope.ns.path + (full,)
         self.scopes[full] = Scope(full, label, mark, len(path))
-        return full, _Names(full + ".", path, sequential)
-
-    def _alias(self, scope: _Scope, item: MDict) -> str | None:
-        """The `name:` of a flat construct: no segment, but `from:` can read the construct by it."""
-        if "name" not in item:
-            return None
-        self._register(scope, item["name"], item.where("name"))
-        return item["name"]
+        return local, full, _Names(full + ".", path, sequential)
 
     def parallel(self, item: MDict, scope: _Scope, prev):
         allowed = ("parallel", "merge", "name", "from", "flat")
@@ -336,17 +354,16 @@ class _Parser:
             # branches named in the enclosing scope; the merge node is the parallel's name, or `add1`:
             # no index in a sequential (torchvision's adds are not modules)
             start = self._inputs(item, scope, prev, False, "parallel", mark)[0]
-            node_name = self._alias(scope, item)
+            named = "name" in item
+            if named:
+                _, node_name = self._register(scope, item, "parallel", mark)
             ends = [self.chain(branch, branches.where(i) if isinstance(branches, MList) else mark,
-                               _Scope(scope, start, scope.ns), start) for i, branch in enumerate(branches)]
-            if node_name is None:
-                node_name = self._register(scope, scope.auto_name(merge, indexed=False), mark, auto=True)
-            else:
-                node_name = scope.ns.prefix + node_name
+                               _Scope(scope, start, scope.ns, owner=False), start) for i, branch in enumerate(branches)]
+            if not named:  # written after its branches, so that their counts come first
+                _, node_name = self._register(scope, item, "parallel", mark, segment_stem=merge, indexed=False)
             self._add_node(Node(node_name, kind.name, {}, ends, mark, scope.ns.path))
             return node_name
-        full, names = self._open(scope, item, "parallel", f"parallel ({merge})", mark)
-        local = full[len(scope.ns.prefix):]
+        local, full, names = self._open(scope, item, "parallel", f"parallel ({merge})", mark)
         start = self._inputs(item, scope, prev, False, "parallel", mark)[0]
         ends = []
         for i, branch in enumerate(branches):
@@ -376,10 +393,9 @@ class _Parser:
             raise self.error("repeat needs layers", mark, "layers", None, "a list of layers under layers:")
         flat = self._flag(item, "flat")
         if flat:
-            local, full, names = self._alias(scope, item), None, scope.ns
+            (local, full), names = self._register(scope, item, "repeat", mark, segment=False), scope.ns
         else:
-            full, names = self._open(scope, item, "repeat", f"repeat ×{times}", mark)
-            local = full[len(scope.ns.prefix):]
+            local, full, names = self._open(scope, item, "repeat", f"repeat ×{times}", mark)
         prev = self._inputs(item, scope, prev, False, "repeat", mark)[0]
         body, body_mark = item["layers"], item.where("layers")
         if body is None or body == []:
@@ -388,14 +404,13 @@ class _Parser:
         for i in range(times):
             self._tick(1, mark)
             if flat:  # each pass still has its own names for `from:`, but they continue the enclosing ones
-                sub = _Scope(scope, prev, names)
+                sub = _Scope(scope, prev, names, owner=False)
             else:
                 here = f"{full}.{i}"
                 sub = _Scope(scope, prev, _Names(here + ".", names.path + (here,)))
                 self.scopes[here] = Scope(here, f"repeat {i + 1} of {times}", mark, len(names.path) + 1)
             prev = self.chain(body, body_mark, sub, prev)
-        if local is not None:
-            scope.names[local] = prev
+        scope.names[local] = prev
         return prev
 
     def sequential(self, item: MDict, scope: _Scope, prev):
@@ -409,10 +424,10 @@ class _Parser:
         if body is not None and not isinstance(body, list):
             raise self.error("sequential needs a list of layers", item.where("sequential"), "sequential", body,
                              "a list of layers, named 0, 1, 2, … unless they have a name:")
-        full, names = self._open(scope, item, "sequential", "sequential", mark, sequential=True)
+        local, _, names = self._open(scope, item, "sequential", "sequential", mark, sequential=True)
         start = self._inputs(item, scope, prev, False, "sequential", mark)[0]
         end = self.chain(body, item.where("sequential"), _Scope(scope, start, names), start)
-        scope.names[full[len(scope.ns.prefix):]] = end
+        scope.names[local] = end
         return end
 
     def call_block(self, block_name: str, args: MDict, mark: Mark, scope: _Scope, prev):
@@ -442,20 +457,20 @@ class _Parser:
             raise self.error(f"block '{block_name}' needs argument {missing[0]}", mark, missing[0], None,
                              f"a value for {', '.join(missing)}")
         if self._flag(args, "flat"):
-            local, names = self._alias(scope, args), scope.ns
+            (local, _), names = self._register(scope, args, block_name, mark, segment=False), scope.ns
         else:
-            full, names = self._open(scope, args, block_name, block_name, mark, block["sequential"])
-            local = full[len(scope.ns.prefix):]
+            local, _, names = self._open(scope, args, block_name, block_name, mark, block["sequential"])
         start = self._inputs(args, scope, prev, False, block_name, mark)[0]
-        sub = _Scope(scope, start, names)  # names look outwards from the call site
+        sub = _Scope(scope, start, names, owner=names is not scope.ns)  # names look outwards from the call site
         self._tick(block["size"], mark)
         shape = _LazyShape(self, start, block_name, mark)
         body = substitute(block["layers"], values, block_name, mark, shape=shape)
         self.block_stack.append(block_name)
+        self.call_marks.append(mark)
         end = self.chain(body, block["mark"], sub, start)
         self.block_stack.pop()
-        if local is not None:
-            scope.names[local] = end
+        self.call_marks.pop()
+        scope.names[local] = end
         return end
 
     # ------------------------------------------------------------ shapes during expansion

@@ -151,7 +151,7 @@ class _Parser:
     def error(self, message, mark, field=None, received=None, allowed=None, fix=None):
         return SpecError(message, mark, field, received, allowed, fix)
 
-    def _register(self, scope: _Scope, item: MDict, stem: str, mark: Mark, segment: bool = True,
+    def _register(self, scope: _Scope, item: MDict, stem: str, segment: bool = True,
                   segment_stem: str | None = None, indexed: bool = True) -> tuple[str, str | None]:
         """Name an item: its local name, which `from:` reads, and its full name.
 
@@ -322,14 +322,14 @@ class _Parser:
                     raise self.error(f"{kind.name} needs {fld.name}", mark, fld.name, None, fld.doc)
                 fields[fld.name] = None if fld.default is None else normalise(fld, fld.default, kind.name, mark)
         inputs = self._inputs(args, scope, prev, kind.n_inputs == "many", kind.name, mark)
-        _, full = self._register(scope, args, kind.name, mark)
+        _, full = self._register(scope, args, kind.name)
         self._add_node(Node(full, kind.name, fields, inputs, mark, scope.ns.path))
         return full
 
     def _open(self, scope: _Scope, item: MDict, stem: str, label: str, mark: Mark,
               sequential: bool = False) -> tuple[str, str, _Names]:
         """Name a construct that adds a segment to names: its local name, full name and naming scope."""
-        local, full = self._register(scope, item, stem, mark)
+        local, full = self._register(scope, item, stem)
         path = scope.ns.path + (full,)
         self.scopes[full] = Scope(full, label, mark, len(path))
         return local, full, _Names(full + ".", path, sequential)
@@ -356,11 +356,11 @@ class _Parser:
             start = self._inputs(item, scope, prev, False, "parallel", mark)[0]
             named = "name" in item
             if named:
-                _, node_name = self._register(scope, item, "parallel", mark)
+                _, node_name = self._register(scope, item, "parallel")
             ends = [self.chain(branch, branches.where(i) if isinstance(branches, MList) else mark,
                                _Scope(scope, start, scope.ns, owner=False), start) for i, branch in enumerate(branches)]
             if not named:  # written after its branches, so that their counts come first
-                _, node_name = self._register(scope, item, "parallel", mark, segment_stem=merge, indexed=False)
+                _, node_name = self._register(scope, item, "parallel", segment_stem=merge, indexed=False)
             self._add_node(Node(node_name, kind.name, {}, ends, mark, scope.ns.path))
             return node_name
         local, full, names = self._open(scope, item, "parallel", f"parallel ({merge})", mark)
@@ -393,7 +393,7 @@ class _Parser:
             raise self.error("repeat needs layers", mark, "layers", None, "a list of layers under layers:")
         flat = self._flag(item, "flat")
         if flat:
-            (local, full), names = self._register(scope, item, "repeat", mark, segment=False), scope.ns
+            (local, full), names = self._register(scope, item, "repeat", segment=False), scope.ns
         else:
             local, full, names = self._open(scope, item, "repeat", f"repeat ×{times}", mark)
         prev = self._inputs(item, scope, prev, False, "repeat", mark)[0]
@@ -457,7 +457,7 @@ class _Parser:
             raise self.error(f"block '{block_name}' needs argument {missing[0]}", mark, missing[0], None,
                              f"a value for {', '.join(missing)}")
         if self._flag(args, "flat"):
-            (local, _), names = self._register(scope, args, block_name, mark, segment=False), scope.ns
+            (local, _), names = self._register(scope, args, block_name, segment=False), scope.ns
         else:
             local, _, names = self._open(scope, args, block_name, block_name, mark, block["sequential"])
         start = self._inputs(args, scope, prev, False, block_name, mark)[0]

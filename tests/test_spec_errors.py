@@ -204,7 +204,7 @@ CASES = [
     ("block-named-like-a-kind", "blocks:\n  relu:\n    layers: [tanh]\n" + H + "  - relu\n", SpecError, 2, 3,
      ["cannot take the name of a layer kind", "received 'relu'"]),
     ("block-unknown-field", "blocks:\n  b:\n    argz: {n: null}\n    layers: [relu]\n" + H + "  - b\n",
-     SpecError, 3, 5, ["unknown field for block 'b'", "field 'argz'", "allowed: args, layers, description"]),
+     SpecError, 3, 5, ["unknown field for block 'b'", "field 'argz'", "allowed: args, layers, sequential, description"]),
     ("block-without-layers", "blocks:\n  b:\n    args: {n: 1}\n" + H + "  - b\n", SpecError, 3, 5,
      ["block 'b' needs layers"]),
     ("block-args-wrong-type", "blocks:\n  b:\n    args: 3\n    layers: [relu]\n" + H + "  - b\n", SpecError, 3, 11,

@@ -208,7 +208,7 @@ SHIPPED = sorted(os.path.relpath(p, SPECS) for p in glob.glob(os.path.join(SPECS
 # The one warning the shipped specs may raise: a 1×1 stride-2 projection on an even map reads every
 # other row and column, so ⌊(n − 1)/2⌋ + 1 leaves the last one unread. torchvision's ResNets do the
 # same; the warning adds nothing there (the rows between windows are skipped too).
-PROJECTIONS = {f"layer{i}.{block}1.parallel1.b1.conv1" for i in (2, 3, 4) for block in ("basic", "bottleneck")}
+PROJECTIONS = {f"layer{i}.0.downsample.0" for i in (2, 3, 4)}  # torchvision's names (tests/test_tv_names.py)
 ALLOWED_WARNINGS = {spec: PROJECTIONS for spec in ("resnet18.yaml", "resnet34.yaml", "resnet50.yaml", "resnet152.yaml",
                                                     "resnext50_32x4d.yaml", "wide_resnet50_2.yaml")}
 # SqueezeNet 1.1's first conv (3×3, stride 2, no padding) on 224 leaves the last row and column

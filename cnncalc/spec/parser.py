@@ -12,6 +12,7 @@ Accepted layer items (all documented in the README):
       merge: add
     - repeat: 3                             the chain under layers: three times
       layers: [...]
+    - sequential: [...]                     a chain whose unnamed items are named 0, 1, 2, … (nn.Sequential)
     - bottleneck: {filters: 64, stride: 2}  a block from blocks:, with its arguments
     - $norm                                 (in a block) a chain argument, spliced in; [] or null: no layer
 
@@ -20,8 +21,11 @@ block call's input.  The parser computes that shape while it expands, layer by l
 once, by the same `Kind.infer` the analysis uses), and only for calls whose body asks for it; so
 every field stays a plain number and the analysis and the trainer read the graph unchanged.
 
-Names are local to the block, branch or repeat they are written in; `from:`
-looks outwards, and `input` means the input of the enclosing block.
+Names are local to the block, branch, repeat or sequential they are written in; `from:`
+looks outwards, and `input` means the input of the enclosing block.  Full names are a second,
+separate matter (`_Names`): each construct adds a segment to them (`layer1.0.conv1`), except one
+marked `flat: true`, whose layers are named in the enclosing naming scope — so a spec can name its
+layers as torchvision's state_dict() does while `from:` keeps its meaning.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ MAX_BLOCK_DEPTH = 32
 MAX_EXPRESSION = 200
 TOP_KEYS = ("name", "input", "layers", "blocks", "description")
 RESERVED = ("name", "from")
+CALL_KEYS = RESERVED + ("flat",)  # what every block call takes beside its arguments
+CONSTRUCTS = ("parallel", "repeat", "sequential")
 MERGES = ("concat", "add", "mul")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 # the block input's shape, as course notation names it (in_channels is PyTorch's name for n_C)
@@ -68,20 +74,54 @@ class _Ref:
     mark: Mark | None
 
 
-class _Scope:
-    def __init__(self, prefix: str, parent: "_Scope | None", input_ref, path: tuple[str, ...]):
+class _Names:
+    """Where full names come from: the prefix, the scope path (for --depth), the auto-name counters
+    and the local names already taken.  Block calls, repeats, parallels and sequentials each open
+    one; a `flat: true` construct shares its enclosing one, so its layers are named as if written
+    there.  In a sequential one, items without a name are numbered 0, 1, 2, … like nn.Sequential."""
+
+    def __init__(self, prefix: str, path: tuple[str, ...], sequential: bool = False):
         self.prefix = prefix
+        self.path = path
+        self.sequential = sequential
+        self.used: set[str] = set()
+        self.counters: dict[str, int] = {}
+        self.index = 0
+
+    def auto(self, stem: str, taken, indexed: bool = True) -> str:
+        """The next free name: an index in a sequential, else the stem and a count (`conv3`)."""
+        if self.sequential and indexed:
+            self.index += 1
+            return str(self.index - 1)
+        while True:
+            self.counters[stem] = self.counters.get(stem, 0) + 1
+            local = f"{stem}{self.counters[stem]}"
+            if local not in self.used and local not in taken:
+                return local
+
+
+class _Scope:
+    """Where `from:` looks: the names written in one block call, branch, repeat pass or sequential,
+    then outwards.  `names` maps a local name to a full name (or what an empty construct read)."""
+
+    def __init__(self, parent: "_Scope | None", input_ref, names: _Names, owner: bool = True):
         self.parent = parent
         self.input_ref = input_ref  # what `input` means here: a full name or a _Ref
-        self.path = path
+        self.ns = names
+        self.owner = owner  # False inside a flat construct: it shares the naming scope of another
         self.names: dict[str, str] = {}
         self.counters: dict[str, int] = {}
 
     def auto_name(self, stem: str) -> str:
+        """The local name of an unnamed item (`conv2`), counted in this scope: inside a flat block or
+        repeat `from:` means what it would without `flat`, whatever the full names became.  Where the
+        naming scope is this scope's own, names that flat constructs took there are skipped, so the
+        local name of a layer is the last segment of its full name (outside sequentials)."""
+        taken = self.ns.used if self.owner else ()
         while True:
             self.counters[stem] = self.counters.get(stem, 0) + 1
             local = f"{stem}{self.counters[stem]}"
-            if local not in self.names:
+            if local not in self.names and local not in taken:
                 return local
 
 
@@ -92,6 +132,7 @@ class _Parser:
         self.nodes: list[Node] = []
         self.scopes: dict[str, Scope] = {}
         self.block_stack: list[str] = []
+        self.call_marks: list[Mark] = []  # where each block on block_stack was called
         self.work = 0
         self.by_name: dict[str, Node] = {}
         self.shapes: dict[str, tuple] = {INPUT: input_shape}  # filled only when a block asks ($in_n_C)
@@ -110,19 +151,50 @@ class _Parser:
     def error(self, message, mark, field=None, received=None, allowed=None, fix=None):
         return SpecError(message, mark, field, received, allowed, fix)
 
-    def _register(self, scope: _Scope, local: str, mark: Mark, field: str = "name") -> str:
-        if not isinstance(local, str) or not _NAME.match(local):
-            raise self.error("invalid layer name", mark, field, local,
-                             "letters, digits, '_' and '-', starting with a letter")
-        if local == INPUT:
-            raise self.error("'input' is reserved for the input of the network or block", mark, field, local)
-        if local in scope.names:
-            raise self.error("duplicate layer name", mark, field, local, "a name not used before in this block")
-        full = scope.prefix + local
+    def _register(self, scope: _Scope, item: MDict, stem: str, segment: bool = True,
+                  segment_stem: str | None = None, indexed: bool = True) -> tuple[str, str | None]:
+        """Name an item: its local name, which `from:` reads, and its full name.
+
+        A `name:` is both.  Without one, the local name counts the stem in this scope (`conv2`) and
+        the full name's last segment comes from the naming scope: an index in a sequential, else the
+        stem (or segment_stem) counted there.  segment=False (a flat block call or repeat): no full
+        name, but a given name is still reserved in the naming scope."""
+        ns = scope.ns
+        if "name" in item:
+            local, where = item["name"], item.where("name")
+            if not isinstance(local, str) or not _NAME.match(local):
+                raise self.error("invalid layer name", where, "name", local,
+                                 "letters, digits, '_' and '-', starting with a letter")
+            if local == INPUT:
+                raise self.error("'input' is reserved for the input of the network or block", where, "name", local)
+            if local in scope.names or local in ns.used:
+                calls = "".join(f" (in block '{b}' called at {m})" for b, m in zip(self.block_stack, self.call_marks))
+                raise self.error("duplicate layer name" + calls, where, "name", local,
+                                 "a name not used before in this block" + (
+                                     f"; full names under {ns.prefix.rstrip('.') or 'the top level'} must be "
+                                     "unique, flat blocks, repeats and parallels included" if local in ns.used
+                                     else ""))
+            ns.used.add(local)
+            full = ns.prefix + local if segment else None
+        else:
+            local, full = scope.auto_name(stem), None
+            if segment:
+                plain = scope.owner and not ns.sequential and segment_stem is None
+                last = local if plain else ns.auto(segment_stem or stem, scope.names, indexed)
+                ns.used.add(last)
+                full = ns.prefix + last
         scope.names[local] = full
-        return full
+        return local, full
+
+    def _flag(self, item: MDict, key: str) -> bool:
+        value = item.get(key, False)
+        if not isinstance(value, bool):
+            raise self.error(f"{key} must be true or false", item.where(key), key, value, "true or false")
+        return value
 
     def _add_node(self, node: Node) -> None:
+        if node.name in self.by_name or node.name in self.scopes:  # a guard: _register keeps names unique
+            raise self.error("duplicate layer name", node.mark, "name", node.name, "a full name used once")
         self.nodes.append(node)
         self.by_name[node.name] = node
         if len(self.nodes) > MAX_LAYERS:
@@ -160,7 +232,7 @@ class _Parser:
             args.key_marks = dict(item.key_marks)
             args.value_marks = dict(item.value_marks)
             return self.dispatch(kind_name, args, item.where("kind"), scope, prev)
-        heads = [k for k in item if isinstance(k, str) and (k in ("parallel", "repeat") or registry.lookup(k)
+        heads = [k for k in item if isinstance(k, str) and (k in CONSTRUCTS or registry.lookup(k)
                                                             or k in self.blocks)]
         if len(heads) != 1:
             if not heads:
@@ -176,6 +248,8 @@ class _Parser:
             return self.parallel(item, scope, prev)
         if head == "repeat":
             return self.repeat(item, scope, prev)
+        if head == "sequential":
+            return self.sequential(item, scope, prev)
         args = make_dict(item.where(head))
         if isinstance(value, MDict):
             args.update(value)
@@ -248,13 +322,20 @@ class _Parser:
                     raise self.error(f"{kind.name} needs {fld.name}", mark, fld.name, None, fld.doc)
                 fields[fld.name] = None if fld.default is None else normalise(fld, fld.default, kind.name, mark)
         inputs = self._inputs(args, scope, prev, kind.n_inputs == "many", kind.name, mark)
-        local = args["name"] if "name" in args else scope.auto_name(kind.name)
-        full = self._register(scope, local, args.where("name") if "name" in args else mark)
-        self._add_node(Node(full, kind.name, fields, inputs, mark, scope.path))
+        _, full = self._register(scope, args, kind.name)
+        self._add_node(Node(full, kind.name, fields, inputs, mark, scope.ns.path))
         return full
 
+    def _open(self, scope: _Scope, item: MDict, stem: str, label: str, mark: Mark,
+              sequential: bool = False) -> tuple[str, str, _Names]:
+        """Name a construct that adds a segment to names: its local name, full name and naming scope."""
+        local, full = self._register(scope, item, stem)
+        path = scope.ns.path + (full,)
+        self.scopes[full] = Scope(full, label, mark, len(path))
+        return local, full, _Names(full + ".", path, sequential)
+
     def parallel(self, item: MDict, scope: _Scope, prev):
-        allowed = ("parallel", "merge", "name", "from")
+        allowed = ("parallel", "merge", "name", "from", "flat")
         for key in item:
             if key not in allowed:
                 raise self.error("unknown field for parallel", item.key_where(key), str(key), key,
@@ -268,25 +349,35 @@ class _Parser:
             raise self.error("parallel needs a list of branches", item.where("parallel"), "parallel",
                              branches, "a list of one or more chains, e.g. [[conv: ...], [conv: ...], []] "
                                        "([] is the identity)")
-        local = item["name"] if "name" in item else scope.auto_name("parallel")
-        full = self._register(scope, local, item.where("name") if "name" in item else mark)
+        kind = registry.lookup(merge)
+        if self._flag(item, "flat"):
+            # branches named in the enclosing scope; the merge node is the parallel's name, or `add1`:
+            # no index in a sequential (torchvision's adds are not modules)
+            start = self._inputs(item, scope, prev, False, "parallel", mark)[0]
+            named = "name" in item
+            if named:
+                _, node_name = self._register(scope, item, "parallel")
+            ends = [self.chain(branch, branches.where(i) if isinstance(branches, MList) else mark,
+                               _Scope(scope, start, scope.ns, owner=False), start) for i, branch in enumerate(branches)]
+            if not named:  # written after its branches, so that their counts come first
+                _, node_name = self._register(scope, item, "parallel", segment_stem=merge, indexed=False)
+            self._add_node(Node(node_name, kind.name, {}, ends, mark, scope.ns.path))
+            return node_name
+        local, full, names = self._open(scope, item, "parallel", f"parallel ({merge})", mark)
         start = self._inputs(item, scope, prev, False, "parallel", mark)[0]
-        path = scope.path + (full,)
-        self.scopes[full] = Scope(full, f"parallel ({merge})", mark, len(path))
         ends = []
         for i, branch in enumerate(branches):
             bmark = branches.where(i) if isinstance(branches, MList) else mark
-            sub = _Scope(f"{full}.b{i}.", scope, start, path)
+            sub = _Scope(scope, start, _Names(f"{full}.b{i}.", names.path))
             ends.append(self.chain(branch, bmark, sub, start))
         node_name = f"{full}.{merge}"
-        kind = registry.lookup(merge)
-        self._add_node(Node(node_name, kind.name, {}, ends, mark, path))
+        self._add_node(Node(node_name, kind.name, {}, ends, mark, names.path))
         # the parallel's name refers to its merged output
         scope.names[local] = node_name
         return node_name
 
     def repeat(self, item: MDict, scope: _Scope, prev):
-        allowed = ("repeat", "layers", "name", "from")
+        allowed = ("repeat", "layers", "name", "from", "flat")
         for key in item:
             if key not in allowed:
                 raise self.error("unknown field for repeat", item.key_where(key), str(key), key, ", ".join(allowed))
@@ -300,23 +391,44 @@ class _Parser:
                              f"at most {MAX_LAYERS:,}")
         if "layers" not in item:
             raise self.error("repeat needs layers", mark, "layers", None, "a list of layers under layers:")
-        local = item["name"] if "name" in item else scope.auto_name("repeat")
-        full = self._register(scope, local, item.where("name") if "name" in item else mark)
+        flat = self._flag(item, "flat")
+        if flat:
+            (local, full), names = self._register(scope, item, "repeat", segment=False), scope.ns
+        else:
+            local, full, names = self._open(scope, item, "repeat", f"repeat ×{times}", mark)
         prev = self._inputs(item, scope, prev, False, "repeat", mark)[0]
-        path = scope.path + (full,)
-        self.scopes[full] = Scope(full, f"repeat ×{times}", mark, len(path))
         body, body_mark = item["layers"], item.where("layers")
         if body is None or body == []:
             self._tick(times, mark)  # nothing to build, but the passes still count
             times = 0
         for i in range(times):
             self._tick(1, mark)
-            here = f"{full}.{i}"
-            sub = _Scope(here + ".", scope, prev, path + (here,))
-            self.scopes[here] = Scope(here, f"repeat {i + 1} of {times}", mark, len(path) + 1)
+            if flat:  # each pass still has its own names for `from:`, but they continue the enclosing ones
+                sub = _Scope(scope, prev, names, owner=False)
+            else:
+                here = f"{full}.{i}"
+                sub = _Scope(scope, prev, _Names(here + ".", names.path + (here,)))
+                self.scopes[here] = Scope(here, f"repeat {i + 1} of {times}", mark, len(names.path) + 1)
             prev = self.chain(body, body_mark, sub, prev)
         scope.names[local] = prev
         return prev
+
+    def sequential(self, item: MDict, scope: _Scope, prev):
+        allowed = ("sequential", "name", "from")
+        for key in item:
+            if key not in allowed:
+                raise self.error("unknown field for sequential", item.key_where(key), str(key), key,
+                                 ", ".join(allowed))
+        mark = item.key_where("sequential")
+        body = item["sequential"]
+        if body is not None and not isinstance(body, list):
+            raise self.error("sequential needs a list of layers", item.where("sequential"), "sequential", body,
+                             "a list of layers, named 0, 1, 2, … unless they have a name:")
+        local, _, names = self._open(scope, item, "sequential", "sequential", mark, sequential=True)
+        start = self._inputs(item, scope, prev, False, "sequential", mark)[0]
+        end = self.chain(body, item.where("sequential"), _Scope(scope, start, names), start)
+        scope.names[local] = end
+        return end
 
     def call_block(self, block_name: str, args: MDict, mark: Mark, scope: _Scope, prev):
         block = self.blocks[block_name]
@@ -332,11 +444,11 @@ class _Parser:
             raise self.error(f"block '{block_name}' takes its arguments as a mapping", args.where("$short"),
                              block_name, args["$short"], "{" + ", ".join(f"{a}: …" for a in block["defaults"]) + "}")
         for key, value in args.items():
-            if key in RESERVED:
+            if key in CALL_KEYS:
                 continue
             if key not in block["defaults"]:
                 raise self.error(f"unknown argument for block '{block_name}'", args.key_where(key), str(key), key,
-                                 ", ".join(block["defaults"]) or "no arguments")
+                                 ", ".join(list(block["defaults"]) + list(CALL_KEYS)))
             values[key] = value
             given.add(key)
         # null as a default marks a required argument; null given in the call is an empty chain
@@ -344,18 +456,20 @@ class _Parser:
         if missing:
             raise self.error(f"block '{block_name}' needs argument {missing[0]}", mark, missing[0], None,
                              f"a value for {', '.join(missing)}")
-        local = args["name"] if "name" in args else scope.auto_name(block_name)
-        full = self._register(scope, local, args.where("name") if "name" in args else mark)
+        if self._flag(args, "flat"):
+            (local, _), names = self._register(scope, args, block_name, segment=False), scope.ns
+        else:
+            local, _, names = self._open(scope, args, block_name, block_name, mark, block["sequential"])
         start = self._inputs(args, scope, prev, False, block_name, mark)[0]
-        path = scope.path + (full,)
-        self.scopes[full] = Scope(full, block_name, mark, len(path))
-        sub = _Scope(f"{full}.", scope, start, path)  # names look outwards from the call site
+        sub = _Scope(scope, start, names, owner=names is not scope.ns)  # names look outwards from the call site
         self._tick(block["size"], mark)
         shape = _LazyShape(self, start, block_name, mark)
         body = substitute(block["layers"], values, block_name, mark, shape=shape)
         self.block_stack.append(block_name)
+        self.call_marks.append(mark)
         end = self.chain(body, block["mark"], sub, start)
         self.block_stack.pop()
+        self.call_marks.pop()
         scope.names[local] = end
         return end
 
@@ -442,7 +556,7 @@ class _Parser:
     # ------------------------------------------------------------ messages
 
     def _kinds_text(self) -> str:
-        return ", ".join(registry.names() + ["parallel", "repeat"] + sorted(self.blocks))
+        return ", ".join(registry.names() + list(CONSTRUCTS) + sorted(self.blocks))
 
     def _fields_text(self, kind) -> str:
         return ", ".join([f.name for f in kind.fields] + list(RESERVED)) if kind.fields else "name, from"
@@ -453,7 +567,7 @@ class _Parser:
         if not isinstance(word, str):
             return None
         pool = candidates if candidates is not None else (
-            [a for k in registry.KINDS for a in (k.name,) + k.aliases] + ["parallel", "repeat"] + list(self.blocks))
+            [a for k in registry.KINDS for a in (k.name,) + k.aliases] + list(CONSTRUCTS) + list(self.blocks))
         close = difflib.get_close_matches(word.lower(), pool, n=1)
         return f"did you mean '{close[0]}'?" if close else None
 
@@ -605,23 +719,28 @@ def _blocks(tree: MDict) -> dict:
         where = raw.key_where(name)
         if not isinstance(name, str) or not _NAME.match(name):
             raise SpecError("invalid block name", where, "blocks", name, "letters, digits, '_' and '-'")
-        if registry.lookup(name) or name in ("parallel", "repeat", "kind"):
+        if registry.lookup(name) or name in CONSTRUCTS + ("kind",):
             raise SpecError("a block cannot take the name of a layer kind", where, "blocks", name,
                             "a name that is not a kind")
         if isinstance(body, MList):
             out[name] = {"defaults": {}, "layers": body, "mark": raw.where(name), "size": _size(body),
-                         "arg_marks": {}}
+                         "arg_marks": {}, "sequential": False}
             continue
         if not isinstance(body, MDict) or "layers" not in body:
             raise SpecError(f"block '{name}' needs layers", raw.where(name), name, body,
                             "a list of layers, or {args: {...}, layers: [...]}")
         for key in body:
-            if key not in ("args", "layers", "description"):
+            if key not in ("args", "layers", "sequential", "description"):
                 raise SpecError(f"unknown field for block '{name}'", body.key_where(key), str(key), key,
-                                "args, layers, description")
+                                "args, layers, sequential, description")
+        sequential = body.get("sequential", False)
+        if not isinstance(sequential, bool):
+            raise SpecError(f"block '{name}': sequential must be true or false", body.where("sequential"),
+                            "sequential", sequential, "true (layers without a name: are numbered 0, 1, 2, …) "
+                                                      "or false")
         defaults, marks = _block_args(name, body)
         out[name] = {"defaults": defaults, "layers": body["layers"], "mark": body.where("layers"),
-                     "size": _size(body["layers"]), "arg_marks": marks}
+                     "size": _size(body["layers"]), "arg_marks": marks, "sequential": sequential}
     return out
 
 
@@ -657,9 +776,9 @@ def _block_args(block: str, body: MDict) -> tuple[dict, dict]:
         if not isinstance(arg, str) or not _ARG.fullmatch("$" + arg):
             raise SpecError(f"block '{block}' has an argument that is not a name", mark, "args", arg,
                             "letters, digits and '_', starting with a letter or '_' (used as $name)")
-        if arg in RESERVED:
+        if arg in CALL_KEYS:
             raise SpecError(f"block '{block}' cannot take an argument called '{arg}'", mark, "args", arg,
-                            "any name but " + " and ".join(RESERVED) + ", which every call takes itself")
+                            "any name but " + ", ".join(CALL_KEYS) + ", which every call takes itself")
         if arg in SHAPE_ARGS:
             raise SpecError(f"block '{block}' cannot take an argument called '{arg}'", mark, "args", arg,
                             f"any name but {', '.join(SHAPE_ARGS)}: ${arg} is the size of the block's input")
@@ -712,7 +831,7 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
                         "a YAML list, one `- item` per layer")
     blocks = _blocks(tree)
     parser = _Parser(file, blocks, shape)
-    top = _Scope("", None, INPUT, ())
+    top = _Scope(None, INPUT, _Names("", ()))
     try:
         output = parser.chain(layers_value, tree.where("layers"), top, INPUT)
     except RecursionError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from cnncalc import __version__
 from cnncalc import layers as registry
 from cnncalc.layers.base import Field, allowed_text
-from cnncalc.spec.parser import MERGES
+from cnncalc.spec.parser import CONSTRUCTS, MERGES
 
 _ARG = {"type": "string", "pattern": r"\$", "description": "a block argument ($name) or integer expression"}
 _POS = {"type": "integer", "minimum": 1}
@@ -105,16 +105,22 @@ def schema() -> dict:
         alternatives.append({
             "description": f"{kind.name} (full form): {kind.doc}", "type": "object", "$ref": f"#/$defs/{kind.name}",
             "required": ["kind"], "properties": {"kind": {"enum": spellings}}, "unevaluatedProperties": False})
-    heads = kind_names + ["parallel", "repeat", "kind"]
+    heads = kind_names + list(CONSTRUCTS) + ["kind"]
     common = {"name": _ref("name"), "from": _ref("from")}
+    flat = {"type": "boolean", "description": "add no segment to the names: its layers are named as if written "
+                                              "in the enclosing scope"}
     alternatives += [
         {"type": "object", "description": "branches side by side, merged", "required": ["parallel"],
          "properties": {"parallel": {"type": "array", "minItems": 1,
                                      "items": {"anyOf": [_ref("layers"), _ref("layer"), {"type": "null"},
                                                          _ref("arg")]}},
-                        "merge": {"enum": list(MERGES)}, **common}, "additionalProperties": False},
+                        "merge": {"enum": list(MERGES)}, "flat": flat, **common}, "additionalProperties": False},
         {"type": "object", "description": "the layers below, k times", "required": ["repeat", "layers"],
-         "properties": {"repeat": {"anyOf": [_NONNEG, _ref("arg")]}, "layers": _ref("layers"), **common},
+         "properties": {"repeat": {"anyOf": [_NONNEG, _ref("arg")]}, "layers": _ref("layers"), "flat": flat,
+                        **common},
+         "additionalProperties": False},
+        {"type": "object", "description": "a chain whose layers without a name are named 0, 1, 2, … (nn.Sequential)",
+         "required": ["sequential"], "properties": {"sequential": _ref("layers"), **common},
          "additionalProperties": False},
         {"type": "object", "description": "a call of a block from blocks:, with its arguments",
          "minProperties": 1, "not": {"anyOf": [{"required": [h]} for h in heads]}},
@@ -139,7 +145,9 @@ def schema() -> dict:
                 {"type": "object", "required": ["layers"], "additionalProperties": False,
                  "properties": {"args": {"anyOf": [{"type": "object"},
                                                    {"type": "array", "items": {"type": "string"}}]},
-                                "layers": _ref("layers"), "description": {"type": "string"}}}]}},
+                                "layers": _ref("layers"), "description": {"type": "string"},
+                                "sequential": {"type": "boolean",
+                                               "description": "layers without a name are named 0, 1, 2, …"}}}]}},
         },
         "$defs": defs,
     }

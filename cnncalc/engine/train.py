@@ -127,7 +127,7 @@ class Loop:
 
         A diverging run's overflow is reported once, by the caller's check of the loss, not as
         numpy warnings from every kernel."""
-        net, b = self.network, len(y)
+        net = self.network
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             logits = net.forward(x, True, rng)
             loss, dz, aux_dz = self.loss(logits, y)

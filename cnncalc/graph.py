@@ -40,6 +40,18 @@ class Scope:
     depth: int
 
 
+@dataclass(frozen=True)
+class AuxHead:
+    """An extra output used only in training (the spec's `aux:`): loss += weight · CE(its logits).
+
+    name: the layer whose output are the aux logits (a block call's name resolved to its last layer).
+    """
+
+    name: str
+    weight: float
+    mark: Mark | None = None
+
+
 @dataclass
 class Graph:
     name: str
@@ -49,6 +61,7 @@ class Graph:
     output: str
     scopes: dict[str, Scope] = field(default_factory=dict)
     warnings: list = field(default_factory=list)  # the parser's Diagnostics (e.g. a block argument never used)
+    aux: tuple[AuxHead, ...] = ()  # training-only outputs, in the spec's order
 
     def node(self, name: str) -> Node:
         return self._index[name]
@@ -65,6 +78,15 @@ class Graph:
                 needed.update(node.inputs)
         return needed
 
+    def training_only(self) -> set[str]:
+        """The layers only the aux heads read: run in training, skipped by inference, counted apart."""
+        if not self.aux:
+            return set()
+        reached: set[str] = set()
+        for head in self.aux:
+            reached |= self.reaching(head.name)
+        return reached - self.reaching(self.output)
+
     def consumers(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {n.name: [] for n in self.nodes}
         for n in self.nodes:
@@ -74,7 +96,8 @@ class Graph:
 
 
 def build(name: str, file: str, input_shape: tuple, input_mark: Mark | None, nodes: list[Node],
-          output: str, scopes: dict[str, Scope], warnings: list | None = None) -> Graph:
+          output: str, scopes: dict[str, Scope], warnings: list | None = None,
+          aux: tuple[AuxHead, ...] = ()) -> Graph:
     """Order `nodes` topologically after the input node; SpecError on a cycle."""
     first = Node(INPUT, INPUT, {}, [], input_mark, ())  # the input node: its name and its kind
     by_name = {n.name: n for n in nodes}
@@ -99,7 +122,7 @@ def build(name: str, file: str, input_shape: tuple, input_mark: Mark | None, nod
         cycle = _find_cycle(stuck, by_name)
         raise SpecError("the layers form a cycle: " + " → ".join(cycle + [cycle[0]]),
                         by_name[cycle[0]].mark, "from", allowed="references to layers that do not read back")
-    return Graph(name, file, input_shape, [first] + ordered, output, scopes, list(warnings or ()))
+    return Graph(name, file, input_shape, [first] + ordered, output, scopes, list(warnings or ()), tuple(aux))
 
 
 def _find_cycle(stuck: list[Node], by_name: dict[str, Node]) -> list[str]:

@@ -113,7 +113,8 @@ def number(cell):
 # ---------------------------------------------------------------- parsing each format
 
 def table_parts(text):
-    """(titles, body rows, total row) of the box table, as lists of cell strings."""
+    """(titles, body rows, total row) of the box table, as lists of cell strings (the rows under
+    Total of a spec with aux heads: footer_rows)."""
     titles = None
     body, total = [], None
     for line in text.splitlines():
@@ -123,17 +124,31 @@ def table_parts(text):
             cells = [c.strip() for c in line.strip("│").split("│")]
             if cells[0] == "Total":
                 total = cells
-            else:
+            elif total is None:
                 body.append(cells)
     return titles, body, total
+
+
+FOOTER_ROWS = ("Inference", "Aux heads (training)")  # under Total, where a spec has aux heads
+
+
+def footer_rows(text):
+    """{label: cells} of the Inference and Aux rows under Total, in a table or markdown."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(("│", "| ")):
+            cells = [c.strip().strip("*") for c in re.split(r"(?<!\\)[│|]", line.strip().strip("│|"))]
+            if cells[0] in FOOTER_ROWS:
+                out[cells[0]] = cells
+    return out
 
 
 def markdown_parts(text):
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     titles = [c.strip() for c in lines[0].strip("|").split(" | ")]
     cells = [[c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))] for line in lines[1:]]
-    total = next(c for c in cells if c[0] == "**Total**")
-    return titles, [c for c in cells if c[0] != "**Total**"], total
+    at = next(i for i, c in enumerate(cells) if c[0] == "**Total**")
+    return titles, cells[:at], cells[at]
 
 
 TOTAL_LINES = {
@@ -168,9 +183,24 @@ def check_rows_sum_to_totals(titles, body, total, text):
         column_totals[titles[i]] = number(total[i])
     lines = printed_totals(text)
     assert lines, text
+    # with aux heads, the Inference and Aux rows split the Total: the [aux] rows sum to one, the rest
+    # to the other; params lines quote the Total (PyTorch counts the aux heads'), the rest Inference
+    footer = footer_rows(text)
+    inference = column_totals
+    if footer:
+        type_at = titles.index("Type")
+        inference = {}
+        for i in summed:
+            aux = sum(number(row[i]) for row in body if row[type_at].endswith("[aux]"))
+            rest = sum(number(row[i]) for row in body if not row[type_at].endswith("[aux]"))
+            assert (rest, aux) == (number(footer["Inference"][i]), number(footer["Aux heads (training)"][i]))
+            assert rest + aux == number(total[i]), titles[i]
+            inference[titles[i]] = rest
+        assert "Aux heads ([aux] rows, training only): " in text
     for title, value in lines.items():
         if title in column_totals:
-            assert value == column_totals[title], title
+            quoted = column_totals if title in ("Trainable", "Non-trainable", "Params") else inference
+            assert value == quoted[title], title
     if "Trainable" in lines and "Non-trainable" in lines:
         assert lines["Params"] == lines["Trainable"] + lines["Non-trainable"]
     if "MACs" in lines:
@@ -197,7 +227,7 @@ def test_table_printed_rows_sum_to_printed_totals(specs, command, spec):
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize("spec", ["lenet", "branchy", "resnet18"])
+@pytest.mark.parametrize("spec", ["lenet", "branchy", "resnet18", "googlenet"])
 def test_markdown_printed_rows_sum_to_printed_totals(specs, command, spec):
     result = ok(invoke(command, specs[spec], "--format", "markdown"))
     titles, body, total = markdown_parts(result.stdout)

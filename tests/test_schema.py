@@ -56,7 +56,7 @@ def test_schema_top_level(schema):
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["type"] == "object" and schema["additionalProperties"] is False
     assert schema["required"] == ["input", "layers"]
-    assert set(schema["properties"]) == {"name", "description", "input", "layers", "blocks"}
+    assert set(schema["properties"]) == {"name", "description", "input", "layers", "blocks", "aux"}
 
 
 def test_one_definition_per_kind_referenced_by_every_spelling(schema):

@@ -63,7 +63,7 @@ CASES = [
     # ------------------------------------------------ top level
     ("unknown-top-key", "input: [8, 8, 3]\nlayrs: []\n", SpecError, 2, 1,
      ["unknown top-level key", "field 'layrs'", "received 'layrs'",
-      "allowed: name, input, layers, blocks, description"]),
+      "allowed: name, input, layers, blocks, aux, description"]),
     ("missing-input", "layers: [relu]\n", SpecError, 1, 1,
      ["needs an input shape", "field 'input'", "[n_H, n_W, n_C] or [n]"]),
     ("missing-layers", "input: [8, 8, 3]\n", SpecError, 1, 1, ["needs layers", "field 'layers'"]),

@@ -4,7 +4,9 @@ gradients and a non-zero gradient reaching every trainable layer; a few small on
 
 The ImageNet specs reach their classifier through global or adaptive pooling, so a smaller image
 changes only the activations, not the parameters; 32×32 is the smallest input they all analyse at,
-except AlexNet (its stem and three stride-2 max pools need 64×64)."""
+except AlexNet (its stem and three stride-2 max pools need 64×64) and Inception v3, whose aux head needs
+the full 299×299 (a step of two images there takes seconds and about 1.3 GiB). The aux heads of GoogLeNet
+and Inception v3 train in the same step: their weighted losses reach every aux layer."""
 
 import re
 from pathlib import Path
@@ -28,6 +30,7 @@ INPUTS = {
     "densenet169": (32, 32, 3),
     "efficientnet_b0": (32, 32, 3),
     "googlenet": (32, 32, 3),
+    "inception_v3": None,
     "lenet5": None,
     "lenet5_classic": None,
     "mnist_lenet": None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnncalc import layers as registry
-from cnncalc.errors import CnncalcError, DimensionError
+from cnncalc.errors import CnncalcError, DimensionError, SpecError
 from cnncalc.graph import INPUT, Graph
 from cnncalc.layers.arith import BOUND, PIXEL, ReceptiveField
 from cnncalc.layers.base import Diagnostic
@@ -71,6 +71,7 @@ class Row(_Counts):
     window: Window | None = None
     folded: int = 1  # how many layers this row stands for
     output: str = ""  # the node whose output this row shows (a folded block: its last layer)
+    aux: bool = False  # only an auxiliary head reads it: it runs in training only
 
     def __post_init__(self):
         self.output = self.output or self.name
@@ -87,10 +88,28 @@ class Totals(_Counts):
     output_shape: Shape
     rf: ReceptiveField | None
     layers: int
+    # the aux heads' share: their params are in trainable/non_trainable above, their work is not in macs…
+    aux_trainable: int = 0
+    aux_non_trainable: int = 0
+    aux_macs: int = 0
+    aux_other_ops: int = 0
+    aux_activations: int = 0
 
     @property
     def params_bytes(self) -> int:
         return BYTES_PER_VALUE * self.params
+
+    @property
+    def aux_params(self) -> int:
+        return self.aux_trainable + self.aux_non_trainable
+
+    @property
+    def aux_flops(self) -> int:
+        return 2 * self.aux_macs
+
+    @property
+    def aux_activation_bytes(self) -> int:
+        return BYTES_PER_VALUE * self.aux_activations
 
 
 @dataclass
@@ -103,15 +122,22 @@ class Report:
     @property
     def totals(self) -> Totals:
         last = self.rows[-1] if self.rows else None
+        main = [r for r in self.rows if not r.aux]
+        aux = [r for r in self.rows if r.aux]
         return Totals(
             trainable=sum(r.trainable for r in self.rows),
             non_trainable=sum(r.non_trainable for r in self.rows),
-            macs=sum(r.macs for r in self.rows),
-            other_ops=sum(r.other_ops for r in self.rows),
-            activations=sum(r.activations for r in self.rows),
+            macs=sum(r.macs for r in main),
+            other_ops=sum(r.other_ops for r in main),
+            activations=sum(r.activations for r in main),
             output_shape=self._output_row().out_shape if self.error is None else (last.out_shape if last else ()),
             rf=self._output_row().rf if self.error is None else (last.rf if last else None),
             layers=sum(r.folded for r in self.rows if r.kind != INPUT),
+            aux_trainable=sum(r.trainable for r in aux),
+            aux_non_trainable=sum(r.non_trainable for r in aux),
+            aux_macs=sum(r.macs for r in aux),
+            aux_other_ops=sum(r.other_ops for r in aux),
+            aux_activations=sum(r.activations for r in aux),
         )
 
     def _output_row(self) -> Row:
@@ -132,6 +158,7 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
     diagnostics: list[Diagnostic] = list(graph.warnings)  # the parser's, e.g. a block argument never used
     shapes: dict[str, Shape] = {}
     rfs: dict[str, ReceptiveField] = {}
+    training_only = graph.training_only()
     for node in graph.nodes:
         if node.kind == INPUT:
             shape = graph.input_shape
@@ -165,8 +192,11 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
             inputs=list(node.inputs), in_shapes=in_shapes, out_shape=inf.out_shape,
             trainable=inf.trainable, non_trainable=inf.non_trainable, macs=inf.macs, other_ops=inf.other_ops,
             activations=elements(inf.out_shape), rf=inf.rf, depth=len(node.scope), scope=node.scope,
-            window=inf.window,
+            window=inf.window, aux=node.name in training_only,
         ))
+    wrong = _aux_mismatch(graph, shapes)
+    if wrong is not None:
+        return Report(graph, rows, diagnostics, wrong)
     unused = _unused(graph)
     for name in unused:
         node = graph.node(name)
@@ -174,8 +204,25 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
     return Report(graph, rows, diagnostics)
 
 
+def _aux_mismatch(graph: Graph, shapes: dict[str, Shape]) -> SpecError | None:
+    """An aux output must give the class scores the network's output gives: a vector of the same K."""
+    out = shapes[graph.output]
+    for head in graph.aux:
+        shape = shapes[head.name]
+        if len(out) != 1:
+            return SpecError("aux heads need a network whose output is a vector of class scores", head.mark,
+                             "aux", f"the output {shape_text(out)}", "a network ending in dense: K")
+        if shape != out:
+            return SpecError(f"aux output '{head.name}' must give the {out[0]:,} class scores the output gives",
+                             head.mark, "from", shape_text(shape), f"a vector ({out[0]:,})",
+                             f"end the aux head with dense: {out[0]}")
+    return None
+
+
 def _unused(graph: Graph) -> list[str]:
     needed = graph.reaching(graph.output)
+    for head in graph.aux:
+        needed |= graph.reaching(head.name)
     return [n.name for n in graph.nodes if n.name not in needed and n.kind != INPUT]
 
 
@@ -190,19 +237,20 @@ def fold(report: Report, depth: int | None) -> list[Row]:
         return list(report.rows)
     depth = max(depth, 1)
     out: list[Row] = []
-    open_rows: dict[str, Row] = {}
+    open_rows: dict[tuple[str, bool], Row] = {}
     for row in report.rows:
         if len(row.scope) < depth:
             out.append(row)
             continue
         scope_name = row.scope[depth - 1]
-        group = open_rows.get(scope_name)
+        # a block's training-only layers fold apart from the rest, so each row is wholly aux or not
+        group = open_rows.get((scope_name, row.aux))
         if group is None:
             info = report.graph.scopes.get(scope_name)
             label = Notation("block", label=info.label if info else "block")
             group = Row(scope_name, "block", label, list(row.inputs), list(row.in_shapes), row.out_shape,
-                        depth=depth - 1, scope=row.scope[:depth - 1], folded=0)
-            open_rows[scope_name] = group
+                        depth=depth - 1, scope=row.scope[:depth - 1], folded=0, aux=row.aux)
+            open_rows[(scope_name, row.aux)] = group
             out.append(group)
         group.out_shape, group.rf, group.output = row.out_shape, row.rf, row.name
         group.trainable += row.trainable

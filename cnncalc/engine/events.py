@@ -63,7 +63,8 @@ class EpochStarted:
 
 @dataclass(frozen=True)
 class BatchProgress:
-    """After a batch: images is this batch's count, loss and acc the epoch's running means."""
+    """After a batch: images is this batch's count, loss and acc the epoch's running means (the loss
+    the gradients follow: with aux heads, CE + Σ weight · CE of each aux head)."""
     epoch: int
     images: int
     loss: float

@@ -15,6 +15,9 @@ buffer as it is; a layer read by several (a residual's shortcut, the branches of
 them into a buffer of its own, copy for the first arrival and add for the rest.
 Layers that no trainable parameter lies behind (a pool right after the input) run no backward,
 and the first conv or dense layer computes no input gradient.
+
+Auxiliary heads (the spec's `aux:`) run only in a training forward: their logits are seeds of
+backward beside the main logits' (the loss adds weight · CE of each); an eval forward skips them.
 """
 
 from __future__ import annotations
@@ -45,10 +48,10 @@ def _trainers(graph) -> dict:
     return out
 
 
-def logits_of(graph, trainers) -> str:
-    """The layer whose output are the logits: the network's output, or the input of a final layer that
-    is fused with the loss (a softmax: cross-entropy applies it)."""
-    last = graph.node(graph.output)
+def logits_of(graph, trainers, output: str | None = None) -> str:
+    """The layer whose output are the logits: the network's output (or an aux head's, `output`), or the
+    input of a final layer that is fused with the loss (a softmax: cross-entropy applies it)."""
+    last = graph.node(graph.output if output is None else output)
     role = trainers.get(last.kind)  # none for a graph that is only its input
     return last.inputs[0] if role is not None and role.loss_input else last.name
 
@@ -83,7 +86,9 @@ class Network:
 
     params, grads: {name: float32 array} (engine.params), the trainable arrays and their
     gradients; buffers: running statistics. forward(x, train, rng) → logits (m, K), a view of
-    a buffer that the next forward overwrites; backward(dlogits) fills grads.
+    a buffer that the next forward overwrites; backward(dlogits, aux_dlogits) fills grads.
+    aux: [(layer, weight)], the aux heads' logits layers; after a training forward,
+    aux_logits() gives their (m, K) outputs in that order.
     """
 
     def __init__(self, report, batch: int):
@@ -99,7 +104,11 @@ class Network:
         self.n_classes = rows[self.logits].out_shape[0]
         self.input_shape = nchw(graph.input_shape)
         # the layers that lead to the logits; a dead branch (the analyzer warns of it) is not run
-        active = graph.reaching(self.logits)
+        self.inference = graph.reaching(self.logits)
+        self.aux = [(logits_of(graph, trainers, head.name), head.weight) for head in graph.aux]
+        active = set(self.inference)
+        for name, _ in self.aux:
+            active |= graph.reaching(name)
         self.store = Params(report)
         wants_grad = {INPUT: False}
         self.layers: list[Layer] = []
@@ -116,6 +125,8 @@ class Network:
             self.layers.append(layer)
             for i in node.inputs:
                 consumers[i] = consumers.get(i, 0) + 1
+        for name in [self.logits] + [name for name, _ in self.aux]:  # each loss reads its logits too
+            consumers[name] = consumers.get(name, 0) + 1
         # a layer read by several consumers sums their gradients in a buffer of its own
         self.sums = {name: _buffer(batch, nchw(rows[name].out_shape)) for name, k in consumers.items()
                      if k > 1 and wants_grad.get(name)}
@@ -133,7 +144,8 @@ class Network:
     def forward(self, x: np.ndarray, train: bool, rng=None) -> np.ndarray:
         """x: (b, n_C, n_H, n_W) or (b, n) float32, b ≤ batch → logits (b, K).
 
-        train: batch statistics and dropout (rng: the numpy Generator that draws the masks)."""
+        train: batch statistics and dropout (rng: the numpy Generator that draws the masks), and the
+        aux heads run too; in eval they are skipped."""
         if x.shape[1:] != self.input_shape or not 0 < len(x) <= self.batch:
             raise EngineError(f"internal: a batch of shape {x.shape} for a network built for "
                               f"({self.batch}, {', '.join(map(str, self.input_shape))})")
@@ -141,14 +153,39 @@ class Network:
             rng = np.random.default_rng(0)
         values = {INPUT: x}
         for layer in self.layers:
-            values[layer.name] = layer.forward([values[i] for i in layer.node.inputs], train, rng)
+            if train or layer.name in self.inference:
+                values[layer.name] = layer.forward([values[i] for i in layer.node.inputs], train, rng)
         self.values = values
         return values[self.logits]
 
-    def backward(self, dlogits: np.ndarray) -> None:
-        """Gradients of every trainable array into self.grads, from dloss/dlogits (b, K)."""
-        incoming = {self.logits: dlogits}
+    def aux_logits(self) -> list[np.ndarray]:
+        """The aux heads' logits (b, K) of the last training forward, in the spec's order."""
+        return [self.values[name] for name, _ in self.aux]
+
+    def backward(self, dlogits: np.ndarray, aux_dlogits=()) -> None:
+        """Gradients of every trainable array into self.grads, from dloss/dlogits (b, K) and, after a
+        training forward, dloss/d(aux logits) (b, K) for each aux head (the weight already applied);
+        an aux head given none gets zero gradients."""
+        incoming: dict[str, np.ndarray] = {}
         arrived: dict[str, int] = {}
+
+        def send(name, dx):
+            total = self.sums.get(name)
+            if total is None:
+                incoming[name] = dx
+                return
+            b = len(dx)
+            if arrived.get(name):
+                total[:b] += dx
+            else:
+                np.copyto(total[:b], dx)
+                incoming[name] = total[:b]
+            arrived[name] = arrived.get(name, 0) + 1
+
+        send(self.logits, dlogits)
+        for (name, _), d in zip(self.aux, aux_dlogits):
+            if self.wants_grad.get(name):
+                send(name, d)
         for layer in reversed(self.layers):
             if not layer.runs_backward:
                 continue
@@ -160,17 +197,7 @@ class Network:
             for name, dx in zip(layer.node.inputs, layer.backward(dout)):
                 if dx is None or not self.wants_grad[name]:
                     continue
-                total = self.sums.get(name)
-                if total is None:
-                    incoming[name] = dx
-                else:
-                    b = len(dx)
-                    if arrived.get(name):
-                        total[:b] += dx
-                    else:
-                        np.copyto(total[:b], dx)
-                        incoming[name] = total[:b]
-                    arrived[name] = arrived.get(name, 0) + 1
+                send(name, dx)
 
     # ------------------------------------------------------------ state
 

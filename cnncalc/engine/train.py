@@ -18,7 +18,12 @@ from cnncalc import api
 from cnncalc.engine.executor import Network, check_runnable, nchw
 from cnncalc.engine.optim import DEFAULT_LR, OPTIMIZERS  # noqa: F401 — their one definition, re-exported
 from cnncalc.errors import EngineError
-from cnncalc.layers.activation.kernels import softmax, softmax_cross_entropy
+from cnncalc.layers.activation.kernels import (
+    softmax,
+    softmax_cross_entropy,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+)
 from cnncalc.shapes import elements
 
 
@@ -75,6 +80,22 @@ class Loop:
         self.y = np.empty(batch_size, np.int64)
         self.dz = np.empty((batch_size, k), np.float32)
         self.p = np.empty((batch_size, k), np.float32)
+        self.aux_dz = [np.empty((batch_size, k), np.float32) for _ in network.aux]
+        self.aux_p = [np.empty((batch_size, k), np.float32) for _ in network.aux]
+
+    def loss(self, logits, y) -> tuple[float, np.ndarray, list[np.ndarray]]:
+        """After a training forward: (loss, dloss/dlogits, [dloss/d(aux logits)]) of the mean cross-entropy
+        of the main logits plus Σ weight · the aux heads' (GoogLeNet's recipe): each aux gradient is
+        weight·(p − onehot(y))/b."""
+        b = len(y)
+        loss, dz, _ = softmax_cross_entropy(logits, y, dz=self.dz[:b], p=self.p[:b])
+        aux_dz = []
+        for (_, weight), aux_logits, d, p in zip(self.network.aux, self.network.aux_logits(), self.aux_dz,
+                                                  self.aux_p):
+            aux_loss, cache = softmax_cross_entropy_forward(aux_logits, y, p=p[:b])
+            loss += weight * aux_loss
+            aux_dz.append(softmax_cross_entropy_backward(weight, cache, dz=d[:b]))
+        return loss, dz, aux_dz
 
     def warm_up(self) -> float:
         """Compile (or load from Numba's cache) every kernel of a training step before the first
@@ -91,8 +112,8 @@ class Loop:
         y[...] = 0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             logits = net.forward(x, True, np.random.default_rng(0))
-            _, dz, _ = softmax_cross_entropy(logits, y, dz=self.dz[:b], p=self.p[:b])
-            net.backward(dz)
+            _, dz, aux_dz = self.loss(logits, y)
+            net.backward(dz, aux_dz)
             softmax(net.forward(x, False), out=self.p[:b])
         for k, v in saved.items():
             net.buffers[k][...] = v
@@ -101,15 +122,18 @@ class Loop:
     def step(self, x, y, rng) -> tuple[float, int]:
         """One forward, backward and update on x: (b, …), y: (b,) → (mean loss, correct predictions).
 
+        The loss is the training loss the gradients follow: with aux heads, CE(main) + Σ weight · CE(aux);
+        the correct predictions are the main output's.
+
         A diverging run's overflow is reported once, by the caller's check of the loss, not as
         numpy warnings from every kernel."""
-        net, b = self.network, len(y)
+        net = self.network
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             logits = net.forward(x, True, rng)
-            loss, dz, _ = softmax_cross_entropy(logits, y, dz=self.dz[:b], p=self.p[:b])
+            loss, dz, aux_dz = self.loss(logits, y)
             correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
             if math.isfinite(loss):
-                net.backward(dz)
+                net.backward(dz, aux_dz)
                 self.optimizer.step(net.grads)
         return loss, correct
 
@@ -226,7 +250,7 @@ def estimate(report, batch_size: int, n_train: int, optimizer: str, momentum: fl
             kept += memory.per_sample
             workspace += memory.workspace
     activations = 4 * batch_size * per_sample + batch_size * kept
-    flops = 3 * t.flops
+    flops = 3 * (t.flops + t.aux_flops)  # training runs the aux heads too
     seconds = n_train * flops / (GFLOPS_PER_THREAD * 1e9 * max(threads, 1))
     total = weights + gradients + state + activations + workspace
     return {"bytes": total, "weights": weights, "gradients": gradients, "optimizer": state,

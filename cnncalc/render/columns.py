@@ -80,9 +80,16 @@ def _reads(row: Row) -> str:
     return ", ".join(name[len(prefix):] if prefix and name.startswith(prefix) else name for name in row.inputs)
 
 
+AUX_MARK = " [aux]"  # after the Type of a row only an auxiliary head reads (training only)
+
+
+def _type(row: Row) -> str:
+    return notation_text(row.layer_type) + (AUX_MARK if row.aux else "")
+
+
 COLUMNS = {c.key: c for c in (
     Column("name", "Layer", lambda r: r.name, justify="left"),
-    Column("notation", "Type", lambda r: notation_text(r.layer_type), justify="left"),
+    Column("notation", "Type", _type, justify="left"),
     Column("reads", "Reads", _reads, justify="left"),
     Column("in_shape", "Input", lambda r: " + ".join(shape_text(s) for s in r.in_shapes)),
     Column("out_shape", "Output", lambda r: shape_text(r.out_shape)),

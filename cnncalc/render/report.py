@@ -15,6 +15,7 @@ from cnncalc.analysis import Comparison, Report, Totals, fold
 from cnncalc.analysis.pause import paused_gc
 from cnncalc.errors import CnncalcError, printable
 from cnncalc.render.columns import (
+    AUX_MARK,
     COLUMNS,
     Column,
     cell,
@@ -87,11 +88,15 @@ def dumps(data) -> str:
     return text + "\n"
 
 
-def _totals_cells(columns: list[Column], totals_by_key: dict) -> list[str]:
+AUX_ROWS = "Aux heads (training)"  # the footer rows of a spec with aux heads, under "Total"
+INFERENCE_ROWS = "Inference"
+
+
+def _totals_cells(columns: list[Column], totals_by_key: dict, label: str = "Total") -> list[str]:
     out = []
     for c in columns:
         if c.key == "name":
-            out.append("Total")
+            out.append(label)
         elif c.summed:
             out.append(f"{totals_by_key[c.key]:,}")
         else:
@@ -101,6 +106,20 @@ def _totals_cells(columns: list[Column], totals_by_key: dict) -> list[str]:
 
 def _column_totals(rows, columns) -> dict:
     return {c.key: sum(c.value(r) for r in rows) for c in columns if c.summed}
+
+
+def _footer(report: Report, rows, columns) -> list[list[str]]:
+    """The Total row (every printed row); with aux heads, then its inference and aux parts.
+
+    The lines under the table quote them: params the Total row (PyTorch counts the aux heads'
+    parameters), MACs, other ops and activations the Inference row, the aux line the Aux row."""
+    if not any(c.summed for c in columns):
+        return []
+    footer = [_totals_cells(columns, _column_totals(rows, columns))]
+    if report.graph.aux:
+        footer.append(_totals_cells(columns, _column_totals([r for r in rows if not r.aux], columns), INFERENCE_ROWS))
+        footer.append(_totals_cells(columns, _column_totals([r for r in rows if r.aux], columns), AUX_ROWS))
+    return footer
 
 
 def _body(report: Report, rows, columns) -> list[list[str]]:
@@ -128,34 +147,51 @@ def _body(report: Report, rows, columns) -> list[list[str]]:
 
 
 def as_table(report: Report, rows, columns, command: str) -> str:
-    footer = [_totals_cells(columns, _column_totals(rows, columns))] if any(c.summed for c in columns) else []
     table = box_table([c.title for c in columns], _body(report, rows, columns), [c.justify for c in columns],
-                      footer, title=f"{report.graph.name} — {TITLES[command]}",
+                      _footer(report, rows, columns), title=f"{report.graph.name} — {TITLES[command]}",
                       caption=CONVENTION if command in ("flops", "summary") else None)
-    return table + _totals_text(report.totals, command, report.error is None) + "\n"
+    return table + _totals_text(report.totals, command, report.error is None, bool(report.graph.aux)) + "\n"
 
 
-def _totals_text(t: Totals, command: str, complete: bool) -> str:
+def _aux_text(t: Totals, command: str) -> str:
+    """The aux heads' line: what they add in training, apart from the inference figures above it."""
+    parts = []
+    if command in ("params", "summary"):
+        parts.append(f"{t.aux_trainable:,} trainable + {t.aux_non_trainable:,} non-trainable params "
+                     "(included in the params above)")
+    if command in ("flops", "summary"):
+        parts.append(f"MACs {t.aux_macs:,} ({human(t.aux_macs)}MAC), FLOPs {t.aux_flops:,}, "
+                     f"other ops {t.aux_other_ops:,}")
+    if command in ("shapes", "summary"):
+        parts.append(f"activations {t.aux_activations:,} values ({human_bytes(t.aux_activation_bytes)})")
+    return (f"Aux heads ({AUX_MARK.strip()} rows, training only): " + "; ".join(parts)
+            + (" — not in the inference figures above" if command != "params" else ""))
+
+
+def _totals_text(t: Totals, command: str, complete: bool, has_aux: bool = False) -> str:
     lines = []
     if not complete:
         lines.append("(totals up to the failing layer)")
+    inference = " — inference, aux heads not run" if has_aux else ""
     if command in ("params", "summary"):
         lines.append(f"Trainable params: {t.trainable:,} ({human(t.trainable)}) — PyTorch's parameters() count")
         lines.append(f"Non-trainable params: {t.non_trainable:,} (batchnorm running statistics; buffers in PyTorch)")
         lines.append(f"Total params: {t.params:,} ({human(t.params)}) — Keras' \"Total params\"")
         lines.append(f"Params memory (float32): {human_bytes(t.params_bytes)}")
     if command in ("flops", "summary"):
-        lines.append(f"MACs: {t.macs:,} ({human(t.macs)}MAC)")
+        lines.append(f"MACs: {t.macs:,} ({human(t.macs)}MAC){inference}")
         lines.append(f"FLOPs (2·MACs): {t.flops:,} ({human(t.flops)}FLOP)")
         lines.append(f"Other ops: {t.other_ops:,} ({human(t.other_ops)})")
     if command in ("shapes", "summary"):
         lines.append(f"Forward activations (float32, input included): {t.activations:,} values, "
-                     f"{human_bytes(t.activation_bytes)}")
+                     f"{human_bytes(t.activation_bytes)}{inference}")
         if t.output_shape:
             lines.append(f"Output: {shape_text(t.output_shape)}")
         if t.rf is not None:
             lines.append(f"Receptive field at the output: {rf_pair(t.rf.r_H, t.rf.r_W)}, "
                          f"jump {rf_pair(t.rf.j_H, t.rf.j_W)}")
+    if has_aux:
+        lines.append(_aux_text(t, command))
     return "\n".join(lines)
 
 
@@ -176,7 +212,7 @@ def as_json(report: Report, rows) -> dict:
             "activations": r.activations, "activation_bytes": r.activation_bytes,
             "receptive_field": [rf_value(r.rf.r_H), rf_value(r.rf.r_W)] if r.rf else None,
             "jump": [rf_value(r.rf.j_H), rf_value(r.rf.j_W)] if r.rf else None,
-            "depth": r.depth, "layers": r.folded,
+            "depth": r.depth, "layers": r.folded, "aux": r.aux,
         } for r in rows],
         "totals": {
             "trainable": t.trainable, "non_trainable": t.non_trainable, "params": t.params,
@@ -184,7 +220,12 @@ def as_json(report: Report, rows) -> dict:
             "activations": t.activations, "activation_bytes": t.activation_bytes,
             "output_shape": list(t.output_shape), "layers": t.layers,
             "receptive_field": [rf_value(t.rf.r_H), rf_value(t.rf.r_W)] if t.rf else None,
+            # the aux heads' share: in params above; apart from macs, flops, other_ops and activations
+            "aux_trainable": t.aux_trainable, "aux_non_trainable": t.aux_non_trainable, "aux_params": t.aux_params,
+            "aux_macs": t.aux_macs, "aux_flops": t.aux_flops, "aux_other_ops": t.aux_other_ops,
+            "aux_activations": t.aux_activations, "aux_activation_bytes": t.aux_activation_bytes,
         },
+        "aux": [{"layer": h.name, "weight": h.weight} for h in g.aux],
         "diagnostics": [diagnostic_json(d) for d in report.diagnostics],
         "error": error_json(report.error) if report.error else None,
     }
@@ -221,11 +262,10 @@ def as_markdown(report: Report, rows, columns, command: str) -> str:
     out.append("|" + "|".join(":---" if c.justify == "left" else "---:" for c in columns) + "|")
     for cells in _body(report, rows, columns):
         out.append("| " + " | ".join(esc(text) for text in cells) + " |")
-    if any(c.summed for c in columns):
-        out.append("| " + " | ".join(f"**{v}**" if v else "" for v in
-                                     _totals_cells(columns, _column_totals(rows, columns))) + " |")
+    for cells in _footer(report, rows, columns):
+        out.append("| " + " | ".join(f"**{esc(v)}**" if v else "" for v in cells) + " |")
     out.append("")
-    for line in _totals_text(report.totals, command, report.error is None).splitlines():
+    for line in _totals_text(report.totals, command, report.error is None, bool(report.graph.aux)).splitlines():
         out.append(f"- {line}")
     if command in ("flops", "summary"):
         out.append(f"- Convention: {CONVENTION}")

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from cnncalc import layers as registry
 from cnncalc.errors import Mark, SpecError
-from cnncalc.graph import INPUT, Graph, Node, Scope, build
+from cnncalc.graph import INPUT, AuxHead, Graph, Node, Scope, build
 from cnncalc.layers.arith import PIXEL
 from cnncalc.layers.base import MAX_SIZE, Diagnostic, normalise
 from cnncalc.layers.records import UnusedArgument
@@ -51,7 +51,7 @@ MAX_LAYERS = 200_000
 MAX_WORK = 1_000_000
 MAX_BLOCK_DEPTH = 32
 MAX_EXPRESSION = 200
-TOP_KEYS = ("name", "input", "layers", "blocks", "description")
+TOP_KEYS = ("name", "input", "layers", "blocks", "aux", "description")
 RESERVED = ("name", "from")
 CALL_KEYS = RESERVED + ("flat",)  # what every block call takes beside its arguments
 CONSTRUCTS = ("parallel", "repeat", "sequential")
@@ -840,7 +840,55 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
     for node in parser.nodes:
         node.inputs = [parser.resolve(r) for r in node.inputs]
     output = parser.resolve(output)
-    return build(name, file, shape, input_mark, parser.nodes, output, parser.scopes, _unused_arguments(blocks))
+    aux = _aux_heads(tree, parser, top, output)
+    return build(name, file, shape, input_mark, parser.nodes, output, parser.scopes, _unused_arguments(blocks), aux)
+
+
+_AUX_ALLOWED = "a list like [{from: aux1, weight: 0.3}]: a layer name and a loss weight ≥ 0"
+
+
+def _aux_heads(tree: MDict, parser: _Parser, top: _Scope, output: str) -> tuple[AuxHead, ...]:
+    """The spec's `aux:` entries, each resolved like `from:` (a block call's name means its last layer).
+
+    Whether each is a vector of the main output's classes needs the shapes: analysis checks that.
+    """
+    import math
+
+    raw = tree.get("aux")
+    if raw is None:
+        return ()
+    if not isinstance(raw, MList):
+        raise SpecError("aux must be a list of extra outputs", tree.where("aux"), "aux", raw, _AUX_ALLOWED)
+    heads: list[AuxHead] = []
+    for i, entry in enumerate(raw):
+        where = raw.where(i)
+        if not isinstance(entry, MDict):
+            raise SpecError("an aux entry must be a mapping", where, "aux", entry, _AUX_ALLOWED)
+        for key in entry:
+            if key not in ("from", "weight"):
+                raise SpecError("unknown field for an aux entry", entry.key_where(key), str(key), key, "from, weight")
+        if "from" not in entry or not isinstance(entry["from"], str):
+            raise SpecError("an aux entry needs the layer it reads", entry.where("from") if "from" in entry
+                            else where, "from", entry.get("from"), "one layer name, e.g. from: aux1")
+        if "weight" not in entry:
+            raise SpecError("an aux entry needs a loss weight", where, "weight", None,
+                            "a number ≥ 0, e.g. weight: 0.3 (GoogLeNet's)")
+        weight = entry["weight"]
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
+                or weight < 0:
+            raise SpecError("wrong aux weight", entry.where("weight"), "weight", weight, "a finite number ≥ 0")
+        mark = entry.where("from")
+        name = parser.resolve(_Ref(top, entry["from"], mark))
+        if name == INPUT:
+            raise SpecError("an aux output cannot be the input", mark, "from", entry["from"],
+                            "a layer whose output are class scores")
+        if name == output:
+            raise SpecError("the network's output cannot also be an aux output", mark, "from", entry["from"],
+                            "a layer of a training-only head, not the last layer")
+        if any(h.name == name for h in heads):
+            raise SpecError("aux output listed twice", mark, "from", entry["from"], "each aux output once")
+        heads.append(AuxHead(name, float(weight), mark))
+    return tuple(heads)
 
 
 def parse_file(path: str, input_override: tuple | None = None) -> Graph:

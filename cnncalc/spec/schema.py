@@ -148,6 +148,13 @@ def schema() -> dict:
                                 "layers": _ref("layers"), "description": {"type": "string"},
                                 "sequential": {"type": "boolean",
                                                "description": "layers without a name are named 0, 1, 2, …"}}}]}},
+            "aux": {"type": "array", "description": "extra outputs used only in training: "
+                                                    "loss += weight · cross-entropy of each",
+                    "items": {"type": "object", "required": ["from", "weight"], "additionalProperties": False,
+                              "properties": {"from": {"type": "string", "description": "the layer (or block "
+                                                      "call) whose output are the aux head's class scores"},
+                                             "weight": {"type": "number", "minimum": 0,
+                                                        "description": "the aux loss's weight, e.g. 0.3"}}}},
         },
         "$defs": defs,
     }

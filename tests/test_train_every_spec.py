@@ -42,6 +42,7 @@ INPUTS = {
     "regnet_y_400mf": (32, 32, 3),
     "resnet152": (32, 32, 3),
     "resnet18": (32, 32, 3),
+    "resnet18_cifar": None,
     "resnet34": (32, 32, 3),
     "resnet50": (32, 32, 3),
     "resnext50_32x4d": (32, 32, 3),

@@ -26,6 +26,10 @@ SPECS = [  # spec, constructor name, keyword arguments
     ("vgg16", "vgg16", {}),
     ("vgg19_bn", "vgg19_bn", {}),
     ("alexnet", "alexnet", {}),
+    ("mobilenet_v2", "mobilenet_v2", {}),
+    ("mobilenet_v3_small", "mobilenet_v3_small", {}),
+    ("mobilenet_v3_large", "mobilenet_v3_large", {}),
+    ("efficientnet_b0", "efficientnet_b0", {}),
 ]
 SKIP: dict[str, str] = {}  # spec → why its names do not follow torchvision's yet
 

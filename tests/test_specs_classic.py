@@ -213,9 +213,9 @@ ALLOWED_WARNINGS = {spec: PROJECTIONS for spec in ("resnet18.yaml", "resnet34.ya
                                                     "resnext50_32x4d.yaml", "wide_resnet50_2.yaml")}
 # SqueezeNet 1.1's first conv (3×3, stride 2, no padding) on 224 leaves the last row and column
 # unread, ⌊(224 − 3)/2⌋ + 1 = 111, as torchvision's does.
-ALLOWED_WARNINGS["squeezenet1_1.yaml"] = {"conv1"}
+ALLOWED_WARNINGS["squeezenet1_1.yaml"] = {"features.0"}
 # RegNetY-400MF's shortcut projections are 1×1 stride-2 convs on even maps too.
-ALLOWED_WARNINGS["regnet_y_400mf.yaml"] = {f"block{i}.y_block1.parallel1.b1.conv1" for i in (1, 2, 3, 4)}
+ALLOWED_WARNINGS["regnet_y_400mf.yaml"] = {f"trunk_output.block{i}.block{i}-0.proj.0" for i in (1, 2, 3, 4)}
 WINDOWS = {"squeezenet1_1.yaml": ((3, 3), (2, 2), (0, 0, 0, 0))}
 
 

@@ -30,6 +30,11 @@ SPECS = [  # spec, constructor name, keyword arguments
     ("mobilenet_v3_small", "mobilenet_v3_small", {}),
     ("mobilenet_v3_large", "mobilenet_v3_large", {}),
     ("efficientnet_b0", "efficientnet_b0", {}),
+    ("shufflenet_v2_x1_0", "shufflenet_v2_x1_0", {}),
+    ("squeezenet1_1", "squeezenet1_1", {}),
+    ("regnet_y_400mf", "regnet_y_400mf", {}),
+    ("densenet121", "densenet121", {}),
+    ("densenet169", "densenet169", {}),
 ]
 SKIP: dict[str, str] = {}  # spec → why its names do not follow torchvision's yet
 

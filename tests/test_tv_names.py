@@ -5,8 +5,10 @@ Oracle: torchvision 0.28's own constructors (no weights are downloaded).  For ea
 (1) the engine's tensor layout (cnncalc.engine.params.layout: parameters and buffers, named
 `<row>.<role>`) equals `model.state_dict()` key for key, shape for shape; (2) every torchvision
 leaf module whose name is also a cnncalc row name (conv, batchnorm, linear, pool, activation …)
-produces, on one 224×224 zero image, the row's output shape; every row that owns a tensor is among
-them.  A new spec is one line in SPECS; SKIP holds specs not converted yet (none of these).
+produces, on a zero image (224×224, or the spec's side in SIZES), the row's output shape; every row
+that owns a tensor is among them.  Where the spec has aux heads, which torchvision runs only in
+training, the model runs in train mode too, so the aux rows are compared as well.  A new spec is
+one line in SPECS; SKIP holds specs not converted yet (none of these).
 """
 
 import os
@@ -35,7 +37,10 @@ SPECS = [  # spec, constructor name, keyword arguments
     ("regnet_y_400mf", "regnet_y_400mf", {}),
     ("densenet121", "densenet121", {}),
     ("densenet169", "densenet169", {}),
+    ("googlenet", "googlenet", {"aux_logits": True, "init_weights": False}),
+    ("inception_v3", "inception_v3", {"aux_logits": True, "init_weights": False}),
 ]
+SIZES = {"inception_v3": 299}  # spec → input side where 224 will not do (its aux head needs 299)
 SKIP: dict[str, str] = {}  # spec → why its names do not follow torchvision's yet
 
 
@@ -44,7 +49,8 @@ def _report(spec):
 
     if spec in SKIP:
         pytest.skip(SKIP[spec])
-    report = api.report(os.path.join(ROOT, "specs", f"{spec}.yaml"), input_shape=(224, 224, 3))
+    side = SIZES.get(spec, 224)
+    report = api.report(os.path.join(ROOT, "specs", f"{spec}.yaml"), input_shape=(side, side, 3))
     assert report.error is None, report.error
     return report
 
@@ -83,9 +89,13 @@ def test_every_named_layer_has_torchvisions_output_shape(spec, name, kwargs):
             def hook(_module, _inputs, out, module_name=module_name):
                 seen.setdefault(module_name, []).append(tuple(out.shape[1:]))
             handles.append(module.register_forward_hook(hook))
+    side = SIZES.get(spec, 224)
     try:
         with torch.no_grad():
-            model(torch.zeros(1, 3, 224, 224))
+            model(torch.zeros(1, 3, side, side))
+            if any(r.aux for r in report.rows):
+                # aux heads run only in training; two images, as a training batchnorm on a 1×1 map needs
+                model.train()(torch.zeros(2, 3, side, side))
     finally:
         for handle in handles:
             handle.remove()

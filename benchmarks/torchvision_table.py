@@ -19,35 +19,12 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-SPECS = [  # spec, torchvision constructor, keyword arguments
-    ("alexnet", "alexnet", {}),
-    ("vgg16", "vgg16", {}),
-    ("vgg19_bn", "vgg19_bn", {}),
-    ("resnet18", "resnet18", {}),
-    ("resnet34", "resnet34", {}),
-    ("resnet50", "resnet50", {}),
-    ("resnet152", "resnet152", {}),
-    ("resnext50_32x4d", "resnext50_32x4d", {}),
-    ("wide_resnet50_2", "wide_resnet50_2", {}),
-    ("densenet121", "densenet121", {}),
-    ("densenet169", "densenet169", {}),
-    ("squeezenet1_1", "squeezenet1_1", {}),
-    ("mobilenet_v2", "mobilenet_v2", {}),
-    ("mobilenet_v3_small", "mobilenet_v3_small", {}),
-    ("mobilenet_v3_large", "mobilenet_v3_large", {}),
-    ("efficientnet_b0", "efficientnet_b0", {}),
-    ("shufflenet_v2_x1_0", "shufflenet_v2_x1_0", {}),
-    ("regnet_y_400mf", "regnet_y_400mf", {}),
-    ("googlenet", "googlenet", {"aux_logits": True, "init_weights": False}),
-    ("inception_v3", "inception_v3", {"aux_logits": True, "init_weights": False}),
-]
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", action="store_true", help="a markdown table instead of aligned text")
     args = parser.parse_args()
-    from torchvision_import import counts_of, import_torchvision
+    from torchvision_import import TORCHVISION_SPECS, counts_of, import_torchvision
 
     from cnncalc import api
 
@@ -57,7 +34,7 @@ def main() -> int:
         return 1
     header = ("spec", "params (cnncalc)", "params (torchvision)", "buffers", "MACs (cnncalc)", "MACs (torchvision)", "equal", "aux MACs")
     rows = []
-    for spec, ctor, kwargs in SPECS:
+    for spec, ctor, kwargs in TORCHVISION_SPECS:
         path = os.path.join(ROOT, "specs", f"{spec}.yaml")
         if not os.path.exists(path):
             continue

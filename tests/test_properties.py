@@ -98,6 +98,9 @@ def oracle(layer, shape):
             raise Impossible("pool on a flat vector")
         f = pair(fields["kernel"])
         s = pair(fields["stride"]) if fields.get("stride") is not None else f
+        pads = pads_of(fields["padding"])
+        if pads is not None and (max(pads[:2]) > f[0] // 2 or max(pads[2:]) > f[1] // 2):
+            raise Impossible("pool padding over half the window (PyTorch refuses it)")
         n_H, n_W = slide(shape, f, s, (1, 1), fields["padding"], fields["ceil_mode"])
         return (n_H, n_W, shape[2]), 0, 0
     if kind == "global_avgpool":

@@ -6,19 +6,11 @@ its logits' (torchvision_import.assert_spec_equals). Skips where torchvision can
 import os
 
 import pytest
-from torchvision_import import assert_spec_equals, torchvision_or_skip
+from torchvision_import import TORCHVISION_SPECS, assert_spec_equals, torchvision_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-SPECS = [  # spec, constructor name, keyword arguments
-    ("resnet18", "resnet18", {}),
-    ("resnet50", "resnet50", {}),
-    ("vgg16", "vgg16", {}),
-    ("alexnet", "alexnet", {}),
-    ("densenet121", "densenet121", {}),
-    ("mobilenet_v2", "mobilenet_v2", {}),
-    ("googlenet", "googlenet", {"aux_logits": True, "init_weights": False}),  # aux params counted, eval MACs
-]
+SPECS = TORCHVISION_SPECS  # every shipped torchvision spec (tests/torchvision_import.py)
 
 
 @pytest.mark.torch

@@ -14,32 +14,11 @@ one line in SPECS; SKIP holds specs not converted yet (none of these).
 import os
 
 import pytest
-from torchvision_import import torchvision_or_skip
+from torchvision_import import TORCHVISION_SPECS, torchvision_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-SPECS = [  # spec, constructor name, keyword arguments
-    ("resnet18", "resnet18", {}),
-    ("resnet34", "resnet34", {}),
-    ("resnet50", "resnet50", {}),
-    ("resnet152", "resnet152", {}),
-    ("resnext50_32x4d", "resnext50_32x4d", {}),
-    ("wide_resnet50_2", "wide_resnet50_2", {}),
-    ("vgg16", "vgg16", {}),
-    ("vgg19_bn", "vgg19_bn", {}),
-    ("alexnet", "alexnet", {}),
-    ("mobilenet_v2", "mobilenet_v2", {}),
-    ("mobilenet_v3_small", "mobilenet_v3_small", {}),
-    ("mobilenet_v3_large", "mobilenet_v3_large", {}),
-    ("efficientnet_b0", "efficientnet_b0", {}),
-    ("shufflenet_v2_x1_0", "shufflenet_v2_x1_0", {}),
-    ("squeezenet1_1", "squeezenet1_1", {}),
-    ("regnet_y_400mf", "regnet_y_400mf", {}),
-    ("densenet121", "densenet121", {}),
-    ("densenet169", "densenet169", {}),
-    ("googlenet", "googlenet", {"aux_logits": True, "init_weights": False}),
-    ("inception_v3", "inception_v3", {"aux_logits": True, "init_weights": False}),
-]
+SPECS = TORCHVISION_SPECS  # every shipped torchvision spec (tests/torchvision_import.py)
 SIZES = {"inception_v3": 299}  # spec → input side where 224 will not do (its aux head needs 299)
 SKIP: dict[str, str] = {}  # spec → why its names do not follow torchvision's yet
 

@@ -15,6 +15,32 @@ from __future__ import annotations
 
 import contextlib
 
+# Every shipped spec written after a torchvision model: spec file stem, constructor, its keyword
+# arguments. One list for the count test (test_torchvision_specs.py), the names test
+# (test_tv_names.py) and benchmarks/torchvision_table.py.
+TORCHVISION_SPECS = [
+    ("alexnet", "alexnet", {}),
+    ("vgg16", "vgg16", {}),
+    ("vgg19_bn", "vgg19_bn", {}),
+    ("resnet18", "resnet18", {}),
+    ("resnet34", "resnet34", {}),
+    ("resnet50", "resnet50", {}),
+    ("resnet152", "resnet152", {}),
+    ("resnext50_32x4d", "resnext50_32x4d", {}),
+    ("wide_resnet50_2", "wide_resnet50_2", {}),
+    ("densenet121", "densenet121", {}),
+    ("densenet169", "densenet169", {}),
+    ("squeezenet1_1", "squeezenet1_1", {}),
+    ("mobilenet_v2", "mobilenet_v2", {}),
+    ("mobilenet_v3_small", "mobilenet_v3_small", {}),
+    ("mobilenet_v3_large", "mobilenet_v3_large", {}),
+    ("efficientnet_b0", "efficientnet_b0", {}),
+    ("shufflenet_v2_x1_0", "shufflenet_v2_x1_0", {}),
+    ("regnet_y_400mf", "regnet_y_400mf", {}),
+    ("googlenet", "googlenet", {"aux_logits": True, "init_weights": False}),
+    ("inception_v3", "inception_v3", {"aux_logits": True, "init_weights": False}),
+]
+
 
 @contextlib.contextmanager
 def _skip_missing_torchvision_fakes(torch):

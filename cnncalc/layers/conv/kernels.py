@@ -425,8 +425,7 @@ def conv2d_backward(lanes, x, dout, W, stride_1, s_H, s_W, p_top, p_left, d_H, d
     db_lanes (lanes, n_C) per-lane sums, added after the parallel loop.
     """
     m = x.shape[0]
-    n_C, C_g, f_H, f_W = W.shape
-    groups, n_C_g = dW_lanes.shape[1], dW_lanes.shape[2]
+    _, _, f_H, f_W = W.shape
     if dx.shape[0] > 0:
         _pack_weights_dx(W, stride_1, A_dx)
     lanes = max(min(lanes, ws_src.shape[0], m), 1)
@@ -436,6 +435,126 @@ def conv2d_backward(lanes, x, dout, W, stride_1, s_H, s_W, p_top, p_left, d_H, d
         _backward_images(t * m // lanes, (t + 1) * m // lanes, x, dout, f_H, f_W, A_dx, stride_1, s_H, s_W, p_top,
                          p_left, d_H, d_W, n_W_pad, k_off, k_off_dx, reach, ws_src[t], ws_dy[t], ws_dx[t],
                          dW_lanes[t], db_lanes[t], dx)
+    _sum_lanes(dW_lanes, db_lanes, lanes, dW, db)
+
+
+# ------------------------------------------------------------------ 1×1 convolutions: many images per product
+
+@njit(cache=True, boundscheck=False)
+def _gather_columns(x, lo, hi, X, P):
+    """X[c·P + (i − lo)·n_H·n_W + q] = x[i, c, q] for images lo … hi − 1, and zero up to P.
+
+    x: (m, C, n_H, n_W); X: 1-D, at least C·P. Channel-major columns, so that a 1×1 convolution of
+    several images is one product (on a 1×1 or 2×2 map one image alone fills a fraction of a row of 16).
+    """
+    C, HW = x.shape[1], x.shape[2] * x.shape[3]
+    used = (hi - lo) * HW
+    for c in range(C):
+        row = X[c * P:(c + 1) * P]
+        for i in range(lo, hi):
+            s = x[i, c].reshape(HW)
+            d = row[(i - lo) * HW:]
+            for q in range(HW):
+                d[q] = s[q]
+        for q in range(used, P):
+            row[q] = 0.0
+
+
+@njit(cache=True, boundscheck=False)
+def _scatter_columns(Y, P, lo, hi, b, out):
+    """out[i, c, q] = Y[c·P + (i − lo)·n_H·n_W + q] + b[c] for images lo … hi − 1 (b zero-length: no bias)."""
+    C, HW = out.shape[1], out.shape[2] * out.shape[3]
+    has_bias = b.shape[0] > 0
+    for i in range(lo, hi):
+        for c in range(C):
+            bias = b[c] if has_bias else np.float32(0.0)
+            o = out[i, c].reshape(HW)
+            s = Y[c * P + (i - lo) * HW:]
+            for q in range(HW):
+                o[q] = s[q] + bias
+
+
+@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+def _pointwise_forward_images(lo, hi, x, A, b, chunk, P, k_off, X, Y, out):
+    """pointwise_forward for images lo … hi − 1, `chunk` images per product of P columns."""
+    groups, n_C_g, _ = A.shape
+    C_g, n_C = x.shape[1] // groups, groups * n_C_g
+    for i0 in range(lo, hi, chunk):
+        i1 = min(i0 + chunk, hi)
+        _gather_columns(x, i0, i1, X, P)
+        Y[:n_C * P] = 0.0
+        for g in range(groups):
+            _tile_product(A[g], X[g * C_g * P:], k_off, Y[g * n_C_g * P:], P, P)
+        _scatter_columns(Y, P, i0, i1, b, out)
+
+
+@njit(parallel=True, cache=True)
+def pointwise_forward(lanes, x, W, b, chunk, P, k_off, A, ws_src, ws_y, out):
+    """out = conv(x, W) + b for a 1×1 kernel, stride 1, no padding: out[i, c] = b[c] + Σ_c' W[c, c'] · x[i, c'].
+
+    x: (m, n_C_prev, n_H, n_W); W: (n_C, C_g, 1, 1); b: (n_C,) or (0,); out: (m, n_C, n_H, n_W).
+    Lane t takes a contiguous share of the batch, `chunk` images at a time gathered into
+    channel-major columns ws_src[t] (n_C_prev·P), P = chunk·n_H·n_W rounded up to 16; the product
+    with the packed weights A (groups, n_C_g, K4) lands in ws_y[t] (n_C·P). k_off: (K4,) = c'·P.
+    """
+    m = x.shape[0]
+    _pack_weights(W, A)
+    lanes = max(min(lanes, ws_src.shape[0], m), 1)
+    for t in prange(lanes):  # lane t owns out[lo:hi] and workspace row t
+        _pointwise_forward_images(t * m // lanes, (t + 1) * m // lanes, x, A, b, chunk, P, k_off, ws_src[t],
+                                  ws_y[t], out)
+
+
+@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+def _pointwise_backward_images(lo, hi, x, dout, A_dx, chunk, P, k_off, k_off_dx, X, dY, dX, G, gb, dx):
+    """pointwise_backward for images lo … hi − 1; adds into G (dW) and gb (db)."""
+    n_C_prev, n_C = x.shape[1], dout.shape[1]
+    groups = G.shape[0]
+    C_g, n_C_g = n_C_prev // groups, n_C // groups
+    need_dx = dx.shape[0] > 0
+    dYf = dY.reshape(dY.shape[0] * dY.shape[1])
+    for i0 in range(lo, hi, chunk):
+        i1 = min(i0 + chunk, hi)
+        _gather_columns(x, i0, i1, X, P)
+        _gather_columns(dout, i0, i1, dYf, P)
+        for c in range(n_C):
+            row = dY[c]
+            total = np.float32(0.0)
+            for q in range(P):  # a reassociated reduction: vector registers
+                total += row[q]
+            gb[c] += total
+        for g in range(groups):
+            _tile_gradient(dY[g * n_C_g:(g + 1) * n_C_g], X[g * C_g * P:], k_off, G[g], P)
+        if need_dx:
+            dX[:n_C_prev * P] = 0.0
+            for g in range(groups):  # dcols = Wᵀ · dout, group by group
+                _tile_product(A_dx[g, 0], dYf[g * n_C_g * P:], k_off_dx, dX[g * C_g * P:], P, P)
+            _scatter_columns(dX, P, i0, i1, dX[:0], dx)
+
+
+@njit(parallel=True, cache=True)
+def pointwise_backward(lanes, x, dout, W, chunk, P, k_off, k_off_dx, A_dx, ws_src, ws_dy, ws_dx, dW_lanes,
+                       db_lanes, dW, db, dx):
+    """dW, db and (when dx has rows) dx of pointwise_forward. ws_dy: (lanes, n_C, P); ws_dx: (lanes,
+    n_C_prev·P); A_dx the packed Wᵀ (_pack_weights_dx, per tap: (groups, 1, C_g, n_C_g rounded up to 4));
+    k_off_dx = c·P; dW_lanes, db_lanes per-lane sums as in conv2d_backward."""
+    m = x.shape[0]
+    if dx.shape[0] > 0:
+        _pack_weights_dx(W, True, A_dx)
+    lanes = max(min(lanes, ws_src.shape[0], m), 1)
+    for t in prange(lanes):  # lane t owns dx[lo:hi], dW_lanes[t], db_lanes[t] and workspace row t
+        dW_lanes[t] = 0.0
+        db_lanes[t] = 0.0
+        _pointwise_backward_images(t * m // lanes, (t + 1) * m // lanes, x, dout, A_dx, chunk, P, k_off, k_off_dx,
+                                   ws_src[t], ws_dy[t], ws_dx[t], dW_lanes[t], db_lanes[t], dx)
+    _sum_lanes(dW_lanes, db_lanes, lanes, dW, db)
+
+
+@njit(cache=True, boundscheck=False)
+def _sum_lanes(dW_lanes, db_lanes, lanes, dW, db):
+    """dW[g·n_C_g + r, c', a, b'] = Σ_t dW_lanes[t, g, r, (c'·f_H + a)·f_W + b'], db = Σ_t db_lanes[t] (if db has rows)."""
+    _, C_g, f_H, f_W = dW.shape
+    groups, n_C_g = dW_lanes.shape[1], dW_lanes.shape[2]
     dW[...] = 0.0
     for t in range(lanes):
         for g in range(groups):
@@ -484,6 +603,20 @@ class ConvPlan:
         return self.s_H == 1 and self.s_W == 1
 
     @property
+    def pointwise(self) -> bool:
+        """A 1×1 kernel, stride 1, no padding: pointwise_forward/backward, several images per product."""
+        return (self.f_H, self.f_W, self.s_H, self.s_W) == (1, 1, 1, 1) and not any(self.pads)
+
+    @property
+    def chunk(self) -> int:
+        """Images per product on the pointwise path: about 2¹⁷ / channels columns (so that the source
+        of a product, channels × P floats, stays in L2), 64 to 2048 of them, at most a lane's share of
+        the batch, at least one image."""
+        share = -(-self.m // self.lanes)
+        columns = min(max(2**17 // max(self.n_C_prev, self.n_C), 64), 2048)
+        return max(1, min(share, columns // (self.n_H * self.n_W)))
+
+    @property
     def C_g(self) -> int:
         return self.n_C_prev // self.groups
 
@@ -514,12 +647,14 @@ class ConvPlan:
 
     @property
     def P(self) -> int:
+        if self.pointwise:
+            return _round_up(self.chunk * self.n_H * self.n_W, LANES)
         return _round_up(self.n_H * self.n_W_pad, LANES)
 
     def k_off(self) -> np.ndarray:
         """(K4,) offsets of the taps in a source row; the padding taps point at 0 (zero weights)."""
         k_off = np.zeros(self.K4, np.int64)
-        if self.stride_1:
+        if self.stride_1 and not self.pointwise:
             c, a, b = np.meshgrid(np.arange(self.C_g), np.arange(self.f_H), np.arange(self.f_W), indexing="ij")
             k_off[:self.K] = (c * self.pitch + a * self.d_H * self.n_W_pad + b * self.d_W).ravel()
         else:
@@ -541,7 +676,10 @@ class ConvPlan:
     def workspace_shapes(self, need_dx: bool = True) -> dict[str, tuple]:
         """{name: (shape, dtype)} of every workspace array; need_dx False leaves out the dx product's."""
         L, n_C_g4 = self.lanes, _round_up(self.n_C_g, 4)
-        if self.stride_1:
+        if self.pointwise:
+            src = dx = self.n_C_prev * self.P
+            A_dx = (self.groups, 1, self.C_g, n_C_g4)
+        elif self.stride_1:
             src = max(self.n_C_prev * self.pitch, self.reach)
             pitch_dx = max(self.pitch, self.P)
             shift = (self.f_H - 1) * self.d_H * self.n_W_pad + (self.f_W - 1) * self.d_W  # the furthest tap
@@ -556,7 +694,7 @@ class ConvPlan:
         return {
             "k_off": ((self.K4,), i64), "k_off_dx": ((n_C_g4,), i64),
             "A": ((self.groups, self.n_C_g, self.K4), f32), "A_dx": (A_dx, f32),
-            "ws_src": ((L, src), f32), "ws_y": ((L, self.n_C_g * self.P), f32),
+            "ws_src": ((L, src), f32), "ws_y": ((L, (self.n_C if self.pointwise else self.n_C_g) * self.P), f32),
             "ws_dy": ((L, self.n_C, self.P), f32), "ws_dx": ((L, dx), f32),
             "dW_lanes": ((L, self.groups, self.n_C_g, self.K4), f32), "db_lanes": ((L, self.n_C), f32),
         }
@@ -603,6 +741,10 @@ class Conv:
         """x: (m, n_C_prev, n_H_prev, n_W_prev) → out: (m, n_C, n_H, n_W); keeps x for backward."""
         self.x = x = np.ascontiguousarray(x, np.float32)
         ws, out = self.ws, self.out[:x.shape[0]]
+        if self.plan.pointwise:
+            pointwise_forward(numba.get_num_threads(), x, W, self._none if b is None else b, self.plan.chunk,
+                              self.plan.P, ws["k_off"], ws["A"], ws["ws_src"], ws["ws_y"], out)
+            return out
         conv2d_forward(numba.get_num_threads(), x, W, self._none if b is None else b, *self.plan.geometry(),
                        ws["k_off"], self.plan.reach, ws["A"], ws["ws_src"], ws["ws_y"], out)
         return out
@@ -613,7 +755,13 @@ class Conv:
         if need_dx and self.dx.shape[0] < x.shape[0]:
             raise ValueError("this Conv was built with need_dx=False: it has no dx buffer")
         dx = self.dx[:x.shape[0]] if need_dx else self._no_dx
-        conv2d_backward(numba.get_num_threads(), x, np.ascontiguousarray(dout, np.float32), W, *self.plan.geometry(),
+        dout = np.ascontiguousarray(dout, np.float32)
+        if self.plan.pointwise:
+            pointwise_backward(numba.get_num_threads(), x, dout, W, self.plan.chunk, self.plan.P, ws["k_off"],
+                               ws["k_off_dx"], ws["A_dx"], ws["ws_src"], ws["ws_dy"], ws["ws_dx"], ws["dW_lanes"],
+                               ws["db_lanes"], dW, self._none if db is None else db, dx)
+            return dx if need_dx else None
+        conv2d_backward(numba.get_num_threads(), x, dout, W, *self.plan.geometry(),
                         ws["k_off"], self.plan.reach, ws["k_off_dx"], ws["A_dx"], ws["ws_src"], ws["ws_dy"],
                         ws["ws_dx"], ws["dW_lanes"], ws["db_lanes"], dW, self._none if db is None else db, dx)
         return dx if need_dx else None

@@ -57,6 +57,9 @@ import numba
 import numpy as np
 from numba import njit, prange, uint64
 
+from cnncalc.layers.conv.depthwise_kernels import (depthwise_backward, depthwise_backward_batched, depthwise_forward,
+                                                   depthwise_forward_batched)
+
 FASTMATH = {"reassoc", "contract"}
 LANES = 16  # float32 lanes of an AVX-512 register: rows are padded to a multiple of this
 
@@ -438,116 +441,154 @@ def conv2d_backward(lanes, x, dout, W, stride_1, s_H, s_W, p_top, p_left, d_H, d
     _sum_lanes(dW_lanes, db_lanes, lanes, dW, db)
 
 
-# ------------------------------------------------------------------ 1×1 convolutions: many images per product
+# ------------------------------------------------------------------ 1×1 convolutions: positions × channels
 
 @njit(cache=True, boundscheck=False)
-def _gather_columns(x, lo, hi, X, P):
-    """X[c·P + (i − lo)·n_H·n_W + q] = x[i, c, q] for images lo … hi − 1, and zero up to P.
+def _to_rows(x, lo, hi, rows):
+    """rows[(i − lo)·n_H·n_W + q, c] = x[i, c, q] for images lo … hi − 1; the rows after them zero.
 
-    x: (m, C, n_H, n_W); X: 1-D, at least C·P. Channel-major columns, so that a 1×1 convolution of
-    several images is one product (on a 1×1 or 2×2 map one image alone fills a fraction of a row of 16).
+    x: (m, C, n_H, n_W); rows: (R, ≥ C), its columns from C on never written (they stay zero).
+    One row per position, the channels along it: the products of a 1×1 convolution then run along
+    the channels (16 to 1280 floats) instead of along a 1×1 or 2×2 map.
     """
+    C, HW = x.shape[1], x.shape[2] * x.shape[3]
+    for i in range(lo, hi):
+        base = (i - lo) * HW
+        for c in range(C):
+            s = x[i, c].reshape(HW)
+            for q in range(HW):
+                rows[base + q, c] = s[q]
+    for r in range((hi - lo) * HW, rows.shape[0]):
+        rows[r, :C] = 0.0
+
+
+@njit(cache=True, boundscheck=False)
+def _from_rows(rows, lo, hi, b, out):
+    """out[i, c, q] = rows[(i − lo)·n_H·n_W + q, c] + b[c] for images lo … hi − 1 (b zero-length: no bias)."""
+    C, HW = out.shape[1], out.shape[2] * out.shape[3]
+    has_bias = b.shape[0] > 0
+    for i in range(lo, hi):
+        base = (i - lo) * HW
+        for c in range(C):
+            bias = b[c] if has_bias else np.float32(0.0)
+            o = out[i, c].reshape(HW)
+            for q in range(HW):
+                o[q] = rows[base + q, c] + bias
+
+
+@njit(cache=True, boundscheck=False)
+def _to_columns(x, lo, hi, cols):
+    """cols[c, (i − lo)·n_H·n_W + q] = x[i, c, q] for images lo … hi − 1; the columns after them zero.
+    x: (m, C, n_H, n_W); cols: (C, R)."""
     C, HW = x.shape[1], x.shape[2] * x.shape[3]
     used = (hi - lo) * HW
     for c in range(C):
-        row = X[c * P:(c + 1) * P]
+        row = cols[c]
         for i in range(lo, hi):
             s = x[i, c].reshape(HW)
             d = row[(i - lo) * HW:]
             for q in range(HW):
                 d[q] = s[q]
-        for q in range(used, P):
+        for q in range(used, cols.shape[1]):
             row[q] = 0.0
 
 
 @njit(cache=True, boundscheck=False)
-def _scatter_columns(Y, P, lo, hi, b, out):
-    """out[i, c, q] = Y[c·P + (i − lo)·n_H·n_W + q] + b[c] for images lo … hi − 1 (b zero-length: no bias)."""
-    C, HW = out.shape[1], out.shape[2] * out.shape[3]
-    has_bias = b.shape[0] > 0
-    for i in range(lo, hi):
-        for c in range(C):
-            bias = b[c] if has_bias else np.float32(0.0)
-            o = out[i, c].reshape(HW)
-            s = Y[c * P + (i - lo) * HW:]
-            for q in range(HW):
-                o[q] = s[q] + bias
+def _pack_pointwise(W, WT, Wp):
+    """WT[c', c] = Wp[c, c'] = W[c, c', 0, 0]; WT: (C16, N16), Wp: (N16, C16) (zero beyond W; a
+    zero-row Wp, as the network's first layer needs no dx, is left alone)."""
+    n_C, C = W.shape[0], W.shape[1]
+    pack_dx = Wp.shape[0] >= n_C
+    for c in range(n_C):
+        for k in range(C):
+            WT[k, c] = W[c, k, 0, 0]
+            if pack_dx:
+                Wp[c, k] = W[c, k, 0, 0]
 
 
 @njit(cache=True, fastmath=FASTMATH, boundscheck=False)
-def _pointwise_forward_images(lo, hi, x, A, b, chunk, P, k_off, X, Y, out):
-    """pointwise_forward for images lo … hi − 1, `chunk` images per product of P columns."""
-    groups, n_C_g, _ = A.shape
-    C_g, n_C = x.shape[1] // groups, groups * n_C_g
+def _pointwise_forward_images(lo, hi, x, b, chunk, WT, k_off_C, XT, YT, out):
+    """pointwise_forward for images lo … hi − 1, `chunk` images (XT's rows) per product."""
+    YTf = YT.reshape(YT.shape[0] * YT.shape[1])
     for i0 in range(lo, hi, chunk):
         i1 = min(i0 + chunk, hi)
-        _gather_columns(x, i0, i1, X, P)
-        Y[:n_C * P] = 0.0
-        for g in range(groups):
-            _tile_product(A[g], X[g * C_g * P:], k_off, Y[g * n_C_g * P:], P, P)
-        _scatter_columns(Y, P, i0, i1, b, out)
+        _to_rows(x, i0, i1, XT)
+        YTf[:] = 0.0
+        _tile_product(XT, WT.reshape(WT.shape[0] * WT.shape[1]), k_off_C, YTf, YT.shape[1], YT.shape[1])
+        _from_rows(YT, i0, i1, b, out)
 
 
 @njit(parallel=True, cache=True)
-def pointwise_forward(lanes, x, W, b, chunk, P, k_off, A, ws_src, ws_y, out):
-    """out = conv(x, W) + b for a 1×1 kernel, stride 1, no padding: out[i, c] = b[c] + Σ_c' W[c, c'] · x[i, c'].
+def pointwise_forward(lanes, x, W, b, chunk, k_off_C, WT, Wp, ws_rows_x, ws_rows_y, out):
+    """out = conv(x, W) + b for a 1×1 kernel, stride 1, no padding, groups 1:
+    out[i, c, q] = b[c] + Σ_c' W[c, c', 0, 0] · x[i, c', q].
 
-    x: (m, n_C_prev, n_H, n_W); W: (n_C, C_g, 1, 1); b: (n_C,) or (0,); out: (m, n_C, n_H, n_W).
-    Lane t takes a contiguous share of the batch, `chunk` images at a time gathered into
-    channel-major columns ws_src[t] (n_C_prev·P), P = chunk·n_H·n_W rounded up to 16; the product
-    with the packed weights A (groups, n_C_g, K4) lands in ws_y[t] (n_C·P). k_off: (K4,) = c'·P.
+    x: (m, C, n_H, n_W); W: (n_C, C, 1, 1); b: (n_C,) or (0,); out: (m, n_C, n_H, n_W). With
+    C16, N16 = C, n_C rounded up to 16 and R = chunk·n_H·n_W rounded up to 4: lane t takes a
+    contiguous share of the batch, `chunk` images at a time as rows of positions ws_rows_x[t]
+    (R, C16), and computes ws_rows_y[t] (R, N16) = rows · WT, WT (C16, N16) = Wᵀ packed here (and
+    Wp (N16, C16) = W, for backward). k_off_C: (C16,) = c'·N16, WT's rows.
     """
     m = x.shape[0]
-    _pack_weights(W, A)
-    lanes = max(min(lanes, ws_src.shape[0], m), 1)
+    _pack_pointwise(W, WT, Wp)
+    lanes = max(min(lanes, ws_rows_x.shape[0], m), 1)
     for t in prange(lanes):  # lane t owns out[lo:hi] and workspace row t
-        _pointwise_forward_images(t * m // lanes, (t + 1) * m // lanes, x, A, b, chunk, P, k_off, ws_src[t],
-                                  ws_y[t], out)
+        _pointwise_forward_images(t * m // lanes, (t + 1) * m // lanes, x, b, chunk, WT, k_off_C, ws_rows_x[t],
+                                  ws_rows_y[t], out)
 
 
 @njit(cache=True, fastmath=FASTMATH, boundscheck=False)
-def _pointwise_backward_images(lo, hi, x, dout, A_dx, chunk, P, k_off, k_off_dx, X, dY, dX, G, gb, dx):
-    """pointwise_backward for images lo … hi − 1; adds into G (dW) and gb (db)."""
-    n_C_prev, n_C = x.shape[1], dout.shape[1]
-    groups = G.shape[0]
-    C_g, n_C_g = n_C_prev // groups, n_C // groups
+def _pointwise_backward_images(lo, hi, x, dout, chunk, Wp, k_off_N, k_off_R, X, dYT, dXT, GT, gb, dx):
+    """pointwise_backward for images lo … hi − 1; adds dWᵀ into GT (C, N16) and db into gb."""
+    n_C = dout.shape[1]
     need_dx = dx.shape[0] > 0
-    dYf = dY.reshape(dY.shape[0] * dY.shape[1])
+    N16, C16 = dYT.shape[1], dXT.shape[1]
+    dYf = dYT.reshape(dYT.shape[0] * N16)
     for i0 in range(lo, hi, chunk):
         i1 = min(i0 + chunk, hi)
-        _gather_columns(x, i0, i1, X, P)
-        _gather_columns(dout, i0, i1, dYf, P)
-        for c in range(n_C):
-            row = dY[c]
-            total = np.float32(0.0)
-            for q in range(P):  # a reassociated reduction: vector registers
-                total += row[q]
-            gb[c] += total
-        for g in range(groups):
-            _tile_gradient(dY[g * n_C_g:(g + 1) * n_C_g], X[g * C_g * P:], k_off, G[g], P)
-        if need_dx:
-            dX[:n_C_prev * P] = 0.0
-            for g in range(groups):  # dcols = Wᵀ · dout, group by group
-                _tile_product(A_dx[g, 0], dYf[g * n_C_g * P:], k_off_dx, dX[g * C_g * P:], P, P)
-            _scatter_columns(dX, P, i0, i1, dX[:0], dx)
+        _to_columns(x, i0, i1, X)
+        _to_rows(dout, i0, i1, dYT)
+        for r in range(dYT.shape[0]):  # along the channels: vector registers
+            d = dYT[r]
+            for c in range(n_C):
+                gb[c] += d[c]
+        # dWᵀ[c', :] += Σ_pos x[c', pos] · dout[pos, :]: positions are the taps, channels the row
+        _tile_product(X, dYf, k_off_R, GT.reshape(GT.shape[0] * N16), N16, N16)
+        if need_dx:  # dx rows = dout rows · W
+            dXf = dXT.reshape(dXT.shape[0] * C16)
+            dXf[:] = 0.0
+            _tile_product(dYT, Wp.reshape(Wp.shape[0] * C16), k_off_N, dXf, C16, C16)
+            _from_rows(dXT, i0, i1, gb[:0], dx)
 
 
 @njit(parallel=True, cache=True)
-def pointwise_backward(lanes, x, dout, W, chunk, P, k_off, k_off_dx, A_dx, ws_src, ws_dy, ws_dx, dW_lanes,
+def pointwise_backward(lanes, x, dout, W, chunk, k_off_N, k_off_R, Wp, ws_cols_x, ws_rows_y, ws_rows_x, GT_lanes,
                        db_lanes, dW, db, dx):
-    """dW, db and (when dx has rows) dx of pointwise_forward. ws_dy: (lanes, n_C, P); ws_dx: (lanes,
-    n_C_prev·P); A_dx the packed Wᵀ (_pack_weights_dx, per tap: (groups, 1, C_g, n_C_g rounded up to 4));
-    k_off_dx = c·P; dW_lanes, db_lanes per-lane sums as in conv2d_backward."""
+    """dW, db and (when dx has rows) dx of pointwise_forward, whose packed Wp (N16, C16) it reads.
+
+    Per lane: ws_cols_x[t] (C, R) x as channel rows; ws_rows_y[t] (R, N16) dout as position rows;
+    ws_rows_x[t] (R, C16) dx's rows. k_off_N: (N16,) = c·C16, Wp's rows; k_off_R: (R,) = pos·N16,
+    dout's rows. GT_lanes (lanes, C, N16) and db_lanes (lanes, n_C): per-lane sums of dWᵀ and db,
+    added after the parallel loop.
+    """
     m = x.shape[0]
-    if dx.shape[0] > 0:
-        _pack_weights_dx(W, True, A_dx)
-    lanes = max(min(lanes, ws_src.shape[0], m), 1)
-    for t in prange(lanes):  # lane t owns dx[lo:hi], dW_lanes[t], db_lanes[t] and workspace row t
-        dW_lanes[t] = 0.0
+    lanes = max(min(lanes, ws_rows_x.shape[0], m), 1)
+    for t in prange(lanes):  # lane t owns dx[lo:hi], GT_lanes[t], db_lanes[t] and workspace row t
+        GT_lanes[t] = 0.0
         db_lanes[t] = 0.0
-        _pointwise_backward_images(t * m // lanes, (t + 1) * m // lanes, x, dout, A_dx, chunk, P, k_off, k_off_dx,
-                                   ws_src[t], ws_dy[t], ws_dx[t], dW_lanes[t], db_lanes[t], dx)
-    _sum_lanes(dW_lanes, db_lanes, lanes, dW, db)
+        _pointwise_backward_images(t * m // lanes, (t + 1) * m // lanes, x, dout, chunk, Wp, k_off_N, k_off_R,
+                                   ws_cols_x[t], ws_rows_y[t], ws_rows_x[t], GT_lanes[t], db_lanes[t], dx)
+    n_C, C = W.shape[0], W.shape[1]
+    for c in range(n_C):
+        for k in range(C):
+            total = np.float32(0.0)
+            for t in range(lanes):
+                total += GT_lanes[t, k, c]
+            dW[c, k, 0, 0] = total
+    if db.shape[0] > 0:
+        db[...] = 0.0
+        for t in range(lanes):
+            db += db_lanes[t]
 
 
 @njit(cache=True, boundscheck=False)
@@ -603,18 +644,39 @@ class ConvPlan:
         return self.s_H == 1 and self.s_W == 1
 
     @property
+    def depthwise(self) -> bool:
+        """One filter per channel (groups = n_C_prev = n_C): depthwise_kernels."""
+        return self.groups == self.n_C_prev == self.n_C and self.groups > 1
+
+    @property
+    def batched(self) -> bool:
+        """A depthwise layer on a map of at most 16 columns: the images are the vector (depthwise_*_batched).
+        Measured (1 thread, benchmarks/train_speed.py's machine): 2 to 10× faster than along the rows
+        for n_W ≤ 16 (MobileNet's maps at 32×32 input), 1.5 to 5× slower at 56 and 112 columns."""
+        return self.depthwise and self.n_W <= 16
+
+    @property
+    def M(self) -> int:
+        """Images per pass of the batched depthwise kernels: the batch rounded up to 16, at most 64."""
+        return min(64, _round_up(self.m, LANES))
+
+    @property
     def pointwise(self) -> bool:
-        """A 1×1 kernel, stride 1, no padding: pointwise_forward/backward, several images per product."""
-        return (self.f_H, self.f_W, self.s_H, self.s_W) == (1, 1, 1, 1) and not any(self.pads)
+        """A 1×1 kernel, stride 1, no padding, groups 1: pointwise_forward/backward, positions × channels."""
+        return (self.f_H, self.f_W, self.s_H, self.s_W, self.groups) == (1, 1, 1, 1, 1) and not any(self.pads)
 
     @property
     def chunk(self) -> int:
-        """Images per product on the pointwise path: about 2¹⁷ / channels columns (so that the source
-        of a product, channels × P floats, stays in L2), 64 to 2048 of them, at most a lane's share of
-        the batch, at least one image."""
+        """Images per product on the pointwise path: about 2¹⁸ floats of rows (R × the wider of C16
+        and N16), at least one image, at most a lane's share of the batch, and the share split evenly."""
         share = -(-self.m // self.lanes)
-        columns = min(max(2**17 // max(self.n_C_prev, self.n_C), 64), 2048)
-        return max(1, min(share, columns // (self.n_H * self.n_W)))
+        most = max(1, min(share, 2**18 // (_round_up(max(self.n_C_prev, self.n_C), LANES) * self.n_H * self.n_W)))
+        return -(-share // -(-share // most))
+
+    @property
+    def R(self) -> int:
+        """Rows (positions) of one pointwise product: chunk·n_H·n_W rounded up to 4."""
+        return _round_up(self.chunk * self.n_H * self.n_W, 4)
 
     @property
     def C_g(self) -> int:
@@ -647,14 +709,12 @@ class ConvPlan:
 
     @property
     def P(self) -> int:
-        if self.pointwise:
-            return _round_up(self.chunk * self.n_H * self.n_W, LANES)
         return _round_up(self.n_H * self.n_W_pad, LANES)
 
     def k_off(self) -> np.ndarray:
         """(K4,) offsets of the taps in a source row; the padding taps point at 0 (zero weights)."""
         k_off = np.zeros(self.K4, np.int64)
-        if self.stride_1 and not self.pointwise:
+        if self.stride_1:
             c, a, b = np.meshgrid(np.arange(self.C_g), np.arange(self.f_H), np.arange(self.f_W), indexing="ij")
             k_off[:self.K] = (c * self.pitch + a * self.d_H * self.n_W_pad + b * self.d_W).ravel()
         else:
@@ -676,10 +736,24 @@ class ConvPlan:
     def workspace_shapes(self, need_dx: bool = True) -> dict[str, tuple]:
         """{name: (shape, dtype)} of every workspace array; need_dx False leaves out the dx product's."""
         L, n_C_g4 = self.lanes, _round_up(self.n_C_g, 4)
+        if self.depthwise:
+            p_top, p_bottom, p_left, p_right = self.pads
+            plane = (L, self.n_H_prev + p_top + p_bottom, self.n_W_prev + p_left + p_right)
+            if self.batched:  # M images' padded planes, outputs, dx and dW sums, the images along the vector
+                M = self.M
+                return {"X": (plane + (M,), np.float32), "Y": ((L, self.n_H, self.n_W, M), np.float32),
+                        "dX": (plane + (M,) if need_dx else (1, 1, 1, 1), np.float32),
+                        "acc": ((L, self.f_H, self.f_W, M), np.float32)}
+            # one zero-padded plane per lane for x and one for dx
+            return {"xp": (plane, np.float32), "dxp": (plane if need_dx else (1, 1, 1), np.float32)}
         if self.pointwise:
-            src = dx = self.n_C_prev * self.P
-            A_dx = (self.groups, 1, self.C_g, n_C_g4)
-        elif self.stride_1:
+            C16, N16, R, f32, i64 = _round_up(self.n_C_prev, LANES), _round_up(self.n_C, LANES), self.R, np.float32, np.int64
+            return {"k_off_C": ((C16,), i64), "k_off_N": ((N16,), i64), "k_off_R": ((R,), i64),
+                    "WT": ((C16, N16), f32), "Wp": ((N16 if need_dx else 0, C16), f32),
+                    "ws_rows_x": ((L, R, C16), f32), "ws_rows_y": ((L, R, N16), f32),
+                    "ws_cols_x": ((L, self.n_C_prev, R), f32), "GT_lanes": ((L, self.n_C_prev, N16), f32),
+                    "db_lanes": ((L, self.n_C), f32)}
+        if self.stride_1:
             src = max(self.n_C_prev * self.pitch, self.reach)
             pitch_dx = max(self.pitch, self.P)
             shift = (self.f_H - 1) * self.d_H * self.n_W_pad + (self.f_W - 1) * self.d_W  # the furthest tap
@@ -694,7 +768,7 @@ class ConvPlan:
         return {
             "k_off": ((self.K4,), i64), "k_off_dx": ((n_C_g4,), i64),
             "A": ((self.groups, self.n_C_g, self.K4), f32), "A_dx": (A_dx, f32),
-            "ws_src": ((L, src), f32), "ws_y": ((L, (self.n_C if self.pointwise else self.n_C_g) * self.P), f32),
+            "ws_src": ((L, src), f32), "ws_y": ((L, self.n_C_g * self.P), f32),
             "ws_dy": ((L, self.n_C, self.P), f32), "ws_dx": ((L, dx), f32),
             "dW_lanes": ((L, self.groups, self.n_C_g, self.K4), f32), "db_lanes": ((L, self.n_C), f32),
         }
@@ -705,8 +779,14 @@ class ConvPlan:
         rewritten), and the reads past an image that feed only discarded columns meet zeros, never
         an uninitialised NaN (0·NaN would poison dW)."""
         ws = {name: np.zeros(shape, dtype) for name, (shape, dtype) in self.workspace_shapes(need_dx).items()}
-        ws["k_off"][:] = self.k_off()
-        ws["k_off_dx"][:] = self.k_off_dx()
+        if self.pointwise:
+            C16, N16 = ws["WT"].shape
+            ws["k_off_C"][:] = np.arange(C16) * N16
+            ws["k_off_N"][:] = np.arange(N16) * C16
+            ws["k_off_R"][:] = np.arange(self.R) * N16
+        elif not self.depthwise:
+            ws["k_off"][:] = self.k_off()
+            ws["k_off_dx"][:] = self.k_off_dx()
         return ws
 
     def geometry(self) -> tuple:
@@ -735,15 +815,25 @@ class Conv:
         self.dx = np.empty((m if need_dx else 0, n_C_prev, n_H_prev, n_W_prev), np.float32)
         self._none = np.zeros(0, np.float32)  # the kernels' "no bias"
         self._no_dx = np.zeros((0, n_C_prev, n_H_prev, n_W_prev), np.float32)
+        p = self.plan
+        self._depthwise_geometry = (p.s_H, p.s_W, p.pads[0], p.pads[2], p.d_H, p.d_W)
         self.x = None
 
     def forward(self, x, W, b=None):
         """x: (m, n_C_prev, n_H_prev, n_W_prev) → out: (m, n_C, n_H, n_W); keeps x for backward."""
         self.x = x = np.ascontiguousarray(x, np.float32)
         ws, out = self.ws, self.out[:x.shape[0]]
+        if self.plan.batched:
+            depthwise_forward_batched(numba.get_num_threads(), x, W, self._none if b is None else b,
+                                      *self._depthwise_geometry, ws["X"], ws["Y"], out)
+            return out
+        if self.plan.depthwise:
+            depthwise_forward(numba.get_num_threads(), x, W, self._none if b is None else b, *self._depthwise_geometry,
+                              ws["xp"], out)
+            return out
         if self.plan.pointwise:
             pointwise_forward(numba.get_num_threads(), x, W, self._none if b is None else b, self.plan.chunk,
-                              self.plan.P, ws["k_off"], ws["A"], ws["ws_src"], ws["ws_y"], out)
+                              ws["k_off_C"], ws["WT"], ws["Wp"], ws["ws_rows_x"], ws["ws_rows_y"], out)
             return out
         conv2d_forward(numba.get_num_threads(), x, W, self._none if b is None else b, *self.plan.geometry(),
                        ws["k_off"], self.plan.reach, ws["A"], ws["ws_src"], ws["ws_y"], out)
@@ -756,9 +846,17 @@ class Conv:
             raise ValueError("this Conv was built with need_dx=False: it has no dx buffer")
         dx = self.dx[:x.shape[0]] if need_dx else self._no_dx
         dout = np.ascontiguousarray(dout, np.float32)
+        if self.plan.batched:
+            depthwise_backward_batched(numba.get_num_threads(), x, dout, W, *self._depthwise_geometry, ws["X"], ws["Y"],
+                                       ws["dX"], ws["acc"], dW, self._none if db is None else db, dx)
+            return dx if need_dx else None
+        if self.plan.depthwise:
+            depthwise_backward(numba.get_num_threads(), x, dout, W, *self._depthwise_geometry, ws["xp"], ws["dxp"], dW,
+                               self._none if db is None else db, dx)
+            return dx if need_dx else None
         if self.plan.pointwise:
-            pointwise_backward(numba.get_num_threads(), x, dout, W, self.plan.chunk, self.plan.P, ws["k_off"],
-                               ws["k_off_dx"], ws["A_dx"], ws["ws_src"], ws["ws_dy"], ws["ws_dx"], ws["dW_lanes"],
+            pointwise_backward(numba.get_num_threads(), x, dout, W, self.plan.chunk, ws["k_off_N"], ws["k_off_R"],
+                               ws["Wp"], ws["ws_cols_x"], ws["ws_rows_y"], ws["ws_rows_x"], ws["GT_lanes"],
                                ws["db_lanes"], dW, self._none if db is None else db, dx)
             return dx if need_dx else None
         conv2d_backward(numba.get_num_threads(), x, dout, W, *self.plan.geometry(),

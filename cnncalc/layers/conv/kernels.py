@@ -733,20 +733,27 @@ class ConvPlan:
         the furthest tap, and a product row of P."""
         return (self.groups - 1) * self.C_g * self.pitch + int(self.k_off().max()) + self.P
 
-    def workspace_shapes(self, need_dx: bool = True) -> dict[str, tuple]:
+    @property
+    def kernel(self) -> str:
+        """The kernels Conv runs for this layer: "depthwise", "depthwise_batched", "pointwise" or "conv2d"."""
+        if self.depthwise:
+            return "depthwise_batched" if self.batched else "depthwise"
+        return "pointwise" if self.pointwise else "conv2d"
+
+    def workspace_shapes(self, need_dx: bool = True, kernel: str = "conv2d") -> dict[str, tuple]:
         """{name: (shape, dtype)} of every workspace array; need_dx False leaves out the dx product's."""
         L, n_C_g4 = self.lanes, _round_up(self.n_C_g, 4)
-        if self.depthwise:
+        if kernel.startswith("depthwise"):
             p_top, p_bottom, p_left, p_right = self.pads
             plane = (L, self.n_H_prev + p_top + p_bottom, self.n_W_prev + p_left + p_right)
-            if self.batched:  # M images' padded planes, outputs, dx and dW sums, the images along the vector
+            if kernel == "depthwise_batched":  # M images' padded planes, outputs, dx and dW sums, the images along the vector
                 M = self.M
                 return {"X": (plane + (M,), np.float32), "Y": ((L, self.n_H, self.n_W, M), np.float32),
                         "dX": (plane + (M,) if need_dx else (1, 1, 1, 1), np.float32),
                         "acc": ((L, self.f_H, self.f_W, M), np.float32)}
             # one zero-padded plane per lane for x and one for dx
             return {"xp": (plane, np.float32), "dxp": (plane if need_dx else (1, 1, 1), np.float32)}
-        if self.pointwise:
+        if kernel == "pointwise":
             C16, N16, R, f32, i64 = _round_up(self.n_C_prev, LANES), _round_up(self.n_C, LANES), self.R, np.float32, np.int64
             return {"k_off_C": ((C16,), i64), "k_off_N": ((N16,), i64), "k_off_R": ((R,), i64),
                     "WT": ((C16, N16), f32), "Wp": ((N16 if need_dx else 0, C16), f32),
@@ -773,18 +780,18 @@ class ConvPlan:
             "dW_lanes": ((L, self.groups, self.n_C_g, self.K4), f32), "db_lanes": ((L, self.n_C), f32),
         }
 
-    def workspace(self, need_dx: bool = True) -> dict[str, np.ndarray]:
+    def workspace(self, need_dx: bool = True, kernel: str = "conv2d") -> dict[str, np.ndarray]:
         """The workspace arrays, allocated once and reused every step; zero-filled, and the kernels
         rely on it: they write only the image inside the padded buffers (the zero border is never
         rewritten), and the reads past an image that feed only discarded columns meet zeros, never
         an uninitialised NaN (0·NaN would poison dW)."""
-        ws = {name: np.zeros(shape, dtype) for name, (shape, dtype) in self.workspace_shapes(need_dx).items()}
-        if self.pointwise:
+        ws = {name: np.zeros(shape, dtype) for name, (shape, dtype) in self.workspace_shapes(need_dx, kernel).items()}
+        if kernel == "pointwise":
             C16, N16 = ws["WT"].shape
             ws["k_off_C"][:] = np.arange(C16) * N16
             ws["k_off_N"][:] = np.arange(N16) * C16
             ws["k_off_R"][:] = np.arange(self.R) * N16
-        elif not self.depthwise:
+        elif kernel == "conv2d":
             ws["k_off"][:] = self.k_off()
             ws["k_off_dx"][:] = self.k_off_dx()
         return ws
@@ -810,7 +817,7 @@ class Conv:
                  need_dx=True):
         self.plan = ConvPlan(m, n_C_prev, n_H_prev, n_W_prev, n_C, f[0], f[1], stride[0], stride[1], tuple(pads),
                              dilation[0], dilation[1], groups, n_H, n_W, max(1, numba.config.NUMBA_NUM_THREADS))
-        self.ws = self.plan.workspace(need_dx)
+        self.ws = self.plan.workspace(need_dx, self.plan.kernel)
         self.out = np.empty((m, n_C, n_H, n_W), np.float32)
         self.dx = np.empty((m if need_dx else 0, n_C_prev, n_H_prev, n_W_prev), np.float32)
         self._none = np.zeros(0, np.float32)  # the kernels' "no bias"
@@ -823,15 +830,16 @@ class Conv:
         """x: (m, n_C_prev, n_H_prev, n_W_prev) → out: (m, n_C, n_H, n_W); keeps x for backward."""
         self.x = x = np.ascontiguousarray(x, np.float32)
         ws, out = self.ws, self.out[:x.shape[0]]
-        if self.plan.batched:
+        kernel = self.plan.kernel
+        if kernel == "depthwise_batched":
             depthwise_forward_batched(numba.get_num_threads(), x, W, self._none if b is None else b,
                                       *self._depthwise_geometry, ws["X"], ws["Y"], out)
             return out
-        if self.plan.depthwise:
+        if kernel == "depthwise":
             depthwise_forward(numba.get_num_threads(), x, W, self._none if b is None else b, *self._depthwise_geometry,
                               ws["xp"], out)
             return out
-        if self.plan.pointwise:
+        if kernel == "pointwise":
             pointwise_forward(numba.get_num_threads(), x, W, self._none if b is None else b, self.plan.chunk,
                               ws["k_off_C"], ws["WT"], ws["Wp"], ws["ws_rows_x"], ws["ws_rows_y"], out)
             return out
@@ -846,15 +854,16 @@ class Conv:
             raise ValueError("this Conv was built with need_dx=False: it has no dx buffer")
         dx = self.dx[:x.shape[0]] if need_dx else self._no_dx
         dout = np.ascontiguousarray(dout, np.float32)
-        if self.plan.batched:
+        kernel = self.plan.kernel
+        if kernel == "depthwise_batched":
             depthwise_backward_batched(numba.get_num_threads(), x, dout, W, *self._depthwise_geometry, ws["X"], ws["Y"],
                                        ws["dX"], ws["acc"], dW, self._none if db is None else db, dx)
             return dx if need_dx else None
-        if self.plan.depthwise:
+        if kernel == "depthwise":
             depthwise_backward(numba.get_num_threads(), x, dout, W, *self._depthwise_geometry, ws["xp"], ws["dxp"], dW,
                                self._none if db is None else db, dx)
             return dx if need_dx else None
-        if self.plan.pointwise:
+        if kernel == "pointwise":
             pointwise_backward(numba.get_num_threads(), x, dout, W, self.plan.chunk, ws["k_off_N"], ws["k_off_R"],
                                ws["Wp"], ws["ws_cols_x"], ws["ws_rows_y"], ws["ws_rows_x"], ws["GT_lanes"],
                                ws["db_lanes"], dW, self._none if db is None else db, dx)

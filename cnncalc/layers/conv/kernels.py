@@ -667,10 +667,11 @@ class ConvPlan:
 
     @property
     def chunk(self) -> int:
-        """Images per product on the pointwise path: about 2¹⁸ floats of rows (R × the wider of C16
-        and N16), at least one image, at most a lane's share of the batch, and the share split evenly."""
+        """Images per product on the pointwise path: about 2¹⁵ floats of rows (R × the wider of C16
+        and N16: 128 KiB, a quarter of L2), at least one image, at most a lane's share of the batch,
+        and the share split evenly."""
         share = -(-self.m // self.lanes)
-        most = max(1, min(share, 2**18 // (_round_up(max(self.n_C_prev, self.n_C), LANES) * self.n_H * self.n_W)))
+        most = max(1, min(share, 2**15 // (_round_up(max(self.n_C_prev, self.n_C), LANES) * self.n_H * self.n_W)))
         return -(-share // -(-share // most))
 
     @property

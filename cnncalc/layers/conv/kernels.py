@@ -451,46 +451,48 @@ def _to_rows(x, lo, hi, rows):
     One row per position, the channels along it: the products of a 1×1 convolution then run along
     the channels (16 to 1280 floats) instead of along a 1×1 or 2×2 map.
     """
-    C, HW = x.shape[1], x.shape[2] * x.shape[3]
-    for i in range(lo, hi):
-        base = (i - lo) * HW
+    _, C, H, W = x.shape
+    for i in range(lo, hi):  # plain indices, no views: a view per (i, c) cost more than the copy
+        for y in range(H):
+            for xx in range(W):
+                r = ((i - lo) * H + y) * W + xx
+                for c in range(C):
+                    rows[r, c] = x[i, c, y, xx]
+    for r in range((hi - lo) * H * W, rows.shape[0]):
         for c in range(C):
-            s = x[i, c].reshape(HW)
-            for q in range(HW):
-                rows[base + q, c] = s[q]
-    for r in range((hi - lo) * HW, rows.shape[0]):
-        rows[r, :C] = 0.0
+            rows[r, c] = 0.0
 
 
 @njit(cache=True, boundscheck=False)
 def _from_rows(rows, lo, hi, b, out):
     """out[i, c, q] = rows[(i − lo)·n_H·n_W + q, c] + b[c] for images lo … hi − 1 (b zero-length: no bias)."""
-    C, HW = out.shape[1], out.shape[2] * out.shape[3]
+    _, C, H, W = out.shape
     has_bias = b.shape[0] > 0
     for i in range(lo, hi):
-        base = (i - lo) * HW
-        for c in range(C):
-            bias = b[c] if has_bias else np.float32(0.0)
-            o = out[i, c].reshape(HW)
-            for q in range(HW):
-                o[q] = rows[base + q, c] + bias
+        for y in range(H):
+            for xx in range(W):
+                r = ((i - lo) * H + y) * W + xx
+                if has_bias:
+                    for c in range(C):
+                        out[i, c, y, xx] = rows[r, c] + b[c]
+                else:
+                    for c in range(C):
+                        out[i, c, y, xx] = rows[r, c]
 
 
 @njit(cache=True, boundscheck=False)
 def _to_columns(x, lo, hi, cols):
     """cols[c, (i − lo)·n_H·n_W + q] = x[i, c, q] for images lo … hi − 1; the columns after them zero.
     x: (m, C, n_H, n_W); cols: (C, R)."""
-    C, HW = x.shape[1], x.shape[2] * x.shape[3]
-    used = (hi - lo) * HW
+    _, C, H, W = x.shape
     for c in range(C):
-        row = cols[c]
         for i in range(lo, hi):
-            s = x[i, c].reshape(HW)
-            d = row[(i - lo) * HW:]
-            for q in range(HW):
-                d[q] = s[q]
-        for q in range(used, cols.shape[1]):
-            row[q] = 0.0
+            for y in range(H):
+                base = ((i - lo) * H + y) * W
+                for xx in range(W):
+                    cols[c, base + xx] = x[i, c, y, xx]
+        for q in range((hi - lo) * H * W, cols.shape[1]):
+            cols[c, q] = 0.0
 
 
 @njit(cache=True, boundscheck=False)

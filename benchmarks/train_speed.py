@@ -111,18 +111,21 @@ for _ in range(5):
 print(best)
 """
 
-# every layer kind the engine runs, so that the cold start compiles the whole engine
+# every layer kind the engine runs, so that the cold start compiles the whole engine (conv: the general,
+# depthwise (both layouts) and 1×1 kernels)
 ALL_KINDS = """name: all-kinds
-input: [12, 12, 3]
+input: [20, 20, 3]
 layers:
   - conv: {filters: 8, kernel: 3, padding: 1}
   - batchnorm
   - relu
+  - conv: {filters: 8, kernel: 3, padding: 1, groups: depthwise}   # 20 columns: along the rows
   - parallel:
       - [conv: {filters: 8, kernel: 3, padding: same}, leaky_relu: 0.1]
       - []
     merge: add
   - maxpool: 2
+  - conv: {filters: 8, kernel: 3, padding: 1, groups: depthwise}   # 10 columns: the images as vector
   - parallel:
       - [conv: {filters: 4, kernel: 1}, sigmoid]
       - [avgpool: {kernel: 3, stride: 1, padding: 1}, tanh]

@@ -299,3 +299,16 @@ def test_the_memory_estimate_covers_a_mobilenet():
     report, net = tr.build(spec.read_text(encoding="utf-8"), str(spec), 8, (32, 32, 3))
     est = tr.estimate(report, 8, 100, "sgd", threads=numba.config.NUMBA_NUM_THREADS)
     assert est["activations"] + est["workspace"] >= net.nbytes()
+
+
+@pytest.mark.parametrize("C, n_C, H, f, p, groups", [(6, 9, 2, 1, 0, 1), (5, 5, 3, 3, 1, 5), (4, 4, 18, 3, 1, 4)])
+def test_without_input_gradient(C, n_C, H, f, p, groups):
+    """A first layer (need_dx False) allocates no dx workspace and gives the same dW and db."""
+    x, W, b = rand(3, C, H, H), rand(n_C, C // groups, f, f), rand(n_C)
+    dout = rand(3, n_C, H, H)
+    full = conv_both(x, W, b, (1, 1), (p,) * 4, (1, 1), groups, dout)
+    first = conv_k.Conv(3, C, H, H, n_C, (f, f), (1, 1), (p,) * 4, (1, 1), groups, H, H, need_dx=False)
+    assert np.allclose(first.forward(x, W, b), full[0], atol=1e-5)
+    dW, db = np.empty_like(W), np.empty_like(b)
+    assert first.backward(dout, W, dW, db, need_dx=False) is None
+    assert np.allclose(dW, full[2], atol=1e-4) and np.allclose(db, full[3], atol=1e-4)

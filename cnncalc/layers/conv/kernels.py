@@ -33,6 +33,15 @@ dx       = for stride 1, per tap (a, b'): dx_pad[c' rows, shifted by a·d_H·n_W
            "dout padded by f − 1 ⋆ flipped W" multiplies mostly zeros on small maps);
            for stride > 1, dcols = Wᵀ · dout into the im2col buffer, then col2im.
 Rows q are padded to P, a multiple of 16 floats (one AVX-512 register), so no scalar tail runs.
+
+Two kinds of layer take other kernels (ConvPlan.kernel picks; Conv runs them), because on small maps
+(MobileNet at 32×32: 16×16 down to 1×1) one image fills a fraction of a row of 16 and the weights
+are streamed once per image:
+  1×1, stride 1, no padding, groups 1 ("pointwise"): positions × channels. `chunk` images become
+           rows of positions (R, C16), and the same _tile_product runs along the channels:
+           out rows = x rows · Wᵀ,   dWᵀ = x columns · dout rows,   dx rows = dout rows · W.
+  groups = n_C_prev = n_C ("depthwise"): depthwise_kernels.py, one filter per channel, lanes own
+           channels; on maps of at most 16 columns the images are the vector, above along the rows.
 Constants are never passed from one jitted function to another: numba would compile a second
 specialisation for the literal (each costs seconds of cold compilation).
 

@@ -1,7 +1,8 @@
 """Training throughput (forward + backward + SGD update) of cnncalc's engine beside PyTorch CPU.
 
     python benchmarks/train_speed.py [--threads 2,1] [--batches 64,256] [--repeats 3] [--seconds 1]
-                                     [--specs specs/lenet5.yaml,...] [--no-startup] [--json out.json]
+                                     [--specs specs/lenet5.yaml,specs/mobilenet_v2.yaml@32x32x3,...]
+                                     [--no-startup] [--json out.json]
 
 Every measurement runs in a fresh subprocess with the thread count pinned for both sides: Numba's
 threads (NUMBA_NUM_THREADS; BLAS single-threaded, as `cnncalc train` runs it) for cnncalc,
@@ -13,6 +14,14 @@ waiting for an idle machine (other jobs share the cores) and timing 3 windows of
 images/s, the ratio cnncalc/PyTorch, and the achieved GFLOP/s, counting 3 × the analyzer's
 forward FLOPs per image (backward ≈ 2 × forward), against the float32 peak of a 2048² numpy
 matmul measured here with the same thread count.
+
+The rows: the course LeNet-5, the MNIST LeNet and a small VGG at their own inputs, and MobileNetV2
+and MobileNetV3-Small at CIFAR size. A spec written `path@HxWxC` runs at that input (the `--input`
+of `cnncalc train`); the MobileNets are the shipped specs unchanged otherwise, so they keep their
+1000-class classifier: the same network a user gets from `cnncalc train specs/mobilenet_v2.yaml
+--input 32,32,3`, and on both sides the same arithmetic (the dense head, 1280·1000 MACs of
+MobileNetV2's ≈ 6.5 M per image at 32×32, is a BLAS product in both engines, so it neither favours
+nor hides the depthwise and 1×1 convolutions the rows are for).
 
 The start-up section times, in fresh processes: the cold compile of every kernel of the engine
 (an empty NUMBA_CACHE_DIR, process start to the end of the first training batch of a spec that
@@ -37,17 +46,20 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPECS = ["specs/lenet5.yaml", "specs/mnist_lenet.yaml", "specs/small_vgg.yaml"]
+SPECS = ["specs/lenet5.yaml", "specs/mnist_lenet.yaml", "specs/small_vgg.yaml", "specs/mobilenet_v2.yaml@32x32x3",
+         "specs/mobilenet_v3_small.yaml@32x32x3"]
 
 WORKER = r"""
 import json, os, sys, time
 import numpy as np
 side, spec, batch, threads, repeats, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
     int(sys.argv[5]), float(sys.argv[6])
+spec, _, size = spec.partition("@")
+input_override = tuple(int(v) for v in size.split("x")) if size else None
 sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
 from cnncalc.engine import train as tr
 from cnncalc.engine.init import initialise
-report, net = tr.build(open(spec).read(), spec, batch)
+report, net = tr.build(open(spec).read(), spec, batch, input_override)
 initialise(net, 0)
 rng = np.random.default_rng(0)
 x = rng.standard_normal((batch,) + net.input_shape).astype(np.float32)
@@ -99,18 +111,21 @@ for _ in range(5):
 print(best)
 """
 
-# every layer kind the engine runs, so that the cold start compiles the whole engine
+# every layer kind the engine runs, so that the cold start compiles the whole engine (conv: the general,
+# depthwise (both layouts) and 1×1 kernels)
 ALL_KINDS = """name: all-kinds
-input: [12, 12, 3]
+input: [20, 20, 3]
 layers:
   - conv: {filters: 8, kernel: 3, padding: 1}
   - batchnorm
   - relu
+  - conv: {filters: 8, kernel: 3, padding: 1, groups: depthwise}   # 20 columns: along the rows
   - parallel:
       - [conv: {filters: 8, kernel: 3, padding: same}, leaky_relu: 0.1]
       - []
     merge: add
   - maxpool: 2
+  - conv: {filters: 8, kernel: 3, padding: 1, groups: depthwise}   # 10 columns: the images as vector
   - parallel:
       - [conv: {filters: 4, kernel: 1}, sigmoid]
       - [avgpool: {kernel: 3, stride: 1, padding: 1}, tanh]
@@ -245,7 +260,7 @@ def main():
     print("float32 peak (2048² numpy matmul): " + ", ".join(f"{peaks[t]:.0f} GFLOP/s on {t} thread(s)"
                                                            for t in threads_list))
     results = []
-    print(f"{'spec':<20}{'thr':>4}{'batch':>6}{'cnncalc img/s':>15}{'torch img/s':>13}{'ratio':>7}"
+    print(f"{'spec':<32}{'thr':>4}{'batch':>6}{'cnncalc img/s':>15}{'torch img/s':>13}{'ratio':>7}"
           f"{'GFLOP/s':>9}{'% peak':>8}")
     for threads in threads_list:
         for spec in args.specs.split(","):
@@ -267,7 +282,7 @@ def main():
                                 "ratio": ips / ref if ref else None, "gflops": gflops,
                                 "peak_fraction": gflops / peaks[threads], "cnncalc_runs": ours_runs,
                                 "torch_runs": ref_runs})
-                print(f"{os.path.basename(spec):<20}{threads:>4}{batch:>6}{ips:>15,.0f}"
+                print(f"{os.path.basename(spec):<32}{threads:>4}{batch:>6}{ips:>15,.0f}"
                       f"{(f'{ref:,.0f}' if ref else 'absent'):>13}{(f'{ips / ref:.2f}' if ref else '—'):>7}"
                       f"{gflops:>9.1f}{100 * gflops / peaks[threads]:>7.1f}%", flush=True)
     # the peak again at the end, the better of the two: a burst of other work lowers it, never raises it

@@ -33,6 +33,15 @@ dx       = for stride 1, per tap (a, b'): dx_pad[c' rows, shifted by a·d_H·n_W
            "dout padded by f − 1 ⋆ flipped W" multiplies mostly zeros on small maps);
            for stride > 1, dcols = Wᵀ · dout into the im2col buffer, then col2im.
 Rows q are padded to P, a multiple of 16 floats (one AVX-512 register), so no scalar tail runs.
+
+Two kinds of layer take other kernels (ConvPlan.kernel picks; Conv runs them), because on small maps
+(MobileNet at 32×32: 16×16 down to 1×1) one image fills a fraction of a row of 16 and the weights
+are streamed once per image:
+  1×1, stride 1, no padding, groups 1 ("pointwise"): positions × channels. `chunk` images become
+           rows of positions (R, C16), and the same _tile_product runs along the channels:
+           out rows = x rows · Wᵀ,   dWᵀ = x columns · dout rows,   dx rows = dout rows · W.
+  groups = n_C_prev = n_C ("depthwise"): depthwise_kernels.py, one filter per channel, lanes own
+           channels; on maps of at most 16 columns the images are the vector, above along the rows.
 Constants are never passed from one jitted function to another: numba would compile a second
 specialisation for the literal (each costs seconds of cold compilation).
 
@@ -56,6 +65,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 from numba import njit, prange, uint64
+
+from cnncalc.layers.conv.depthwise_kernels import (depthwise_backward, depthwise_backward_batched, depthwise_forward,
+                                                   depthwise_forward_batched)
 
 FASTMATH = {"reassoc", "contract"}
 LANES = 16  # float32 lanes of an AVX-512 register: rows are padded to a multiple of this
@@ -425,8 +437,7 @@ def conv2d_backward(lanes, x, dout, W, stride_1, s_H, s_W, p_top, p_left, d_H, d
     db_lanes (lanes, n_C) per-lane sums, added after the parallel loop.
     """
     m = x.shape[0]
-    n_C, C_g, f_H, f_W = W.shape
-    groups, n_C_g = dW_lanes.shape[1], dW_lanes.shape[2]
+    _, _, f_H, f_W = W.shape
     if dx.shape[0] > 0:
         _pack_weights_dx(W, stride_1, A_dx)
     lanes = max(min(lanes, ws_src.shape[0], m), 1)
@@ -436,6 +447,166 @@ def conv2d_backward(lanes, x, dout, W, stride_1, s_H, s_W, p_top, p_left, d_H, d
         _backward_images(t * m // lanes, (t + 1) * m // lanes, x, dout, f_H, f_W, A_dx, stride_1, s_H, s_W, p_top,
                          p_left, d_H, d_W, n_W_pad, k_off, k_off_dx, reach, ws_src[t], ws_dy[t], ws_dx[t],
                          dW_lanes[t], db_lanes[t], dx)
+    _sum_lanes(dW_lanes, db_lanes, lanes, dW, db)
+
+
+# ------------------------------------------------------------------ 1×1 convolutions: positions × channels
+
+@njit(cache=True, boundscheck=False)
+def _to_rows(x, lo, hi, rows):
+    """rows[(i − lo)·n_H·n_W + q, c] = x[i, c, q] for images lo … hi − 1; the rows after them zero.
+
+    x: (m, C, n_H, n_W); rows: (R, ≥ C), its columns from C on never written (they stay zero).
+    One row per position, the channels along it: the products of a 1×1 convolution then run along
+    the channels (16 to 1280 floats) instead of along a 1×1 or 2×2 map.
+    """
+    _, C, H, W = x.shape
+    for i in range(lo, hi):  # plain indices, no views: a view per (i, c) cost more than the copy
+        for y in range(H):
+            for xx in range(W):
+                r = ((i - lo) * H + y) * W + xx
+                for c in range(C):
+                    rows[r, c] = x[i, c, y, xx]
+    for r in range((hi - lo) * H * W, rows.shape[0]):
+        for c in range(C):
+            rows[r, c] = 0.0
+
+
+@njit(cache=True, boundscheck=False)
+def _from_rows(rows, lo, hi, b, out):
+    """out[i, c, q] = rows[(i − lo)·n_H·n_W + q, c] + b[c] for images lo … hi − 1 (b zero-length: no bias)."""
+    _, C, H, W = out.shape
+    has_bias = b.shape[0] > 0
+    for i in range(lo, hi):
+        for y in range(H):
+            for xx in range(W):
+                r = ((i - lo) * H + y) * W + xx
+                if has_bias:
+                    for c in range(C):
+                        out[i, c, y, xx] = rows[r, c] + b[c]
+                else:
+                    for c in range(C):
+                        out[i, c, y, xx] = rows[r, c]
+
+
+@njit(cache=True, boundscheck=False)
+def _to_columns(x, lo, hi, cols):
+    """cols[c, (i − lo)·n_H·n_W + q] = x[i, c, q] for images lo … hi − 1; the columns after them zero.
+    x: (m, C, n_H, n_W); cols: (C, R)."""
+    _, C, H, W = x.shape
+    for c in range(C):
+        for i in range(lo, hi):
+            for y in range(H):
+                base = ((i - lo) * H + y) * W
+                for xx in range(W):
+                    cols[c, base + xx] = x[i, c, y, xx]
+        for q in range((hi - lo) * H * W, cols.shape[1]):
+            cols[c, q] = 0.0
+
+
+@njit(cache=True, boundscheck=False)
+def _pack_pointwise(W, WT, Wp):
+    """WT[c', c] = Wp[c, c'] = W[c, c', 0, 0]; WT: (C16, N16), Wp: (N16, C16) (zero beyond W; a
+    zero-row Wp, as the network's first layer needs no dx, is left alone)."""
+    n_C, C = W.shape[0], W.shape[1]
+    pack_dx = Wp.shape[0] >= n_C
+    for c in range(n_C):
+        for k in range(C):
+            WT[k, c] = W[c, k, 0, 0]
+            if pack_dx:
+                Wp[c, k] = W[c, k, 0, 0]
+
+
+@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+def _pointwise_forward_images(lo, hi, x, b, chunk, WT, k_off_C, XT, YT, out):
+    """pointwise_forward for images lo … hi − 1, `chunk` images (XT's rows) per product."""
+    YTf = YT.reshape(YT.shape[0] * YT.shape[1])
+    for i0 in range(lo, hi, chunk):
+        i1 = min(i0 + chunk, hi)
+        _to_rows(x, i0, i1, XT)
+        YTf[:] = 0.0
+        _tile_product(XT, WT.reshape(WT.shape[0] * WT.shape[1]), k_off_C, YTf, YT.shape[1], YT.shape[1])
+        _from_rows(YT, i0, i1, b, out)
+
+
+@njit(parallel=True, cache=True)
+def pointwise_forward(lanes, x, W, b, chunk, k_off_C, WT, Wp, ws_rows_x, ws_rows_y, out):
+    """out = conv(x, W) + b for a 1×1 kernel, stride 1, no padding, groups 1:
+    out[i, c, q] = b[c] + Σ_c' W[c, c', 0, 0] · x[i, c', q].
+
+    x: (m, C, n_H, n_W); W: (n_C, C, 1, 1); b: (n_C,) or (0,); out: (m, n_C, n_H, n_W). With
+    C16, N16 = C, n_C rounded up to 16 and R = chunk·n_H·n_W rounded up to 4: lane t takes a
+    contiguous share of the batch, `chunk` images at a time as rows of positions ws_rows_x[t]
+    (R, C16), and computes ws_rows_y[t] (R, N16) = rows · WT, WT (C16, N16) = Wᵀ packed here (and
+    Wp (N16, C16) = W, for backward). k_off_C: (C16,) = c'·N16, WT's rows.
+    """
+    m = x.shape[0]
+    _pack_pointwise(W, WT, Wp)
+    lanes = max(min(lanes, ws_rows_x.shape[0], m), 1)
+    for t in prange(lanes):  # lane t owns out[lo:hi] and workspace row t
+        _pointwise_forward_images(t * m // lanes, (t + 1) * m // lanes, x, b, chunk, WT, k_off_C, ws_rows_x[t],
+                                  ws_rows_y[t], out)
+
+
+@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+def _pointwise_backward_images(lo, hi, x, dout, chunk, Wp, k_off_N, k_off_R, X, dYT, dXT, GT, gb, dx):
+    """pointwise_backward for images lo … hi − 1; adds dWᵀ into GT (C, N16) and db into gb."""
+    n_C = dout.shape[1]
+    need_dx = dx.shape[0] > 0
+    N16, C16 = dYT.shape[1], dXT.shape[1]
+    dYf = dYT.reshape(dYT.shape[0] * N16)
+    for i0 in range(lo, hi, chunk):
+        i1 = min(i0 + chunk, hi)
+        _to_columns(x, i0, i1, X)
+        _to_rows(dout, i0, i1, dYT)
+        for r in range(dYT.shape[0]):  # along the channels: vector registers
+            d = dYT[r]
+            for c in range(n_C):
+                gb[c] += d[c]
+        # dWᵀ[c', :] += Σ_pos x[c', pos] · dout[pos, :]: positions are the taps, channels the row
+        _tile_product(X, dYf, k_off_R, GT.reshape(GT.shape[0] * N16), N16, N16)
+        if need_dx:  # dx rows = dout rows · W
+            dXf = dXT.reshape(dXT.shape[0] * C16)
+            dXf[:] = 0.0
+            _tile_product(dYT, Wp.reshape(Wp.shape[0] * C16), k_off_N, dXf, C16, C16)
+            _from_rows(dXT, i0, i1, gb[:0], dx)
+
+
+@njit(parallel=True, cache=True)
+def pointwise_backward(lanes, x, dout, W, chunk, k_off_N, k_off_R, Wp, ws_cols_x, ws_rows_y, ws_rows_x, GT_lanes,
+                       db_lanes, dW, db, dx):
+    """dW, db and (when dx has rows) dx of pointwise_forward, whose packed Wp (N16, C16) it reads.
+
+    Per lane: ws_cols_x[t] (C, R) x as channel rows; ws_rows_y[t] (R, N16) dout as position rows;
+    ws_rows_x[t] (R, C16) dx's rows. k_off_N: (N16,) = c·C16, Wp's rows; k_off_R: (R,) = pos·N16,
+    dout's rows. GT_lanes (lanes, C, N16) and db_lanes (lanes, n_C): per-lane sums of dWᵀ and db,
+    added after the parallel loop.
+    """
+    m = x.shape[0]
+    lanes = max(min(lanes, ws_rows_x.shape[0], m), 1)
+    for t in prange(lanes):  # lane t owns dx[lo:hi], GT_lanes[t], db_lanes[t] and workspace row t
+        GT_lanes[t] = 0.0
+        db_lanes[t] = 0.0
+        _pointwise_backward_images(t * m // lanes, (t + 1) * m // lanes, x, dout, chunk, Wp, k_off_N, k_off_R,
+                                   ws_cols_x[t], ws_rows_y[t], ws_rows_x[t], GT_lanes[t], db_lanes[t], dx)
+    n_C, C = W.shape[0], W.shape[1]
+    for c in range(n_C):
+        for k in range(C):
+            total = np.float32(0.0)
+            for t in range(lanes):
+                total += GT_lanes[t, k, c]
+            dW[c, k, 0, 0] = total
+    if db.shape[0] > 0:
+        db[...] = 0.0
+        for t in range(lanes):
+            db += db_lanes[t]
+
+
+@njit(cache=True, boundscheck=False)
+def _sum_lanes(dW_lanes, db_lanes, lanes, dW, db):
+    """dW[g·n_C_g + r, c', a, b'] = Σ_t dW_lanes[t, g, r, (c'·f_H + a)·f_W + b'], db = Σ_t db_lanes[t] (if db has rows)."""
+    _, C_g, f_H, f_W = dW.shape
+    groups, n_C_g = dW_lanes.shape[1], dW_lanes.shape[2]
     dW[...] = 0.0
     for t in range(lanes):
         for g in range(groups):
@@ -482,6 +653,42 @@ class ConvPlan:
     @property
     def stride_1(self) -> bool:
         return self.s_H == 1 and self.s_W == 1
+
+    @property
+    def depthwise(self) -> bool:
+        """One filter per channel (groups = n_C_prev = n_C): depthwise_kernels."""
+        return self.groups == self.n_C_prev == self.n_C and self.groups > 1
+
+    @property
+    def batched(self) -> bool:
+        """A depthwise layer on a map of at most 16 columns: the images are the vector (depthwise_*_batched).
+        Measured (1 thread, benchmarks/train_speed.py's machine): 2 to 10× faster than along the rows
+        for n_W ≤ 16 (MobileNet's maps at 32×32 input), 1.5 to 5× slower at 56 and 112 columns."""
+        return self.depthwise and self.n_W <= 16
+
+    @property
+    def M(self) -> int:
+        """Images per pass of the batched depthwise kernels: the batch rounded up to 16, at most 64."""
+        return min(64, _round_up(self.m, LANES))
+
+    @property
+    def pointwise(self) -> bool:
+        """A 1×1 kernel, stride 1, no padding, groups 1: pointwise_forward/backward, positions × channels."""
+        return (self.f_H, self.f_W, self.s_H, self.s_W, self.groups) == (1, 1, 1, 1, 1) and not any(self.pads)
+
+    @property
+    def chunk(self) -> int:
+        """Images per product on the pointwise path: about 2¹⁵ floats of rows (R × the wider of C16
+        and N16: 128 KiB, a quarter of L2), at least one image, at most a lane's share of the batch,
+        and the share split evenly."""
+        share = -(-self.m // self.lanes)
+        most = max(1, min(share, 2**15 // (_round_up(max(self.n_C_prev, self.n_C), LANES) * self.n_H * self.n_W)))
+        return -(-share // -(-share // most))
+
+    @property
+    def R(self) -> int:
+        """Rows (positions) of one pointwise product: chunk·n_H·n_W rounded up to 4."""
+        return _round_up(self.chunk * self.n_H * self.n_W, 4)
 
     @property
     def C_g(self) -> int:
@@ -538,9 +745,33 @@ class ConvPlan:
         the furthest tap, and a product row of P."""
         return (self.groups - 1) * self.C_g * self.pitch + int(self.k_off().max()) + self.P
 
-    def workspace_shapes(self, need_dx: bool = True) -> dict[str, tuple]:
+    @property
+    def kernel(self) -> str:
+        """The kernels Conv runs for this layer: "depthwise", "depthwise_batched", "pointwise" or "conv2d"."""
+        if self.depthwise:
+            return "depthwise_batched" if self.batched else "depthwise"
+        return "pointwise" if self.pointwise else "conv2d"
+
+    def workspace_shapes(self, need_dx: bool = True, kernel: str = "conv2d") -> dict[str, tuple]:
         """{name: (shape, dtype)} of every workspace array; need_dx False leaves out the dx product's."""
         L, n_C_g4 = self.lanes, _round_up(self.n_C_g, 4)
+        if kernel.startswith("depthwise"):
+            p_top, p_bottom, p_left, p_right = self.pads
+            plane = (L, self.n_H_prev + p_top + p_bottom, self.n_W_prev + p_left + p_right)
+            if kernel == "depthwise_batched":  # M images' padded planes, outputs, dx and dW sums, the images along the vector
+                M = self.M
+                return {"X": (plane + (M,), np.float32), "Y": ((L, self.n_H, self.n_W, M), np.float32),
+                        "dX": (plane + (M,) if need_dx else (1, 1, 1, 1), np.float32),
+                        "acc": ((L, self.f_H, self.f_W, M), np.float32)}
+            # one zero-padded plane per lane for x and one for dx
+            return {"xp": (plane, np.float32), "dxp": (plane if need_dx else (1, 1, 1), np.float32)}
+        if kernel == "pointwise":
+            C16, N16, R, f32, i64 = _round_up(self.n_C_prev, LANES), _round_up(self.n_C, LANES), self.R, np.float32, np.int64
+            return {"k_off_C": ((C16,), i64), "k_off_N": ((N16,), i64), "k_off_R": ((R,), i64),
+                    "WT": ((C16, N16), f32), "Wp": ((N16 if need_dx else 0, C16), f32),
+                    "ws_rows_x": ((L, R, C16), f32), "ws_rows_y": ((L, R, N16), f32),
+                    "ws_cols_x": ((L, self.n_C_prev, R), f32), "GT_lanes": ((L, self.n_C_prev, N16), f32),
+                    "db_lanes": ((L, self.n_C), f32)}
         if self.stride_1:
             src = max(self.n_C_prev * self.pitch, self.reach)
             pitch_dx = max(self.pitch, self.P)
@@ -561,14 +792,20 @@ class ConvPlan:
             "dW_lanes": ((L, self.groups, self.n_C_g, self.K4), f32), "db_lanes": ((L, self.n_C), f32),
         }
 
-    def workspace(self, need_dx: bool = True) -> dict[str, np.ndarray]:
+    def workspace(self, need_dx: bool = True, kernel: str = "conv2d") -> dict[str, np.ndarray]:
         """The workspace arrays, allocated once and reused every step; zero-filled, and the kernels
         rely on it: they write only the image inside the padded buffers (the zero border is never
         rewritten), and the reads past an image that feed only discarded columns meet zeros, never
         an uninitialised NaN (0·NaN would poison dW)."""
-        ws = {name: np.zeros(shape, dtype) for name, (shape, dtype) in self.workspace_shapes(need_dx).items()}
-        ws["k_off"][:] = self.k_off()
-        ws["k_off_dx"][:] = self.k_off_dx()
+        ws = {name: np.zeros(shape, dtype) for name, (shape, dtype) in self.workspace_shapes(need_dx, kernel).items()}
+        if kernel == "pointwise":
+            C16, N16 = ws["WT"].shape
+            ws["k_off_C"][:] = np.arange(C16) * N16
+            ws["k_off_N"][:] = np.arange(N16) * C16
+            ws["k_off_R"][:] = np.arange(self.R) * N16
+        elif kernel == "conv2d":
+            ws["k_off"][:] = self.k_off()
+            ws["k_off_dx"][:] = self.k_off_dx()
         return ws
 
     def geometry(self) -> tuple:
@@ -592,17 +829,32 @@ class Conv:
                  need_dx=True):
         self.plan = ConvPlan(m, n_C_prev, n_H_prev, n_W_prev, n_C, f[0], f[1], stride[0], stride[1], tuple(pads),
                              dilation[0], dilation[1], groups, n_H, n_W, max(1, numba.config.NUMBA_NUM_THREADS))
-        self.ws = self.plan.workspace(need_dx)
+        self.ws = self.plan.workspace(need_dx, self.plan.kernel)
         self.out = np.empty((m, n_C, n_H, n_W), np.float32)
         self.dx = np.empty((m if need_dx else 0, n_C_prev, n_H_prev, n_W_prev), np.float32)
         self._none = np.zeros(0, np.float32)  # the kernels' "no bias"
         self._no_dx = np.zeros((0, n_C_prev, n_H_prev, n_W_prev), np.float32)
+        p = self.plan
+        self._depthwise_geometry = (p.s_H, p.s_W, p.pads[0], p.pads[2], p.d_H, p.d_W)
         self.x = None
 
     def forward(self, x, W, b=None):
         """x: (m, n_C_prev, n_H_prev, n_W_prev) → out: (m, n_C, n_H, n_W); keeps x for backward."""
         self.x = x = np.ascontiguousarray(x, np.float32)
         ws, out = self.ws, self.out[:x.shape[0]]
+        kernel = self.plan.kernel
+        if kernel == "depthwise_batched":
+            depthwise_forward_batched(numba.get_num_threads(), x, W, self._none if b is None else b,
+                                      *self._depthwise_geometry, ws["X"], ws["Y"], out)
+            return out
+        if kernel == "depthwise":
+            depthwise_forward(numba.get_num_threads(), x, W, self._none if b is None else b, *self._depthwise_geometry,
+                              ws["xp"], out)
+            return out
+        if kernel == "pointwise":
+            pointwise_forward(numba.get_num_threads(), x, W, self._none if b is None else b, self.plan.chunk,
+                              ws["k_off_C"], ws["WT"], ws["Wp"], ws["ws_rows_x"], ws["ws_rows_y"], out)
+            return out
         conv2d_forward(numba.get_num_threads(), x, W, self._none if b is None else b, *self.plan.geometry(),
                        ws["k_off"], self.plan.reach, ws["A"], ws["ws_src"], ws["ws_y"], out)
         return out
@@ -613,7 +865,22 @@ class Conv:
         if need_dx and self.dx.shape[0] < x.shape[0]:
             raise ValueError("this Conv was built with need_dx=False: it has no dx buffer")
         dx = self.dx[:x.shape[0]] if need_dx else self._no_dx
-        conv2d_backward(numba.get_num_threads(), x, np.ascontiguousarray(dout, np.float32), W, *self.plan.geometry(),
+        dout = np.ascontiguousarray(dout, np.float32)
+        kernel = self.plan.kernel
+        if kernel == "depthwise_batched":
+            depthwise_backward_batched(numba.get_num_threads(), x, dout, W, *self._depthwise_geometry, ws["X"], ws["Y"],
+                                       ws["dX"], ws["acc"], dW, self._none if db is None else db, dx)
+            return dx if need_dx else None
+        if kernel == "depthwise":
+            depthwise_backward(numba.get_num_threads(), x, dout, W, *self._depthwise_geometry, ws["xp"], ws["dxp"], dW,
+                               self._none if db is None else db, dx)
+            return dx if need_dx else None
+        if kernel == "pointwise":
+            pointwise_backward(numba.get_num_threads(), x, dout, W, self.plan.chunk, ws["k_off_N"], ws["k_off_R"],
+                               ws["Wp"], ws["ws_cols_x"], ws["ws_rows_y"], ws["ws_rows_x"], ws["GT_lanes"],
+                               ws["db_lanes"], dW, self._none if db is None else db, dx)
+            return dx if need_dx else None
+        conv2d_backward(numba.get_num_threads(), x, dout, W, *self.plan.geometry(),
                         ws["k_off"], self.plan.reach, ws["k_off_dx"], ws["A_dx"], ws["ws_src"], ws["ws_dy"],
                         ws["ws_dx"], ws["dW_lanes"], ws["db_lanes"], dW, self._none if db is None else db, dx)
         return dx if need_dx else None

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from math import prod
+
 import numpy as np
 
 from cnncalc.layers.adapter import InitRole, Layer, Memory, Param, Trainer, buffer, no_memory
@@ -46,9 +48,16 @@ def fans(shapes) -> tuple[int, int]:
 
 
 def memory(row, threads) -> Memory:
-    """The workspaces per thread: im2col columns (taps × n_H·n_W) and the padded input and output
-    rows, forward and backward (an upper bound)."""
+    """The workspaces per thread: for conv2d, im2col columns (taps × n_H·n_W) and the padded input and
+    output rows, forward and backward (an upper bound); for the depthwise and 1×1 kernels, their
+    plan's arrays at the largest batch share."""
     (n_H_prev, n_W_prev, n_C_prev), (n_H, n_W, n_C) = row.in_shapes[0], row.out_shape
+    w = row.window
+    plan = conv_k.ConvPlan(1 << 20, n_C_prev, n_H_prev, n_W_prev, n_C, w.f[0], w.f[1], w.s[0], w.s[1], tuple(w.p),
+                           w.d[0], w.d[1], w.groups, n_H, n_W, max(threads, 1))
+    if plan.kernel != "conv2d":
+        shapes = plan.workspace_shapes(True, plan.kernel).values()
+        return Memory(workspace=sum(np.dtype(dtype).itemsize * prod(shape) for shape, dtype in shapes))
     t_, b_, l_, r_ = row.window.p
     taps = row.macs // max(n_H * n_W * n_C, 1)  # n_C_prev/groups · f_H · f_W
     reach = (n_H_prev + t_ + b_ + 2 * n_H) * (n_W_prev + l_ + r_ + 2 * n_W)  # padded rows, both ways

@@ -148,6 +148,7 @@ def test_split_times_the_weight_gradient_apart_and_leaves_it_out_of_the_total():
     assert rows["batchnorm"].weight_gradient is None
     extra = 300 + 200  # the split's extra calls: on the clock, not in the total
     assert profile.total() == elapsed - extra
+    assert profile.extra == extra
     groups = profile.groups()
     assert groups["conv & dense: weight gradient"] + groups["conv & dense: input gradient"] == (
         rows["conv"].backward + rows["dense"].backward)

@@ -17,8 +17,8 @@ What is timed (seconds summed over the steps run while attached):
     (kind, "weight gradient")  with split=True, for conv, conv_transpose and dense layers that send a
                         gradient back: one extra backward call with the input gradient switched off
                         (the adapter's need_dx), timed before the real call; its time is NOT part of
-                        the step's total, and the input gradient is read as backward − weight gradient
-                        (an estimate: the two calls see different cache states). For a layer that
+                        the step's total (Profile.extra sums it), and the input gradient is read as
+                        backward − weight gradient (an estimate: the two calls see different cache states). For a layer that
                         sends no gradient back (a first conv) the backward is all weight gradient;
     ("sum of gradients", "backward")  the executor adding the gradients of a layer read twice;
     ("loss", "forward")  softmax cross-entropy and its gradient (Loop.loss);
@@ -90,6 +90,7 @@ class Profile:
         self.seconds: dict[tuple[str, str], float] = {}
         self.calls: dict[str, int] = {}
         self.steps = 0
+        self.extra = 0.0  # seconds of the split's extra calls, outside every real step's work
         self._loop = None
         self._network = None
         self._saved = []
@@ -117,7 +118,9 @@ class Profile:
                 try:
                     start = self.clock()
                     layer.backward(dout)
-                    self.add(kind, "weight gradient", self.clock() - start)
+                    seconds = self.clock() - start
+                    self.add(kind, "weight gradient", seconds)
+                    self.extra += seconds
                 finally:
                     layer.need_dx = wants
                 start = self.clock()
@@ -187,6 +190,7 @@ class Profile:
         self.seconds.clear()
         self.calls.clear()
         self.steps = 0
+        self.extra = 0.0
 
     def __enter__(self):
         return self

@@ -2,6 +2,7 @@
 
     python benchmarks/train_speed.py [--threads 2,1] [--batches 64,256] [--repeats 3] [--seconds 1]
                                      [--specs specs/lenet5.yaml,specs/mobilenet_v2.yaml@32x32x3,...]
+                                     [--isa native,avx2] [--breakdown kinds|groups|off] [--wait 90]
                                      [--no-startup] [--json out.json]
 
 Every measurement runs in a fresh subprocess with the thread count pinned for both sides: Numba's
@@ -15,8 +16,22 @@ images/s, the ratio cnncalc/PyTorch, and the achieved GFLOP/s, counting 3 × the
 forward FLOPs per image (backward ≈ 2 × forward), against the float32 peak of a 2048² numpy
 matmul measured here with the same thread count.
 
-The rows: the course LeNet-5, the MNIST LeNet and a small VGG at their own inputs, and MobileNetV2
-and MobileNetV3-Small at CIFAR size. A spec written `path@HxWxC` runs at that input (the `--input`
+The header: the processor (model, vector extensions, cores, cache sizes from /sys or lscpu), and for
+each --isa what both sides compiled for (Numba's processor and features, with the widest vector
+register found in a small compiled loop; PyTorch's ATen capability and oneDNN's cap). `--isa avx2`
+holds both to AVX2: Numba compiles for haswell with haswell's own features (NUMBA_CPU_FEATURES="",
+without which Numba keeps the host's AVX-512) into a cache of its own, PyTorch runs with
+ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2, and OpenBLAS (numpy's peak, the dense layers)
+with its Haswell kernel.
+
+Each worker also reports its peak resident memory (ru_maxrss: the whole process, interpreter,
+libraries and data included). With --breakdown (kinds by default), the first cnncalc process of each
+row also runs a few steps under engine.profile after its timing, and the time by layer kind and pass
+(forward, input gradient, weight gradient, backward) and by group (conv & dense, batchnorm, pooling,
+element-wise, loss, optimiser) is printed under the row.
+
+The rows: the course LeNet-5, the MNIST LeNet and a small VGG at their own inputs, ResNet-18 in its
+CIFAR form (specs/resnet18_cifar.yaml, 32×32×3), and MobileNetV2 and MobileNetV3-Small at CIFAR size. A spec written `path@HxWxC` runs at that input (the `--input`
 of `cnncalc train`); the MobileNets are the shipped specs unchanged otherwise, so they keep their
 1000-class classifier: the same network a user gets from `cnncalc train specs/mobilenet_v2.yaml
 --input 32,32,3`, and on both sides the same arithmetic (the dense head, 1280·1000 MACs of

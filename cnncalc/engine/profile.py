@@ -102,10 +102,10 @@ class Profile:
         self.seconds[key] = self.seconds.get(key, 0.0) + seconds
 
     def forward(self, layer, xs, train, rng):
+        kind = layer.node.kind
         start = self.clock()
         out = layer.forward(xs, train, rng)
-        self.add(layer.node.kind, "forward", self.clock() - start)
-        kind = layer.node.kind
+        self.add(kind, "forward", self.clock() - start)
         self.calls[kind] = self.calls.get(kind, 0) + 1
         return out
 

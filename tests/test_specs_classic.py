@@ -209,8 +209,9 @@ SHIPPED = sorted(os.path.relpath(p, SPECS) for p in glob.glob(os.path.join(SPECS
 # other row and column, so ⌊(n − 1)/2⌋ + 1 leaves the last one unread. torchvision's ResNets do the
 # same; the warning adds nothing there (the rows between windows are skipped too).
 PROJECTIONS = {f"layer{i}.0.downsample.0" for i in (2, 3, 4)}  # torchvision's names (tests/test_tv_names.py)
-ALLOWED_WARNINGS = {spec: PROJECTIONS for spec in ("resnet18.yaml", "resnet34.yaml", "resnet50.yaml", "resnet152.yaml",
-                                                    "resnext50_32x4d.yaml", "wide_resnet50_2.yaml")}
+ALLOWED_WARNINGS = {spec: PROJECTIONS for spec in ("resnet18.yaml", "resnet18_cifar.yaml", "resnet34.yaml",
+                                                    "resnet50.yaml", "resnet152.yaml", "resnext50_32x4d.yaml",
+                                                    "wide_resnet50_2.yaml")}
 # SqueezeNet 1.1's first conv (3×3, stride 2, no padding) on 224 leaves the last row and column
 # unread, ⌊(224 − 3)/2⌋ + 1 = 111, as torchvision's does.
 ALLOWED_WARNINGS["squeezenet1_1.yaml"] = {"features.0"}

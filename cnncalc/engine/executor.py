@@ -138,6 +138,7 @@ class Network:
         self.values: dict[str, np.ndarray] = {}
         # batchnorm needs two values per channel in training (its adapter says so)
         self.min_train_batch = max((layer.min_train_batch for layer in self.layers), default=1)
+        self.profile = None  # an engine.profile.Profile times every layer's passes while attached
 
     # ------------------------------------------------------------ forward and backward
 
@@ -152,9 +153,12 @@ class Network:
         if train and rng is None:
             rng = np.random.default_rng(0)
         values = {INPUT: x}
+        profile = self.profile
         for layer in self.layers:
             if train or layer.name in self.inference:
-                values[layer.name] = layer.forward([values[i] for i in layer.node.inputs], train, rng)
+                xs = [values[i] for i in layer.node.inputs]
+                values[layer.name] = (layer.forward(xs, train, rng) if profile is None
+                                      else profile.forward(layer, xs, train, rng))
         self.values = values
         return values[self.logits]
 
@@ -186,6 +190,7 @@ class Network:
         for (name, _), d in zip(self.aux, aux_dlogits):
             if self.wants_grad.get(name):
                 send(name, d)
+        profile = self.profile
         for layer in reversed(self.layers):
             if not layer.runs_backward:
                 continue
@@ -194,10 +199,14 @@ class Network:
                 for g in layer.own_grads.values():
                     g[...] = 0.0
                 continue
-            for name, dx in zip(layer.node.inputs, layer.backward(dout)):
+            dxs = layer.backward(dout) if profile is None else profile.backward(layer, dout)
+            start = 0.0 if profile is None else profile.clock()
+            for name, dx in zip(layer.node.inputs, dxs):
                 if dx is None or not self.wants_grad[name]:
                     continue
                 send(name, dx)
+            if profile is not None:
+                profile.add(profile.SUMS, "backward", profile.clock() - start)
 
     # ------------------------------------------------------------ state
 

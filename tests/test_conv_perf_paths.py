@@ -182,11 +182,15 @@ def test_small_layers_and_forced_paths_are_not_measured(tuning_file, monkeypatch
     def trial(path):
         raise AssertionError("measured")
 
-    assert tuning.choose(LAYER, tuning.TUNE_MACS - 1, 2, trial) == {"path": "direct", "source": "rule"}
+    def chosen(macs):
+        record = tuning.choose(LAYER, macs, 2, trial)
+        return record["path"], record["source"]
+
+    assert chosen(tuning.TUNE_MACS - 1) == ("direct", "rule")
     monkeypatch.setenv("CNNCALC_CONV_PATH", "gemm")
-    assert tuning.choose(LAYER, 10**9, 2, trial) == {"path": "gemm", "source": "forced"}
+    assert chosen(10**9) == ("gemm", "forced")
     monkeypatch.setenv("CNNCALC_CONV_PATH", "direct")
-    assert tuning.choose(LAYER, 10**9, 2, trial) == {"path": "direct", "source": "forced"}
+    assert chosen(10**9) == ("direct", "forced")
     assert not tuning_file.exists()
 
 
@@ -254,3 +258,27 @@ def test_fifty_steps_match_pytorch_on_the_gemm_path(gemm_everywhere, net, optimi
 
     te.test_logits_gradients_and_running_statistics_match_pytorch()
     te.test_fifty_steps_match_pytorch(getattr(te, net), optimizer)
+
+
+def test_train_verbose_shows_each_conv_layers_kernel(tmp_path, monkeypatch):
+    """`cnncalc train --verbose`: the processor line, then one line per conv layer with its path; the
+    first layer (27 MACs per output, 4,096 per image) under the measuring threshold, the second forced."""
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(tuning, "_decisions", {})
+    spec_file = tmp_path / "net.yaml"
+    spec_file.write_text("name: v\ninput: [8, 8, 3]\nlayers:\n  - conv: {filters: 4, kernel: 3, padding: 1}\n"
+                         "  - relu\n  - flatten\n  - dense: 3\n")
+    result = CliRunner().invoke(app, ["train", str(spec_file), "--epochs", "1", "--limit", "32", "--verbose",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    processor = tuning.processor()
+    text = " ".join(result.output.split())  # as one line: the notes fold at 79 columns
+    assert f"conv kernels for {processor['name']}: {processor['vector_width']} float32 lanes" in text
+    assert "3→4 on 8×8, f 3×3, s 1: direct (under 2,000,000 MACs per image, not measured)" in text
+    quiet = CliRunner().invoke(app, ["train", str(spec_file), "--epochs", "1", "--limit", "32",
+                                     "--out", str(tmp_path / "run2")])
+    assert quiet.exit_code == 0 and "conv kernels" not in quiet.output

@@ -16,7 +16,7 @@ class Threads:
     products) runs between them from Python. OpenBLAS's own threads keep spinning after each
     call and take the cores from Numba's (5× slower loops measured on 2 cores), so BLAS gets one
     thread while training (threadpoolctl's threadpool_limits, which finds whichever BLAS numpy
-    and SciPy loaded; the conv layers' im2col path calls SciPy's sgemm from each Numba lane). n above the cores Numba started with is capped, with a note."""
+    loaded). n above the cores Numba started with is capped, with a note."""
 
     def __init__(self, n: int | None):
         import numba
@@ -31,10 +31,6 @@ class Threads:
 
         self.previous = numba.get_num_threads()
         numba.set_num_threads(self.n)
-        try:  # the conv kernels' sgemm is SciPy's BLAS (from Numba): loaded now, so that the limit covers it too
-            import scipy.linalg.cython_blas  # noqa: F401
-        except ImportError:
-            pass
         self.blas = threadpool_limits(limits=1, user_api="blas")
         return self
 

@@ -44,7 +44,36 @@ def _say(console, text, indent=2, style=None):
 
 
 def note(console, text):
-    _say(console, f"note: {text}", indent=6)
+    """One note; a text of several lines (a note with a list) prints each line, the later ones indented."""
+    for i, line in enumerate(text.split("\n")):
+        _say(console, f"note: {line}" if i == 0 else f"      {line}", indent=8 if i else 6)
+
+
+def _bytes_text(n) -> str:
+    if not n:
+        return "?"
+    return f"{n // 1024**2} MiB" if n >= 1024**2 else f"{n // 1024} KiB"
+
+
+def conv_kernels_text(v: dict) -> str:
+    """tuning.describe() as lines: the processor, then per conv layer its kernel and why."""
+    cpu = v["processor"]
+    lines = [f"conv kernels for {cpu['name']}: {cpu['vector_width']} float32 lanes per vector, L1d "
+             f"{_bytes_text(cpu['L1d'])}, L2 {_bytes_text(cpu['L2'])}, L3 {_bytes_text(cpu['L3'])} "
+             f"shared by {cpu['L3_sharing']}; sgemm from Numba (SciPy): {'yes' if v['blas_in_numba'] else 'no'}"
+             + (f"; CNNCALC_CONV_PATH={v['forced_path']}" if v["forced_path"] != "auto" else "")]
+    why = {"rule": f"under {v['tune_macs']:,} MACs per image, not measured", "forced": "CNNCALC_CONV_PATH",
+           "stored": "measured before", "measured": "measured now", "argument": "chosen by the caller"}
+    for layer in v["layers"]:
+        shape = (f"{layer['n_C_prev']}→{layer['n_C']} on {layer['n_H_prev']}×{layer['n_W_prev']}, "
+                 f"f {layer['f'][0]}×{layer['f'][1]}, s {layer['s'][0]}")
+        path = "im2col + sgemm" if layer["path"] == "gemm" else "direct"
+        chunk = f", {layer['chunk']} images per product" if layer.get("chunk") else ""
+        times = ""
+        if "seconds" in layer:
+            times = ": " + ", ".join(f"{k} {1000 * t:,.1f} ms" for k, t in sorted(layer["seconds"].items()))
+        lines.append(f"{shape}: {path}{chunk} ({why.get(layer['source'], layer['source'])}{times})")
+    return "\n".join(lines)
 
 
 _NOTES = {
@@ -58,6 +87,7 @@ _NOTES = {
     "statistics_differ": lambda v: "the data's statistics differ from the run's (the files changed since); "  # noqa: ARG005
                                    "normalising with the run's",
     "completing": lambda v: f"epoch {v['epoch']} was interrupted during its evaluation; finishing it first",
+    "conv_kernels": conv_kernels_text,
 }
 
 

@@ -202,7 +202,8 @@ def _save(key: str, record: dict) -> None:
 
 
 def choose(layer: dict, macs_per_image: int, threads: int, trial) -> dict:
-    """{"path": "direct" | "gemm", "source": "forced" | "rule" | "stored" | "measured", "seconds": …}.
+    """The layer's record with {"path": "direct" | "gemm", "source": "forced" | "rule" | "stored" | "measured",
+    "seconds": {path: …} when measured}.
 
     layer: the shape as plain data (the key); trial(path) → seconds of forward + backward on a few
     images (called only when measuring)."""
@@ -223,8 +224,8 @@ def choose(layer: dict, macs_per_image: int, threads: int, trial) -> dict:
         choice = {"path": min(seconds, key=seconds.get), "seconds": seconds, "when": time.strftime("%Y-%m-%d")}
         _save(key, choice)
         choice = dict(choice, source="measured")
-    _decisions[key] = dict(layer, **choice)
-    return choice
+    _decisions[key] = record = dict(layer, **choice)
+    return record  # the caller may add to it (Conv adds its chunk): describe() shows the same record
 
 
 def describe() -> dict:

@@ -180,7 +180,7 @@ def test_the_faster_path_is_chosen_once_and_stored(tuning_file, seconds, expecte
 
 def test_small_layers_and_forced_paths_are_not_measured(tuning_file, monkeypatch):
     def trial(path):
-        raise AssertionError("measured")
+        raise AssertionError(f"measured {path}")
 
     def chosen(macs):
         record = tuning.choose(LAYER, macs, 2, trial)
@@ -201,9 +201,9 @@ def test_a_damaged_tuning_file_is_measured_again(tuning_file):
     assert next(iter(json.loads(tuning_file.read_text()).values()))["path"] == "gemm"
 
 
-def test_a_conv_layer_runs_what_was_chosen(tuning_file, monkeypatch):
-    monkeypatch.setattr(tuning, "TUNE_MACS", 1)  # measure even this small layer
-    monkeypatch.setattr(tuning, "choose", lambda layer, macs, threads, trial: {"path": "gemm", "source": "test"})
+@pytest.mark.usefixtures("tuning_file")
+def test_a_conv_layer_runs_what_was_chosen(monkeypatch):
+    monkeypatch.setattr(tuning, "choose", lambda *_: {"path": "gemm", "source": "test"})
     layer = ck.Conv(4, 8, 6, 6, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, 6, 6)
     assert layer.plan.kernel == "gemm" and layer.choice["chunk"] == layer.plan.gemm_chunk >= 1
 
@@ -239,7 +239,8 @@ def gemm_everywhere(monkeypatch):
     monkeypatch.setenv("CNNCALC_CONV_PATH", "gemm")
 
 
-def test_whole_network_finite_differences_on_the_gemm_path(gemm_everywhere):
+@pytest.mark.usefixtures("gemm_everywhere")
+def test_whole_network_finite_differences_on_the_gemm_path():
     import test_engine as te
 
     _, net = te.build(te.NET_DROPOUT)
@@ -249,8 +250,9 @@ def test_whole_network_finite_differences_on_the_gemm_path(gemm_everywhere):
 
 
 @pytest.mark.torch
+@pytest.mark.usefixtures("gemm_everywhere")
 @pytest.mark.parametrize("net, optimizer", [("RESIDUAL_NET", "sgd"), ("RESIDUAL_NET", "adam"), ("BN_NET", "adam")])
-def test_fifty_steps_match_pytorch_on_the_gemm_path(gemm_everywhere, net, optimizer):
+def test_fifty_steps_match_pytorch_on_the_gemm_path(net, optimizer):
     """test_engine's trajectories, but BN_NET with SGD (lr 0.05) is chaotic: on the direct path, initial
     weights scaled by 1 + 1e-7 already move its loss 3e-3 from PyTorch's by step 35 (measured), so it
     cannot tell one summation order from another and is left out here."""

@@ -888,7 +888,7 @@ class Conv:
             probe.backward(out, W, dW, need_dx=self.need_dx)
             return (time.perf_counter() - start) * p.m / m
 
-        return tuning.choose(layer, macs, numba.config.NUMBA_NUM_THREADS, trial)
+        return tuning.choose(layer, macs, numba.get_num_threads(), trial)  # the threads the kernels will run on
 
     def forward(self, x, W, b=None):
         """x: (m, n_C_prev, n_H_prev, n_W_prev) → out: (m, n_C, n_H, n_W); keeps x for backward."""

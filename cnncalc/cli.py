@@ -345,7 +345,7 @@ def train(
     data_dir: DataDirOpt = None,
     fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format: text, or one JSON object "
                                                                   "per event and line.")] = OutFormat.table,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Also show the processor as the kernels see it and "
+    verbose: Annotated[bool, typer.Option(help="Also show the processor as the kernels see it and "
                                                             "the kernel each conv layer runs, and why.")] = False,
 ):
     """Train the spec on the CPU; checkpoint after every epoch.

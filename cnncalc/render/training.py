@@ -44,9 +44,14 @@ def _say(console, text, indent=2, style=None):
 
 
 def note(console, text):
-    """One note; a text of several lines (a note with a list) prints each line, the later ones indented."""
-    for i, line in enumerate(text.split("\n")):
-        _say(console, f"note: {line}" if i == 0 else f"      {line}", indent=8 if i else 6)
+    _say(console, f"note: {text}", indent=6)
+
+
+def note_lines(console, lines):
+    """A note with a list: its first line as note(), each further line indented beneath it."""
+    note(console, lines[0])
+    for line in lines[1:]:
+        _say(console, f"      {line}", indent=8)
 
 
 def _bytes_text(n) -> str:
@@ -55,7 +60,7 @@ def _bytes_text(n) -> str:
     return f"{n // 1024**2} MiB" if n >= 1024**2 else f"{n // 1024} KiB"
 
 
-def conv_kernels_text(v: dict) -> str:
+def conv_kernels_lines(v: dict) -> list[str]:
     """tuning.describe() as lines: the processor, then per conv layer its kernel and why."""
     cpu = v["processor"]
     lines = [f"conv kernels for {cpu['name']}: {cpu['vector_width']} float32 lanes per vector, L1d "
@@ -73,7 +78,7 @@ def conv_kernels_text(v: dict) -> str:
         if "seconds" in layer:
             times = ": " + ", ".join(f"{k} {1000 * t:,.1f} ms" for k, t in sorted(layer["seconds"].items()))
         lines.append(f"{shape}: {path}{chunk} ({why.get(layer['source'], layer['source'])}{times})")
-    return "\n".join(lines)
+    return lines
 
 
 _NOTES = {
@@ -87,13 +92,14 @@ _NOTES = {
     "statistics_differ": lambda v: "the data's statistics differ from the run's (the files changed since); "  # noqa: ARG005
                                    "normalising with the run's",
     "completing": lambda v: f"epoch {v['epoch']} was interrupted during its evaluation; finishing it first",
-    "conv_kernels": conv_kernels_text,
+    "conv_kernels": conv_kernels_lines,
 }
 
 
 def note_text(kind: str, values: dict) -> str:
-    """The sentence of an engine Note (engine.events.Note's kinds)."""
-    return _NOTES[kind](values)
+    """The sentence of an engine Note (engine.events.Note's kinds); a note with a list, its lines joined by '; '."""
+    text = _NOTES[kind](values)
+    return "; ".join(text) if isinstance(text, list) else text
 
 
 def data_text(s) -> str:
@@ -361,7 +367,11 @@ class Printer:
             self.bar = contextlib.ExitStack()
             self.advance = self.bar.enter_context(epoch_progress(out, event.epoch - 1, event.epochs, event.images))
         elif isinstance(event, ev.Note):
-            note(self.err_console, note_text(event.kind, event.values))
+            text = _NOTES[event.kind](event.values)
+            if isinstance(text, list):
+                note_lines(self.err_console, text)
+            else:
+                note(self.err_console, text)
         elif isinstance(event, ev.Estimate):
             estimate_line(out, event.figures, event.free, event.data, event.threads)
         elif isinstance(event, ev.RunStarted):

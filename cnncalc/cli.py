@@ -345,6 +345,8 @@ def train(
     data_dir: DataDirOpt = None,
     fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format: text, or one JSON object "
                                                                   "per event and line.")] = OutFormat.table,
+    verbose: Annotated[bool, typer.Option(help="Also show the processor as the kernels see it and "
+                                                            "the kernel each conv layer runs, and why.")] = False,
 ):
     """Train the spec on the CPU; checkpoint after every epoch.
 
@@ -366,7 +368,7 @@ def train(
                  optimizer=optimizer.value, momentum=momentum, weight_decay=weight_decay,
                  schedule=schedule.value, seed=seed, threads=threads, out=out, resume=resume, force=force,
                  val_fraction=val_fraction, input_override=_parse_input(input_), init=init.value, limit=limit,
-                 data_dir=data_dir)
+                 data_dir=data_dir, verbose=verbose)
 
 
 def _show_result(result, fmt, view_name):

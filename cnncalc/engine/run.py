@@ -66,7 +66,8 @@ def train_run(spec: str | None, *, data: str | None = None, epochs: int | None =
               schedule: str = "constant", seed: int = 0, threads: int | None = None, out: str | None = None,
               resume: str | None = None, force: bool = False, val_fraction: float = 0.1,
               input_override: tuple | None = None, on_event=None,
-              init: str = "torch", limit: int | None = None, data_dir: str | None = None) -> dict:
+              init: str = "torch", limit: int | None = None, data_dir: str | None = None,
+              verbose: bool = False) -> dict:
     """Train spec (a YAML path) and return the last epoch's metrics (METRICS' names).
 
     epochs None: 3, or with resume the run's own total (a number extends the run to that total).
@@ -77,6 +78,7 @@ def train_run(spec: str | None, *, data: str | None = None, epochs: int | None =
     (engine.init): "torch" (PyTorch's defaults, the default), "he-glorot" or "glorot". limit: train
     on the first N training images, stratified by class (recorded in config.json). data_dir: where
     `data` as a bare name (mnist, …) is looked up (default $CNNCALC_DATA or the user cache).
+    verbose: also report (a "conv_kernels" Note) the processor and the kernel each conv layer runs.
 
     The run directory is locked (RunLock) from before the data loads to the end. Ctrl-C or SIGTERM
     raises Interrupted once the finished epochs are saved and the user told; before the run has
@@ -84,11 +86,11 @@ def train_run(spec: str | None, *, data: str | None = None, epochs: int | None =
     with _stop_signals():
         return _train_run(spec, data, epochs, batch_size, lr, optimizer, momentum, weight_decay, schedule, seed,
                           threads, out, resume, force, val_fraction, input_override,
-                          on_event or events.ignore, init, limit, data_dir)
+                          on_event or events.ignore, init, limit, data_dir, verbose)
 
 
 def _train_run(spec, data, epochs, batch_size, lr, optimizer, momentum, weight_decay, schedule, seed, threads,
-               out, resume, force, val_fraction, input_override, on_event, init, limit, data_dir):
+               out, resume, force, val_fraction, input_override, on_event, init, limit, data_dir, verbose=False):
     from cnncalc.engine import train as tr
 
     if resume:
@@ -103,7 +105,7 @@ def _train_run(spec, data, epochs, batch_size, lr, optimizer, momentum, weight_d
         lock, created = _take_run_dir(run_dir, new=False, force=force, on_event=on_event)
         try:
             return _resume(resume, run_dir, spec, data, lr, out, input_override, epochs, threads, force,
-                           on_event)
+                           on_event, verbose)
         finally:
             _release(lock, run_dir, created)
     if spec is None:
@@ -136,7 +138,7 @@ def _train_run(spec, data, epochs, batch_size, lr, optimizer, momentum, weight_d
             if dataset.limit is not None and dataset.limit.taken < dataset.limit.requested:
                 on_event(events.Note("limit_exceeds", {"requested": dataset.limit.requested,
                                                        "available": dataset.limit.available}))
-            network, opt = _build(report, config, dataset, splits, pool, free, on_event)
+            network, opt = _build(report, config, dataset, splits, pool, free, on_event, verbose)
             from cnncalc.engine.init import initialise
 
             config["init"] = {"scheme": init, "description": INIT_TEXT[init],
@@ -152,7 +154,7 @@ def _train_run(spec, data, epochs, batch_size, lr, optimizer, momentum, weight_d
             _release(lock, run_dir, created, saved=state["saved"] > 0)
 
 
-def _resume(resume, run_dir, spec, data, lr, out, input_override, epochs, threads, force, on_event):
+def _resume(resume, run_dir, spec, data, lr, out, input_override, epochs, threads, force, on_event, verbose=False):
     from cnncalc.engine import train as tr
 
     weights, optim_state, meta = checkpoint.load(resume)
@@ -180,7 +182,7 @@ def _resume(resume, run_dir, spec, data, lr, out, input_override, epochs, thread
         dataset, splits = _load_data(config["data"], report, config["seed"], config["val_fraction"],
                                      report.totals.output_shape[0], (meta["mean"], meta["std"]),
                                      config.get("limit"), config.get("data_dir"))
-        network, opt = _build(report, config, dataset, splits, pool, free, on_event)
+        network, opt = _build(report, config, dataset, splits, pool, free, on_event, verbose)
         network.load_state(weights, meta["path"])
         try:
             opt.load_state(optim_state)
@@ -207,7 +209,7 @@ def _resume(resume, run_dir, spec, data, lr, out, input_override, epochs, thread
 
 
 
-def _build(report, config, dataset, splits, pool, free, on_event):
+def _build(report, config, dataset, splits, pool, free, on_event, verbose=False):
     from cnncalc.engine import train as tr
 
     n_train = len(splits["train"][1]) if "train" in splits else 0
@@ -226,6 +228,10 @@ def _build(report, config, dataset, splits, pool, free, on_event):
     if n_train < need:
         raise DataError(f"the training split has {count(n_train, 'image')}; training needs at least {need}",
                         Mark(str(config["data"])), fix="use more data or a smaller --val-fraction")
+    if verbose:  # the choices were made as the layers were built
+        from cnncalc.layers.conv import tuning
+
+        on_event(events.Note("conv_kernels", tuning.describe()))
     opt = tr.make_optimizer(network, config["optimizer"], config["lr"], config["momentum"], config["weight_decay"])
     return network, opt
 

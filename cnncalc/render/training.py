@@ -47,6 +47,40 @@ def note(console, text):
     _say(console, f"note: {text}", indent=6)
 
 
+def note_lines(console, lines):
+    """A note with a list: its first line as note(), each further line indented beneath it."""
+    note(console, lines[0])
+    for line in lines[1:]:
+        _say(console, f"      {line}", indent=8)
+
+
+def _bytes_text(n) -> str:
+    if not n:
+        return "?"
+    return f"{n // 1024**2} MiB" if n >= 1024**2 else f"{n // 1024} KiB"
+
+
+def conv_kernels_lines(v: dict) -> list[str]:
+    """tuning.describe() as lines: the processor, then per conv layer its kernel and why."""
+    cpu = v["processor"]
+    lines = [f"conv kernels for {cpu['name']}: {cpu['vector_width']} float32 lanes per vector, L1d "
+             f"{_bytes_text(cpu['L1d'])}, L2 {_bytes_text(cpu['L2'])}, L3 {_bytes_text(cpu['L3'])} "
+             f"shared by {cpu['L3_sharing']}; sgemm from Numba (SciPy): {'yes' if v['blas_in_numba'] else 'no'}"
+             + (f"; CNNCALC_CONV_PATH={v['forced_path']}" if v["forced_path"] != "auto" else "")]
+    why = {"rule": f"under {v['tune_macs']:,} MACs per image, not measured", "forced": "CNNCALC_CONV_PATH",
+           "stored": "measured before", "measured": "measured now", "argument": "chosen by the caller"}
+    for layer in v["layers"]:
+        shape = (f"{layer['n_C_prev']}→{layer['n_C']} on {layer['n_H_prev']}×{layer['n_W_prev']}, "
+                 f"f {layer['f'][0]}×{layer['f'][1]}, s {layer['s'][0]}")
+        path = "im2col + sgemm" if layer["path"] == "gemm" else "direct"
+        chunk = f", {layer['chunk']} images per product" if layer.get("chunk") else ""
+        times = ""
+        if "seconds" in layer:
+            times = ": " + ", ".join(f"{k} {1000 * t:,.1f} ms" for k, t in sorted(layer["seconds"].items()))
+        lines.append(f"{shape}: {path}{chunk} ({why.get(layer['source'], layer['source'])}{times})")
+    return lines
+
+
 _NOTES = {
     "threads_capped": lambda v: f"--threads {v['requested']}: this machine runs "
                                 f"{count(v['available'], 'kernel thread')}; using {v['available']}",
@@ -58,12 +92,14 @@ _NOTES = {
     "statistics_differ": lambda v: "the data's statistics differ from the run's (the files changed since); "  # noqa: ARG005
                                    "normalising with the run's",
     "completing": lambda v: f"epoch {v['epoch']} was interrupted during its evaluation; finishing it first",
+    "conv_kernels": conv_kernels_lines,
 }
 
 
 def note_text(kind: str, values: dict) -> str:
-    """The sentence of an engine Note (engine.events.Note's kinds)."""
-    return _NOTES[kind](values)
+    """The sentence of an engine Note (engine.events.Note's kinds); a note with a list, its lines joined by '; '."""
+    text = _NOTES[kind](values)
+    return "; ".join(text) if isinstance(text, list) else text
 
 
 def data_text(s) -> str:
@@ -331,7 +367,11 @@ class Printer:
             self.bar = contextlib.ExitStack()
             self.advance = self.bar.enter_context(epoch_progress(out, event.epoch - 1, event.epochs, event.images))
         elif isinstance(event, ev.Note):
-            note(self.err_console, note_text(event.kind, event.values))
+            text = _NOTES[event.kind](event.values)
+            if isinstance(text, list):
+                note_lines(self.err_console, text)
+            else:
+                note(self.err_console, text)
         elif isinstance(event, ev.Estimate):
             estimate_line(out, event.figures, event.free, event.data, event.threads)
         elif isinstance(event, ev.RunStarted):

@@ -60,12 +60,14 @@ This file is self-contained (Numba's cache does not follow imports).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 from numba import njit, prange, uint64
 
+from cnncalc.layers.conv import gemm_kernels, tuning
 from cnncalc.layers.conv.depthwise_kernels import (depthwise_backward, depthwise_backward_batched, depthwise_forward,
                                                    depthwise_forward_batched)
 
@@ -649,6 +651,7 @@ class ConvPlan:
     n_H: int
     n_W: int
     lanes: int
+    gemm_chunk: int = 0  # images per sgemm on the im2col + BLAS path (gemm_kernels); 0: the direct kernels
 
     @property
     def stride_1(self) -> bool:
@@ -747,10 +750,17 @@ class ConvPlan:
 
     @property
     def kernel(self) -> str:
-        """The kernels Conv runs for this layer: "depthwise", "depthwise_batched", "pointwise" or "conv2d"."""
+        """The kernels Conv runs for this layer: "depthwise", "depthwise_batched", "pointwise", "gemm" or "conv2d"."""
         if self.depthwise:
             return "depthwise_batched" if self.batched else "depthwise"
-        return "pointwise" if self.pointwise else "conv2d"
+        if self.pointwise:
+            return "pointwise"
+        return "gemm" if self.gemm_chunk > 0 else "conv2d"
+
+    @property
+    def share(self) -> int:
+        """The most images one lane takes: the batch split over the lanes."""
+        return -(-self.m // self.lanes)
 
     def workspace_shapes(self, need_dx: bool = True, kernel: str = "conv2d") -> dict[str, tuple]:
         """{name: (shape, dtype)} of every workspace array; need_dx False leaves out the dx product's."""
@@ -765,6 +775,11 @@ class ConvPlan:
                         "acc": ((L, self.f_H, self.f_W, M), np.float32)}
             # one zero-padded plane per lane for x and one for dx
             return {"xp": (plane, np.float32), "dxp": (plane if need_dx else (1, 1, 1), np.float32)}
+        if kernel == "gemm":  # per lane: the im2col panel, the product, dout's rows, dcols, dW's partial sums
+            L, N, f32 = self.lanes, max(self.gemm_chunk, 1) * self.n_H * self.n_W, np.float32
+            return {"cols": ((L, self.K * N), f32), "y": ((L, self.n_C_g * N), f32), "dy": ((L, self.n_C * N), f32),
+                    "dcols": ((L, self.K * N if need_dx else 0), f32), "G_tmp": ((L, self.n_C_g, self.K), f32),
+                    "G_lanes": ((L, self.groups, self.n_C_g, self.K), f32), "db_lanes": ((L, self.n_C), f32)}
         if kernel == "pointwise":
             C16, N16, R, f32, i64 = _round_up(self.n_C_prev, LANES), _round_up(self.n_C, LANES), self.R, np.float32, np.int64
             return {"k_off_C": ((C16,), i64), "k_off_N": ((N16,), i64), "k_off_R": ((R,), i64),
@@ -826,9 +841,20 @@ class Conv:
     """
 
     def __init__(self, m, n_C_prev, n_H_prev, n_W_prev, n_C, f, stride, pads, dilation, groups, n_H, n_W,
-                 need_dx=True):
+                 need_dx=True, path=None):
         self.plan = ConvPlan(m, n_C_prev, n_H_prev, n_W_prev, n_C, f[0], f[1], stride[0], stride[1], tuple(pads),
                              dilation[0], dilation[1], groups, n_H, n_W, max(1, numba.config.NUMBA_NUM_THREADS))
+        self.need_dx = need_dx
+        self.choice = None
+        if self.plan.kernel == "conv2d":  # the direct kernels or im2col + sgemm: tuning decides (path forces)
+            self.choice = self._choose(path)
+            if self.choice["path"] == "gemm":
+                tuning.pin_scipy_blas()
+                p = self.plan
+                chunk = tuning.gemm_chunk(p.share, p.n_H * p.n_W, p.K)
+                self.plan = ConvPlan(*[getattr(p, name) for name in p.__dataclass_fields__ if name != "gemm_chunk"],
+                                     gemm_chunk=chunk)
+                self.choice["chunk"] = chunk
         self.ws = self.plan.workspace(need_dx, self.plan.kernel)
         self.out = np.empty((m, n_C, n_H, n_W), np.float32)
         self.dx = np.empty((m if need_dx else 0, n_C_prev, n_H_prev, n_W_prev), np.float32)
@@ -837,6 +863,32 @@ class Conv:
         p = self.plan
         self._depthwise_geometry = (p.s_H, p.s_W, p.pads[0], p.pads[2], p.d_H, p.d_W)
         self.x = None
+
+    def _choose(self, path):
+        """tuning.choose's record for this layer; path "direct" or "gemm" forces one without measuring."""
+        p = self.plan
+        if path is not None:
+            return {"path": path if (path == "direct" or tuning.blas_in_numba()) else "direct", "source": "argument"}
+        layer = {"m": p.share, "n_C_prev": p.n_C_prev, "n_H_prev": p.n_H_prev, "n_W_prev": p.n_W_prev, "n_C": p.n_C,
+                 "f": [p.f_H, p.f_W], "s": [p.s_H, p.s_W], "p": list(p.pads), "d": [p.d_H, p.d_W], "groups": p.groups,
+                 "need_dx": self.need_dx}
+        macs = p.n_C * p.n_H * p.n_W * p.K
+
+        def trial(candidate):
+            """Seconds of one forward and backward with that path on one chunk of images per lane, per batch."""
+            m = min(p.m, p.lanes * tuning.gemm_chunk(p.share, p.n_H * p.n_W, p.K))
+            probe = Conv(m, p.n_C_prev, p.n_H_prev, p.n_W_prev, p.n_C, (p.f_H, p.f_W), (p.s_H, p.s_W), p.pads,
+                         (p.d_H, p.d_W), p.groups, p.n_H, p.n_W, need_dx=self.need_dx, path=candidate)
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((m, p.n_C_prev, p.n_H_prev, p.n_W_prev), dtype=np.float32)
+            W = rng.standard_normal((p.n_C, p.C_g, p.f_H, p.f_W), dtype=np.float32)
+            dW = np.empty_like(W)
+            start = time.perf_counter()
+            out = probe.forward(x, W)
+            probe.backward(out, W, dW, need_dx=self.need_dx)
+            return (time.perf_counter() - start) * p.m / m
+
+        return tuning.choose(layer, macs, numba.get_num_threads(), trial)  # the threads the kernels will run on
 
     def forward(self, x, W, b=None):
         """x: (m, n_C_prev, n_H_prev, n_W_prev) → out: (m, n_C, n_H, n_W); keeps x for backward."""
@@ -854,6 +906,12 @@ class Conv:
         if kernel == "pointwise":
             pointwise_forward(numba.get_num_threads(), x, W, self._none if b is None else b, self.plan.chunk,
                               ws["k_off_C"], ws["WT"], ws["Wp"], ws["ws_rows_x"], ws["ws_rows_y"], out)
+            return out
+        if kernel == "gemm":
+            p = self.plan
+            gemm_kernels.gemm_forward(numba.get_num_threads(), x, np.ascontiguousarray(W), self._none if b is None else b,
+                                      p.s_H, p.s_W, p.pads[0], p.pads[2], p.d_H, p.d_W, p.gemm_chunk, ws["cols"],
+                                      ws["y"], out)
             return out
         conv2d_forward(numba.get_num_threads(), x, W, self._none if b is None else b, *self.plan.geometry(),
                        ws["k_off"], self.plan.reach, ws["A"], ws["ws_src"], ws["ws_y"], out)
@@ -879,6 +937,13 @@ class Conv:
             pointwise_backward(numba.get_num_threads(), x, dout, W, self.plan.chunk, ws["k_off_N"], ws["k_off_R"],
                                ws["Wp"], ws["ws_cols_x"], ws["ws_rows_y"], ws["ws_rows_x"], ws["GT_lanes"],
                                ws["db_lanes"], dW, self._none if db is None else db, dx)
+            return dx if need_dx else None
+        if kernel == "gemm":
+            p = self.plan
+            gemm_kernels.gemm_backward(numba.get_num_threads(), x, dout, np.ascontiguousarray(W), p.s_H, p.s_W,
+                                       p.pads[0], p.pads[2], p.d_H, p.d_W, p.gemm_chunk, ws["cols"], ws["dy"],
+                                       ws["dcols"], ws["G_tmp"], ws["G_lanes"], ws["db_lanes"], dW,
+                                       self._none if db is None else db, dx)
             return dx if need_dx else None
         conv2d_backward(numba.get_num_threads(), x, dout, W, *self.plan.geometry(),
                         ws["k_off"], self.plan.reach, ws["k_off_dx"], ws["A_dx"], ws["ws_src"], ws["ws_dy"],

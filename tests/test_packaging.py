@@ -21,8 +21,8 @@ DEPENDENCIES = {Requirement(r).name.lower(): Requirement(r) for r in PROJECT["de
 
 # Heavy or optional modules that `summary`, `shapes`, `params` and `flops` must never load: the
 # trainer's (numba, numpy), predict's (PIL), data fetch's (platformdirs), the trainer's BLAS
-# control (threadpoolctl), and typer ≥ 0.29's pydantic.
-FORBIDDEN = ("numba", "numpy", "PIL", "platformdirs", "threadpoolctl", "pydantic")
+# control (threadpoolctl), the conv layers' BLAS (scipy), and typer ≥ 0.29's pydantic.
+FORBIDDEN = ("numba", "numpy", "PIL", "platformdirs", "threadpoolctl", "scipy", "pydantic")
 
 
 def imported_modules(*args):

@@ -19,16 +19,21 @@ def row(report, name):
     return next(r for r in report.rows if r.name == name)
 
 
+def central_difference(f, v, idx, eps=1e-3):
+    """(f() at v[idx] + eps − f() at v[idx] − eps)/(2·eps), v changed in place and put back."""
+    keep = v[idx]
+    v[idx] = keep + eps
+    up = f()
+    v[idx] = keep - eps
+    down = f()
+    v[idx] = keep
+    return (up - down) / (2 * eps)
+
+
 def numeric_grad(f, x, eps=1e-6):
     """Central differences of the scalar f() with respect to the float64 array x, one element at a
     time (x is changed in place and put back): the independent oracle of every backward kernel."""
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
-        keep = x[idx]
-        x[idx] = keep + eps
-        up = f()
-        x[idx] = keep - eps
-        down = f()
-        x[idx] = keep
-        grad[idx] = (up - down) / (2 * eps)
+        grad[idx] = central_difference(f, x, idx, eps)
     return grad

@@ -12,6 +12,7 @@ import pytest
 from cnncalc.layers import arith
 from cnncalc.layers.conv import depthwise_kernels as dw_k
 from cnncalc.layers.conv import kernels as conv_k
+from helpers import central_difference
 
 pytestmark = pytest.mark.slow  # compiles the Numba kernels
 
@@ -196,16 +197,6 @@ def float64_layer(m, C, n_C, H, W_, f, s, pads, d, groups, lanes=2):
         return dx, dW, db
 
     return forward, backward
-
-
-def central_difference(f, v, idx, eps=1e-3):
-    keep = v[idx]
-    v[idx] = keep + eps
-    up = f()
-    v[idx] = keep - eps
-    down = f()
-    v[idx] = keep
-    return (up - down) / (2 * eps)
 
 
 @pytest.mark.usefixtures("python_kernels")

@@ -16,6 +16,7 @@ import pytest
 from cnncalc.layers import arith
 from cnncalc.layers.conv import kernels as conv_k
 from cnncalc.layers.pool import kernels as pool_k
+from helpers import central_difference
 
 pytestmark = pytest.mark.slow  # compiles the Numba kernels
 
@@ -152,16 +153,6 @@ def conv_float64(x, W, s, pads, d, groups):
         return dx, dW, db
 
     return forward, backward
-
-
-def central_difference(f, v, idx, eps=1e-3):
-    keep = v[idx]
-    v[idx] = keep + eps
-    up = f()
-    v[idx] = keep - eps
-    down = f()
-    v[idx] = keep
-    return (up - down) / (2 * eps)
 
 
 # ------------------------------------------------------------------ conv

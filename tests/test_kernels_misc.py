@@ -117,13 +117,14 @@ def test_batchnorm_backward_by_finite_differences(shape, train):
 
     def loss():
         norm_k.batchnorm_forward_kernel.py_func(view(x), gamma, beta, 1e-5, 0.1, train, running[0].copy(),
-                                                running[1].copy(), view(out), mean, inv_std)
+                                                running[1].copy(), view(out), mean, inv_std, norm_k.scratch_for(shape))
         return (out * w).sum()
 
     num_x, num_gamma, num_beta = numeric_grad(loss, x), numeric_grad(loss, gamma), numeric_grad(loss, beta)
     loss()
     dx, dgamma, dbeta = np.zeros(shape), np.zeros(n_C), np.zeros(n_C)
-    norm_k.batchnorm_backward_kernel.py_func(view(w), view(x), gamma, mean, inv_std, train, view(dx), dgamma, dbeta)
+    norm_k.batchnorm_backward_kernel.py_func(view(w), view(x), gamma, mean, inv_std, train, view(dx), dgamma, dbeta,
+                                             norm_k.scratch_for(shape))
     np.testing.assert_allclose(dx, num_x, rtol=0, atol=1e-7)
     np.testing.assert_allclose(dgamma, num_gamma, rtol=0, atol=1e-7)
     np.testing.assert_allclose(dbeta, num_beta, rtol=0, atol=1e-7)
@@ -197,6 +198,7 @@ def test_kernels_write_into_the_callers_buffers_without_allocating():
     running_mean, running_var = np.zeros(n_C, np.float32), np.ones(n_C, np.float32)
     out, dx, mask = (np.empty_like(x) for _ in range(3))
     stats = [np.empty(n_C, np.float32) for _ in range(4)]
+    scratch = norm_k.scratch_for(x.shape)
     z, W, b = rand(m, n_C * n_H * n_W), rand(10, n_C * n_H * n_W), rand(10)
     logits, dlogits, p, dz_flat, dW, db = (np.empty((m, 10), np.float32), np.empty((m, 10), np.float32),
                                            np.empty((m, 10), np.float32), np.empty_like(z), np.empty_like(W),
@@ -214,7 +216,7 @@ def test_kernels_write_into_the_callers_buffers_without_allocating():
         o, cache = act.leaky_relu_forward(x, 0.2, out=out)
         results += [o, act.leaky_relu_backward(dout, cache, dx=dx)]
         o, cache = norm_k.batchnorm_forward(x, gamma, beta, running_mean, running_var, out=out,
-                                            save_mean=stats[0], save_inv_std=stats[1])
+                                            save_mean=stats[0], save_inv_std=stats[1], scratch=scratch)
         results += [o, *norm_k.batchnorm_backward(dout, cache, dx=dx, dgamma=stats[2], dbeta=stats[3])]
         o, cache = drop_k.dropout_forward(x, 0.5, generator, out=out, mask=mask)
         results += [o, cache, drop_k.dropout_backward(dout, cache, dx=dx)]

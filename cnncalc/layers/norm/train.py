@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from cnncalc.layers.adapter import InitRole, Layer, Param, Trainer, buffer, no_memory
+from cnncalc.layers.adapter import InitRole, Layer, Memory, Param, Trainer, buffer
 from cnncalc.layers.norm import kernels as norm_k
 
 
@@ -23,6 +23,7 @@ class BatchNormLayer(Layer):
         self.dx = buffer(m, self.in_shapes[0])
         self.save_mean = np.empty(n_C, np.float32)
         self.save_inv_std = np.empty(n_C, np.float32)
+        self.scratch = norm_k.scratch_for((m,) + tuple(self.in_shapes[0]))
         self.eps, self.momentum = node.fields["eps"], node.fields["momentum"]
         # two values per channel are needed in training (torch refuses one too): with one per
         # image (flat features, or a 1×1 map) a batch of one image cannot train
@@ -32,7 +33,7 @@ class BatchNormLayer(Layer):
         x, own = xs[0], self.own
         out, self.cache = norm_k.batchnorm_forward(
             x, own["weight"], own["bias"], own["running_mean"], own["running_var"], self.eps, self.momentum, train,
-            out=self.out[:len(x)], save_mean=self.save_mean, save_inv_std=self.save_inv_std)
+            out=self.out[:len(x)], save_mean=self.save_mean, save_inv_std=self.save_inv_std, scratch=self.scratch)
         if train:
             own["num_batches_tracked"] += 1
         return out
@@ -51,6 +52,11 @@ def tensors(node, row) -> list[Param]:  # noqa: ARG001 — Trainer.tensors' sign
             Param("num_batches_tracked", (), False, "int64")]
 
 
+def memory(row, threads) -> Memory:  # noqa: ARG001 — Trainer.memory's signature
+    """The kernels' float64 scratch: SCRATCH_ROWS values per position of one image (norm_k.scratch_for)."""
+    return Memory(workspace=8 * norm_k.SCRATCH_ROWS * math.prod(row.out_shape))
+
+
 def torch_module(node, row, options):  # noqa: ARG001 — Trainer.torch's signature
     from torch import nn
 
@@ -58,5 +64,5 @@ def torch_module(node, row, options):  # noqa: ARG001 — Trainer.torch's signat
     return cls(row.out_shape[-1], **{k: options[k] for k in ("eps", "momentum") if k in options})
 
 
-TRAINERS = {"batchnorm": Trainer(BatchNormLayer, tensors, InitRole(fans=None, gain=None, see_through=True), no_memory,
+TRAINERS = {"batchnorm": Trainer(BatchNormLayer, tensors, InitRole(fans=None, gain=None, see_through=True), memory,
                                  torch_module)}

@@ -7,7 +7,8 @@ recomputed here.
 
 Memory is allocated once, when the Network is built for a batch size m: every layer owns its
 output buffer (m, …) and the buffer of the gradient it sends back (m, …); a smaller last batch
-uses the leading rows, buf[:b], which stay contiguous. A layer's output must stay unchanged
+uses the leading rows, buf[:b], which stay contiguous. The layers' scratch arrays (conv workspaces)
+are leased from one arena per network, sized to the largest (layers/workspace.py). A layer's output must stay unchanged
 until its backward has run (the kernels' caches refer to it), so no layer writes in place.
 
 Gradients flow back along the edges: a layer read by one consumer receives that consumer's dx
@@ -28,6 +29,7 @@ from cnncalc import layers as registry
 from cnncalc.engine.params import Params
 from cnncalc.errors import EngineError
 from cnncalc.graph import INPUT
+from cnncalc.layers import workspace
 from cnncalc.layers.adapter import Layer, buffer as _buffer, nchw
 from cnncalc.shapes import shape_text
 
@@ -131,6 +133,13 @@ class Network:
         self.sums = {name: _buffer(batch, nchw(rows[name].out_shape)) for name, k in consumers.items()
                      if k > 1 and wants_grad.get(name)}
         self.wants_grad = wants_grad
+        # the layers run one at a time: their scratch arrays are one block (layers/workspace.py)
+        self.arena = None
+        if workspace.ENABLED:
+            self.arena = workspace.Arena()
+            for layer in self.layers:
+                layer.share(self.arena)
+            self.arena.allocate()
         # the optimiser updates only what backward reaches (torch skips a parameter without .grad)
         self.params = {k: v for k, v in self.store.params.items() if _owner(k) in active}
         self.grads = {k: self.store.grads[k] for k in self.params}
@@ -219,7 +228,8 @@ class Network:
 
     def nbytes(self) -> int:
         """Bytes of every buffer allocated for the batch (activations, gradients, workspaces)."""
-        return sum(layer.nbytes() for layer in self.layers) + sum(s.nbytes for s in self.sums.values())
+        return (sum(layer.nbytes() for layer in self.layers) + sum(s.nbytes for s in self.sums.values())
+                + (0 if self.arena is None else self.arena.nbytes))
 
 
 def _owner(name: str) -> str:

@@ -2,7 +2,8 @@
 
     adapter  a Layer subclass: built once for a batch of at most m samples, it allocates its
              buffers; forward(xs, train, rng) -> out, backward(dout) -> [dx per input, None
-             where the producer wants none]; nbytes() the bytes it holds
+             where the producer wants none]; nbytes() the bytes it holds; share(arena) leases
+             its scratch arrays from the network's arena (layers/workspace.py), if it has any
     tensors  (node, row) -> [Param]: its parameter tensors, PyTorch's roles and shapes
              (`weight` (n_C, n_C_prev/groups, f_H, f_W), …); the engine prefixes the layer name,
              so the names are the PyTorch module's state_dict keys and weights map one to one
@@ -119,6 +120,9 @@ class Layer:
 
     def nbytes(self) -> int:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+    def share(self, arena) -> None:
+        """Leases the layer's scratch arrays from the network's arena (layers/workspace.py); most kinds have none."""
 
 
 class Elementwise(Layer):

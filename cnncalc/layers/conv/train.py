@@ -23,8 +23,12 @@ class ConvLayer(Layer):
         self.conv = conv_k.Conv(m, n_C_prev, n_H_prev, n_W_prev, n_C, w.f, w.s, w.p, w.d, w.groups, n_H, n_W)
 
     def nbytes(self):
+        """out, dx and the workspace arrays not leased from the network's arena (Network.nbytes counts that once)."""
         c = self.conv
-        return c.out.nbytes + c.dx.nbytes + sum(v.nbytes for v in c.ws.values())
+        return c.out.nbytes + c.dx.nbytes + sum(v.nbytes for k, v in c.ws.items() if k not in c.shared)
+
+    def share(self, arena):
+        self.conv.share(arena)
 
     def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         return self.conv.forward(xs[0], self.own["weight"], self.own.get("bias"))

@@ -88,6 +88,8 @@ def test_training_with_the_arena_is_bit_for_bit_training_without(path, poison, m
     # the arena is one block of the largest lease: less than the sum the layers held of their own
     leased = [lease.nbytes for lease in net.arena.leases.values()]
     assert len(leased) == 8 and net.arena.nbytes == max(leased) < sum(leased)
+    # the dx buffers: one block, smaller than the buffers it holds
+    assert net.gradients.nbytes < net._gradient_bytes
     assert net.nbytes() < net_own.nbytes()
 
 
@@ -162,3 +164,70 @@ def test_what_a_plan_writes_at_build_is_kept_by_the_layer():
         assert filled <= set(conv_k.ConvPlan.KEEP.get(plan.kernel, ())), (plan.kernel, filled)
         names = set(plan.workspace_shapes(True, plan.kernel))
         assert set(conv_k.ConvPlan.REWRITTEN.get(plan.kernel, ())) <= names
+
+
+def test_a_chain_with_pooling_concat_flatten_and_dropout_trains_bit_for_bit(monkeypatch):
+    """The kinds that hand dout on (flatten, dropout, identity) and the ones with a buffer per input (concat)."""
+    layers = """
+- conv: {filters: 6, kernel: 3, padding: 1}
+- relu
+- maxpool: 2
+- parallel:
+    - - conv: {filters: 4, kernel: 3, padding: 1}
+    - - conv: {filters: 5, kernel: 1}
+      - identity
+  merge: concat
+- avgpool: 2
+- flatten
+- dropout: 0.3
+- dense: 12
+- relu
+- dense: 3
+"""
+    text = spec(layers, (8, 8, 3))
+    own = _train(text, False, monkeypatch)
+    shared = _train(text, True, monkeypatch)
+    assert shared[0] == own[0]
+    assert all(np.array_equal(shared[1][k], w) for k, w in own[1].items())
+
+
+def test_a_layer_handing_on_dout_undeclared_is_an_error_not_a_wrong_gradient(monkeypatch):
+    """backward() checks that what a layer sends is its own buffer, or dout for a kind that says it passes it on."""
+    from cnncalc.errors import EngineError
+    from cnncalc.layers.merge.train import AddLayer
+
+    monkeypatch.setattr(AddLayer, "passes_gradient", False)
+    text = spec("""
+- conv: {filters: 4, kernel: 3, padding: 1}
+- parallel:
+    - - conv: {filters: 4, kernel: 3, padding: 1}
+      - relu
+    - - relu
+  merge: add
+- relu
+- global_avgpool
+- dense: 3
+""", (6, 6, 2))
+    with pytest.raises(EngineError, match="passes_gradient"):
+        _train(text, True, monkeypatch, steps=1)
+
+
+def test_place_keeps_buffers_alive_at_the_same_step_apart():
+    # sizes in bytes (each rounded up to 64 when placed), lives (first, last) inclusive:
+    # a 128 over 1–2, b 64 over 2–3, c 64 over 3–4, d 192 over 5–5.
+    # Largest first: d at 0 (alone at step 5); a at 0 (d's step 5 is not a's); b shares step 2 with a: 128;
+    # c shares step 3 with b (128–192), not a step with a or d: 0. Block: max end = 192.
+    offsets, size = workspace.place([128, 64, 64, 192], [(1, 2), (2, 3), (3, 4), (5, 5)])
+    assert offsets == [0, 128, 0, 0] and size == 192
+    # every pair alive at a common step is apart (brute force over random cases)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 9))
+        sizes = [int(v) for v in rng.integers(1, 300, n)]
+        lives = [tuple(sorted(int(v) for v in rng.integers(0, 6, 2))) for _ in range(n)]
+        offsets, size = workspace.place(sizes, lives)
+        for i in range(n):
+            assert offsets[i] % workspace.ALIGN == 0 and offsets[i] + sizes[i] <= size
+            for j in range(i):
+                if lives[i][0] <= lives[j][1] and lives[j][0] <= lives[i][1]:
+                    assert offsets[i] + sizes[i] <= offsets[j] or offsets[j] + sizes[j] <= offsets[i]

@@ -140,6 +140,7 @@ class Network:
             for layer in self.layers:
                 layer.share(self.arena)
             self.arena.allocate()
+        self.gradients = self._share_gradients() if workspace.ENABLED else None
         # the optimiser updates only what backward reaches (torch skips a parameter without .grad)
         self.params = {k: v for k, v in self.store.params.items() if _owner(k) in active}
         self.grads = {k: self.store.grads[k] for k in self.params}
@@ -148,6 +149,67 @@ class Network:
         # batchnorm needs two values per channel in training (its adapter says so)
         self.min_train_batch = max((layer.min_train_batch for layer in self.layers), default=1)
         self.profile = None  # an engine.profile.Profile times every layer's passes while attached
+
+    def _share_gradients(self):
+        """One block for the layers' input-gradient (dx) buffers, each placed where no buffer alive at the same
+        time lies (workspace.place); returns it, after replacing every layer's buffers with views into it.
+
+        Lifetimes follow backward() step by step: a layer's buffers are written at its backward; what it sends
+        is read by the producer's backward, or at once when the producer sums its readers' gradients; a layer
+        that passes dout on (passes_gradient) makes what it received live on into what it sends. backward()
+        checks that no other layer hands on a view of a shared buffer that is not its own."""
+        owned = []  # [(holder, key, array)]
+        own_of = {}  # layer name → indices into owned
+        for layer in self.layers:
+            own_of[layer.name] = []
+            for holder, key in layer.gradient_buffers():
+                array = holder[key] if isinstance(holder, list) else getattr(holder, key)
+                if array.size:
+                    own_of[layer.name].append(len(owned))
+                    owned.append((holder, key, array))
+        lives = [None] * len(owned)
+
+        def read(token, step):
+            for k in token:
+                lives[k] = (lives[k][0], max(lives[k][1], step))
+
+        incoming: dict[str, frozenset] = {}
+
+        def send(name, token, step):
+            if name in self.sums:
+                read(token, step)  # copied (or added) into the sum at once: at the step that sends it
+            else:
+                incoming[name] = token
+
+        send(self.logits, frozenset(), 0)
+        for name, _ in self.aux:
+            if self.wants_grad.get(name):
+                send(name, frozenset(), 0)
+        for step, layer in enumerate(reversed(self.layers), start=1):
+            if not layer.runs_backward:
+                continue
+            dout = incoming.pop(layer.name, None)
+            if dout is None:
+                continue
+            read(dout, step)
+            for k in own_of[layer.name]:
+                lives[k] = (step, step)
+            token = frozenset(own_of[layer.name]) | (dout if layer.passes_gradient else frozenset())
+            for name in layer.node.inputs:
+                if self.wants_grad[name]:
+                    send(name, token, step)
+        steps = len(self.layers) + 1
+        lives = [life if life is not None else (steps, steps) for life in lives]  # never written: alone at the end
+        offsets, size = workspace.place([a.nbytes for _, _, a in owned], lives)
+        block = workspace.aligned_zeros(size)
+        for (holder, key, array), offset in zip(owned, offsets):
+            view = block[offset:offset + array.nbytes].view(array.dtype).reshape(array.shape)
+            if isinstance(holder, list):
+                holder[key] = view
+            else:
+                setattr(holder, key, view)
+        self._gradient_bytes = sum(a.nbytes for _, _, a in owned)
+        return block
 
     # ------------------------------------------------------------ forward and backward
 
@@ -209,6 +271,8 @@ class Network:
                     g[...] = 0.0
                 continue
             dxs = layer.backward(dout) if profile is None else profile.backward(layer, dout)
+            if self.gradients is not None:
+                self._check_shared(layer, dout, dxs)
             start = 0.0 if profile is None else profile.clock()
             for name, dx in zip(layer.node.inputs, dxs):
                 if dx is None or not self.wants_grad[name]:
@@ -216,6 +280,21 @@ class Network:
                 send(name, dx)
             if profile is not None:
                 profile.add(profile.SUMS, "backward", profile.clock() - start)
+
+    def _check_shared(self, layer, dout, dxs) -> None:
+        """EngineError when a layer hands on a view of the shared gradient block that its lifetimes did not
+        plan for: neither its own buffers nor, for a kind that passes gradients on, dout."""
+        for dx in dxs:
+            if dx is None or not np.may_share_memory(dx, self.gradients):
+                continue
+            own = [holder[key] if isinstance(holder, list) else getattr(holder, key)
+                   for holder, key in layer.gradient_buffers()]
+            if any(np.may_share_memory(dx, a) for a in own):
+                continue
+            if layer.passes_gradient and np.may_share_memory(dx, dout):
+                continue
+            raise EngineError(f"internal: {layer.name} ({layer.node.kind}) returned a gradient in another layer's "
+                              f"buffer; its adapter must set passes_gradient")
 
     # ------------------------------------------------------------ state
 
@@ -228,8 +307,9 @@ class Network:
 
     def nbytes(self) -> int:
         """Bytes of every buffer allocated for the batch (activations, gradients, workspaces)."""
+        shared = 0 if self.gradients is None else self.gradients.nbytes - self._gradient_bytes  # counted once
         return (sum(layer.nbytes() for layer in self.layers) + sum(s.nbytes for s in self.sums.values())
-                + (0 if self.arena is None else self.arena.nbytes))
+                + (0 if self.arena is None else self.arena.nbytes) + shared)
 
 
 def _owner(name: str) -> str:

@@ -39,6 +39,13 @@ def _aligned(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
+def aligned_zeros(size: int) -> np.ndarray:
+    """A zeroed uint8 block of `size` bytes whose start is aligned to ALIGN."""
+    raw = np.zeros(size + ALIGN, np.uint8)
+    start = (-raw.ctypes.data) % ALIGN
+    return raw[start:start + size]
+
+
 class Lease:
     """One layer's part of the arena: its arrays' shapes, the dict to write the views into, and
     which arrays are zeroed when the layer takes the block over from another."""
@@ -76,10 +83,7 @@ class Arena:
 
     def allocate(self) -> None:
         """One zeroed block of the largest lease (plus the alignment slack), its views placed in every lease."""
-        size = max((lease.nbytes for lease in self.leases.values()), default=0)
-        raw = np.zeros(size + ALIGN, np.uint8)
-        start = (-raw.ctypes.data) % ALIGN
-        self.block = raw[start:start + size]
+        self.block = aligned_zeros(max((lease.nbytes for lease in self.leases.values()), default=0))
         for lease in self.leases.values():
             lease.place(self.block)
         self.owner = None
@@ -93,3 +97,23 @@ class Arena:
     @property
     def nbytes(self) -> int:
         return self.block.nbytes
+
+
+def place(sizes: list[int], lives: list[tuple[int, int]]) -> tuple[list[int], int]:
+    """Byte offsets in one block for buffers of `sizes` alive over the steps lives[k] = (first, last),
+    inclusive: two buffers alive at a common step never overlap. Greedy, largest first, each at the lowest
+    offset free of the buffers already placed that share a step with it. Returns (offsets, block size)."""
+    offsets = [0] * len(sizes)
+    placed: list[int] = []
+    for k in sorted(range(len(sizes)), key=lambda k: (-sizes[k], k)):
+        first, last = lives[k]
+        taken = sorted((offsets[j], offsets[j] + _aligned(sizes[j])) for j in placed
+                       if lives[j][0] <= last and first <= lives[j][1])
+        offset = 0
+        for lo, hi in taken:
+            if offset + sizes[k] <= lo:
+                break
+            offset = max(offset, hi)
+        offsets[k] = offset
+        placed.append(k)
+    return offsets, max((offsets[k] + _aligned(sizes[k]) for k in range(len(sizes))), default=0)

@@ -30,6 +30,9 @@ class ConvLayer(Layer):
     def share(self, arena):
         self.conv.share(arena)
 
+    def gradient_buffers(self):
+        return [(self.conv, "dx")]
+
     def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         return self.conv.forward(xs[0], self.own["weight"], self.own.get("bias"))
 

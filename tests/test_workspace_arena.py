@@ -231,3 +231,21 @@ def test_place_keeps_buffers_alive_at_the_same_step_apart():
             for j in range(i):
                 if lives[i][0] <= lives[j][1] and lives[j][0] <= lives[i][1]:
                     assert offsets[i] + sizes[i] <= offsets[j] or offsets[j] + sizes[j] <= offsets[i]
+
+
+def test_the_estimate_counts_the_arena_once(monkeypatch):
+    """engine.train.estimate: the kept workspaces summed, the scratch the largest layer's (the arena), and it
+    still covers what the network allocates."""
+    import numba
+
+    from cnncalc import layers
+
+    monkeypatch.setenv("CNNCALC_CONV_PATH", "direct")
+    threads = numba.config.NUMBA_NUM_THREADS
+    report, net = tr.build(spec(MIXED, (20, 20, 3)), "t.yaml", 6)
+    est = tr.estimate(report, 6, 100, "sgd", threads=threads)
+    memories = [layers.trainer(r.kind).memory(r, threads) for r in report.rows[1:] if r.kind == "conv"]
+    kept, scratch = sum(m.workspace for m in memories), [m.scratch for m in memories]
+    assert est["workspace"] == kept + max(scratch) < kept + sum(scratch)
+    assert max(scratch) >= net.arena.nbytes
+    assert est["activations"] + est["workspace"] >= net.nbytes()

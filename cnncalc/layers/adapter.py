@@ -64,10 +64,14 @@ class Memory:
     """What training keeps per layer beyond its output and the gradient it sends back.
 
     per_sample: bytes per sample (maxpool's int64 argmax, dropout's mask);
-    workspace: bytes for the whole layer, whatever the batch (conv's im2col columns, per thread)."""
+    workspace: bytes the layer keeps for itself, whatever the batch (conv's tap offsets, packed weights);
+    scratch: bytes of scratch arrays leased from the network's arena (layers/workspace.py: conv's im2col
+             columns and padded rows, per thread): one block for all layers, so the estimate counts the
+             largest layer's, not the sum."""
 
     per_sample: int = 0
     workspace: int = 0
+    scratch: int = 0
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,14 @@ def test_a_residual_spec_trains_bit_for_bit_with_the_arena(monkeypatch):
     shared = _train(text, True, monkeypatch)
     assert shared[0] == own[0]
     assert all(np.array_equal(shared[1][k], w) for k, w in own[1].items())
+    net = shared[2]
+    # every dx buffer was seen written by the walk of backward (none left alone, alive throughout), and
+    # few are alive at once: a buffer lives from its layer's backward to its producer's, at most across
+    # a residual branch (5 layers: relu, bn2, conv2, bn1, relu … conv1) plus the step that reads it
+    throughout = (0, len(net.layers) + 1)
+    assert throughout not in net.gradient_lives
+    assert max(last - first for first, last in net.gradient_lives) <= 6
+    assert net.gradients.nbytes < net._gradient_bytes / 3
 
 
 def test_claim_zeroes_what_a_kernel_reads_as_zeros_and_only_on_a_change_of_owner():

@@ -176,8 +176,9 @@ class Network:
         incoming: dict[str, frozenset] = {}
 
         def send(name, token, step):
-            if name in self.sums:
-                read(token, step)  # copied (or added) into the sum at once: at the step that sends it
+            if name in self.sums:  # copied (or added) into the sum at once, at the step that sends it;
+                read(token, step)  # the producer then reads the sum, a buffer of its own
+                incoming[name] = frozenset()
             else:
                 incoming[name] = token
 
@@ -198,8 +199,9 @@ class Network:
             for name in layer.node.inputs:
                 if self.wants_grad[name]:
                     send(name, token, step)
-        steps = len(self.layers) + 1
-        lives = [life if life is not None else (steps, steps) for life in lives]  # never written: alone at the end
+        # a buffer the walk above never saw written (a layer no gradient reaches) shares no byte with any other
+        self.gradient_lives = [life if life is not None else (0, len(self.layers) + 1) for life in lives]
+        lives = self.gradient_lives
         offsets, size = workspace.place([a.nbytes for _, _, a in owned], lives)
         block = workspace.aligned_zeros(size)
         for (holder, key, array), offset in zip(owned, offsets):

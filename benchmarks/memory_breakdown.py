@@ -6,8 +6,9 @@ beside the process's measured peak resident memory (ru_maxrss).
 
 Each spec runs in a fresh subprocess (NUMBA_NUM_THREADS pinned, as benchmarks/train_speed.py does):
 it builds the network (tuning included), trains `steps` SGD steps with momentum on a random batch,
-and sorts every array it can reach: the executor's layers (outputs, input gradients, conv workspaces
-by kernel path: one arena per network counts once, however many layers draw from it), the gradient
+and sorts every array it can reach: the executor's layers (outputs, input gradients: one shared block
+when sharing is on, conv workspaces by kernel path: one arena per network counts once, however many
+layers draw from it, and what each layer keeps), the gradient
 sums of layers read twice, parameters, gradients, running statistics and the optimiser's velocity.
 Arrays are counted once by their base buffer. CNNCALC_ARENA=0 builds the networks without the arena. ru_maxrss is read after the build and after the steps:
 the rest of it is the interpreter, numpy, Numba and its compiled code, and the batch.
@@ -78,6 +79,8 @@ walk("optimizer state", vars(optimizer))
 walk("gradient sums (layers read twice)", net.sums)
 if net.arena is not None:
     walk("conv workspaces: the shared arena", net.arena.block)
+if net.gradients is not None:
+    walk("input gradients (dx): the shared block", net.gradients)
 for layer in net.layers:
     conv = getattr(layer, "conv", None)
     parts = dict(vars(layer))

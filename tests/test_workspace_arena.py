@@ -39,10 +39,34 @@ MIXED = """
 """
 
 
-def _train(text, arena, monkeypatch, steps=3, batch=6):
-    """(losses, {name: weights}, network) after `steps` SGD steps with momentum, arena on or off."""
+def _poison_dead_gradients(net):
+    """Fills with NaN each shared gradient buffer once its planned life (Network.gradient_lives) is over, at the
+    first layer's backward after it: a buffer read after the plan let another take its bytes then turns the
+    losses NaN, whether or not the placement happened to put another buffer there. Once only, before any
+    later buffer is born (a later one may take the same bytes, and is written before it is read)."""
+    views, lives = net.gradient_views, net.gradient_lives
+    state = {"step": 0, "done": set()}
+    for step, layer in enumerate(reversed(net.layers), start=1):
+        def backward(dout, step=step, original=layer.backward):
+            if step < state["step"]:  # a new backward pass
+                state["done"] = set()
+            state["step"] = step
+            for k, (view, (_, last)) in enumerate(zip(views, lives)):
+                if last < step and k not in state["done"]:
+                    view.fill(np.nan)
+                    state["done"].add(k)
+            return original(dout)
+
+        layer.backward = backward
+
+
+def _train(text, arena, monkeypatch, steps=3, batch=6, poison=False):
+    """(losses, {name: weights}, network) after `steps` SGD steps with momentum, arena on or off; poison: the
+    shared gradient buffers are NaN once their planned lives are over (_poison_dead_gradients)."""
     monkeypatch.setattr(workspace, "ENABLED", arena)
     report, net = tr.build(text, "t.yaml", batch)
+    if poison:
+        _poison_dead_gradients(net)
     initialise(net, 0)
     loop = tr.Loop(net, tr.make_optimizer(net, "sgd", 0.05, 0.9, 0.0), batch)
     data = np.random.default_rng(1)
@@ -77,7 +101,7 @@ def test_training_with_the_arena_is_bit_for_bit_training_without(path, poison, m
     losses_own, weights_own, net_own = _train(text, False, monkeypatch)
     if poison:
         _poisoned_claim(monkeypatch)
-    losses_arena, weights_arena, net = _train(text, True, monkeypatch)
+    losses_arena, weights_arena, net = _train(text, True, monkeypatch, poison=poison)
     assert net_own.arena is None and net.arena is not None
     kernels = {layer.conv.plan.kernel for layer in net.layers if hasattr(layer, "conv")}
     assert kernels == {"conv2d" if path == "direct" else "gemm", "depthwise", "depthwise_batched", "pointwise"}
@@ -122,6 +146,7 @@ def test_a_residual_spec_trains_bit_for_bit_with_the_arena(monkeypatch):
 """
     text = spec(layers, (12, 12, 3), blocks)
     own = _train(text, False, monkeypatch)
+    assert _train(text, True, monkeypatch, poison=True)[0] == own[0]
     shared = _train(text, True, monkeypatch)
     assert shared[0] == own[0]
     assert all(np.array_equal(shared[1][k], w) for k, w in own[1].items())
@@ -194,7 +219,7 @@ def test_a_chain_with_pooling_concat_flatten_and_dropout_trains_bit_for_bit(monk
 """
     text = spec(layers, (8, 8, 3))
     own = _train(text, False, monkeypatch)
-    shared = _train(text, True, monkeypatch)
+    shared = _train(text, True, monkeypatch, poison=True)
     assert shared[0] == own[0]
     assert all(np.array_equal(shared[1][k], w) for k, w in own[1].items())
 

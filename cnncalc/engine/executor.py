@@ -13,7 +13,8 @@ until its backward has run (the kernels' caches refer to it), so no layer writes
 
 Gradients flow back along the edges: a layer read by one consumer receives that consumer's dx
 buffer as it is; a layer read by several (a residual's shortcut, the branches of a concat) sums
-them into a buffer of its own, copy for the first arrival and add for the rest.
+them into a buffer of its own, copy for the first arrival and add for the rest. The dx buffers and
+these sums are views of one block, placed by their lifetimes in the backward pass (_share_gradients).
 Layers that no trainable parameter lies behind (a pool right after the input) run no backward,
 and the first conv or dense layer computes no input gradient.
 
@@ -151,13 +152,15 @@ class Network:
         self.profile = None  # an engine.profile.Profile times every layer's passes while attached
 
     def _share_gradients(self):
-        """One block for the layers' input-gradient (dx) buffers, each placed where no buffer alive at the same
-        time lies (workspace.place); returns it, after replacing every layer's buffers with views into it.
+        """One block for the layers' input-gradient (dx) buffers and the sums of layers read twice, each placed
+        where no buffer alive at the same time lies (workspace.place); returns it, after replacing every
+        buffer with a view of it.
 
         Lifetimes follow backward() step by step: a layer's buffers are written at its backward; what it sends
-        is read by the producer's backward, or at once when the producer sums its readers' gradients; a layer
-        that passes dout on (passes_gradient) makes what it received live on into what it sends. backward()
-        checks that no other layer hands on a view of a shared buffer that is not its own."""
+        is read by the producer's backward, or at once when the producer sums its readers' gradients (the sum
+        lives from the first arrival to the producer's backward); a layer that passes dout on
+        (passes_gradient) makes what it received live on into what it sends. backward() checks that no layer
+        hands on a view of a shared buffer that is neither its own nor, for a pass-through kind, dout."""
         owned = []  # [(holder, key, array)]
         own_of = {}  # layer name → indices into owned
         for layer in self.layers:
@@ -167,6 +170,10 @@ class Network:
                 if array.size:
                     own_of[layer.name].append(len(owned))
                     owned.append((holder, key, array))
+        sum_of = {}  # layer name → index of its sum
+        for name, array in self.sums.items():
+            sum_of[name] = len(owned)
+            owned.append((self.sums, name, array))
         lives = [None] * len(owned)
 
         def read(token, step):
@@ -176,9 +183,11 @@ class Network:
         incoming: dict[str, frozenset] = {}
 
         def send(name, token, step):
-            if name in self.sums:  # copied (or added) into the sum at once, at the step that sends it;
-                read(token, step)  # the producer then reads the sum, a buffer of its own
-                incoming[name] = frozenset()
+            if name in self.sums:  # copied (or added) into the sum at once, at the step that sends it
+                read(token, step)
+                k = sum_of[name]
+                lives[k] = (step, step) if lives[k] is None else (lives[k][0], step)
+                incoming[name] = frozenset({k})
             else:
                 incoming[name] = token
 
@@ -204,9 +213,11 @@ class Network:
         lives = self.gradient_lives
         offsets, size = workspace.place([a.nbytes for _, _, a in owned], lives)
         block = workspace.aligned_zeros(size)
+        self.gradient_views = []  # beside gradient_lives: the tests poison each buffer once its life is over
         for (holder, key, array), offset in zip(owned, offsets):
             view = block[offset:offset + array.nbytes].view(array.dtype).reshape(array.shape)
-            if isinstance(holder, list):
+            self.gradient_views.append(view)
+            if isinstance(holder, (list, dict)):
                 holder[key] = view
             else:
                 setattr(holder, key, view)
@@ -309,7 +320,8 @@ class Network:
 
     def nbytes(self) -> int:
         """Bytes of every buffer allocated for the batch (activations, gradients, workspaces)."""
-        shared = 0 if self.gradients is None else self.gradients.nbytes - self._gradient_bytes  # counted once
+        # the views of the gradient block are counted above as their layers' and sums' buffers: the block once
+        shared = 0 if self.gradients is None else self.gradients.nbytes - self._gradient_bytes
         return (sum(layer.nbytes() for layer in self.layers) + sum(s.nbytes for s in self.sums.values())
                 + (0 if self.arena is None else self.arena.nbytes) + shared)
 

@@ -8,8 +8,9 @@ recomputed here.
 Memory is allocated once, when the Network is built for a batch size m: every layer owns its
 output buffer (m, …) and the buffer of the gradient it sends back (m, …); a smaller last batch
 uses the leading rows, buf[:b], which stay contiguous. The layers' scratch arrays (conv workspaces)
-are leased from one arena per network, sized to the largest (layers/workspace.py). A layer's output must stay unchanged
-until its backward has run (the kernels' caches refer to it), so no layer writes in place.
+are leased from one arena per network, sized to the largest (layers/workspace.py). A layer's output
+must stay unchanged until its backward has run (the kernels' caches refer to it), so no layer
+writes in place.
 
 Gradients flow back along the edges: a layer read by one consumer receives that consumer's dx
 buffer as it is; a layer read by several (a residual's shortcut, the branches of a concat) sums

@@ -76,11 +76,11 @@ def walk(category, value):
 for name in ("params", "grads", "buffers"):
     walk(name, getattr(net, name))
 walk("optimizer state", vars(optimizer))
+if net.gradients is not None:  # first: the views of the layers' dx and of the sums count as the block, once
+    walk("input gradients (dx) and sums: the shared block", net.gradients)
 walk("gradient sums (layers read twice)", net.sums)
 if net.arena is not None:
     walk("conv workspaces: the shared arena", net.arena.block)
-if net.gradients is not None:
-    walk("input gradients (dx): the shared block", net.gradients)
 for layer in net.layers:
     conv = getattr(layer, "conv", None)
     parts = dict(vars(layer))

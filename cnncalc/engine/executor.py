@@ -7,12 +7,15 @@ recomputed here.
 
 Memory is allocated once, when the Network is built for a batch size m: every layer owns its
 output buffer (m, …) and the buffer of the gradient it sends back (m, …); a smaller last batch
-uses the leading rows, buf[:b], which stay contiguous. A layer's output must stay unchanged
-until its backward has run (the kernels' caches refer to it), so no layer writes in place.
+uses the leading rows, buf[:b], which stay contiguous. The layers' scratch arrays (conv workspaces)
+are leased from one arena per network, sized to the largest (layers/workspace.py). A layer's output
+must stay unchanged until its backward has run (the kernels' caches refer to it), so no layer
+writes in place.
 
 Gradients flow back along the edges: a layer read by one consumer receives that consumer's dx
 buffer as it is; a layer read by several (a residual's shortcut, the branches of a concat) sums
-them into a buffer of its own, copy for the first arrival and add for the rest.
+them into a buffer of its own, copy for the first arrival and add for the rest. The dx buffers and
+these sums are views of one block, placed by their lifetimes in the backward pass (_share_gradients).
 Layers that no trainable parameter lies behind (a pool right after the input) run no backward,
 and the first conv or dense layer computes no input gradient.
 
@@ -28,6 +31,7 @@ from cnncalc import layers as registry
 from cnncalc.engine.params import Params
 from cnncalc.errors import EngineError
 from cnncalc.graph import INPUT
+from cnncalc.layers import workspace
 from cnncalc.layers.adapter import Layer, buffer as _buffer, nchw
 from cnncalc.shapes import shape_text
 
@@ -131,6 +135,14 @@ class Network:
         self.sums = {name: _buffer(batch, nchw(rows[name].out_shape)) for name, k in consumers.items()
                      if k > 1 and wants_grad.get(name)}
         self.wants_grad = wants_grad
+        # the layers run one at a time: their scratch arrays are one block (layers/workspace.py)
+        self.arena = None
+        if workspace.ENABLED:
+            self.arena = workspace.Arena()
+            for layer in self.layers:
+                layer.share(self.arena)
+            self.arena.allocate()
+        self.gradients = self._share_gradients() if workspace.ENABLED else None
         # the optimiser updates only what backward reaches (torch skips a parameter without .grad)
         self.params = {k: v for k, v in self.store.params.items() if _owner(k) in active}
         self.grads = {k: self.store.grads[k] for k in self.params}
@@ -139,6 +151,79 @@ class Network:
         # batchnorm needs two values per channel in training (its adapter says so)
         self.min_train_batch = max((layer.min_train_batch for layer in self.layers), default=1)
         self.profile = None  # an engine.profile.Profile times every layer's passes while attached
+
+    def _share_gradients(self):
+        """One block for the layers' input-gradient (dx) buffers and the sums of layers read twice, each placed
+        where no buffer alive at the same time lies (workspace.place); returns it, after replacing every
+        buffer with a view of it.
+
+        Lifetimes follow backward() step by step: a layer's buffers are written at its backward; what it sends
+        is read by the producer's backward, or at once when the producer sums its readers' gradients (the sum
+        lives from the first arrival to the producer's backward); a layer that passes dout on
+        (passes_gradient) makes what it received live on into what it sends. backward() checks that no layer
+        hands on a view of a shared buffer that is neither its own nor, for a pass-through kind, dout."""
+        owned = []  # [(holder, key, array)]
+        own_of = {}  # layer name → indices into owned
+        for layer in self.layers:
+            own_of[layer.name] = []
+            for holder, key in layer.gradient_buffers():
+                array = holder[key] if isinstance(holder, list) else getattr(holder, key)
+                if array.size:
+                    own_of[layer.name].append(len(owned))
+                    owned.append((holder, key, array))
+        sum_of = {}  # layer name → index of its sum
+        for name, array in self.sums.items():
+            sum_of[name] = len(owned)
+            owned.append((self.sums, name, array))
+        lives = [None] * len(owned)
+
+        def read(token, step):
+            for k in token:
+                lives[k] = (lives[k][0], max(lives[k][1], step))
+
+        incoming: dict[str, frozenset] = {}
+
+        def send(name, token, step):
+            if name in self.sums:  # copied (or added) into the sum at once, at the step that sends it
+                read(token, step)
+                k = sum_of[name]
+                lives[k] = (step, step) if lives[k] is None else (lives[k][0], step)
+                incoming[name] = frozenset({k})
+            else:
+                incoming[name] = token
+
+        send(self.logits, frozenset(), 0)
+        for name, _ in self.aux:
+            if self.wants_grad.get(name):
+                send(name, frozenset(), 0)
+        for step, layer in enumerate(reversed(self.layers), start=1):
+            if not layer.runs_backward:
+                continue
+            dout = incoming.pop(layer.name, None)
+            if dout is None:
+                continue
+            read(dout, step)
+            for k in own_of[layer.name]:
+                lives[k] = (step, step)
+            token = frozenset(own_of[layer.name]) | (dout if layer.passes_gradient else frozenset())
+            for name in layer.node.inputs:
+                if self.wants_grad[name]:
+                    send(name, token, step)
+        # a buffer the walk above never saw written (a layer no gradient reaches) shares no byte with any other
+        self.gradient_lives = [life if life is not None else (0, len(self.layers) + 1) for life in lives]
+        lives = self.gradient_lives
+        offsets, size = workspace.place([a.nbytes for _, _, a in owned], lives)
+        block = workspace.aligned_zeros(size)
+        self.gradient_views = []  # beside gradient_lives: the tests poison each buffer once its life is over
+        for (holder, key, array), offset in zip(owned, offsets):
+            view = block[offset:offset + array.nbytes].view(array.dtype).reshape(array.shape)
+            self.gradient_views.append(view)
+            if isinstance(holder, (list, dict)):
+                holder[key] = view
+            else:
+                setattr(holder, key, view)
+        self._gradient_bytes = sum(a.nbytes for _, _, a in owned)
+        return block
 
     # ------------------------------------------------------------ forward and backward
 
@@ -200,6 +285,8 @@ class Network:
                     g[...] = 0.0
                 continue
             dxs = layer.backward(dout) if profile is None else profile.backward(layer, dout)
+            if self.gradients is not None:
+                self._check_shared(layer, dout, dxs)
             start = 0.0 if profile is None else profile.clock()
             for name, dx in zip(layer.node.inputs, dxs):
                 if dx is None or not self.wants_grad[name]:
@@ -207,6 +294,21 @@ class Network:
                 send(name, dx)
             if profile is not None:
                 profile.add(profile.SUMS, "backward", profile.clock() - start)
+
+    def _check_shared(self, layer, dout, dxs) -> None:
+        """EngineError when a layer hands on a view of the shared gradient block that its lifetimes did not
+        plan for: neither its own buffers nor, for a kind that passes gradients on, dout."""
+        for dx in dxs:
+            if dx is None or not np.may_share_memory(dx, self.gradients):
+                continue
+            own = [holder[key] if isinstance(holder, list) else getattr(holder, key)
+                   for holder, key in layer.gradient_buffers()]
+            if any(np.may_share_memory(dx, a) for a in own):
+                continue
+            if layer.passes_gradient and np.may_share_memory(dx, dout):
+                continue
+            raise EngineError(f"internal: {layer.name} ({layer.node.kind}) returned a gradient in another layer's "
+                              f"buffer; its adapter must set passes_gradient")
 
     # ------------------------------------------------------------ state
 
@@ -219,7 +321,10 @@ class Network:
 
     def nbytes(self) -> int:
         """Bytes of every buffer allocated for the batch (activations, gradients, workspaces)."""
-        return sum(layer.nbytes() for layer in self.layers) + sum(s.nbytes for s in self.sums.values())
+        # the views of the gradient block are counted above as their layers' and sums' buffers: the block once
+        shared = 0 if self.gradients is None else self.gradients.nbytes - self._gradient_bytes
+        return (sum(layer.nbytes() for layer in self.layers) + sum(s.nbytes for s in self.sums.values())
+                + (0 if self.arena is None else self.arena.nbytes) + shared)
 
 
 def _owner(name: str) -> str:

@@ -221,8 +221,13 @@ def estimate(report, batch_size: int, n_train: int, optimizer: str, momentum: fl
              + batch × (4 bytes × Σ_layers (output + the gradient sent to each input
                + the sum of a layer read twice) + what each kind keeps per sample (Trainer.memory:
                maxpool's argmax (8 bytes), dropout's mask))
-             + what each kind keeps whatever the batch (Trainer.memory: conv's workspaces, per
-               thread: im2col columns and the padded input and output rows, an upper bound)
+             + what each kind keeps whatever the batch (Trainer.memory's workspace: conv's tap
+               offsets and packed weights)
+             + the largest layer's scratch (Trainer.memory's scratch: conv's workspaces per thread,
+               im2col columns and the padded input and output rows, an upper bound): the layers
+               lease them from one arena (layers/workspace.py), so they count once, not summed
+    The input gradients are counted as if each layer kept its own: an upper bound, as the network
+    shares one block among the buffers not alive at the same time (executor.Network).
     time   = n_train × 3 × forward FLOPs (backward ≈ twice forward) / (GFLOPS_PER_THREAD × threads)
     """
     from cnncalc import layers
@@ -238,7 +243,7 @@ def estimate(report, batch_size: int, n_train: int, optimizer: str, momentum: fl
             readers[i] = readers.get(i, 0) + 1
     per_sample = 0
     kept = 0  # bytes per sample the kinds keep beyond outputs and gradients
-    workspace = 0
+    workspace = scratch = 0
     for row in report.rows[1:]:
         out = elements(row.out_shape)
         per_sample += out + sum(elements(s) for s in row.in_shapes)
@@ -249,6 +254,8 @@ def estimate(report, batch_size: int, n_train: int, optimizer: str, momentum: fl
             memory = role.memory(row, threads)
             kept += memory.per_sample
             workspace += memory.workspace
+            scratch = max(scratch, memory.scratch)
+    workspace += scratch
     activations = 4 * batch_size * per_sample + batch_size * kept
     flops = 3 * (t.flops + t.aux_flops)  # training runs the aux heads too
     seconds = n_train * flops / (GFLOPS_PER_THREAD * 1e9 * max(threads, 1))

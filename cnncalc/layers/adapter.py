@@ -2,7 +2,10 @@
 
     adapter  a Layer subclass: built once for a batch of at most m samples, it allocates its
              buffers; forward(xs, train, rng) -> out, backward(dout) -> [dx per input, None
-             where the producer wants none]; nbytes() the bytes it holds
+             where the producer wants none]; nbytes() the bytes it holds; share(arena) leases
+             its scratch arrays from the network's arena (layers/workspace.py), if it has any;
+             gradient_buffers() where its dx buffers are; passes_gradient True when backward
+             may return dout itself (add, flatten, identity, dropout in eval)
     tensors  (node, row) -> [Param]: its parameter tensors, PyTorch's roles and shapes
              (`weight` (n_C, n_C_prev/groups, f_H, f_W), …); the engine prefixes the layer name,
              so the names are the PyTorch module's state_dict keys and weights map one to one
@@ -61,10 +64,14 @@ class Memory:
     """What training keeps per layer beyond its output and the gradient it sends back.
 
     per_sample: bytes per sample (maxpool's int64 argmax, dropout's mask);
-    workspace: bytes for the whole layer, whatever the batch (conv's im2col columns, per thread)."""
+    workspace: bytes the layer keeps for itself, whatever the batch (conv's tap offsets, packed weights);
+    scratch: bytes of scratch arrays leased from the network's arena (layers/workspace.py: conv's im2col
+             columns and padded rows, per thread): one block for all layers, so the estimate counts the
+             largest layer's, not the sum."""
 
     per_sample: int = 0
     workspace: int = 0
+    scratch: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ class Layer:
     samples; a smaller last batch uses the leading rows, buf[:b]."""
 
     min_train_batch = 1  # the smallest batch training accepts (batchnorm with one value per channel: 2)
+    passes_gradient = False  # backward may return dout itself (or a view of it) as an input's gradient
 
     def __init__(self, node, row, m, own, own_grads, need_dx):
         self.node, self.row, self.m = node, row, m
@@ -119,6 +127,17 @@ class Layer:
 
     def nbytes(self) -> int:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+    def share(self, arena) -> None:
+        """Leases the layer's scratch arrays from the network's arena (layers/workspace.py); most kinds have none."""
+
+    def gradient_buffers(self) -> list[tuple]:
+        """[(holder, key)]: where the layer keeps the buffers its backward writes input gradients into,
+        holder.key (an object's attribute) or holder[key] (a list's item); the executor may replace each
+        with a view of the same shape into a block that layers whose gradients are not alive at the same
+        time share (executor.Network). A kind that keeps them elsewhere says so."""
+        out = [(self, "dx")] if isinstance(getattr(self, "dx", None), np.ndarray) else []
+        return out + [(self.dxs, i) for i in range(len(getattr(self, "dxs", ())))]
 
 
 class Elementwise(Layer):

@@ -88,6 +88,8 @@ class PreluLayer(Layer):
 
 
 class IdentityLayer(Layer):
+    passes_gradient = True
+
     def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         return xs[0]
 

@@ -53,7 +53,8 @@ contiguous share of the batch, owns those rows of out/dx, its workspace row ws[t
 partial sums dW_lanes[t], db_lanes[t] (added after the parallel loop), and calls a serial
 function for its images (the same loops inside the prange body compiled 3× slower, numba 0.68).
 Workspaces are allocated once by the caller: ConvPlan.workspace() makes them, the Conv class
-owns them with the out and dx buffers.
+owns them with the out and dx buffers; in a network, Conv.share() leases them from the network's
+arena instead (layers/workspace.py: one block for all layers, ConvPlan.KEEP and REWRITTEN say how).
 
 This file is self-contained (Numba's cache does not follow imports).
 """
@@ -807,6 +808,17 @@ class ConvPlan:
             "dW_lanes": ((L, self.groups, self.n_C_g, self.K4), f32), "db_lanes": ((L, self.n_C), f32),
         }
 
+    # How the arrays may join a network's arena (layers/workspace.py); a kernel not named shares all its arrays,
+    # zeroed whenever it takes the arena over from another layer.
+    # KEEP: what must survive between calls, so stays the layer's own: the offsets written at build, and what a
+    # forward leaves for its backward (the pointwise Wp; WT keeps its zero padding).
+    KEEP = {"conv2d": ("k_off", "k_off_dx"), "pointwise": ("k_off_C", "k_off_N", "k_off_R", "WT", "Wp")}
+    # REWRITTEN: arrays the kernels fully write before reading, on every call (no zeroing needed): the packed
+    # weights (zeroed by the packing), rows zeroed per image, per-lane sums zeroed per call, im2col panels.
+    REWRITTEN = {"conv2d": ("A", "A_dx", "ws_y", "ws_dx", "dW_lanes", "db_lanes"),
+                 "pointwise": ("ws_cols_x", "GT_lanes", "db_lanes"),
+                 "gemm": ("cols", "y", "dy", "dcols", "G_tmp", "G_lanes", "db_lanes")}
+
     def workspace(self, need_dx: bool = True, kernel: str = "conv2d") -> dict[str, np.ndarray]:
         """The workspace arrays, allocated once and reused every step; zero-filled, and the kernels
         rely on it: they write only the image inside the padded buffers (the zero border is never
@@ -856,6 +868,7 @@ class Conv:
                                      gemm_chunk=chunk)
                 self.choice["chunk"] = chunk
         self.ws = self.plan.workspace(need_dx, self.plan.kernel)
+        self.arena, self.shared = None, frozenset()  # share(): the arena and the names leased from it
         self.out = np.empty((m, n_C, n_H, n_W), np.float32)
         self.dx = np.empty((m if need_dx else 0, n_C_prev, n_H_prev, n_W_prev), np.float32)
         self._none = np.zeros(0, np.float32)  # the kernels' "no bias"
@@ -890,8 +903,19 @@ class Conv:
 
         return tuning.choose(layer, macs, numba.get_num_threads(), trial)  # the threads the kernels will run on
 
+    def share(self, arena) -> None:
+        """Leases every workspace array but those the plan keeps (ConvPlan.KEEP) from arena (layers/workspace.py):
+        arena.allocate() replaces them in self.ws with views of its block."""
+        kernel = self.plan.kernel
+        keep = ConvPlan.KEEP.get(kernel, ())
+        shapes = {k: v for k, v in self.plan.workspace_shapes(self.need_dx, kernel).items() if k not in keep}
+        arena.lease(self, shapes, self.ws, ConvPlan.REWRITTEN.get(kernel, ()))
+        self.arena, self.shared = arena, frozenset(shapes)
+
     def forward(self, x, W, b=None):
         """x: (m, n_C_prev, n_H_prev, n_W_prev) → out: (m, n_C, n_H, n_W); keeps x for backward."""
+        if self.arena is not None:
+            self.arena.claim(self)
         self.x = x = np.ascontiguousarray(x, np.float32)
         ws, out = self.ws, self.out[:x.shape[0]]
         kernel = self.plan.kernel
@@ -919,6 +943,8 @@ class Conv:
 
     def backward(self, dout, W, dW, db=None, need_dx=True):
         """dout: (m, n_C, n_H, n_W) → dx (None unless need_dx); writes dW (n_C, C_g, f_H, f_W) and db (n_C,)."""
+        if self.arena is not None:
+            self.arena.claim(self)
         x, ws = self.x, self.ws
         if need_dx and self.dx.shape[0] < x.shape[0]:
             raise ValueError("this Conv was built with need_dx=False: it has no dx buffer")

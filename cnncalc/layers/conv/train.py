@@ -23,8 +23,15 @@ class ConvLayer(Layer):
         self.conv = conv_k.Conv(m, n_C_prev, n_H_prev, n_W_prev, n_C, w.f, w.s, w.p, w.d, w.groups, n_H, n_W)
 
     def nbytes(self):
+        """out, dx and the workspace arrays not leased from the network's arena (Network.nbytes counts that once)."""
         c = self.conv
-        return c.out.nbytes + c.dx.nbytes + sum(v.nbytes for v in c.ws.values())
+        return c.out.nbytes + c.dx.nbytes + sum(v.nbytes for k, v in c.ws.items() if k not in c.shared)
+
+    def share(self, arena):
+        self.conv.share(arena)
+
+    def gradient_buffers(self):
+        return [(self.conv, "dx")]
 
     def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         return self.conv.forward(xs[0], self.own["weight"], self.own.get("bias"))
@@ -51,14 +58,18 @@ def memory(row, threads) -> Memory:
     """The workspaces per thread: for conv2d, im2col columns (taps × n_H·n_W) and the padded input and
     output rows, forward and backward (an upper bound), or the im2col + sgemm path's panels if larger
     (tuning may choose either); for the depthwise and 1×1 kernels, their plan's arrays at the largest
-    batch share."""
+    batch share. What the plan keeps per layer (ConvPlan.KEEP) is `workspace`, the rest `scratch`
+    (leased from the network's arena)."""
     (n_H_prev, n_W_prev, n_C_prev), (n_H, n_W, n_C) = row.in_shapes[0], row.out_shape
     w = row.window
     plan = conv_k.ConvPlan(1 << 20, n_C_prev, n_H_prev, n_W_prev, n_C, w.f[0], w.f[1], w.s[0], w.s[1], tuple(w.p),
                            w.d[0], w.d[1], w.groups, n_H, n_W, max(threads, 1))
     if plan.kernel != "conv2d":
-        shapes = plan.workspace_shapes(True, plan.kernel).values()
-        return Memory(workspace=sum(np.dtype(dtype).itemsize * prod(shape) for shape, dtype in shapes))
+        keep = conv_k.ConvPlan.KEEP.get(plan.kernel, ())
+        size = {name: np.dtype(dtype).itemsize * prod(shape)
+                for name, (shape, dtype) in plan.workspace_shapes(True, plan.kernel).items()}
+        return Memory(workspace=sum(v for k, v in size.items() if k in keep),
+                      scratch=sum(v for k, v in size.items() if k not in keep))
     gemm = 0
     if conv_k.tuning.blas_in_numba():  # the layer may take the im2col + sgemm path: the larger of the two
         chunk = conv_k.tuning.gemm_chunk(plan.share, n_H * n_W, plan.K)
@@ -69,7 +80,8 @@ def memory(row, threads) -> Memory:
     taps = row.macs // max(n_H * n_W * n_C, 1)  # n_C_prev/groups · f_H · f_W
     reach = (n_H_prev + t_ + b_ + 2 * n_H) * (n_W_prev + l_ + r_ + 2 * n_W)  # padded rows, both ways
     direct = 4 * threads * (taps * (n_H * n_W + 16) + (n_C_prev + 3 * n_C) * reach + 4 * n_C * taps)
-    return Memory(workspace=max(direct, gemm))
+    kept = 8 * (plan.K4 + plan.n_C_g + 4)  # the int64 tap offsets (ConvPlan.KEEP)
+    return Memory(workspace=kept, scratch=max(direct, gemm))
 
 
 def torch_module(node, row, options):  # noqa: ARG001 — Trainer.torch's signature

@@ -30,6 +30,8 @@ class DenseLayer(Layer):
 
 
 class FlattenLayer(Layer):
+    passes_gradient = True  # dx is dout reshaped
+
     """A view in (n_C, n_H, n_W) order, torch.flatten's: no copy either way."""
 
     def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature

@@ -9,6 +9,8 @@ from cnncalc.layers.dropout import kernels as drop_k
 
 
 class DropoutLayer(Layer):
+    passes_gradient = True  # dout itself when no mask was drawn (eval, rate 0)
+
     def __init__(self, node, row, m, own, own_grads, need_dx):
         super().__init__(node, row, m, own, own_grads, need_dx)
         self.out = buffer(m, self.out_shape)
@@ -42,6 +44,8 @@ def torch_module(node, row, options):  # noqa: ARG001 — Trainer.torch's signat
 
 
 class DropPathLayer(Layer):
+    passes_gradient = True  # dout itself when no mask was drawn
+
     def __init__(self, node, row, m, own, own_grads, need_dx):
         super().__init__(node, row, m, own, own_grads, need_dx)
         self.out = buffer(m, self.out_shape)

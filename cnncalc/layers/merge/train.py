@@ -8,6 +8,8 @@ from cnncalc.layers.merge import kernels as merge_k
 
 
 class AddLayer(Layer):
+    passes_gradient = True
+
     def __init__(self, node, row, m, own, own_grads, need_dx):
         super().__init__(node, row, m, own, own_grads, need_dx)
         self.out = buffer(m, self.out_shape)

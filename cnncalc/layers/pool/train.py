@@ -30,6 +30,9 @@ class PoolLayer(Layer):
         p = self.pool
         return p.out.nbytes + p.dx.nbytes + (p.argmax.nbytes if p.argmax is not None else 0)
 
+    def gradient_buffers(self):
+        return [(self.pool, "dx")]
+
     def forward(self, xs, train, rng):  # noqa: ARG002 — Layer.forward's signature
         return self.pool.forward(xs[0])
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from math import prod
 
 import numpy as np
@@ -49,8 +50,8 @@ def fans(shapes) -> tuple[int, int]:
 
 def memory(row, threads) -> Memory:
     """The workspaces per thread: for conv2d, im2col columns (taps × n_H·n_W) and the padded input and
-    output rows, forward and backward (an upper bound), or the im2col + sgemm path's panels if larger
-    (tuning may choose either); for the depthwise and 1×1 kernels, their plan's arrays at the largest
+    output rows, forward and backward (an upper bound), or the im2col + sgemm path's panels, or for a
+    3×3 stride-1 layer the Winograd path's, if larger (tuning may choose any); for the depthwise and 1×1 kernels, their plan's arrays at the largest
     batch share."""
     (n_H_prev, n_W_prev, n_C_prev), (n_H, n_W, n_C) = row.in_shapes[0], row.out_shape
     w = row.window
@@ -59,17 +60,20 @@ def memory(row, threads) -> Memory:
     if plan.kernel != "conv2d":
         shapes = plan.workspace_shapes(True, plan.kernel).values()
         return Memory(workspace=sum(np.dtype(dtype).itemsize * prod(shape) for shape, dtype in shapes))
-    gemm = 0
-    if conv_k.tuning.blas_in_numba():  # the layer may take the im2col + sgemm path: the larger of the two
+    gemm = winograd = 0
+    if conv_k.tuning.blas_in_numba():  # the layer may take the im2col + sgemm or the Winograd path: the largest
         chunk = conv_k.tuning.gemm_chunk(plan.share, n_H * n_W, plan.K)
-        gemm_plan = conv_k.ConvPlan(*[getattr(plan, f) for f in plan.__dataclass_fields__ if f != "gemm_chunk"],
-                                    gemm_chunk=chunk)
+        gemm_plan = dataclasses.replace(plan, gemm_chunk=chunk)
         gemm = sum(np.dtype(dtype).itemsize * prod(shape) for shape, dtype in gemm_plan.workspace_shapes(True, "gemm").values())
+        if plan.winograd_eligible:
+            chunk = conv_k.tuning.winograd_chunk(plan.share, plan.tiles[0], n_C_prev, n_C)
+            shapes = dataclasses.replace(plan, winograd_chunk=chunk).workspace_shapes(True, "winograd").values()
+            winograd = sum(np.dtype(dtype).itemsize * prod(shape) for shape, dtype in shapes)
     t_, b_, l_, r_ = row.window.p
     taps = row.macs // max(n_H * n_W * n_C, 1)  # n_C_prev/groups · f_H · f_W
     reach = (n_H_prev + t_ + b_ + 2 * n_H) * (n_W_prev + l_ + r_ + 2 * n_W)  # padded rows, both ways
     direct = 4 * threads * (taps * (n_H * n_W + 16) + (n_C_prev + 3 * n_C) * reach + 4 * n_C * taps)
-    return Memory(workspace=max(direct, gemm))
+    return Memory(workspace=max(direct, gemm, winograd))
 
 
 def torch_module(node, row, options):  # noqa: ARG001 — Trainer.torch's signature

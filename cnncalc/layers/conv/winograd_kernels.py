@@ -120,35 +120,47 @@ def _pad_plane(src, p_top, p_left, plane):
 
 
 @njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+def _row_b(z, n_tx, z_even, z_odd, w0, w1, w2, w3):
+    """w_j[tx] = ((z[2tx], z[2tx + 1], z[2tx + 2], z[2tx + 3]) · B)_j: the tiles of one row times B.
+    The row is first split into its even and odd columns, so both loops run over contiguous memory
+    (a stride-2 read would keep them scalar)."""
+    for j in range(n_tx + 1):
+        z_even[j] = z[2 * j]
+        z_odd[j] = z[2 * j + 1]
+    for tx in range(n_tx):  # v·B = (v0 − v2, v1 + v2, v2 − v1, v1 − v3)
+        w0[tx] = z_even[tx] - z_even[tx + 1]
+        w1[tx] = z_odd[tx] + z_even[tx + 1]
+        w2[tx] = z_even[tx + 1] - z_odd[tx]
+        w3[tx] = z_odd[tx] - z_odd[tx + 1]
+
+
+@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
 def _input_tiles(src, i0, i1, p_top, p_left, n_ty, n_tx, plane_ws, V):
     """V[ξ, c, t] = (Bᵀ d B)_ξ for the tiles t of images i0 … i1 − 1 (numbered as the module docstring),
-    d = src_pad[i, c, 2ty … 2ty + 3, 2tx … 2tx + 3]. src: (m, C, H, W); V: (16, C, T), T = (i1 − i0)·n_ty·n_tx."""
+    d = src_pad[i, c, 2ty … 2ty + 3, 2tx … 2tx + 3]. src: (m, C, H, W); V: (16, C, T), T = (i1 − i0)·n_ty·n_tx.
+    Bᵀ runs down whole rows of the padded plane (the four rows of a tile row at once), then B along
+    each of the four results (_row_b)."""
     C = src.shape[1]
     tiles = n_ty * n_tx
-    plane = plane_ws[:(2 * n_ty + 2) * (2 * n_tx + 2)].reshape(2 * n_ty + 2, 2 * n_tx + 2)
+    W_p = 2 * n_tx + 2
+    plane = plane_ws[:(2 * n_ty + 2) * W_p].reshape(2 * n_ty + 2, W_p)
+    rows = np.empty((4, W_p), np.float32)
+    z_even, z_odd = np.empty(n_tx + 1, np.float32), np.empty(n_tx + 1, np.float32)
     for i in range(i0, i1):
         for c in range(C):
             _pad_plane(src[i, c], p_top, p_left, plane)
             for ty in range(n_ty):
                 r0, r1, r2, r3 = plane[2 * ty], plane[2 * ty + 1], plane[2 * ty + 2], plane[2 * ty + 3]
+                q0, q1, q2, q3 = rows[0], rows[1], rows[2], rows[3]
+                for x in range(W_p):  # Bᵀ d: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3
+                    q0[x] = r0[x] - r2[x]
+                    q1[x] = r1[x] + r2[x]
+                    q2[x] = r2[x] - r1[x]
+                    q3[x] = r1[x] - r3[x]
                 o = (i - i0) * tiles + ty * n_tx
-                v0 = V[0, c, o:o + n_tx]; v1 = V[1, c, o:o + n_tx]; v2 = V[2, c, o:o + n_tx]; v3 = V[3, c, o:o + n_tx]
-                v4 = V[4, c, o:o + n_tx]; v5 = V[5, c, o:o + n_tx]; v6 = V[6, c, o:o + n_tx]; v7 = V[7, c, o:o + n_tx]
-                v8 = V[8, c, o:o + n_tx]; v9 = V[9, c, o:o + n_tx]; v10 = V[10, c, o:o + n_tx]
-                v11 = V[11, c, o:o + n_tx]; v12 = V[12, c, o:o + n_tx]; v13 = V[13, c, o:o + n_tx]
-                v14 = V[14, c, o:o + n_tx]; v15 = V[15, c, o:o + n_tx]
-                for tx in range(n_tx):
-                    x = 2 * tx
-                    # Bᵀ d: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3, one column j at a time
-                    a0 = r0[x] - r2[x]; a1 = r0[x + 1] - r2[x + 1]; a2 = r0[x + 2] - r2[x + 2]; a3 = r0[x + 3] - r2[x + 3]
-                    b0 = r1[x] + r2[x]; b1 = r1[x + 1] + r2[x + 1]; b2 = r1[x + 2] + r2[x + 2]; b3 = r1[x + 3] + r2[x + 3]
-                    e0 = r2[x] - r1[x]; e1 = r2[x + 1] - r1[x + 1]; e2 = r2[x + 2] - r1[x + 2]; e3 = r2[x + 3] - r1[x + 3]
-                    f0 = r1[x] - r3[x]; f1 = r1[x + 1] - r3[x + 1]; f2 = r1[x + 2] - r3[x + 2]; f3 = r1[x + 3] - r3[x + 3]
-                    # (·) B: the same combinations along each row
-                    v0[tx] = a0 - a2; v1[tx] = a1 + a2; v2[tx] = a2 - a1; v3[tx] = a1 - a3
-                    v4[tx] = b0 - b2; v5[tx] = b1 + b2; v6[tx] = b2 - b1; v7[tx] = b1 - b3
-                    v8[tx] = e0 - e2; v9[tx] = e1 + e2; v10[tx] = e2 - e1; v11[tx] = e1 - e3
-                    v12[tx] = f0 - f2; v13[tx] = f1 + f2; v14[tx] = f2 - f1; v15[tx] = f1 - f3
+                for r in range(4):
+                    _row_b(rows[r], n_tx, z_even, z_odd, V[4 * r, c, o:o + n_tx], V[4 * r + 1, c, o:o + n_tx],
+                           V[4 * r + 2, c, o:o + n_tx], V[4 * r + 3, c, o:o + n_tx])
 
 
 @njit(cache=True, fastmath=FASTMATH, boundscheck=False)
@@ -187,12 +199,27 @@ def _output_tiles(M, i0, i1, n_ty, n_tx, plane_ws, b, out):
 
 
 @njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+def _row_a(z, n_tx, z_even, z_odd, w0, w1, w2, w3):
+    """w_j[tx] = ((z[2tx], z[2tx + 1]) · Aᵀ)_j = (z0, z0 + z1, z0 − z1, −z1)_j, over contiguous even and odd columns."""
+    for j in range(n_tx):
+        z_even[j] = z[2 * j]
+        z_odd[j] = z[2 * j + 1]
+    for tx in range(n_tx):
+        w0[tx] = z_even[tx]
+        w1[tx] = z_even[tx] + z_odd[tx]
+        w2[tx] = z_even[tx] - z_odd[tx]
+        w3[tx] = -z_odd[tx]
+
+
+@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
 def _gradient_tiles(dout, i0, i1, n_ty, n_tx, plane_ws, M):
     """M[ξ, k, t] = (A dY Aᵀ)_ξ, dY = dout[i, k, 2ty … 2ty + 1, 2tx … 2tx + 1], zero beyond n_H × n_W.
-    dout: (m, K, n_H, n_W); M: (16, K, T)."""
+    dout: (m, K, n_H, n_W); M: (16, K, T). A down whole rows, then Aᵀ along each result (_row_a)."""
     K, n_H, n_W = dout.shape[1], dout.shape[2], dout.shape[3]
     tiles = n_ty * n_tx
     plane = plane_ws[:4 * n_ty * n_tx].reshape(2 * n_ty, 2 * n_tx)
+    rows = np.empty((4, 2 * n_tx), np.float32)
+    z_even, z_odd = np.empty(n_tx + 1, np.float32), np.empty(n_tx + 1, np.float32)
     for i in range(i0, i1):
         for k in range(K):
             s = dout[i, k]
@@ -206,24 +233,17 @@ def _gradient_tiles(dout, i0, i1, n_ty, n_tx, plane_ws, M):
                 for x in range(n_W, 2 * n_tx):
                     row[x] = 0.0
             for ty in range(n_ty):
-                q0, q1 = plane[2 * ty], plane[2 * ty + 1]
+                e0, e1 = plane[2 * ty], plane[2 * ty + 1]
+                q0, q1, q2, q3 = rows[0], rows[1], rows[2], rows[3]
+                for x in range(2 * n_tx):  # A dY: rows e0, e0 + e1, e0 − e1, −e1
+                    q0[x] = e0[x]
+                    q1[x] = e0[x] + e1[x]
+                    q2[x] = e0[x] - e1[x]
+                    q3[x] = -e1[x]
                 o = (i - i0) * tiles + ty * n_tx
-                m0 = M[0, k, o:o + n_tx]; m1 = M[1, k, o:o + n_tx]; m2 = M[2, k, o:o + n_tx]; m3 = M[3, k, o:o + n_tx]
-                m4 = M[4, k, o:o + n_tx]; m5 = M[5, k, o:o + n_tx]; m6 = M[6, k, o:o + n_tx]; m7 = M[7, k, o:o + n_tx]
-                m8 = M[8, k, o:o + n_tx]; m9 = M[9, k, o:o + n_tx]; m10 = M[10, k, o:o + n_tx]
-                m11 = M[11, k, o:o + n_tx]; m12 = M[12, k, o:o + n_tx]; m13 = M[13, k, o:o + n_tx]
-                m14 = M[14, k, o:o + n_tx]; m15 = M[15, k, o:o + n_tx]
-                for tx in range(n_tx):
-                    e00 = q0[2 * tx]; e01 = q0[2 * tx + 1]; e10 = q1[2 * tx]; e11 = q1[2 * tx + 1]
-                    # A dY: rows e0, e0 + e1, e0 − e1, −e1; then each row v ↦ (v0, v0 + v1, v0 − v1, −v1)
-                    a0, a1 = e00, e01
-                    b0, b1 = e00 + e10, e01 + e11
-                    c0, c1 = e00 - e10, e01 - e11
-                    d0, d1 = -e10, -e11
-                    m0[tx] = a0; m1[tx] = a0 + a1; m2[tx] = a0 - a1; m3[tx] = -a1
-                    m4[tx] = b0; m5[tx] = b0 + b1; m6[tx] = b0 - b1; m7[tx] = -b1
-                    m8[tx] = c0; m9[tx] = c0 + c1; m10[tx] = c0 - c1; m11[tx] = -c1
-                    m12[tx] = d0; m13[tx] = d0 + d1; m14[tx] = d0 - d1; m15[tx] = -d1
+                for r in range(4):
+                    _row_a(rows[r], n_tx, z_even, z_odd, M[4 * r, k, o:o + n_tx], M[4 * r + 1, k, o:o + n_tx],
+                           M[4 * r + 2, k, o:o + n_tx], M[4 * r + 3, k, o:o + n_tx])
 
 
 # ------------------------------------------------------------------ one chunk, one lane

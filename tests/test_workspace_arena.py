@@ -94,7 +94,7 @@ def _poisoned_claim(monkeypatch):
 
 
 @pytest.mark.parametrize("poison", [False, True], ids=["plain", "poisoned"])
-@pytest.mark.parametrize("path", ["direct", "gemm"])
+@pytest.mark.parametrize("path", ["direct", "gemm", "winograd"])
 def test_training_with_the_arena_is_bit_for_bit_training_without(path, poison, monkeypatch):
     monkeypatch.setenv("CNNCALC_CONV_PATH", path)
     text = spec(MIXED, (20, 20, 3))
@@ -104,7 +104,8 @@ def test_training_with_the_arena_is_bit_for_bit_training_without(path, poison, m
     losses_arena, weights_arena, net = _train(text, True, monkeypatch, poison=poison)
     assert net_own.arena is None and net.arena is not None
     kernels = {layer.conv.plan.kernel for layer in net.layers if hasattr(layer, "conv")}
-    assert kernels == {"conv2d" if path == "direct" else "gemm", "depthwise", "depthwise_batched", "pointwise"}
+    paths = {"direct": {"conv2d"}, "gemm": {"gemm"}, "winograd": {"winograd", "conv2d"}}[path]  # Winograd: 3×3 s1 only
+    assert kernels == paths | {"depthwise", "depthwise_batched", "pointwise"}
     assert losses_arena == losses_own
     assert all(np.isfinite(losses_own))
     for name, w in weights_own.items():

@@ -68,11 +68,12 @@ def conv_kernels_lines(v: dict) -> list[str]:
              f"shared by {cpu['L3_sharing']}; sgemm from Numba (SciPy): {'yes' if v['blas_in_numba'] else 'no'}"
              + (f"; CNNCALC_CONV_PATH={v['forced_path']}" if v["forced_path"] != "auto" else "")]
     why = {"rule": f"under {v['tune_macs']:,} MACs per image, not measured", "forced": "CNNCALC_CONV_PATH",
-           "stored": "measured before", "measured": "measured now", "argument": "chosen by the caller"}
+           "stored": "measured before", "measured": "measured now", "argument": "chosen by the caller",
+           "not_eligible": "CNNCALC_CONV_PATH=winograd, but not a 3×3 stride-1 layer"}
     for layer in v["layers"]:
         shape = (f"{layer['n_C_prev']}→{layer['n_C']} on {layer['n_H_prev']}×{layer['n_W_prev']}, "
                  f"f {layer['f'][0]}×{layer['f'][1]}, s {layer['s'][0]}")
-        path = "im2col + sgemm" if layer["path"] == "gemm" else "direct"
+        path = {"gemm": "im2col + sgemm", "winograd": "Winograd F(2×2, 3×3)"}.get(layer["path"], "direct")
         chunk = f", {layer['chunk']} images per product" if layer.get("chunk") else ""
         times = ""
         if "seconds" in layer:

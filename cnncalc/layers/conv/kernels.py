@@ -61,6 +61,7 @@ This file is self-contained (Numba's cache does not follow imports).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -68,7 +69,7 @@ import numba
 import numpy as np
 from numba import njit, prange, uint64
 
-from cnncalc.layers.conv import gemm_kernels, tuning
+from cnncalc.layers.conv import gemm_kernels, tuning, winograd_kernels
 from cnncalc.layers.conv.depthwise_kernels import (depthwise_backward, depthwise_backward_batched, depthwise_forward,
                                                    depthwise_forward_batched)
 
@@ -653,6 +654,19 @@ class ConvPlan:
     n_W: int
     lanes: int
     gemm_chunk: int = 0  # images per sgemm on the im2col + BLAS path (gemm_kernels); 0: the direct kernels
+    winograd_chunk: int = 0  # images per set of 16 sgemms on the Winograd path (winograd_kernels); 0: not taken
+
+    @property
+    def winograd_eligible(self) -> bool:
+        """A 3×3, stride-1, undilated, ungrouped layer: the Winograd F(2×2, 3×3) path can run it."""
+        p_top, p_bottom, p_left, p_right = self.pads
+        return ((self.f_H, self.f_W, self.s_H, self.s_W, self.d_H, self.d_W, self.groups) == (3, 3, 1, 1, 1, 1, 1)
+                and self.n_H == self.n_H_prev + p_top + p_bottom - 2 and self.n_W == self.n_W_prev + p_left + p_right - 2)
+
+    @property
+    def tiles(self) -> tuple[int, int]:
+        """2×2 output tiles per image of the Winograd path: forward ⌈n_H/2⌉·⌈n_W/2⌉, dx ⌈n_H_prev/2⌉·⌈n_W_prev/2⌉."""
+        return (-(-self.n_H // 2)) * (-(-self.n_W // 2)), (-(-self.n_H_prev // 2)) * (-(-self.n_W_prev // 2))
 
     @property
     def stride_1(self) -> bool:
@@ -751,11 +765,14 @@ class ConvPlan:
 
     @property
     def kernel(self) -> str:
-        """The kernels Conv runs for this layer: "depthwise", "depthwise_batched", "pointwise", "gemm" or "conv2d"."""
+        """The kernels Conv runs for this layer: "depthwise", "depthwise_batched", "pointwise", "gemm", "winograd"
+        or "conv2d"."""
         if self.depthwise:
             return "depthwise_batched" if self.batched else "depthwise"
         if self.pointwise:
             return "pointwise"
+        if self.winograd_chunk > 0:
+            return "winograd"
         return "gemm" if self.gemm_chunk > 0 else "conv2d"
 
     @property
@@ -781,6 +798,17 @@ class ConvPlan:
             return {"cols": ((L, self.K * N), f32), "y": ((L, self.n_C_g * N), f32), "dy": ((L, self.n_C * N), f32),
                     "dcols": ((L, self.K * N if need_dx else 0), f32), "G_tmp": ((L, self.n_C_g, self.K), f32),
                     "G_lanes": ((L, self.groups, self.n_C_g, self.K), f32), "db_lanes": ((L, self.n_C), f32)}
+        if kernel == "winograd":  # the filters' transforms, per lane a padded plane, the V and M panels, dU's sums
+            L, chunk, C, K, f32 = self.lanes, max(self.winograd_chunk, 1), self.n_C_prev, self.n_C, np.float32
+            tiles, tiles_dx = self.tiles
+            tiles_dx = tiles_dx if need_dx else 0
+            plane = (2 * (-(-self.n_H // 2)) + 2) * (2 * (-(-self.n_W // 2)) + 2)
+            if need_dx:
+                plane = max(plane, (2 * (-(-self.n_H_prev // 2)) + 2) * (2 * (-(-self.n_W_prev // 2)) + 2))
+            return {"U": ((16, K, C), f32), "U_dx": ((16, C, K) if need_dx else (16, 0, 0), f32), "g": ((3, 3), f32),
+                    "plane": ((L, plane), f32), "V": ((L, 16 * chunk * max(C * tiles, K * tiles_dx)), f32),
+                    "M": ((L, 16 * chunk * max(K * tiles, C * tiles_dx)), f32), "dU_tmp": ((L, K, C), f32),
+                    "dU_lanes": ((L, 16, K, C), f32), "db_lanes": ((L, K), f32)}
         if kernel == "pointwise":
             C16, N16, R, f32, i64 = _round_up(self.n_C_prev, LANES), _round_up(self.n_C, LANES), self.R, np.float32, np.int64
             return {"k_off_C": ((C16,), i64), "k_off_N": ((N16,), i64), "k_off_R": ((R,), i64),
@@ -817,7 +845,10 @@ class ConvPlan:
     # weights (zeroed by the packing), rows zeroed per image, per-lane sums zeroed per call, im2col panels.
     REWRITTEN = {"conv2d": ("A", "A_dx", "ws_y", "ws_dx", "dW_lanes", "db_lanes"),
                  "pointwise": ("ws_cols_x", "GT_lanes", "db_lanes"),
-                 "gemm": ("cols", "y", "dy", "dcols", "G_tmp", "G_lanes", "db_lanes")}
+                 "gemm": ("cols", "y", "dy", "dcols", "G_tmp", "G_lanes", "db_lanes"),
+                 # Winograd: the filters' transforms from W on every call, planes padded in full, panels written
+                 # before the products read them, dU and db sums zeroed per call; nothing outlives a call
+                 "winograd": ("U", "U_dx", "g", "plane", "V", "M", "dU_tmp", "dU_lanes", "db_lanes")}
 
     def workspace(self, need_dx: bool = True, kernel: str = "conv2d") -> dict[str, np.ndarray]:
         """The workspace arrays, allocated once and reused every step; zero-filled, and the kernels
@@ -860,12 +891,16 @@ class Conv:
         self.choice = None
         if self.plan.kernel == "conv2d":  # the direct kernels or im2col + sgemm: tuning decides (path forces)
             self.choice = self._choose(path)
+            p = self.plan
             if self.choice["path"] == "gemm":
                 tuning.pin_scipy_blas()
-                p = self.plan
                 chunk = tuning.gemm_chunk(p.share, p.n_H * p.n_W, p.K)
-                self.plan = ConvPlan(*[getattr(p, name) for name in p.__dataclass_fields__ if name != "gemm_chunk"],
-                                     gemm_chunk=chunk)
+                self.plan = dataclasses.replace(p, gemm_chunk=chunk)
+                self.choice["chunk"] = chunk
+            elif self.choice["path"] == "winograd":
+                tuning.pin_scipy_blas()
+                chunk = tuning.winograd_chunk(p.share, p.tiles[0], p.n_C_prev, p.n_C)
+                self.plan = dataclasses.replace(p, winograd_chunk=chunk)
                 self.choice["chunk"] = chunk
         self.ws = self.plan.workspace(need_dx, self.plan.kernel)
         self.arena, self.shared = None, frozenset()  # share(): the arena and the names leased from it
@@ -878,10 +913,13 @@ class Conv:
         self.x = None
 
     def _choose(self, path):
-        """tuning.choose's record for this layer; path "direct" or "gemm" forces one without measuring."""
+        """tuning.choose's record for this layer; path "direct", "gemm" or "winograd" forces one without measuring
+        (winograd only where eligible, else direct)."""
         p = self.plan
+        candidates = ("direct", "gemm", "winograd") if p.winograd_eligible else ("direct", "gemm")
         if path is not None:
-            return {"path": path if (path == "direct" or tuning.blas_in_numba()) else "direct", "source": "argument"}
+            usable = path == "direct" or (tuning.blas_in_numba() and path in candidates)
+            return {"path": path if usable else "direct", "source": "argument"}
         layer = {"m": p.share, "n_C_prev": p.n_C_prev, "n_H_prev": p.n_H_prev, "n_W_prev": p.n_W_prev, "n_C": p.n_C,
                  "f": [p.f_H, p.f_W], "s": [p.s_H, p.s_W], "p": list(p.pads), "d": [p.d_H, p.d_W], "groups": p.groups,
                  "need_dx": self.need_dx}
@@ -901,7 +939,7 @@ class Conv:
             probe.backward(out, W, dW, need_dx=self.need_dx)
             return (time.perf_counter() - start) * p.m / m
 
-        return tuning.choose(layer, macs, numba.get_num_threads(), trial)  # the threads the kernels will run on
+        return tuning.choose(layer, macs, numba.get_num_threads(), trial, candidates)  # the threads the kernels will run on
 
     def share(self, arena) -> None:
         """Leases every workspace array but those the plan keeps (ConvPlan.KEEP) from arena (layers/workspace.py):
@@ -937,6 +975,12 @@ class Conv:
                                       p.s_H, p.s_W, p.pads[0], p.pads[2], p.d_H, p.d_W, p.gemm_chunk, ws["cols"],
                                       ws["y"], out)
             return out
+        if kernel == "winograd":  # lanes: the plan's, not the threads running them, so the sums never depend on those
+            p = self.plan
+            winograd_kernels.winograd_forward(p.lanes, x, np.ascontiguousarray(W), self._none if b is None else b,
+                                              p.pads[0], p.pads[2], p.winograd_chunk, ws["U"], ws["plane"], ws["V"],
+                                              ws["M"], out)
+            return out
         conv2d_forward(numba.get_num_threads(), x, W, self._none if b is None else b, *self.plan.geometry(),
                        ws["k_off"], self.plan.reach, ws["A"], ws["ws_src"], ws["ws_y"], out)
         return out
@@ -970,6 +1014,13 @@ class Conv:
                                        p.pads[0], p.pads[2], p.d_H, p.d_W, p.gemm_chunk, ws["cols"], ws["dy"],
                                        ws["dcols"], ws["G_tmp"], ws["G_lanes"], ws["db_lanes"], dW,
                                        self._none if db is None else db, dx)
+            return dx if need_dx else None
+        if kernel == "winograd":
+            p = self.plan
+            winograd_kernels.winograd_backward(p.lanes, x, dout, np.ascontiguousarray(W), p.pads[0], p.pads[2],
+                                               p.winograd_chunk, ws["U_dx"], ws["g"], ws["plane"], ws["V"], ws["M"],
+                                               ws["dU_tmp"], ws["dU_lanes"], ws["db_lanes"], dW,
+                                               self._none if db is None else db, dx)
             return dx if need_dx else None
         conv2d_backward(numba.get_num_threads(), x, dout, W, *self.plan.geometry(),
                         ws["k_off"], self.plan.reach, ws["k_off_dx"], ws["A_dx"], ws["ws_src"], ws["ws_dy"],

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from math import prod
 
 import numpy as np
@@ -56,10 +57,10 @@ def fans(shapes) -> tuple[int, int]:
 
 def memory(row, threads) -> Memory:
     """The workspaces per thread: for conv2d, im2col columns (taps × n_H·n_W) and the padded input and
-    output rows, forward and backward (an upper bound), or the im2col + sgemm path's panels if larger
-    (tuning may choose either); for the depthwise and 1×1 kernels, their plan's arrays at the largest
-    batch share. What the plan keeps per layer (ConvPlan.KEEP) is `workspace`, the rest `scratch`
-    (leased from the network's arena)."""
+    output rows, forward and backward (an upper bound), or the im2col + sgemm path's panels, or for a
+    3×3 stride-1 layer the Winograd path's, if larger (tuning may choose any); for the depthwise and 1×1
+    kernels, their plan's arrays at the largest batch share. What the plan keeps per layer
+    (ConvPlan.KEEP) is `workspace`, the rest `scratch` (leased from the network's arena)."""
     (n_H_prev, n_W_prev, n_C_prev), (n_H, n_W, n_C) = row.in_shapes[0], row.out_shape
     w = row.window
     plan = conv_k.ConvPlan(1 << 20, n_C_prev, n_H_prev, n_W_prev, n_C, w.f[0], w.f[1], w.s[0], w.s[1], tuple(w.p),
@@ -70,18 +71,21 @@ def memory(row, threads) -> Memory:
                 for name, (shape, dtype) in plan.workspace_shapes(True, plan.kernel).items()}
         return Memory(workspace=sum(v for k, v in size.items() if k in keep),
                       scratch=sum(v for k, v in size.items() if k not in keep))
-    gemm = 0
-    if conv_k.tuning.blas_in_numba():  # the layer may take the im2col + sgemm path: the larger of the two
+    gemm = winograd = 0
+    if conv_k.tuning.blas_in_numba():  # the layer may take the im2col + sgemm or the Winograd path: the largest
         chunk = conv_k.tuning.gemm_chunk(plan.share, n_H * n_W, plan.K)
-        gemm_plan = conv_k.ConvPlan(*[getattr(plan, f) for f in plan.__dataclass_fields__ if f != "gemm_chunk"],
-                                    gemm_chunk=chunk)
+        gemm_plan = dataclasses.replace(plan, gemm_chunk=chunk)
         gemm = sum(np.dtype(dtype).itemsize * prod(shape) for shape, dtype in gemm_plan.workspace_shapes(True, "gemm").values())
+        if plan.winograd_eligible:
+            chunk = conv_k.tuning.winograd_chunk(plan.share, plan.tiles[0], n_C_prev, n_C)
+            shapes = dataclasses.replace(plan, winograd_chunk=chunk).workspace_shapes(True, "winograd").values()
+            winograd = sum(np.dtype(dtype).itemsize * prod(shape) for shape, dtype in shapes)
     t_, b_, l_, r_ = row.window.p
     taps = row.macs // max(n_H * n_W * n_C, 1)  # n_C_prev/groups · f_H · f_W
     reach = (n_H_prev + t_ + b_ + 2 * n_H) * (n_W_prev + l_ + r_ + 2 * n_W)  # padded rows, both ways
     direct = 4 * threads * (taps * (n_H * n_W + 16) + (n_C_prev + 3 * n_C) * reach + 4 * n_C * taps)
     kept = 8 * (plan.K4 + plan.n_C_g + 4)  # the int64 tap offsets (ConvPlan.KEEP)
-    return Memory(workspace=kept, scratch=max(direct, gemm))
+    return Memory(workspace=kept, scratch=max(direct, gemm, winograd))
 
 
 def torch_module(node, row, options):  # noqa: ARG001 — Trainer.torch's signature

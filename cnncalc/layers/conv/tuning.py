@@ -16,6 +16,11 @@ Nothing here is a constant tuned on one machine:
                sgemm through scipy.linalg.cython_blas) take the direct kernel unmeasured, so neither the
                cold start of small networks nor a missing SciPy pays for a path it would not take.
                CNNCALC_CONV_PATH=direct|gemm forces one path (tests, comparisons); auto is the default.
+               A 3×3, stride-1, undilated, ungrouped layer has a third candidate, Winograd F(2×2, 3×3)
+               (winograd_kernels.py), measured beside the two; CNNCALC_CONV_PATH=winograd forces it on
+               those layers, and the others then take the direct kernel (source "not_eligible").
+  winograd_chunk  images per product of the Winograd path: T = chunk·tiles columns, up to 512 or until
+               its two panels, V (16·C·T floats) and M (16·K·T), fill half of this core's share of L3.
 
 describe() returns all of it as plain data (the benchmark prints it; `cnncalc train --verbose` renders it).
 """
@@ -138,9 +143,9 @@ def pin_scipy_blas() -> None:
 
 
 def forced_path() -> str:
-    """CNNCALC_CONV_PATH: "direct", "gemm" or "auto" (the default; anything else reads as auto)."""
+    """CNNCALC_CONV_PATH: "direct", "gemm", "winograd" or "auto" (the default; anything else reads as auto)."""
     value = os.environ.get("CNNCALC_CONV_PATH", "auto").strip().lower()
-    return value if value in ("direct", "gemm") else "auto"
+    return value if value in ("direct", "gemm", "winograd") else "auto"
 
 
 def gemm_chunk(share: int, n_positions: int, taps: int) -> int:
@@ -148,10 +153,22 @@ def gemm_chunk(share: int, n_positions: int, taps: int) -> int:
 
     n_positions = n_H·n_W, taps = K = C_g·f_H·f_W: N = chunk·n_positions columns, up to 512 or up
     to a panel of K·N floats in half the L3 per core (4 MiB per core when unknown)."""
-    info = processor()
-    l3 = info["L3"] // max(info["L3_sharing"], 1) if info["L3"] else 4 * 1024**2
-    columns = max(1, min(512, l3 // 2 // (4 * max(taps, 1))))
+    columns = max(1, min(512, _l3_per_core() // 2 // (4 * max(taps, 1))))
     return max(1, min(share, columns // max(n_positions, 1)))
+
+
+def _l3_per_core() -> int:
+    info = processor()
+    return info["L3"] // max(info["L3_sharing"], 1) if info["L3"] else 4 * 1024**2
+
+
+def winograd_chunk(share: int, tiles: int, n_C_prev: int, n_C: int) -> int:
+    """Images per set of 16 products of the Winograd path, from 1 to share (a lane's images).
+
+    tiles = ⌈n_H/2⌉·⌈n_W/2⌉ per image: T = chunk·tiles columns, up to 512 (as gemm_chunk) or up to
+    the panels V (16·n_C_prev·T floats) and M (16·n_C·T) together in half the L3 per core."""
+    columns = max(1, min(512, _l3_per_core() // 2 // (4 * 16 * max(n_C_prev + n_C, 1))))
+    return max(1, min(share, columns // max(tiles, 1)))
 
 
 def _cache_path() -> str | None:
@@ -201,16 +218,22 @@ def _save(key: str, record: dict) -> None:
         pass  # a read-only cache: the choice is measured again next time
 
 
-def choose(layer: dict, macs_per_image: int, threads: int, trial) -> dict:
-    """The layer's record with {"path": "direct" | "gemm", "source": "forced" | "rule" | "stored" | "measured",
-    "seconds": {path: …} when measured}.
+def choose(layer: dict, macs_per_image: int, threads: int, trial, candidates=("direct", "gemm")) -> dict:
+    """The layer's record with {"path": one of candidates, "source": "forced" | "not_eligible" | "rule" |
+    "stored" | "measured", "seconds": {path: …} when measured}.
 
     layer: the shape as plain data (the key); trial(path) → seconds of forward + backward on a few
-    images (called only when measuring)."""
+    images (called only when measuring); candidates: the paths this layer can take ("winograd" only
+    for 3×3 stride-1 layers)."""
     info = processor()
-    key = json.dumps({"cpu": info["name"], "features": info["features"], "threads": threads, **layer}, sort_keys=True)
+    key = {"cpu": info["name"], "features": info["features"], "threads": threads, **layer}
+    if tuple(candidates) != ("direct", "gemm"):
+        key["paths"] = list(candidates)  # a choice among two paths says nothing about a third
+    key = json.dumps(key, sort_keys=True)
     forced = forced_path()
-    if forced != "auto":
+    if forced != "auto" and forced not in candidates:
+        choice = {"path": "direct", "source": "not_eligible"}
+    elif forced != "auto":
         choice = {"path": forced if (forced == "direct" or blas_in_numba()) else "direct", "source": "forced"}
     elif not blas_in_numba() or macs_per_image < TUNE_MACS:
         choice = {"path": "direct", "source": "rule"}
@@ -218,7 +241,7 @@ def choose(layer: dict, macs_per_image: int, threads: int, trial) -> dict:
         choice = dict(_load()[key], source="stored")
     else:
         seconds = {}
-        for path in ("direct", "gemm"):
+        for path in candidates:
             trial(path)  # compiled and warm
             seconds[path] = min(trial(path) for _ in range(2))
         choice = {"path": min(seconds, key=seconds.get), "seconds": seconds, "when": time.strftime("%Y-%m-%d")}

@@ -180,11 +180,9 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
                 fix="fewer concats or paddings that grow the map"))
         for warning in inf.warnings:
             if strict:
-                from cnncalc.render.messages import diagnostic_fix, diagnostic_message  # the words live in render
+                from cnncalc.render.messages import strict_error  # the words live in render
 
-                return Report(graph, rows, diagnostics,
-                              DimensionError(diagnostic_message(warning) + " (an error under --strict)",
-                                             warning.mark, fix=diagnostic_fix(warning)))
+                return Report(graph, rows, diagnostics, strict_error(warning))
             diagnostics.append(warning)
         shapes[node.name], rfs[node.name] = inf.out_shape, inf.rf
         rows.append(Row(

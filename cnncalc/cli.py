@@ -227,7 +227,7 @@ def explain(spec: SpecArg,
                                                          help="Explain this layer only (or every layer of this block).",
                                                          show_default="every layer")] = None,
             input_: InputOpt = None, strict: StrictOpt = False, lang: LangOpt = Lang.en):
-    """Every number of every layer with its formula and the values filled in.
+    """Each layer's numbers with their formulas, values filled in.
 
     n_H and n_W, params (weights + biases), MACs, activations and the receptive-field step, in
     course notation; same padding's split, ceil mode's last window and what an inexact division

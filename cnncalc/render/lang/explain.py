@@ -109,11 +109,11 @@ EN = {
     "explain.other_ops": "other ops = {result} (element-wise work, not in MACs)",
     "explain.field": "{r_label} = {formula} = {values} = {r};  {j_label} = j_prev·s = {j_prev}·{s} = {j}",
     "explain.field_whole": ("{r_label} = {formula} = {values} = {r};  {j_label} = {j} "
-                            "(one window over the whole map: f = its size, s = 1)"),
+                            "(one window over the whole map: f its size, stride 1)"),
     "explain.field_input": "r = {r}, j = {j} (one input pixel)",
     "explain.field_kept": "r = {r}, j = {j} (as its input: one position read per output)",
     "explain.field_merged": "r = {r}, j = {j} (the widest of its inputs)",
-    "explain.totals": "Totals (the summary's): params {params}, MACs {macs}, activations {activations}",
+    "explain.totals": "Totals, as in the summary — params {params}, MACs {macs}, activations {activations}",
     "explain.unknown_layer": "no layer or block of this name in {spec}",
     "explain.unknown_layer.allowed": "a layer or block name, e.g. {names}",
     # the tables' column headers (render.columns.title)
@@ -154,11 +154,11 @@ KO = {
     "explain.other_ops": "기타 연산 = {result} (원소별 연산, MACs에 포함되지 않음)",
     "explain.field": "{r_label} = {formula} = {values} = {r};  {j_label} = j_prev·s = {j_prev}·{s} = {j}",
     "explain.field_whole": ("{r_label} = {formula} = {values} = {r};  {j_label} = {j} "
-                            "(맵 전체를 덮는 윈도우 하나: f = 맵의 크기, s = 1)"),
+                            "(맵 전체를 덮는 윈도우 하나: f는 맵의 크기, 스트라이드 1)"),
     "explain.field_input": "r = {r}, j = {j} (입력 픽셀 하나)",
     "explain.field_kept": "r = {r}, j = {j} (입력과 같음: 출력마다 한 위치를 읽음)",
     "explain.field_merged": "r = {r}, j = {j} (입력들 중 가장 넓은 수용장)",
-    "explain.totals": "합계 (summary와 같음): 파라미터 {params}, MACs {macs}, 활성화 값 {activations}",
+    "explain.totals": "합계 (summary와 같음) — 파라미터 {params}, MACs {macs}, 활성화 값 {activations}",
     "explain.unknown_layer": "{spec}에 이 이름의 층이나 블록이 없음",
     "explain.unknown_layer.allowed": "층 또는 블록 이름, 예: {names}",
     "explain.column.name": "층",

@@ -299,3 +299,70 @@ def test_explain_does_not_import_numba_or_numpy():
                           env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
     assert "NUMBA False NUMPY False" in done.stdout
+
+
+# ---------------------------------------------------------------- every record type speaks both languages
+
+
+def test_every_diagnostic_record_has_text_in_both_languages():
+    from cnncalc.errors import Mark
+    from cnncalc.layers import arith
+    from cnncalc.layers.base import Diagnostic
+    from cnncalc.layers.records import InexactDivision, UnusedArgument, UnusedOutput
+    from cnncalc.render.messages import diagnostic_fix, diagnostic_message
+
+    # (7 + 0 − 3)/3 + 1 = 2.33: one row and one column lost; padding 1 → (7 + 2 − 3)/3 = 2 divides
+    inexact = InexactDivision("conv", ("n_H", "n_W"), arith.out_length(7, 3, 3), fix_padding=1)
+    for record in (inexact, UnusedOutput("fc"), UnusedArgument("pair", "filters")):
+        d = Diagnostic("warning", "conv1", Mark("net.yaml", 3, 5), record)
+        en, ko = diagnostic_message(d, "en"), diagnostic_message(d, "ko")
+        assert en and ko and en != ko, record
+        assert diagnostic_fix(d, "en") != diagnostic_fix(d, "ko"), record
+        assert re.search(r"[가-힣]", ko), ko
+    d = Diagnostic("warning", "conv1", None, inexact)
+    assert "(7 + 2·0 − 3)/3 + 1 = 2.33" in diagnostic_message(d, "ko")
+    assert diagnostic_fix(d, "ko") == "패딩 1(으)로 나누어떨어짐"
+    assert diagnostic_fix(d, "en") == "padding 1 divides exactly"
+
+
+def test_every_dimension_error_key_the_rules_raise_is_in_the_catalogue():
+    from cnncalc.render.lang import catalogue
+
+    keys = set()
+    for folder, _, files in os.walk(os.path.join(ROOT, "cnncalc", "layers")):
+        for name in files:
+            if name.endswith(".py"):
+                source = open(os.path.join(folder, name), encoding="utf-8").read()
+                keys |= set(re.findall(r'dimension_error\("(\w+)"', source))
+                keys |= {k for k in re.findall(r'\("([\w.]+\.fix\w*)"', source)}
+                keys |= {f"{k}.fix" for k in re.findall(r'_shapes_error\("(\w+)"', source)}
+    assert len(keys) >= 12, keys
+    for key in keys:
+        for lang in ("en", "ko"):
+            assert f"diagnostics.{key}" in catalogue()[lang], (key, lang)
+
+
+_BROKEN = [
+    # (spec layers after an 8×8×4 input, words of the English error, a Korean word of the same error)
+    ("  - flatten\n  - conv: {filters: 2, kernel: 3}\n", "needs an n_H×n_W×n_C feature map", "특징 맵"),
+    ("  - dense: 3\n", "dense reads the 8×8×4 feature map", "벡터가 필요함"),
+    ("  - conv: {filters: 6, kernel: 3, groups: 4}\n", "groups 4 must divide both n_C_prev = 4 and n_C = 6", "공약수"),
+    ("  - maxpool: {kernel: 2, padding: 2}\n", "more than half its 2-wide window", "절반보다 큼"),
+    ("  - channel_shuffle: 3\n", "4 = 3·1 + 1", "나누어떨어지는"),
+]
+
+
+@pytest.mark.parametrize("layers, english, korean", _BROKEN)
+def test_dimension_errors_in_both_languages(tmp_path, layers, english, korean):
+    spec = write(tmp_path, "name: x\ninput: [8, 8, 4]\nlayers:\n" + layers)
+    en = invoke("shapes", spec)
+    ko = invoke("shapes", spec, "--lang", "ko")
+    assert en.exit_code == ko.exit_code == 1
+    en_line, ko_line = en.stderr.strip(), ko.stderr.strip()
+    assert "\n" not in en_line and "\n" not in ko_line and "Traceback" not in en.output + ko.output
+    assert en_line.startswith("error: ") and english in en_line
+    assert ko_line.startswith("오류: ") and korean in ko_line
+    # the same place and the same numbers in both
+    assert en_line.split(": ")[1] == ko_line.split(": ")[1]
+    numbers = [sorted(re.findall(r"\d+", line.split(" — ")[0].split(": ", 3)[3])) for line in (en_line, ko_line)]
+    assert numbers[0] == numbers[1], numbers

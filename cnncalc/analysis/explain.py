@@ -200,10 +200,12 @@ class FieldStep:
 
 @dataclass(frozen=True)
 class FieldKept:
-    """The receptive field of a layer that reads one input position per output (or the widest of its inputs)."""
+    """A receptive field without a step written here: merged, the widest of the inputs (ReceptiveField.widest);
+    kept, its input's (one position read per output); neither, the rule's own (transposed conv, upsample)."""
 
     rf: ReceptiveField
     merged: bool
+    kept: bool = False
 
 
 @dataclass
@@ -300,7 +302,7 @@ def _field(row: Row, rows: dict[str, Row]) -> list:
         rows_, cols = (arith.adaptive_length(shape[i], row.out_shape[i]) for i in (0, 1))
         per_axis = ((rows_.f_max, rows_.s_max, 1), (cols.f_max, cols.s_max, 1))
     if per_axis is None:
-        return [FieldKept(row.rf, len(row.inputs) > 1)]
+        return [FieldKept(row.rf, len(row.inputs) > 1, len(row.inputs) == 1 and row.rf == prev)]
     steps = [FieldStep(("n_H",), prev.r_H, prev.j_H, *per_axis[0], row.rf.r_H, row.rf.j_H, whole),
              FieldStep(("n_W",), prev.r_W, prev.j_W, *per_axis[1], row.rf.r_W, row.rf.j_W, whole)]
     a, b = steps

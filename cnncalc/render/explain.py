@@ -92,7 +92,7 @@ def step_line(step, row, lang: str) -> str:
     if isinstance(step, s.FieldKept):
         rf = step.rf
         key = "explain.field_input" if row.kind == INPUT else (
-            "explain.field_merged" if step.merged else "explain.field_kept")
+            "explain.field_merged" if step.merged else "explain.field_kept" if step.kept else "explain.field_rule")
         return text(key, lang, r=_pair(rf.r_H, rf.r_W), j=_pair(rf.j_H, rf.j_W))
     raise TypeError(f"no text for {type(step).__name__}")
 

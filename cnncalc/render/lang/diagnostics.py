@@ -94,6 +94,8 @@ EN = {
     "diagnostics.prelu": ("{layer}: prelu's num_parameters must be 1 or the {n_C} channels of its input "
                           "({source} gives {shape}); received {count}"),
     "diagnostics.prelu.fix": "num_parameters: {n_C} (one slope per channel) or 1 (one for all)",
+    "diagnostics.too_large": "{layer}: the output {shape} is larger than 10^18 along an axis",
+    "diagnostics.too_large.fix": "fewer concats or paddings that grow the map",
 }
 
 KO = {
@@ -146,4 +148,6 @@ KO = {
     "diagnostics.prelu": ("{layer}: prelu의 num_parameters는 1 또는 입력의 채널 수 {n_C}여야 함 "
                           "({source}은(는) {shape}); 받은 값 {count}"),
     "diagnostics.prelu.fix": "num_parameters: {n_C} (채널마다 기울기 하나) 또는 1 (전체에 하나)",
+    "diagnostics.too_large": "{layer}: 출력 {shape}이(가) 한 축에서 10^18보다 큼",
+    "diagnostics.too_large.fix": "크기를 키우는 concat이나 패딩을 줄일 것",
 }

@@ -115,7 +115,7 @@ class Lang(str, Enum):
     ko = "ko"
 
 
-LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of the table headers, warnings and errors "
+LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of the words: explanations, table headers, warnings and errors "
                                                       "(en English, ko Korean).")]
 
 

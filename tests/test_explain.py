@@ -366,3 +366,14 @@ def test_dimension_errors_in_both_languages(tmp_path, layers, english, korean):
     assert en_line.split(": ")[1] == ko_line.split(": ")[1]
     numbers = [sorted(re.findall(r"\d+", line.split(" — ")[0].split(": ", 3)[3])) for line in (en_line, ko_line)]
     assert numbers[0] == numbers[1], numbers
+
+
+def test_the_help_examples_of_explain_run(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    text = invoke("explain", "--help").stdout
+    lines = [line.strip() for line in text.split("Examples:", 1)[1].splitlines() if line.strip()]
+    assert len(lines) == 3
+    for line in lines:
+        result = runner.invoke(app, line.split()[1:], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (line, result.output)
+        assert "params = " in result.stdout or "파라미터 수 = " in result.stdout

@@ -110,8 +110,17 @@ DepthOpt = Annotated[Optional[int], typer.Option("--depth", "-d", min=1, metavar
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat inexact divisions as errors.")]
 
 
+class Lang(str, Enum):
+    en = "en"
+    ko = "ko"
+
+
+LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of the words: explanations, table headers, warnings and errors "
+                                                      "(en English, ko Korean).")]
+
+
 def _analysis_command(command: str, spec: str, input_: Optional[str], fmt: Format, depth: Optional[int],
-                      strict: bool) -> None:
+                      strict: bool, lang: Lang = Lang.en) -> None:
     from cnncalc import api
     from cnncalc.errors import CnncalcError
     from cnncalc.render import report as render
@@ -119,11 +128,11 @@ def _analysis_command(command: str, spec: str, input_: Optional[str], fmt: Forma
     try:
         result = api.report(spec, _parse_input(input_), strict)
     except CnncalcError as exc:
-        _fail(render.error_line(exc))
-    _write(render.render(result, command, fmt.value, depth))
-    _warn(render.diagnostic_lines(result))
+        _fail(render.error_line(exc, lang.value))
+    _write(render.render(result, command, fmt.value, depth, lang.value))
+    _warn(render.diagnostic_lines(result, lang.value))
     if result.error is not None:
-        _fail(render.error_line(result.error))
+        _fail(render.error_line(result.error, lang.value))
 
 
 def _write(text: str) -> None:
@@ -150,12 +159,12 @@ def _fail(line: str):
                              "cnncalc shapes specs/lenet5.yaml --input 28,28,1",
                              "cnncalc shapes specs/resnet50.yaml --depth 1 --format markdown"))
 def shapes(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-           strict: StrictOpt = False):
+           strict: StrictOpt = False, lang: LangOpt = Lang.en):
     """Each layer's n_H×n_W×n_C, receptive field and jump.
 
     Says where and why the dimensions break, with the arithmetic and a fix.
     """
-    _analysis_command("shapes", spec, input_, fmt, depth, strict)
+    _analysis_command("shapes", spec, input_, fmt, depth, strict, lang)
 
 
 @app.command(epilog=_examples("cnncalc params specs/lenet5.yaml",
@@ -164,14 +173,14 @@ def shapes(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table
 def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several to compare side by side.",
                                                       metavar="SPEC...", show_default=False)],
            input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-           strict: StrictOpt = False):
+           strict: StrictOpt = False, lang: LangOpt = Lang.en):
     """Parameters per layer, or several specs side by side.
 
     One spec: trainable and non-trainable parameters per layer, with totals. Several: their
     params, MACs, FLOPs, activations, output shapes and receptive fields, with ratios to the first.
     """
     if len(specs) == 1:
-        _analysis_command("params", specs[0], input_, fmt, depth, strict)
+        _analysis_command("params", specs[0], input_, fmt, depth, strict, lang)
         return
     from cnncalc import api
     from cnncalc.errors import CnncalcError
@@ -192,22 +201,61 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
                              "cnncalc flops specs/resnet50.yaml --depth 1",
                              "cnncalc flops specs/googlenet.yaml --format json"))
 def flops(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-          strict: StrictOpt = False):
+          strict: StrictOpt = False, lang: LangOpt = Lang.en):
     """MACs, FLOPs (2·MACs) and other element-wise work per layer."""
-    _analysis_command("flops", spec, input_, fmt, depth, strict)
+    _analysis_command("flops", spec, input_, fmt, depth, strict, lang)
 
 
 @app.command(epilog=_examples("cnncalc summary specs/lenet5.yaml",
                              "cnncalc summary specs/googlenet.yaml --format markdown",
                              "cnncalc summary specs/resnet50.yaml --depth 2"))
 def summary(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-            strict: StrictOpt = False):
+            strict: StrictOpt = False, lang: LangOpt = Lang.en):
     """Shapes, parameters, MACs and receptive fields in one table.
 
     Everything the other commands show, with activations and totals, as one would paste it into a
     report.
     """
-    _analysis_command("summary", spec, input_, fmt, depth, strict)
+    _analysis_command("summary", spec, input_, fmt, depth, strict, lang)
+
+
+@app.command(epilog=_examples("cnncalc explain specs/ng_39x39.yaml",
+                             "cnncalc explain specs/ng_39x39.yaml --layer conv2 --lang ko",
+                             "cnncalc explain specs/resnet18.yaml --layer layer1.0"))
+def explain(spec: SpecArg,
+            layer: Annotated[Optional[str], typer.Option("--layer", metavar="NAME",
+                                                         help="Explain this layer only (or every layer of this block).",
+                                                         show_default="every layer")] = None,
+            input_: InputOpt = None, strict: StrictOpt = False, lang: LangOpt = Lang.en):
+    """Each layer's numbers with their formulas, values filled in.
+
+    n_H and n_W, params (weights + biases), MACs, activations and the receptive-field step, in
+    course notation; same padding's split, ceil mode's last window and what an inexact division
+    loses.  The numbers are the summary table's.
+    """
+    from cnncalc import api
+    from cnncalc.analysis.explain import select
+    from cnncalc.errors import CnncalcError, Mark, SpecError
+    from cnncalc.render import report as render
+    from cnncalc.render.explain import explain_text
+    from cnncalc.render.lang import text
+
+    try:
+        result = api.report(spec, _parse_input(input_), strict)
+        names = None
+        if layer is not None:
+            names = select(result, layer)
+            if not names:
+                known = ", ".join(r.name for r in result.rows[1:6])
+                raise SpecError(text("explain.unknown_layer", lang.value, spec=result.graph.file),
+                                Mark(result.graph.file), "--layer", layer,
+                                text("explain.unknown_layer.allowed", lang.value, names=known))
+    except CnncalcError as exc:
+        _fail(render.error_line(exc, lang.value))
+    _write(explain_text(result, names, lang.value))
+    _warn(render.diagnostic_lines(result, lang.value))
+    if result.error is not None:
+        _fail(render.error_line(result.error, lang.value))
 
 
 @app.command(epilog=_examples("cnncalc schema > cnncalc-schema.json",

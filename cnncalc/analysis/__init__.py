@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnncalc import layers as registry
-from cnncalc.errors import CnncalcError, DimensionError, SpecError
+from cnncalc.errors import CnncalcError, SpecError
 from cnncalc.graph import INPUT, Graph
 from cnncalc.layers.arith import BOUND, PIXEL, ReceptiveField
 from cnncalc.layers.base import Diagnostic
@@ -174,17 +174,16 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
             return Report(graph, rows, diagnostics, exc)
         if any(v > BOUND for v in inf.out_shape):
             # e.g. sixty concats of a branch with itself: 2^60 channels; counts past this are noise
-            return Report(graph, rows, diagnostics, DimensionError(
-                f"{node.name}: the output {shape_text(inf.out_shape)} is larger than 10^18 along an axis",
-                node.mark, allowed="sizes up to 10^18 along every axis",
-                fix="fewer concats or paddings that grow the map"))
+            from cnncalc.render.messages import dimension_error  # the words live in render
+
+            return Report(graph, rows, diagnostics, dimension_error(
+                "too_large", node.mark, ("too_large.fix", {}), allowed="sizes up to 10^18 along every axis",
+                layer=node.name, shape=shape_text(inf.out_shape)))
         for warning in inf.warnings:
             if strict:
-                from cnncalc.render.messages import diagnostic_fix, diagnostic_message  # the words live in render
+                from cnncalc.render.messages import strict_error  # the words live in render
 
-                return Report(graph, rows, diagnostics,
-                              DimensionError(diagnostic_message(warning) + " (an error under --strict)",
-                                             warning.mark, fix=diagnostic_fix(warning)))
+                return Report(graph, rows, diagnostics, strict_error(warning))
             diagnostics.append(warning)
         shapes[node.name], rfs[node.name] = inf.out_shape, inf.rf
         rows.append(Row(

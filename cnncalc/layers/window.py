@@ -7,7 +7,7 @@ resolved window (a `records.Window`), the output map size and the diagnostic rec
 
 from __future__ import annotations
 
-from cnncalc.errors import DimensionError, Mark
+from cnncalc.errors import Mark
 from cnncalc.layers import arith
 from cnncalc.layers.base import Diagnostic
 from cnncalc.layers.records import InexactDivision, Window
@@ -35,9 +35,10 @@ def resolve(padding, in_shape: Shape, f: tuple[int, int], s: tuple[int, int], d:
 
 def require_map(kind: str, name: str, shape: Shape, mark: Mark | None, source: str) -> None:
     if not is_map(shape):
-        raise DimensionError(
-            f"{name}: {kind} needs an n_H×n_W×n_C feature map but reads a flat vector of {shape[0]} from {source}",
-            mark, fix="move flatten (or global_avgpool) after the last conv/pool layer")
+        from cnncalc.render.messages import dimension_error  # the words live in render
+
+        raise dimension_error("needs_map", mark, ("needs_map.fix", {}), layer=name, kind=kind, n=shape[0],
+                              source=source)
 
 
 def require_half_kernel_padding(kind: str, name: str, mark: Mark | None, w: Window) -> None:
@@ -45,10 +46,10 @@ def require_half_kernel_padding(kind: str, name: str, mark: Mark | None, w: Wind
     window lie wholly in the padding, where a max has no input and an average only zeros."""
     for axis, f_a, pads in (("n_H", w.f[0], w.p[:2]), ("n_W", w.f[1], w.p[2:])):
         if max(pads) > f_a // 2:
-            raise DimensionError(
-                f"{name}: {kind} padding {max(pads)} along {axis} is more than half its {f_a}-wide window "
-                f"(at most ⌊{f_a}/2⌋ = {f_a // 2} per side); a window could lie wholly in the padding",
-                mark, fix=f"padding at most {f_a // 2}, or a larger kernel")
+            from cnncalc.render.messages import dimension_error  # the words live in render
+
+            raise dimension_error("pool_padding", mark, ("pool_padding.fix", {"half": f_a // 2}), layer=name,
+                                  kind=kind, p=max(pads), axis=axis, f=f_a, half=f_a // 2)
 
 
 def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape,
@@ -67,13 +68,11 @@ def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape,
         n = in_shape[0] if axis == "n_H" else in_shape[1]
         rec = arith.out_length(n, f_a, s_a, p_a, p_b, d_a, ceil)
         if rec.n_out < 1:
-            from cnncalc.render.messages import window_formula  # the formula's words live in render
+            from cnncalc.render.messages import dimension_error, window_formula  # the words live in render
 
-            raise DimensionError(
-                f"{name}: {kind} window {rec.f_eff} is larger than the padded input "
-                f"{n} + {p_a} + {p_b} = {n + p_a + p_b} along {axis} (input {shape_text(in_shape)}); "
-                f"{window_formula(rec)}",
-                mark, fix=_fit_fix(n, rec.f_eff, d_a, p_a, p_b))
+            raise dimension_error("window_too_large", mark, ("window_too_large.fix", _fit_fix(n, rec.f_eff, d_a, p_a, p_b)),
+                                  layer=name, kind=kind, f_eff=rec.f_eff, n=n, p_a=p_a, p_b=p_b, padded=n + p_a + p_b,
+                                  axis=axis, shape=shape_text(in_shape), formula=window_formula(rec))
         if rec.unread:  # a remainder that falls in the padding loses nothing (ResNet's 7×7 s2 p3 stem)
             inexact.append((axis, rec))
         sizes.append(rec.n_out)
@@ -99,11 +98,9 @@ def _inexact(kind: str, axes: tuple[str, ...], rec: arith.OutLength) -> InexactD
         fix_same=not pool and not arith.out_length(n, f_a, s_a, *arith.same_padding(n, f_a, s_a, d_a), d_a).unread)
 
 
-def _fit_fix(n: int, f_eff: int, d: int, p_a: int, p_b: int) -> str:
+def _fit_fix(n: int, f_eff: int, d: int, p_a: int, p_b: int) -> dict:
+    """The numbers of the fixes for a window larger than its padded input: the padding per side that
+    makes it fit, the largest kernel that fits (undilated extent), and whether a dilation could shrink."""
     need = f_eff - n - p_a - p_b
-    options = [f"padding {(need + 1) // 2} on each side"]
-    if d > 1:
-        options.append("a smaller dilation")
-    options.append(f"a kernel ≤ {n + p_a + p_b if d == 1 else (n + p_a + p_b - 1) // d + 1}")
-    options.append("fewer downsampling layers before it")
-    return "use " + ", ".join(options[:-1]) + " or " + options[-1]
+    return {"need_each": (need + 1) // 2, "dilated": d > 1,
+            "kernel_max": n + p_a + p_b if d == 1 else (n + p_a + p_b - 1) // d + 1}

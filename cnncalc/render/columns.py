@@ -115,6 +115,15 @@ VIEWS = {
 }
 
 
+def title(column: Column, lang: str = "en") -> str:
+    """The column's header in `lang`, from the message catalogue (`explain.column.<key>`);
+    its own English title for a column the catalogue does not know."""
+    from cnncalc.render.lang import catalogue, text
+
+    key = f"explain.column.{column.key}"
+    return text(key, lang) if key in catalogue()["en"] else column.title
+
+
 def view(command: str, has_branches: bool) -> list[Column]:
     keys = VIEWS[command]
     return [COLUMNS[k] for k in keys if k != "reads" or has_branches]

@@ -1,17 +1,20 @@
-"""The words of the calculator: every record the rules return, written as English text.
+"""The words of the calculator: every record the rules return, written as text in a language.
 
-The rules (`cnncalc/layers`) return numbers and records (`layers.records`); this module is
-where they become sentences, so that an explanation or a second language reads the same
-records.  The window formula is written here once and quoted by the diagnostics, the
-dimension errors and `arith.OutLength.formula`.
+The rules (`cnncalc/layers`) return numbers and records (`layers.records`); this module picks
+their numbers and asks the message catalogue (`render/lang`, areas `diagnostics` and `explain`)
+for the sentence in a language, English by default.  The notation ('conv 3×3 s1 p1, 64') and the
+window formula are symbols, the same in every language, and are written here once: the
+diagnostics, the dimension errors and `cnncalc explain` quote them.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
 
+from cnncalc.errors import CnncalcError, DimensionError, Mark
 from cnncalc.layers.arith import OutLength
 from cnncalc.layers.records import InexactDivision, Notation, UnusedArgument, UnusedOutput, Window
+from cnncalc.render.lang import DEFAULT, text
 
 # ---------------------------------------------------------------- the window formula
 
@@ -98,55 +101,96 @@ def notation_text(n: Notation) -> str:
 
 
 # ---------------------------------------------------------------- diagnostics
+# The sentences live in the catalogue (render/lang/diagnostics.py); these functions pick the record's
+# numbers and ask it for the words in a language.
 
 
-def diagnostic_message(d) -> str:
+def diagnostic_message(d, lang: str = DEFAULT) -> str:
     """The sentence of a `base.Diagnostic`, naming its layer and quoting its numbers."""
     detail = d.detail
     if isinstance(detail, InexactDivision):
-        return _inexact_message(d.layer, detail)
+        return text("diagnostics.inexact", lang, layer=d.layer, formula=window_formula(detail.length, rounded=False),
+                    axes=detail.axes, lost=detail.lost)
     if isinstance(detail, UnusedOutput):
-        return f"{d.layer}: its output is never used (the network's output is {detail.output})"
+        return text("diagnostics.unused_output", lang, layer=d.layer, output=detail.output)
     if isinstance(detail, UnusedArgument):
-        return f"block '{detail.block}': argument ${detail.argument} is declared but never used in its layers"
+        return text("diagnostics.unused_argument", lang, block=detail.block, argument=detail.argument)
     raise TypeError(f"no text for {type(detail).__name__}")
 
 
-def diagnostic_fix(d) -> str:
+def diagnostic_fix(d, lang: str = DEFAULT) -> str:
     """What would make the diagnostic go away."""
     detail = d.detail
     if isinstance(detail, InexactDivision):
         fixes = []
         if detail.fix_padding is not None:
-            fixes.append(f"padding {detail.fix_padding}")
+            fixes.append(text("diagnostics.fix.padding", lang, p=detail.fix_padding))
         if detail.fix_stride is not None:
-            fixes.append(f"stride {detail.fix_stride}")
+            fixes.append(text("diagnostics.fix.stride", lang, s=detail.fix_stride))
         if detail.fix_ceil:
-            fixes.append("ceil_mode: true")
+            fixes.append(text("diagnostics.fix.ceil", lang))
         if detail.fix_same:
-            fixes.append("padding: same")
-        return " or ".join(fixes) + " divides exactly"
+            fixes.append(text("diagnostics.fix.same", lang))
+        return text("diagnostics.fix.divides", lang, fixes=text("diagnostics.fix.or", lang).join(fixes))
     if isinstance(detail, UnusedOutput):
-        return "read it with from: or remove it"
+        return text("diagnostics.fix.unused_output", lang)
     if isinstance(detail, UnusedArgument):
-        return f"use ${detail.argument} in the block's layers or remove it from args"
+        return text("diagnostics.fix.unused_argument", lang, argument=detail.argument)
     raise TypeError(f"no text for {type(detail).__name__}")
 
 
-_UNITS = {"n_H": "row", "n_W": "column"}
+def strict_message(d, lang: str = DEFAULT) -> str:
+    """A warning's sentence as the error --strict makes of it."""
+    return text("diagnostics.strict", lang, message=diagnostic_message(d, lang))
 
 
-def _inexact_message(layer: str, rec: InexactDivision) -> str:
-    both = len(rec.axes) == 2
-    axis = " and ".join(rec.axes)
-    unit = " and ".join(_UNITS[a] for a in rec.axes)
-    if rec.lost == 1:
-        lost = f"last input {unit} " + ("are" if both else "is")
-    else:
-        units = unit.replace(" and ", "s and ") + "s"
-        lost = f"last {rec.lost} input {units} are"
-    return (f"{layer}: {window_formula(rec.length, rounded=False)} is not an integer "
-            f"along {axis} — the {lost} never read")
+def warning_line(d, lang: str = DEFAULT) -> str:
+    """'warning: file:line:col: sentence — fix', the line a diagnostic prints on stderr."""
+    fix = diagnostic_fix(d, lang)
+    where = f"{d.mark}: " if d.mark else ""
+    return text("diagnostics.warning", lang, where=where, message=diagnostic_message(d, lang)) + (f" — {fix}" if fix else "")
+
+
+# ---------------------------------------------------------------- dimension errors
+
+
+def dimension_error(key: str, mark: Mark | None, fix: tuple[str, dict] | None = None, allowed: str | None = None,
+                    **values) -> DimensionError:
+    """The DimensionError of a layer rule: `diagnostics.<key>` with the rule's numbers, and its fix
+    (`diagnostics.<fix key>` with its own values).  The words stay on the error (`error.words`,
+    lang → (message, fix)), so that `error_text` can say it again in another language."""
+
+    def words(lang: str) -> tuple[str, str | None]:
+        return (text(f"diagnostics.{key}", lang, **values),
+                text(f"diagnostics.{fix[0]}", lang, **fix[1]) if fix else None)
+
+    return _spoken(words, mark, allowed)
+
+
+def strict_error(d) -> DimensionError:
+    """The error --strict makes of a warning, in words that `error_text` can say in any language."""
+    return _spoken(lambda lang: (strict_message(d, lang), diagnostic_fix(d, lang)), d.mark)
+
+
+def _spoken(words, mark: Mark | None, allowed: str | None = None) -> DimensionError:
+    message, fix = words(DEFAULT)
+    error = DimensionError(message, mark, allowed=allowed, fix=fix)
+    error.words = words
+    return error
+
+
+def error_text(error: CnncalcError, lang: str = DEFAULT) -> str:
+    """The error's one line in `lang`: a dimension error in its words, any other as it was made."""
+    words = getattr(error, "words", None)
+    if words is None or lang == DEFAULT:
+        return error.line()
+    message, fix = words(lang)
+    return type(error)(message, error.mark, error.field, error.received, error.allowed, fix).line()
+
+
+def error_line(error: CnncalcError, lang: str = DEFAULT) -> str:
+    """'error: …', the line the CLI prints before exiting 1."""
+    return text("diagnostics.error", lang, line=error_text(error, lang))
 
 
 def record_json(record) -> dict:

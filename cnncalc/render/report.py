@@ -24,6 +24,7 @@ from cnncalc.render.columns import (
     rf_pair,
     rf_value,
     shape_text,
+    title,
     view,
 )
 from cnncalc.render.messages import (
@@ -31,8 +32,10 @@ from cnncalc.render.messages import (
     diagnostic_message,
     notation_text,
     record_json,
+    warning_line,
     window_json,
 )
+from cnncalc.render.messages import error_line as _error_line
 from cnncalc.render.text_table import box_table
 
 CONVENTION = ("MACs = multiply-accumulates of conv, conv_transpose and dense layers, bias excluded; FLOPs = 2·MACs; "
@@ -58,13 +61,13 @@ def _reads_cell(column: Column, row, prev_output: str | None) -> str:
     return cell(column, row)
 
 
-def render(report: Report, command: str, fmt: str, depth: int | None = None) -> str:
-    """The report as text in one of the formats: table, json, csv or markdown."""
+def render(report: Report, command: str, fmt: str, depth: int | None = None, lang: str = "en") -> str:
+    """The report as text in one of the formats: table, json, csv or markdown (headers in `lang`)."""
     with paused_gc():
-        return _render(report, command, fmt, depth)
+        return _render(report, command, fmt, depth, lang)
 
 
-def _render(report: Report, command: str, fmt: str, depth: int | None) -> str:
+def _render(report: Report, command: str, fmt: str, depth: int | None, lang: str = "en") -> str:
     rows = fold(report, depth)
     columns = view(command, _has_branches(report))
     if fmt == "json":
@@ -72,8 +75,8 @@ def _render(report: Report, command: str, fmt: str, depth: int | None) -> str:
     if fmt == "csv":
         return as_csv(rows, columns)
     if fmt == "markdown":
-        return as_markdown(report, rows, columns, command)
-    return as_table(report, rows, columns, command)
+        return as_markdown(report, rows, columns, command, lang)
+    return as_table(report, rows, columns, command, lang)
 
 
 def dumps(data) -> str:
@@ -146,8 +149,8 @@ def _body(report: Report, rows, columns) -> list[list[str]]:
     return body
 
 
-def as_table(report: Report, rows, columns, command: str) -> str:
-    table = box_table([c.title for c in columns], _body(report, rows, columns), [c.justify for c in columns],
+def as_table(report: Report, rows, columns, command: str, lang: str = "en") -> str:
+    table = box_table([title(c, lang) for c in columns], _body(report, rows, columns), [c.justify for c in columns],
                       _footer(report, rows, columns), title=f"{report.graph.name} — {TITLES[command]}",
                       caption=CONVENTION if command in ("flops", "summary") else None)
     return table + _totals_text(report.totals, command, report.error is None, bool(report.graph.aux)) + "\n"
@@ -253,12 +256,12 @@ def as_csv(rows, columns) -> str:
     return buffer.getvalue()
 
 
-def as_markdown(report: Report, rows, columns, command: str) -> str:
+def as_markdown(report: Report, rows, columns, command: str, lang: str = "en") -> str:
     def esc(text: str) -> str:
         return printable(text).replace("|", "\\|")
 
     out = [f"### {esc(report.graph.name)} — {TITLES[command]}", ""]
-    out.append("| " + " | ".join(c.title for c in columns) + " |")
+    out.append("| " + " | ".join(title(c, lang) for c in columns) + " |")
     out.append("|" + "|".join(":---" if c.justify == "left" else "---:" for c in columns) + "|")
     for cells in _body(report, rows, columns):
         out.append("| " + " | ".join(esc(text) for text in cells) + " |")
@@ -273,17 +276,12 @@ def as_markdown(report: Report, rows, columns, command: str) -> str:
     return "\n".join(out)
 
 
-def diagnostic_lines(report: Report) -> list[str]:
-    out = []
-    for d in report.diagnostics:
-        where = f"{d.mark}: " if d.mark else ""
-        fix = diagnostic_fix(d)
-        out.append(printable(f"warning: {where}{diagnostic_message(d)}" + (f" — {fix}" if fix else "")))
-    return out
+def diagnostic_lines(report: Report, lang: str = "en") -> list[str]:
+    return [printable(warning_line(d, lang)) for d in report.diagnostics]
 
 
-def error_line(error: CnncalcError) -> str:
-    return f"error: {error.line()}"
+def error_line(error: CnncalcError, lang: str = "en") -> str:
+    return _error_line(error, lang)
 
 
 # ---------------------------------------------------------------- comparison

@@ -11,7 +11,6 @@ channel, the last axis of a map or of a flat vector), as torch.nn.PReLU; those a
 
 from __future__ import annotations
 
-from cnncalc.errors import DimensionError
 from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
 from cnncalc.layers.records import Notation
 from cnncalc.shapes import elements, shape_text
@@ -71,10 +70,10 @@ def _prelu_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 â
     n_C = shape[-1]
     count = fields["num_parameters"]
     if count not in (1, n_C):
-        raise DimensionError(
-            f"{name}: prelu's num_parameters must be 1 or the {n_C} channels of its input "
-            f"({sources[0]} gives {shape_text(shape)}); received {count}", mark,
-            fix=f"num_parameters: {n_C} (one slope per channel) or 1 (one for all)")
+        from cnncalc.render.messages import dimension_error  # the words live in render
+
+        raise dimension_error("prelu", mark, ("prelu.fix", {"n_C": n_C}), layer=name, n_C=n_C, source=sources[0],
+                              shape=shape_text(shape), count=count)
     return Inference(out_shape=shape, trainable=count, other_ops=elements(shape), rf=rfs[0])
 
 

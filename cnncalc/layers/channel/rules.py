@@ -10,7 +10,6 @@ Both only move values: no parameters, no arithmetic (other ops 0); the receptive
 
 from __future__ import annotations
 
-from cnncalc.errors import DimensionError
 from cnncalc.layers.base import Field, Inference, Kind
 from cnncalc.layers.records import Notation
 from cnncalc.shapes import is_map, shape_text
@@ -27,11 +26,11 @@ def _slice_infer(fields, in_shapes, rfs, name, mark, sources):
     n_C_prev = in_shape[-1]
     start, stop = fields["start"], fields["stop"]
     if not start < stop <= n_C_prev:
-        raise DimensionError(
-            f"{name}: channel_slice [{start}, {stop}) needs 0 ≤ start < stop ≤ n_C_prev, but {sources[0]} "
-            f"gives {shape_text(in_shape)} (n_C_prev = {n_C_prev})", mark,
-            fix=f"choose start < stop ≤ {n_C_prev}; halves of {n_C_prev}: [0, {n_C_prev // 2}) and "
-                f"[{n_C_prev // 2}, {n_C_prev})")
+        from cnncalc.render.messages import dimension_error  # the words live in render
+
+        raise dimension_error("channel_slice", mark, ("channel_slice.fix", {"n_C_prev": n_C_prev, "half": n_C_prev // 2}),
+                              layer=name, start=start, stop=stop, source=sources[0], shape=shape_text(in_shape),
+                              n_C_prev=n_C_prev)
     return Inference(out_shape=_with_channels(in_shape, stop - start), rf=rfs[0])
 
 
@@ -39,10 +38,11 @@ def _shuffle_infer(fields, in_shapes, rfs, name, mark, sources):
     in_shape = in_shapes[0]
     n_C, g = in_shape[-1], fields["groups"]
     if n_C % g:
-        raise DimensionError(
-            f"{name}: channel_shuffle with groups {g} needs n_C divisible by {g}, but {sources[0]} gives "
-            f"{shape_text(in_shape)}: {n_C} = {g}·{n_C // g} + {n_C % g}", mark,
-            fix=f"give the layer before it a multiple of {g} channels, or groups dividing {n_C}")
+        from cnncalc.render.messages import dimension_error  # the words live in render
+
+        raise dimension_error("channel_shuffle", mark, ("channel_shuffle.fix", {"g": g, "n_C": n_C}), layer=name, g=g,
+                              source=sources[0], shape=shape_text(in_shape), n_C=n_C, quotient=n_C // g,
+                              remainder=n_C % g)
     return Inference(out_shape=in_shape, rf=rfs[0])
 
 

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from cnncalc.errors import DimensionError, SpecError
+from cnncalc.errors import SpecError
 from cnncalc.layers import arith, window
 from cnncalc.layers.base import Field, Inference, Kind
 from cnncalc.layers.records import Notation
@@ -40,9 +40,7 @@ def infer(fields, in_shapes, rfs, name, mark, sources):
     if fields["filters"] is None and fields["groups"] != "depthwise":
         raise SpecError("conv needs the number of filters", mark, "filters", None, "an integer ≥ 1")
     if n_C_prev % groups or n_C % groups:
-        raise DimensionError(
-            f"{name}: groups {groups} must divide both n_C_prev = {n_C_prev} and n_C = {n_C}",
-            mark, fix=f"choose groups among the common divisors, e.g. {_common_divisors(n_C_prev, n_C)}")
+        raise _groups_error(name, mark, groups, n_C_prev, n_C)
     f, s, d = fields["kernel"], fields["stride"], fields["dilation"]
     w = window.resolve(fields["padding"], in_shape, f, s, d, groups=groups)
     n_H, n_W, notes = window.slide("conv", name, mark, in_shape, w)
@@ -55,6 +53,13 @@ def infer(fields, in_shapes, rfs, name, mark, sources):
         window=w,
         warnings=notes,
     )
+
+
+def _groups_error(name, mark, groups: int, n_C_prev: int, n_C: int):
+    from cnncalc.render.messages import dimension_error  # the words live in render
+
+    return dimension_error("groups", mark, ("groups.fix", {"divisors": _common_divisors(n_C_prev, n_C)}),
+                           layer=name, groups=groups, n_C_prev=n_C_prev, n_C=n_C)
 
 
 def _common_divisors(a: int, b: int) -> str:
@@ -106,9 +111,7 @@ def transpose_infer(fields, in_shapes, rfs, name, mark, sources):
     groups = _groups(fields, n_C_prev)
     n_C = fields["filters"] if fields["filters"] is not None else n_C_prev
     if n_C_prev % groups or n_C % groups:
-        raise DimensionError(
-            f"{name}: groups {groups} must divide both n_C_prev = {n_C_prev} and n_C = {n_C}",
-            mark, fix=f"choose groups among the common divisors, e.g. {_common_divisors(n_C_prev, n_C)}")
+        raise _groups_error(name, mark, groups, n_C_prev, n_C)
     f, s, d = fields["kernel"], fields["stride"], fields["dilation"]
     op = fields["output_padding"]
     for axis in (0, 1):
@@ -122,10 +125,11 @@ def transpose_infer(fields, in_shapes, rfs, name, mark, sources):
     for i, (axis, n, p_a, p_b) in enumerate((("n_H", n_H_prev, top, bottom), ("n_W", n_W_prev, left, right))):
         rec = arith.transposed_length(n, f[i], s[i], p_a, p_b, d[i], op)
         if rec.n_out < 1:
-            raise DimensionError(
-                f"{name}: conv_transpose output along {axis} is ({n} − 1)·{rec.s} − {p_a} − {p_b} + "
-                f"{rec.d}·({rec.f} − 1) + {op} + 1 = {rec.n_out}, less than 1", mark,
-                fix=f"crop at most {rec.full + op - 1} rows in all (padding)")
+            from cnncalc.render.messages import dimension_error  # the words live in render
+
+            raise dimension_error("transposed_small", mark, ("transposed_small.fix", {"most": rec.full + op - 1}),
+                                  layer=name, axis=axis, n=n, s=rec.s, p_a=p_a, p_b=p_b, d=rec.d, f=rec.f, op=op,
+                                  n_out=rec.n_out)
         sizes.append(rec.n_out)
     n_H, n_W = sizes
     return Inference(

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from cnncalc.errors import DimensionError
 from cnncalc.layers import arith
 from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
 from cnncalc.layers.records import Notation
@@ -18,10 +17,10 @@ TRAINER = "cnncalc.layers.dense.train"  # the trainer roles of these kinds, for 
 def _dense_infer(fields, in_shapes, rfs, name, mark, sources):
     in_shape = in_shapes[0]
     if is_map(in_shape):
-        raise DimensionError(
-            f"{name}: dense reads the {shape_text(in_shape)} feature map of {sources[0]}, but needs a flat vector",
-            mark, fix=f"add `- flatten` before it (giving {elements(in_shape):,} inputs) "
-                      "or `- global_avgpool` (giving {0})".format(in_shape[2]))
+        from cnncalc.render.messages import dimension_error  # the words live in render
+
+        raise dimension_error("dense_map", mark, ("dense_map.fix", {"flat": elements(in_shape), "n_C": in_shape[2]}),
+                              layer=name, shape=shape_text(in_shape), source=sources[0])
     n_prev, n = in_shape[0], fields["units"]
     return Inference(
         out_shape=(n,),

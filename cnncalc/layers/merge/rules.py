@@ -11,7 +11,6 @@ The receptive field is the widest over the incoming paths.
 
 from __future__ import annotations
 
-from cnncalc.errors import DimensionError
 from cnncalc.layers.base import Inference, Kind, fixed_notation
 from cnncalc.shapes import elements, is_map, shape_text
 
@@ -25,14 +24,18 @@ def _widest(rfs):
     return rf
 
 
+def _shapes_error(key, name, mark, a, shape_a, b, shape_b, fix=None):
+    from cnncalc.render.messages import dimension_error  # the words live in render
+
+    return dimension_error(key, mark, fix or (f"{key}.fix", {}), layer=name, a=a, shape_a=shape_text(shape_a), b=b,
+                           shape_b=shape_text(shape_b))
+
+
 def _add_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
     first = in_shapes[0]
     for i, shape in enumerate(in_shapes[1:], start=1):
         if shape != first:
-            raise DimensionError(
-                f"{name}: add needs equal shapes but {sources[0]} gives {shape_text(first)} "
-                f"and {sources[i]} gives {shape_text(shape)}", mark,
-                fix="project the shortcut with a 1×1 conv (matching stride and filters)")
+            raise _shapes_error("add_shapes", name, mark, sources[0], first, sources[i], shape)
     return Inference(out_shape=first, other_ops=(len(in_shapes) - 1) * elements(first), rf=_widest(rfs))
 
 
@@ -40,10 +43,7 @@ def _concat_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 
     first = in_shapes[0]
     for i, shape in enumerate(in_shapes[1:], start=1):
         if is_map(shape) != is_map(first) or (is_map(first) and shape[:2] != first[:2]):
-            raise DimensionError(
-                f"{name}: concat needs equal n_H×n_W but {sources[0]} gives {shape_text(first)} "
-                f"and {sources[i]} gives {shape_text(shape)}", mark,
-                fix="give every branch the same stride and padding ('same' keeps n_H×n_W)")
+            raise _shapes_error("concat_shapes", name, mark, sources[0], first, sources[i], shape)
     total = sum(shape[-1] for shape in in_shapes)
     out = (first[0], first[1], total) if is_map(first) else (total,)
     return Inference(out_shape=out, rf=_widest(rfs))
@@ -51,20 +51,18 @@ def _concat_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 
 
 def _mul_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
     if len(in_shapes) != 2:
-        raise DimensionError(f"{name}: mul multiplies two inputs but reads {len(in_shapes)} "
-                             f"({', '.join(sources)})", mark,
-                             fix="multiply two at a time: one mul per product")
+        from cnncalc.render.messages import dimension_error  # the words live in render
+
+        raise dimension_error("mul_count", mark, ("mul_count.fix", {}), layer=name, count=len(in_shapes),
+                              sources=", ".join(sources))
     a, b = in_shapes
     if a == b:
         out = a
     else:
         out, gate = (a, b) if elements(a) >= elements(b) else (b, a)
         if not (is_map(out) and gate in ((out[2],), (1, 1, out[2]))):
-            raise DimensionError(
-                f"{name}: mul needs equal shapes, or a map and a gate of its channels, but {sources[0]} "
-                f"gives {shape_text(a)} and {sources[1]} gives {shape_text(b)}", mark,
-                fix=f"give the gate {out[-1]} channels ({out[-1]} or 1×1×{out[-1]}) to scale an "
-                    f"n_H×n_W×{out[-1]} map" if is_map(out) else "multiply inputs of one shape")
+            fix = ("mul_shapes.fix_gate", {"n_C": out[-1]}) if is_map(out) else ("mul_shapes.fix", {})
+            raise _shapes_error("mul_shapes", name, mark, sources[0], a, sources[1], b, fix)
     return Inference(out_shape=out, other_ops=elements(out), rf=_widest(rfs))
 
 

@@ -82,7 +82,9 @@ class WindowCalc:
     keeps_size: symmetric paddings p that give n_out = n at this stride and dilation;
     same_padding / same_n_out: TensorFlow's 'same' split (p_a, p_b) and its n_out = ⌈n/s⌉;
     exact_paddings: symmetric paddings p ≤ 3 whose division is exact at this stride;
-    exact_strides: strides s ≤ f_eff whose division is exact at this padding.
+    exact_strides: strides s ≤ f_eff whose division is exact at this padding;
+    gap: s − f_eff when the stride is longer than the (dilated) window: that many rows between two
+    neighbouring windows are never read (0 otherwise; `unread` counts only the rows after the last window).
     """
 
     kind: str
@@ -95,6 +97,7 @@ class WindowCalc:
     same_n_out: int
     exact_paddings: list[int]
     exact_strides: list[int]
+    gap: int = 0
 
 
 def window_calc(kind: str, n: str | int, f: str | int, stride: str | int | None = None,
@@ -136,6 +139,7 @@ def window_calc(kind: str, n: str | int, f: str | int, stride: str | int | None 
         same_n_out=arith.out_length(n_, f_, s_, *same_p, d_).n_out,
         exact_paddings=[p for p in arith.fixing_paddings(n_, f_, s_, d_) if kind == "conv" or p <= f_ // 2],
         exact_strides=arith.fixing_strides(n_, f_, p_a, p_b, d_),
+        gap=max(s_ - f_eff, 0) if length.n_out > 1 else 0,
     )
 
 

@@ -66,6 +66,8 @@ def window_text(calc: WindowCalc, lang: str = "en") -> str:
                 lines.append(text("calc.unread_many", lang, first=first, last=last, count=last - first + 1))
         elif not r.ceil:
             lines.append(text("calc.padding_only", lang, remainder=r.remainder))
+    if calc.gap:
+        lines.append(text("calc.gap", lang, s=r.s, f_eff=r.f_eff, gap=calc.gap))
     if calc.inexact is not None:
         lines.append(text("calc.fixes", lang, options=text("calc.or", lang).join(_fixes(calc, lang))))
     if calc.keeps_size:
@@ -114,7 +116,7 @@ def window_json(calc: WindowCalc) -> dict:
             "unread_rows": list(calc.unread) if calc.unread else None,
             "inexact": record_json(calc.inexact) if calc.inexact is not None else None,
             "keeps_size": calc.keeps_size, "same_padding": list(calc.same_padding), "same_n_out": calc.same_n_out,
-            "exact_paddings": calc.exact_paddings, "exact_strides": calc.exact_strides}
+            "exact_paddings": calc.exact_paddings, "exact_strides": calc.exact_strides, "gap": calc.gap}
 
 
 # ---------------------------------------------------------------- the solver

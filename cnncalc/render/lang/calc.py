@@ -7,7 +7,9 @@ EN = {
     # one layer: conv N F, pool N F
     "calc.header": "{layer} over n = {n} (the same along n_H and n_W)",
     "calc.formula": "n_out = {symbolic} = {filled}",
-    "calc.exact": "{quotient} is an integer: the windows cover the input exactly",
+    "calc.exact": "{quotient} is an integer: the last window ends on the last row of the padded input",
+    "calc.gap": "the stride {s} is longer than the window {f_eff}: the {gap} rows (and columns) between two "
+                "neighbouring windows are never read",
     "calc.inexact_floor": "{quotient} is not an integer: rounded down to {n_out}",
     "calc.inexact_ceil": "{quotient} is not an integer: rounded up to {n_out} (ceil mode: the last window "
                          "hangs over the end)",
@@ -85,7 +87,8 @@ EN = {
 KO = {
     "calc.header": "{layer}, 입력 n = {n} (n_H와 n_W 모두 같음)",
     "calc.formula": "n_out = {symbolic} = {filled}",
-    "calc.exact": "{quotient}: 정수이므로 윈도우가 입력을 정확히 덮음",
+    "calc.exact": "{quotient}: 정수이므로 마지막 윈도우가 패딩을 더한 입력의 마지막 행에서 끝남",
+    "calc.gap": "스트라이드 {s}이(가) 윈도우 {f_eff}보다 커서 이웃한 두 윈도우 사이의 {gap}개 행(과 열)은 읽히지 않음",
     "calc.inexact_floor": "{quotient}: 정수가 아니므로 내림하여 {n_out}",
     "calc.inexact_ceil": "{quotient}: 정수가 아니므로 올림하여 {n_out} (ceil mode: 마지막 윈도우가 끝을 넘어감)",
     "calc.unread_one": "입력의 {row}번째 행과 {row}번째 열(마지막)은 읽히지 않음",

@@ -204,7 +204,8 @@ def solve(n_in: int | range | None = None, n_out: int | range | None = None, f: 
               "s": s if s is not None else range(1, f_max + 1),
               "p": p if p is not None else range(0, f_max)}
     f_values, s_values, p_values = ([v] if isinstance(v, int) else v for v in ranges.values())
-    sizes = n_in if n_in is not None else n_out
+    by_input = isinstance(n_in, int) or (n_in is not None and not isinstance(n_out, int))
+    sizes = n_in if by_input else n_out  # n_in unknown and n_out known: n_in in closed form
     sizes = [sizes] if isinstance(sizes, int) else sizes
     closed_p = isinstance(n_in, int) and isinstance(n_out, int) and not isinstance(p, int)
     steps = len(sizes) * len(f_values) * len(s_values) * (1 if closed_p else len(p_values))
@@ -214,7 +215,7 @@ def solve(n_in: int | range | None = None, n_out: int | range | None = None, f: 
     for size in sizes:
         for f_ in f_values:
             for s_ in s_values:
-                if n_in is not None:
+                if by_input:
                     found.extend(_with_input(size, n_out, f_, s_, p_values, closed_p))
                 else:
                     found.extend(_with_output(size, f_, s_, p_values))

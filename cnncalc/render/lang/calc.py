@@ -40,7 +40,8 @@ EN = {
     "calc.solve_none": "no solution in the searched ranges",
     "calc.solve_exact": "divides exactly",
     "calc.solve_inexact": "not exact: {quotient}",
-    "calc.solve_lost": "the last {lost} input rows and columns are never read",
+    "calc.solve_lost": lambda lost: ("the last input row and column are never read" if lost == 1
+                                     else f"the last {lost} input rows and columns are never read"),
     "calc.solve_more": "… and {more} more (--format json lists them all)",
     "calc.solve_no_exact": "no {what} divides exactly on n_in = {n_in}",
     "calc.solve_exact_inputs": "input sizes that divide exactly: {items}",
@@ -116,7 +117,7 @@ KO = {
     "calc.solve_none": "탐색 범위 안에 해가 없음",
     "calc.solve_exact": "나누어떨어짐",
     "calc.solve_inexact": "나누어떨어지지 않음: {quotient}",
-    "calc.solve_lost": "입력의 마지막 {lost}개 행과 열은 읽히지 않음",
+    "calc.solve_lost": lambda lost: f"입력의 마지막 {lost}개 행과 열은 읽히지 않음",
     "calc.solve_more": "… 외 {more}개 (--format json은 모두 보여 줌)",
     "calc.solve_no_exact": "n_in = {n_in}에서 나누어떨어지는 {what} 없음",
     "calc.solve_exact_inputs": "나누어떨어지는 입력 크기: {items}",

@@ -238,7 +238,7 @@ class CalcFormat(str, Enum):
 
 
 LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of the explanations.")]
-CalcFormatOpt = Annotated[CalcFormat, typer.Option("--format", "-f", help="Output format (json: the plain data).")]
+CalcFormatOpt = Annotated[CalcFormat, typer.Option("--format", help="Output format (json: the plain data).")]
 SizeArg = Annotated[str, typer.Argument(help="Input size n (n_H = n_W = n).", metavar="N", show_default=False)]
 KernelArg = Annotated[str, typer.Argument(help="Window size f.", metavar="F", show_default=False)]
 
@@ -316,10 +316,10 @@ def solve(spec: Annotated[Optional[str], typer.Argument(help="With --input-sizes
           near: Annotated[int, typer.Option("--near", min=1, max=4096, metavar="K",
                                             help="With --input-sizes: how far from the spec's size to look.")] = 32,
           lang: LangOpt = Lang.en, fmt: CalcFormatOpt = CalcFormat.text):
-    """Find the missing ones of n_in, n_out, f, s, p: every integer solution.
+    """Find the missing ones of n_in, n_out, f, s, p.
 
-    n_out = ⌊(n_in + 2p − f)/s⌋ + 1, smallest solutions first, the exact ones marked; with SPEC and
-    --input-sizes, the input sizes for which every layer divides exactly.
+    Every integer solution of n_out = ⌊(n_in + 2p − f)/s⌋ + 1, smallest first, the exact ones marked;
+    with SPEC and --input-sizes, the input sizes for which every conv and pooling window divides exactly.
     """
     from cnncalc.analysis import solve as calc
     from cnncalc.errors import ArgumentError

@@ -63,7 +63,7 @@ def walk(n, f, s, p, d=1):
 def test_conv_7_3_stride_3_prints_the_arithmetic_the_unread_row_and_the_fixes():
     out = lines("conv", "7", "3", "--stride", "3")
     assert out[1] == "n_out = ⌊(n + 2p − f)/s⌋ + 1 = ⌊(7 + 2·0 − 3)/3⌋ + 1 = 2"
-    assert out[2] == "(7 + 2·0 − 3)/3 + 1 = 2.33 is not an integer: rounded down to 2"
+    assert out[2] == "(7 + 2·0 − 3)/3 + 1 = 2.33 → 2: not an integer, rounded down"
     assert out[3] == "input row 7 and column 7 (the last) are never read"
     assert out[4].startswith("fixes: padding 1 (⌊(7 + 2·1 − 3)/3⌋ + 1 = 3) or stride 2 (⌊(7 + 2·0 − 3)/2⌋ + 1 = 3)")
     assert walk(7, 3, 3, 0) == (2, [7])  # the oracle agrees with the hand-worked numbers
@@ -87,7 +87,7 @@ def test_conv_7_3_same_agrees_with_pytorch():
 
 def test_pool_7_2_is_3_with_row_7_unread_and_ceil_mode_gives_4():
     out = lines("pool", "7", "2")
-    assert out[2] == "(7 + 2·0 − 2)/2 + 1 = 3.50 is not an integer: rounded down to 3"
+    assert out[2] == "(7 + 2·0 − 2)/2 + 1 = 3.50 → 3: not an integer, rounded down"
     assert out[3] == "input row 7 and column 7 (the last) are never read"
     assert "ceil mode (⌈(7 + 2·0 − 2)/2⌉ + 1 = 4)" in out[4]
     assert walk(7, 2, 2, 0) == (3, [7])
@@ -104,7 +104,7 @@ def test_json_is_the_plain_data():
 
 def test_korean_says_the_same_numbers():
     out = lines("conv", "7", "3", "--stride", "3", "--lang", "ko")
-    assert out[2] == "(7 + 2·0 − 3)/3 + 1 = 2.33: 정수가 아니므로 내림하여 2"
+    assert out[2] == "(7 + 2·0 − 3)/3 + 1 = 2.33 → 2: 정수가 아니므로 내림"
     assert out[3] == "입력의 7번째 행과 7번째 열(마지막)은 읽히지 않음"
     assert out[4].startswith("해결: 패딩 1 (") and "스트라이드 2 (" in out[4]
 
@@ -202,3 +202,16 @@ def test_calculator_commands_do_not_import_numba_or_numpy(command):
                           env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
     assert "NUMBA False NUMPY False" in done.stdout
+
+
+@pytest.mark.parametrize("command", ["conv", "pool", "solve"])
+def test_the_help_examples_run(command, monkeypatch):
+    import shlex
+
+    monkeypatch.chdir(ROOT)
+    shown = run(command, "--help").stdout.split("Examples:", 1)[1].split("\n")
+    examples = [line.strip() for line in shown if line.strip().startswith("cnncalc ")]
+    assert len(examples) >= 2
+    for line in examples:
+        result = run(*shlex.split(line)[1:])
+        assert result.exit_code == 0 and result.stdout.strip(), (line, result.output)

@@ -10,8 +10,8 @@ EN = {
     "calc.exact": "{quotient} is an integer: the last window ends on the last row of the padded input",
     "calc.gap": "the stride {s} is longer than the window {f_eff}: the {gap} rows (and columns) between two "
                 "neighbouring windows are never read",
-    "calc.inexact_floor": "{quotient} is not an integer: rounded down to {n_out}",
-    "calc.inexact_ceil": "{quotient} is not an integer: rounded up to {n_out} (ceil mode: the last window "
+    "calc.inexact_floor": "{quotient} → {n_out}: not an integer, rounded down",
+    "calc.inexact_ceil": "{quotient} → {n_out}: not an integer, rounded up (ceil mode: the last window "
                          "hangs over the end)",
     "calc.unread_one": "input row {row} and column {row} (the last) are never read",
     "calc.unread_many": "input rows {first}–{last} and columns {first}–{last} (the last {count}) are never read",
@@ -90,8 +90,8 @@ KO = {
     "calc.formula": "n_out = {symbolic} = {filled}",
     "calc.exact": "{quotient}: 정수이므로 마지막 윈도우가 패딩을 더한 입력의 마지막 행에서 끝남",
     "calc.gap": "스트라이드 {s}이(가) 윈도우 {f_eff}보다 커서 이웃한 두 윈도우 사이의 {gap}개 행(과 열)은 읽히지 않음",
-    "calc.inexact_floor": "{quotient}: 정수가 아니므로 내림하여 {n_out}",
-    "calc.inexact_ceil": "{quotient}: 정수가 아니므로 올림하여 {n_out} (ceil mode: 마지막 윈도우가 끝을 넘어감)",
+    "calc.inexact_floor": "{quotient} → {n_out}: 정수가 아니므로 내림",
+    "calc.inexact_ceil": "{quotient} → {n_out}: 정수가 아니므로 올림 (ceil mode: 마지막 윈도우가 끝을 넘어감)",
     "calc.unread_one": "입력의 {row}번째 행과 {row}번째 열(마지막)은 읽히지 않음",
     "calc.unread_many": "입력의 {first}–{last}번째 행과 {first}–{last}번째 열(마지막 {count}개)은 읽히지 않음",
     "calc.padding_only": "나머지 {remainder}은(는) 패딩에 해당하므로 잃는 입력 행과 열은 없음",

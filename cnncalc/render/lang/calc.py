@@ -34,7 +34,7 @@ EN = {
     # the solver
     "calc.solve_equation": "n_out = ⌊(n_in + 2p − f)/s⌋ + 1 with {known}",
     "calc.solve_searched": "searched: {ranges}",
-    "calc.solve_closed": "{name} solved for",
+    "calc.solve_closed": "{name} from the formula",
     "calc.solve_count": lambda count, exact: (f"{count} solution{'' if count == 1 else 's'} ({exact} exact), "
                                               "smallest first:"),
     "calc.solve_none": "no solution in the searched ranges",

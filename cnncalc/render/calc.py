@@ -14,6 +14,7 @@ from cnncalc.layers import arith
 from cnncalc.layers.records import Window
 from cnncalc.render.lang import text
 from cnncalc.render.messages import notation_text, pads_text, record_json, window_formula
+from cnncalc.shapes import shape_text
 
 SHOWN = 20  # solutions printed in a table; JSON lists every one
 
@@ -177,7 +178,7 @@ def solve_json(solved: Solved) -> dict:
 
 def sizes_text(sizes: InputSizes, lang: str = "en") -> str:
     """`cnncalc solve SPEC --input-sizes` as lines of text."""
-    shape = "×".join(map(str, sizes.input_shape))
+    shape = shape_text(sizes.input_shape)
     lines = [text("calc.sizes_header", lang, spec=sizes.spec, shape=shape)]
     for d in sizes.inexact:
         line = "  " + text("calc.sizes_inexact", lang, name=d.name, layer=notation_text(d.notation),
@@ -187,7 +188,7 @@ def sizes_text(sizes: InputSizes, lang: str = "en") -> str:
     if not sizes.square:
         axes.append(("n_W", sizes.input_shape[1], sizes.sizes_W))
     if not sizes.inexact:
-        lines.append(text("calc.sizes_all_exact", lang, n="×".join(map(str, sizes.input_shape[:2]))))
+        lines.append(text("calc.sizes_all_exact", lang, n=shape_text(sizes.input_shape[:2])))
     for axis, n, found in axes:
         where = "" if sizes.square else text("calc.sizes_axis", lang, axis=axis)
         if found:

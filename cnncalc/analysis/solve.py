@@ -226,7 +226,11 @@ def solve(n_in: int | range | None = None, n_out: int | range | None = None, f: 
     found.sort(key=lambda x: tuple(getattr(x, k) for k in unknown))
     exact_inputs: list[Solution] = []
     if isinstance(n_in, int) and isinstance(n_out, int) and found and not any(x.exact for x in found):
-        exact_inputs = sorted((x for x in solve(None, n_out, **ranges).solutions if x.exact),
+        try:
+            others = solve(None, n_out, **ranges).solutions
+        except ArgumentError:  # n_in free makes the search too large: no suggestion rather than no answer
+            others = []
+        exact_inputs = sorted((x for x in others if x.exact),
                               key=lambda x: (tuple(getattr(x, k) for k in unknown), x.n_in))
     searched = {k: None if v is None else (v[0], v[-1]) if len(v) else (1, 0)
                 for k, v in {"n_in": n_in, "n_out": n_out, **ranges}.items() if k in unknown}

@@ -273,6 +273,126 @@ def schema():
     typer.echo(json.dumps(api.spec_schema(), indent=2, ensure_ascii=False))
 
 
+# ---------------------------------------------------------------- one layer and the solver (no spec file)
+
+class Lang(str, Enum):
+    en = "en"
+    ko = "ko"
+
+
+class CalcFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of the explanations.")]
+CalcFormatOpt = Annotated[CalcFormat, typer.Option("--format", help="Output format (json: the plain data).")]
+SizeArg = Annotated[str, typer.Argument(help="Input size n (n_H = n_W = n).", metavar="N", show_default=False)]
+KernelArg = Annotated[str, typer.Argument(help="Window size f.", metavar="F", show_default=False)]
+
+
+def _calc_command(lang: Lang, fmt: CalcFormat, compute, as_text, as_json) -> None:
+    """compute() → a record from analysis/solve.py, written as text or JSON; errors as one line, exit 1."""
+    from cnncalc.errors import CnncalcError
+    from cnncalc.render import calc as render
+
+    try:
+        record = compute()
+    except CnncalcError as exc:
+        _fail(render.error_line(exc, lang.value))
+    _write(render.as_json(as_json(record)) if fmt is CalcFormat.json else as_text(record, lang.value))
+
+
+@app.command(epilog=_examples("cnncalc conv 7 3 --stride 3", "cnncalc conv 7 3 --padding same",
+                             "cnncalc conv 224 11 --stride 4 --lang ko"))
+def conv(n: SizeArg, f: KernelArg,
+         stride: Annotated[str, typer.Option("--stride", "-s", metavar="S", help="Stride s.")] = "1",
+         padding: Annotated[str, typer.Option("--padding", "-p", metavar="P|same|valid",
+                                              help="Padding p on each side, same (TensorFlow's) or valid.")] = "0",
+         dilation: Annotated[str, typer.Option("--dilation", "-d", metavar="D", help="Dilation d.")] = "1",
+         lang: LangOpt = Lang.en, fmt: CalcFormatOpt = CalcFormat.text):
+    """One conv window over an n×n input, with the arithmetic.
+
+    The output size with the formula filled in, which input rows and columns are never read and
+    the fixes, the padding that keeps the size, and the strides and paddings that divide exactly.
+    """
+    from cnncalc.analysis import solve as calc
+    from cnncalc.render import calc as render
+
+    _calc_command(lang, fmt, lambda: calc.window_calc("conv", n, f, stride, padding, dilation),
+                  render.window_text, render.window_json)
+
+
+@app.command(epilog=_examples("cnncalc pool 7 2", "cnncalc pool 7 3 --stride 2 --ceil"))
+def pool(n: SizeArg, f: KernelArg,
+         stride: Annotated[Optional[str], typer.Option("--stride", "-s", metavar="S", help="Stride s.",
+                                                       show_default="F")] = None,
+         padding: Annotated[str, typer.Option("--padding", "-p", metavar="P|same|valid",
+                                              help="Padding p on each side (at most ⌊F/2⌋), same or valid.")] = "0",
+         ceil: Annotated[bool, typer.Option("--ceil", help="Ceil mode: round the output size up.")] = False,
+         lang: LangOpt = Lang.en, fmt: CalcFormatOpt = CalcFormat.text):
+    """One pooling window over an n×n input, with the arithmetic.
+
+    As conv: the output size worked out, what is never read, the fixes (ceil mode among them),
+    the padding that keeps the size, and the strides and paddings that divide exactly.
+    """
+    from cnncalc.analysis import solve as calc
+    from cnncalc.render import calc as render
+
+    _calc_command(lang, fmt, lambda: calc.window_calc("pool", n, f, stride, padding, 1, ceil),
+                  render.window_text, render.window_json)
+
+
+def _solve_option(name: str, what: str):
+    return typer.Option(name, metavar="V|A..B", show_default="unknown",
+                        help=f"{what}: a number, or A..B to search that range; leave it out to find it.")
+
+
+@app.command(epilog=_examples("cnncalc solve --in 28 --out 28 --f 5",
+                             "cnncalc solve --in 224 --out 55 --f 11 --s 4",
+                             "cnncalc solve specs/alexnet.yaml --input-sizes"))
+def solve(spec: Annotated[Optional[str], typer.Argument(help="With --input-sizes: the network spec (YAML).",
+                                                        metavar="SPEC", show_default=False)] = None,
+          in_: Annotated[Optional[str], _solve_option("--in", "Input size n_in")] = None,
+          out: Annotated[Optional[str], _solve_option("--out", "Output size n_out")] = None,
+          f: Annotated[Optional[str], _solve_option("--f", "Window size f")] = None,
+          s: Annotated[Optional[str], _solve_option("--s", "Stride s")] = None,
+          p: Annotated[Optional[str], _solve_option("--p", "Padding p")] = None,
+          input_sizes: Annotated[bool, typer.Option("--input-sizes",
+                                                    help="List the input sizes near SPEC's for which every conv "
+                                                         "and pooling window divides exactly.")] = False,
+          near: Annotated[int, typer.Option("--near", min=1, max=4096, metavar="K",
+                                            help="With --input-sizes: how far from the spec's size to look.")] = 32,
+          lang: LangOpt = Lang.en, fmt: CalcFormatOpt = CalcFormat.text):
+    """Find the missing ones of n_in, n_out, f, s, p.
+
+    Every integer solution of n_out = ⌊(n_in + 2p − f)/s⌋ + 1, smallest first, the exact ones marked;
+    with SPEC and --input-sizes, the input sizes for which every conv and pooling window divides exactly.
+    """
+    from cnncalc.analysis import solve as calc
+    from cnncalc.errors import ArgumentError
+    from cnncalc.render import calc as render
+
+    def compute():
+        given = {"--in": in_, "--out": out, "--f": f, "--s": s, "--p": p}
+        if spec is not None or input_sizes:
+            named = [k for k, v in given.items() if v is not None]
+            if spec is None or not input_sizes or named:
+                raise ArgumentError("calc.err_spec_mode", named[0] if named else "--input-sizes", None)
+            return calc.input_sizes(spec, near)
+        return calc.solve(calc.parse_search("--in", in_, 1), calc.parse_search("--out", out, 1),
+                          calc.parse_search("--f", f, 1), calc.parse_search("--s", s, 1),
+                          calc.parse_search("--p", p, 0))
+
+    def as_text(record, language):
+        return (render.sizes_text if isinstance(record, calc.InputSizes) else render.solve_text)(record, language)
+
+    def as_json(record):
+        return render.sizes_json(record) if isinstance(record, calc.InputSizes) else render.solve_json(record)
+
+    _calc_command(lang, fmt, compute, as_text, as_json)
+
+
 # ---------------------------------------------------------------- training (imports the engine lazily)
 
 class OutFormat(str, Enum):

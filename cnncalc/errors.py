@@ -61,6 +61,20 @@ class DimensionError(CnncalcError):
     """The network is well formed but its dimensions do not work out."""
 
 
+class ArgumentError(CnncalcError):
+    """A value given to the one-layer calculator or the solver that is not allowed (not an integer,
+    negative, a window wider than the padded input). `key` and `values` name its sentence in the
+    message catalogue (cnncalc/render/lang/calc.py), so the CLI can say it in the language asked for;
+    the exception's own line is the English one."""
+
+    def __init__(self, key: str, field: str, received: object, **values):
+        from cnncalc.render.lang import text  # the words live in render
+
+        self.key, self.values = key, values
+        super().__init__(text(key, "en", field=field, **values), field=field, received=received,
+                         allowed=text(key + "_allowed", "en", field=field, **values))
+
+
 class DataError(CnncalcError):
     """A data file is missing, corrupt, or does not fit the network."""
 

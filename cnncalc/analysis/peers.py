@@ -137,13 +137,15 @@ def terms(row, fields) -> dict[str, int]:
 class PeerCount:
     """One tool's total on a spec, split into the items of the explanation.
 
-    items: {item: count}, every item of ITEMS; layers: {item: how many layers contributed}.
+    items: {item: count}, every item of ITEMS; layers: {item: how many layers contributed};
+    kinds: the layer kinds of the spec (its aux heads left out), for the rules worth showing.
     """
 
     peer: str
     total: int
     items: dict[str, int]
     layers: dict[str, int]
+    kinds: frozenset = frozenset()
 
 
 def item_of(kind: str, term: str) -> str:
@@ -162,6 +164,7 @@ def count(report: Report, peer: str) -> PeerCount:
     table = RULES[peer]
     items = {item: 0 for item in ITEMS}
     layers = {item: 0 for item in ITEMS}
+    kinds = frozenset(row.kind for row in report.rows if not row.aux)
     for row in report.rows:
         rule = table.get(row.kind)
         if not rule or row.aux:
@@ -176,7 +179,7 @@ def count(report: Report, peer: str) -> PeerCount:
             if amount and item not in seen:
                 layers[item] += 1
                 seen.add(item)
-    return PeerCount(peer, sum(items.values()), items, layers)
+    return PeerCount(peer, sum(items.values()), items, layers, kinds)
 
 
 @dataclass(frozen=True)
@@ -209,10 +212,13 @@ def diff(report: Report, a: str, b: str) -> Diff:
                          if ca.items[item] or cb.items[item]])
 
 
-def rule_of(peer: str, item: str) -> list[tuple[str, tuple[tuple[str, int], ...]]]:
-    """The kinds `peer` counts under `item`, with their rules: [(kind, ((term, factor), …)), …]."""
+def rule_of(peer: str, item: str, kinds=None) -> list[tuple[str, tuple[tuple[str, int], ...]]]:
+    """The kinds `peer` counts under `item` (among `kinds`, if given), with their rules:
+    [(kind, ((term, factor), …)), …]."""
     out = []
     for kind, pairs in RULES[peer].items():
+        if kinds is not None and kind not in kinds:
+            continue
         chosen = tuple((t, f) for t, f in pairs if item_of(kind, t) == item)
         if chosen:
             out.append((kind, chosen))

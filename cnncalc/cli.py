@@ -189,8 +189,6 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
 
 
 @app.command(epilog=_examples("cnncalc flops specs/lenet5.yaml",
-                             "cnncalc flops specs/resnet50.yaml --depth 1",
-                             "cnncalc flops specs/googlenet.yaml --format json",
                              "cnncalc flops specs/resnet50.yaml --as torchinfo",
                              "cnncalc flops specs/alexnet.yaml --explain-diff ptflops fvcore"))
 def flops(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,

@@ -86,6 +86,9 @@ def _built(rel):
 
 def _sweep(rel, peer):
     pytest.importorskip("torch")
+    from torchvision_import import import_torchvision
+
+    import_torchvision()  # first: ptflops imports torchvision.ops, whose C ops may not load (see there)
     pytest.importorskip(peer)
     from peer_oracle import peer_total
 

@@ -77,7 +77,7 @@ def test_issue_figures_with_the_real_torchinfo_on_torchvision(spec, figure):
     assert peer_total("torchinfo", getattr(tv.models, spec)(), (224, 224, 3)) == figure
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=1)
 def _built(rel, torchvision):
     """The report and the model the peers run on: torchvision's own module, or the spec built with one
     torch.nn module per layer (peer_oracle.standard_module)."""
@@ -129,9 +129,6 @@ def _sweep(rel, peer):
     report, model = _built(rel, on_torchvision)
     expected = peers.count(report, peer).total - (TV_GAPS.get((stem, peer), 0) if on_torchvision else 0)
     assert peer_total(peer, model, report.graph.input_shape) == expected
-    if on_torchvision and (stem, peer) in TV_GAPS:  # and the one-module build gives --as exactly
-        _, standard = _built(rel, False)
-        assert peer_total(peer, standard, report.graph.input_shape) == peers.count(report, peer).total
 
 
 # spec-major order, so that the cache above builds each model once for the four peers

@@ -198,12 +198,59 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
 
 
 @app.command(epilog=_examples("cnncalc flops specs/lenet5.yaml",
-                             "cnncalc flops specs/resnet50.yaml --depth 1",
-                             "cnncalc flops specs/googlenet.yaml --format json"))
+                             "cnncalc flops specs/resnet50.yaml --as torchinfo",
+                             "cnncalc flops specs/alexnet.yaml --explain-diff ptflops fvcore"))
 def flops(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-          strict: StrictOpt = False, lang: LangOpt = Lang.en):
+          strict: StrictOpt = False, lang: LangOpt = Lang.en,
+          as_: Annotated[Optional[Peer], typer.Option("--as", metavar="PEER", show_default=False,
+                                                      help="The total another tool reports for this spec "
+                                                           "(torchinfo, ptflops, fvcore, thop; keras says why "
+                                                           "not), item by item, at batch 1.")] = None,
+          explain_diff: Annotated[Optional[tuple[str, str]], typer.Option(
+              "--explain-diff", metavar="A B", show_default=False,
+              help="Two of cnncalc, torchinfo, ptflops, fvcore, thop: their totals term by term "
+                   "(MACs, bias adds, batchnorm, activations, pooling).")] = None):
     """MACs, FLOPs (2·MACs) and other element-wise work per layer."""
-    _analysis_command("flops", spec, input_, fmt, depth, strict, lang)
+    if as_ is None and explain_diff is None:
+        _analysis_command("flops", spec, input_, fmt, depth, strict, lang)
+        return
+    _peers_command(spec, input_, fmt, strict, as_, explain_diff, lang.value)
+
+
+class Peer(str, Enum):
+    torchinfo = "torchinfo"
+    ptflops = "ptflops"
+    fvcore = "fvcore"
+    thop = "thop"
+    keras = "keras"
+
+
+def _peers_command(spec, input_, fmt: Format, strict: bool, as_, explain_diff, lang: str = "en") -> None:
+    from cnncalc import api
+    from cnncalc.analysis import peers
+    from cnncalc.errors import CnncalcError
+    from cnncalc.render import peers as render_peers
+    from cnncalc.render import report as render
+    from cnncalc.render.lang import text
+
+    if as_ is not None and explain_diff is not None:
+        raise typer.BadParameter(text("peers.both", lang), param_hint="'--as'")
+    for name in explain_diff or ():
+        if name not in peers.NAMES:
+            raise typer.BadParameter(text("peers.unknown", lang, name=name, allowed=", ".join(peers.NAMES)),
+                                     param_hint="'--explain-diff'")
+    if as_ is Peer.keras:
+        _fail(text("peers.keras", lang, spec=spec))
+    try:
+        result = api.report(spec, _parse_input(input_), strict)
+    except CnncalcError as exc:
+        _fail(render.error_line(exc, lang))
+    if result.error is not None:
+        _fail(render.error_line(result.error, lang))
+    if as_ is not None:
+        _write(render_peers.render_count(peers.count(result, as_.value), spec, fmt.value, lang))
+    else:
+        _write(render_peers.render_diff(peers.diff(result, *explain_diff), spec, fmt.value, lang))
 
 
 @app.command(epilog=_examples("cnncalc summary specs/lenet5.yaml",

@@ -457,6 +457,46 @@ def data_list(dir_: DirOpt = None):
         typer.echo(line)
 
 
+# ---------------------------------------------------------------- lint and compare (no engine, no Numba)
+
+def _lang_names():
+    from cnncalc.render.lang import LANGS
+
+    return LANGS
+
+
+Lang = _choices("Lang", _lang_names())
+LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of the reasons, fixes and headings.")]
+TextOrJson = Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+@app.command(epilog=_examples("cnncalc lint specs/lenet5.yaml",
+                             "cnncalc lint specs/vgg19_bn.yaml --strict",
+                             "cnncalc lint specs/mnist_small.yaml --format json --lang ko"))
+def lint(spec: SpecArg, input_: InputOpt = None, fmt: TextOrJson = OutFormat.table, lang: LangOpt = Lang.en,
+         strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when any finding remains "
+                                                                 "(not silenced by lint: {ignore: [...]}).")] = False):
+    """Design checks: each finding with its id, reason and fix.
+
+    Silence one on a layer, a block call or a block with `lint: {ignore: [id]}`. Exit code 0 unless
+    --strict and a finding remains; 1 for an error in the spec or its dimensions.
+    """
+    from cnncalc import api
+    from cnncalc.errors import CnncalcError
+    from cnncalc.render import lint as render
+    from cnncalc.render.report import error_line
+
+    try:
+        result = api.lint(spec, _parse_input(input_))
+    except CnncalcError as exc:
+        _fail(error_line(exc))
+    if result.report.error is not None:
+        _fail(error_line(result.report.error))
+    _write(render.render(result, fmt.value, lang.value))
+    if strict and result.findings:
+        raise typer.Exit(1)
+
+
 # True when cnncalc is the process (main()), not a library call or a test's CliRunner, whose
 # process goes on after a command and must keep its signal handlers
 _OWN_PROCESS = False

@@ -6,6 +6,8 @@ numbers it quotes are the record's; the arithmetic is written out as a student w
 
 from __future__ import annotations
 
+import dataclasses
+
 
 def _positions(positions, unread: int) -> str:
     shown = ", ".join(str(p) for p in positions)
@@ -13,11 +15,8 @@ def _positions(positions, unread: int) -> str:
 
 
 def _same_axes(axes) -> bool:
-    if len(axes) != 2:
-        return False
-    a, b = axes
-    return (a.n, a.f_eff, a.s, a.unread, a.positions, getattr(a, "start", None), getattr(a, "p_b", None)) == \
-        (b.n, b.f_eff, b.s, b.unread, b.positions, getattr(b, "start", None), getattr(b, "p_b", None))
+    """Both axes with the same numbers: one sentence says 'rows and columns'."""
+    return len(axes) == 2 and dataclasses.replace(axes[0], axis=axes[1].axis) == axes[1]
 
 
 def _dense_formula(d) -> str:

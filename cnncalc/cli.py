@@ -503,7 +503,7 @@ def lint(spec: SpecArg, input_: InputOpt = None, fmt: TextOrJson = OutFormat.tab
 def compare(specs: Annotated[list[str], typer.Argument(help="Two or more specs; each is compared with the first.",
                                                        metavar="A B...", show_default=False)],
             input_: InputOpt = None, fmt: TextOrJson = OutFormat.table, lang: LangOpt = Lang.en):
-    """Designs side by side: differences, ratios, where they come from, and the closed form.
+    """Each design against the first: differences and ratios.
 
     Output shape, receptive field, params (weights, biases, the rest), MACs, activation memory,
     depth and non-linearities; per stage; the formula of a known pair (stacked 3×3 against 5×5,

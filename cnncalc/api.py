@@ -36,6 +36,20 @@ def compare_specs(specs: list[str], input_shape: tuple | None = None, strict: bo
     return compare([report(s, input_shape, strict) for s in specs])
 
 
+def lint(spec: str, input_shape: tuple | None = None):
+    """The lints of a spec (analysis.lint.LintReport); a dimension error stays in `.report.error`."""
+    from cnncalc.analysis.lint import lint as run_lints
+
+    return run_lints(report(spec, input_shape))
+
+
+def compare_designs(specs: list[str], input_shape: tuple | None = None):
+    """`cnncalc compare`: analysis.compare.DesignComparison of several specs against the first."""
+    from cnncalc.analysis.compare import compare_designs as run
+
+    return run([report(s, input_shape) for s in specs])
+
+
 def spec_schema() -> dict:
     from cnncalc.spec.schema import schema
 

@@ -672,6 +672,69 @@ def data_list(dir_: DirOpt = None):
         typer.echo(line)
 
 
+# ---------------------------------------------------------------- lint and compare (no engine, no Numba)
+
+LintLangOpt = Annotated[Lang, typer.Option("--lang", help="Language of the reasons, fixes and headings.")]
+TextOrJson = Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+@app.command(epilog=_examples("cnncalc lint specs/lenet5.yaml",
+                             "cnncalc lint specs/vgg19_bn.yaml --strict",
+                             "cnncalc lint specs/mnist_small.yaml --format json --lang ko"))
+def lint(spec: SpecArg, input_: InputOpt = None, fmt: TextOrJson = OutFormat.table, lang: LintLangOpt = Lang.en,
+         strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when any finding remains "
+                                                                 "(not silenced by lint: {ignore: [...]}).")] = False):
+    """Design checks: each finding with its id, reason and fix.
+
+    Silence one on a layer, a block call or a block with `lint: {ignore: [id]}`. Exit code 0 unless
+    --strict and a finding remains; 1 for an error in the spec or its dimensions.
+    """
+    from cnncalc import api
+    from cnncalc.errors import CnncalcError
+    from cnncalc.render import lint as render
+    from cnncalc.render.report import error_line
+
+    try:
+        result = api.lint(spec, _parse_input(input_))
+    except CnncalcError as exc:
+        _fail(error_line(exc))
+    if result.report.error is not None:
+        _fail(error_line(result.report.error))
+    _write(render.render(result, fmt.value, lang.value))
+    if strict and result.findings:
+        raise typer.Exit(1)
+
+
+@app.command(epilog=_examples("cnncalc compare specs/compare/two_3x3.yaml specs/compare/one_5x5.yaml",
+                             "cnncalc compare specs/compare/separable_128_256.yaml specs/compare/standard_128_256.yaml",
+                             "cnncalc compare specs/resnet18.yaml specs/resnet34.yaml --format json"))
+def compare(specs: Annotated[list[str], typer.Argument(help="Two or more specs; each is compared with the first.",
+                                                       metavar="A B...", show_default=False)],
+            input_: InputOpt = None, fmt: TextOrJson = OutFormat.table, lang: LintLangOpt = Lang.en):
+    """Each design against the first: differences and ratios.
+
+    Output shape, receptive field, params (weights, biases, the rest), MACs, activation memory,
+    depth and non-linearities; per stage; the formula of a known pair (stacked 3×3 against 5×5,
+    depthwise-separable, 1×1 bottleneck). `cnncalc params A B` gives the totals alone.
+    """
+    if len(specs) < 2:
+        raise typer.BadParameter("give at least two specs to compare", param_hint="A B...")
+    from cnncalc import api
+    from cnncalc.errors import CnncalcError
+    from cnncalc.render import compare as render
+    from cnncalc.render.report import error_line
+
+    try:
+        result = api.compare_designs(specs, _parse_input(input_))
+    except CnncalcError as exc:
+        _fail(error_line(exc))
+    failed = [error_line(e) for e in result.errors if e is not None]
+    if failed:
+        _warn(failed[:-1])
+        _fail(failed[-1])
+    _write(render.render(result, fmt.value, lang.value))
+
+
 # True when cnncalc is the process (main()), not a library call or a test's CliRunner, whose
 # process goes on after a command and must keep its signal handlers
 _OWN_PROCESS = False

@@ -20,6 +20,7 @@ class Node:
     """One layer: canonical kind, normalised fields, the names it reads, where it was written.
 
     scope: the enclosing block instances, outermost first, as full names (for --depth folding).
+    ignore: the lint ids silenced for this layer (`lint: {ignore: [...]}` on it, its block call or block).
     """
 
     name: str
@@ -28,6 +29,7 @@ class Node:
     inputs: list[str]
     mark: Mark | None = None
     scope: tuple[str, ...] = ()
+    ignore: frozenset = frozenset()
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def test_one_definition_per_kind_referenced_by_every_spelling(schema):
             by_ref.setdefault(a["$ref"], []).append(a)
     for kind in layers.KINDS:
         fields = defs[kind.name]
-        assert set(fields["properties"]) == {"name", "from"} | field_keys(kind), kind.name
+        assert set(fields["properties"]) == {"name", "from", "lint"} | field_keys(kind), kind.name
         head, full = by_ref.pop(f"#/$defs/{kind.name}")
         # the head form: exactly one of the spellings, each reading the kind's value definition
         assert set(head["properties"]) == set(spellings(kind))

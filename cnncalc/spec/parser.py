@@ -53,7 +53,8 @@ MAX_BLOCK_DEPTH = 32
 MAX_EXPRESSION = 200
 TOP_KEYS = ("name", "input", "layers", "blocks", "aux", "description")
 RESERVED = ("name", "from")
-CALL_KEYS = RESERVED + ("flat",)  # what every block call takes beside its arguments
+LINT = "lint"  # `lint: {ignore: [id, …]}` on a layer, a block call or a block: lints silenced there
+CALL_KEYS = RESERVED + ("flat", LINT)  # what every block call takes beside its arguments
 CONSTRUCTS = ("parallel", "repeat", "sequential")
 MERGES = ("concat", "add", "mul")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -137,6 +138,7 @@ class _Parser:
         self.by_name: dict[str, Node] = {}
         self.shapes: dict[str, tuple] = {INPUT: input_shape}  # filled only when a block asks ($in_n_C)
         self.rfs: dict = {INPUT: PIXEL}
+        self.ignore: frozenset = frozenset()  # lint ids silenced by the block calls being expanded
 
     def _tick(self, units: int, mark: Mark) -> None:
         self.work += units
@@ -296,8 +298,9 @@ class _Parser:
     def layer(self, kind, args: MDict, mark: Mark, scope: _Scope, prev):
         fields = {}
         given = {}
+        ignore = self.ignore | lint_ignore(args)
         for key, value in args.items():
-            if key in RESERVED:
+            if key in RESERVED or key == LINT:
                 continue
             if key == "$short":
                 if kind.short is None:
@@ -308,7 +311,7 @@ class _Parser:
             else:
                 fld = kind.field(key) if isinstance(key, str) else None
                 if fld is None:
-                    spellings = [a for f in kind.fields for a in (f.name,) + f.aliases] + list(RESERVED)
+                    spellings = [a for f in kind.fields for a in (f.name,) + f.aliases] + list(RESERVED) + [LINT]
                     raise self.error(f"unknown field for {kind.name}", args.key_where(key), str(key), key,
                                      self._fields_text(kind), self._suggest(key, spellings))
             if fld.name in given:
@@ -323,7 +326,7 @@ class _Parser:
                 fields[fld.name] = None if fld.default is None else normalise(fld, fld.default, kind.name, mark)
         inputs = self._inputs(args, scope, prev, kind.n_inputs == "many", kind.name, mark)
         _, full = self._register(scope, args, kind.name)
-        self._add_node(Node(full, kind.name, fields, inputs, mark, scope.ns.path))
+        self._add_node(Node(full, kind.name, fields, inputs, mark, scope.ns.path, ignore))
         return full
 
     def _open(self, scope: _Scope, item: MDict, stem: str, label: str, mark: Mark,
@@ -467,7 +470,10 @@ class _Parser:
         body = substitute(block["layers"], values, block_name, mark, shape=shape)
         self.block_stack.append(block_name)
         self.call_marks.append(mark)
+        outer = self.ignore
+        self.ignore = outer | block["ignore"] | lint_ignore(args)
         end = self.chain(body, block["mark"], sub, start)
+        self.ignore = outer
         self.block_stack.pop()
         self.call_marks.pop()
         scope.names[local] = end
@@ -702,7 +708,7 @@ def _unused_arguments(blocks: dict) -> list[Diagnostic]:
             elif isinstance(value, str) and "$" in value:
                 used.update(_ARG.findall(value))
         for arg, mark in block["arg_marks"].items():
-            if arg not in used:
+            if arg not in used and "unused-argument" not in block["ignore"]:
                 out.append(Diagnostic("warning", name, mark, UnusedArgument(name, arg)))
     return out
 
@@ -724,15 +730,15 @@ def _blocks(tree: MDict) -> dict:
                             "a name that is not a kind")
         if isinstance(body, MList):
             out[name] = {"defaults": {}, "layers": body, "mark": raw.where(name), "size": _size(body),
-                         "arg_marks": {}, "sequential": False}
+                         "arg_marks": {}, "sequential": False, "ignore": frozenset()}
             continue
         if not isinstance(body, MDict) or "layers" not in body:
             raise SpecError(f"block '{name}' needs layers", raw.where(name), name, body,
                             "a list of layers, or {args: {...}, layers: [...]}")
         for key in body:
-            if key not in ("args", "layers", "sequential", "description"):
+            if key not in ("args", "layers", "sequential", "description", LINT):
                 raise SpecError(f"unknown field for block '{name}'", body.key_where(key), str(key), key,
-                                "args, layers, sequential, description")
+                                "args, layers, sequential, description, lint")
         sequential = body.get("sequential", False)
         if not isinstance(sequential, bool):
             raise SpecError(f"block '{name}': sequential must be true or false", body.where("sequential"),
@@ -740,8 +746,34 @@ def _blocks(tree: MDict) -> dict:
                                                       "or false")
         defaults, marks = _block_args(name, body)
         out[name] = {"defaults": defaults, "layers": body["layers"], "mark": body.where("layers"),
-                     "size": _size(body["layers"]), "arg_marks": marks, "sequential": sequential}
+                     "size": _size(body["layers"]), "arg_marks": marks, "sequential": sequential,
+                     "ignore": lint_ignore(body)}
     return out
+
+
+_LINT_ALLOWED = "lint: {ignore: [id, …]} with ids among "
+
+
+def lint_ignore(item: MDict) -> frozenset:
+    """The lint ids a `lint: {ignore: [...]}` mapping silences; SpecError at the offending id otherwise."""
+    if LINT not in item:
+        return frozenset()
+    from cnncalc.analysis.lint import LINT_IDS  # the one list of ids, beside the checks
+
+    allowed = _LINT_ALLOWED + ", ".join(LINT_IDS)
+    value, where = item[LINT], item.where(LINT)
+    if not isinstance(value, MDict) or set(value) != {"ignore"}:
+        raise SpecError("lint takes one field, ignore", where, LINT, value, allowed)
+    ids, ids_where = value["ignore"], value.where("ignore")
+    if isinstance(ids, str):
+        ids = make_list(ids_where, [ids], [ids_where])
+    if not isinstance(ids, list) or not ids:
+        raise SpecError("lint ignore needs a list of lint ids", ids_where, "ignore", ids, allowed)
+    for i, lint_id in enumerate(ids):
+        if lint_id not in LINT_IDS:
+            mark = ids.where(i) if isinstance(ids, MList) else ids_where
+            raise SpecError("unknown lint id", mark, "ignore", lint_id, ", ".join(LINT_IDS))
+    return frozenset(ids)
 
 
 def _size(tree) -> int:

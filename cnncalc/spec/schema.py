@@ -69,6 +69,7 @@ def _kind_fields(kind) -> dict:
             props[alias] = {"$ref": f"#/$defs/{kind.name}/properties/{f.name}", "description": f"same as {f.name}"}
     props["name"] = _ref("name")
     props["from"] = _ref("from")
+    props["lint"] = _ref("lint")
     return {"description": kind.doc, "properties": props}
 
 
@@ -80,6 +81,15 @@ def _kind_value(kind) -> dict:
     return {"anyOf": value}
 
 
+def _lint_schema() -> dict:
+    from cnncalc.analysis.lint import LINT_IDS
+
+    ids = {"enum": list(LINT_IDS)}
+    return {"type": "object", "required": ["ignore"], "additionalProperties": False,
+            "description": "lints silenced here (cnncalc lint): on a layer, a block call, or a block",
+            "properties": {"ignore": {"anyOf": [ids, {"type": "array", "items": ids, "minItems": 1}]}}}
+
+
 def schema() -> dict:
     """The spec language as JSON Schema 2020-12; each kind's fields are written once, in `$defs/<kind>`."""
     defs: dict = {
@@ -88,6 +98,7 @@ def schema() -> dict:
         "name": {"type": "string", "description": "a layer name, unique in its block"},
         "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
                  "description": "the layer(s) read (default: the previous one); 'input' is the block's input"},
+        "lint": _lint_schema(),
     }
     for t in _TYPES:
         defs[t] = {"anyOf": [_type_schema(t), _ref("arg")], "description": allowed_text(t)}
@@ -146,6 +157,7 @@ def schema() -> dict:
                  "properties": {"args": {"anyOf": [{"type": "object"},
                                                    {"type": "array", "items": {"type": "string"}}]},
                                 "layers": _ref("layers"), "description": {"type": "string"},
+                                "lint": _ref("lint"),
                                 "sequential": {"type": "boolean",
                                                "description": "layers without a name are named 0, 1, 2, …"}}}]}},
             "aux": {"type": "array", "description": "extra outputs used only in training: "

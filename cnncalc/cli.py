@@ -26,6 +26,11 @@ app = typer.Typer(
 )
 
 
+class View(str, Enum):
+    standard = "standard"
+    course = "course"
+
+
 class Format(str, Enum):
     table = "table"
     json = "json"
@@ -110,8 +115,51 @@ DepthOpt = Annotated[Optional[int], typer.Option("--depth", "-d", min=1, metavar
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat inexact divisions as errors.")]
 
 
+def _check_columns(value: Optional[str]) -> Optional[str]:
+    _parse_columns(value)
+    return value
+
+
+def _parse_columns(value: Optional[str]) -> Optional[list[str]]:
+    """`--columns name,type,params`: the column keys (csv's and json's field names), in order."""
+    if value is None:
+        return None
+    from cnncalc.errors import printable
+    from cnncalc.render.columns import COLUMNS
+
+    keys = [k.strip() for k in value.split(",")]
+    for k in keys:
+        if k not in COLUMNS:
+            raise typer.BadParameter(f"received {printable(repr(k))}; allowed: {', '.join(COLUMNS)}",
+                                     param_hint="'--columns'")
+    return keys
+
+
+ColumnsOpt = Annotated[Optional[str], typer.Option("--columns", metavar="A,B,C", callback=_check_columns,
+                                                   help="The columns to show, in order, by their csv and json "
+                                                        "names (e.g. name,type,output_shape,params).",
+                                                   show_default="the command's")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Show every column, however wide the table "
+                                                      "(otherwise it fits the terminal and says what it left out).")]
+
+
+def _width(wide: bool) -> Optional[int]:
+    """The cells a table may take: COLUMNS, else the terminal's; None (every column) for --wide or a pipe."""
+    if wide:
+        return None
+    value = os.environ.get("COLUMNS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    if _is_tty():
+        import shutil
+
+        return shutil.get_terminal_size().columns
+    return None
+
+
 def _analysis_command(command: str, spec: str, input_: Optional[str], fmt: Format, depth: Optional[int],
-                      strict: bool) -> None:
+                      strict: bool, columns: Optional[str] = None, wide: bool = False, view: str = "standard",
+                      merge_pool: bool = False) -> None:
     from cnncalc import api
     from cnncalc.errors import CnncalcError
     from cnncalc.render import report as render
@@ -120,7 +168,8 @@ def _analysis_command(command: str, spec: str, input_: Optional[str], fmt: Forma
         result = api.report(spec, _parse_input(input_), strict)
     except CnncalcError as exc:
         _fail(render.error_line(exc))
-    _write(render.render(result, command, fmt.value, depth))
+    _write(render.render(result, command, fmt.value, depth, width=_width(wide), columns=_parse_columns(columns),
+                         view_name=view, merge_pool=merge_pool))
     _warn(render.diagnostic_lines(result))
     if result.error is not None:
         _fail(render.error_line(result.error))
@@ -150,12 +199,12 @@ def _fail(line: str):
                              "cnncalc shapes specs/lenet5.yaml --input 28,28,1",
                              "cnncalc shapes specs/resnet50.yaml --depth 1 --format markdown"))
 def shapes(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-           strict: StrictOpt = False):
+           strict: StrictOpt = False, columns: ColumnsOpt = None, wide: WideOpt = False):
     """Each layer's n_H×n_W×n_C, receptive field and jump.
 
     Says where and why the dimensions break, with the arithmetic and a fix.
     """
-    _analysis_command("shapes", spec, input_, fmt, depth, strict)
+    _analysis_command("shapes", spec, input_, fmt, depth, strict, columns, wide)
 
 
 @app.command(epilog=_examples("cnncalc params specs/lenet5.yaml",
@@ -164,14 +213,14 @@ def shapes(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table
 def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several to compare side by side.",
                                                       metavar="SPEC...", show_default=False)],
            input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-           strict: StrictOpt = False):
+           strict: StrictOpt = False, columns: ColumnsOpt = None, wide: WideOpt = False):
     """Parameters per layer, or several specs side by side.
 
     One spec: trainable and non-trainable parameters per layer, with totals. Several: their
     params, MACs, FLOPs, activations, output shapes and receptive fields, with ratios to the first.
     """
     if len(specs) == 1:
-        _analysis_command("params", specs[0], input_, fmt, depth, strict)
+        _analysis_command("params", specs[0], input_, fmt, depth, strict, columns, wide)
         return
     from cnncalc import api
     from cnncalc.errors import CnncalcError
@@ -192,22 +241,28 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
                              "cnncalc flops specs/resnet50.yaml --depth 1",
                              "cnncalc flops specs/googlenet.yaml --format json"))
 def flops(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-          strict: StrictOpt = False):
+          strict: StrictOpt = False, columns: ColumnsOpt = None, wide: WideOpt = False):
     """MACs, FLOPs (2·MACs) and other element-wise work per layer."""
-    _analysis_command("flops", spec, input_, fmt, depth, strict)
+    _analysis_command("flops", spec, input_, fmt, depth, strict, columns, wide)
 
 
 @app.command(epilog=_examples("cnncalc summary specs/lenet5.yaml",
-                             "cnncalc summary specs/googlenet.yaml --format markdown",
-                             "cnncalc summary specs/resnet50.yaml --depth 2"))
+                             "cnncalc summary specs/resnet50.yaml --depth 2 --format markdown",
+                             "cnncalc summary specs/lenet5.yaml --view course --merge-pool"))
 def summary(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-            strict: StrictOpt = False):
+            strict: StrictOpt = False, columns: ColumnsOpt = None, wide: WideOpt = False,
+            view: Annotated[View, typer.Option("--view", help="standard: every count; course: Andrew Ng's "
+                                                              "table (activation shape, activation size, "
+                                                              "number of parameters).")] = View.standard,
+            merge_pool: Annotated[bool, typer.Option("--merge-pool", help="In the course view, a conv and the "
+                                                                          "pooling after it as one layer, as "
+                                                                          "the lecture counts them.")] = False):
     """Shapes, parameters, MACs and receptive fields in one table.
 
     Everything the other commands show, with activations and totals, as one would paste it into a
     report.
     """
-    _analysis_command("summary", spec, input_, fmt, depth, strict)
+    _analysis_command("summary", spec, input_, fmt, depth, strict, columns, wide, view.value, merge_pool)
 
 
 @app.command(epilog=_examples("cnncalc schema > cnncalc-schema.json",

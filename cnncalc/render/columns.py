@@ -28,7 +28,10 @@ def rf_value(v: int):
     return v if v <= BOUND else BEYOND
 
 
-def rf_pair(a: int, b: int, sep: str = "×") -> str:
+def rf_pair(a: int, b: int, sep: str = "×", group: bool = False) -> str:
+    """'5×5'; group: with thousands separators ('1,003×1,003'), for text a person reads."""
+    if group:
+        return sep.join(f"{v:,}" if isinstance(v, int) else v for v in (rf_value(a), rf_value(b)))
     return f"{rf_value(a)}{sep}{rf_value(b)}"
 
 
@@ -111,10 +114,13 @@ class Column:
             return text(f"tables.course.{self.key}", lang)
         return text(f"tables.col.{self.key}", lang)
 
-    def short(self, lang: str = "en") -> str | None:
+    def short(self, lang: str = "en", course: bool = False) -> str | None:
         from cnncalc.render.lang import catalogue, text
 
-        return text(f"tables.short.{self.key}", lang) if f"tables.short.{self.key}" in catalogue()["en"] else None
+        known = catalogue()["en"]
+        if course and f"tables.course.{self.key}" in known:
+            return None  # the lecture's own heading stays whole
+        return text(f"tables.short.{self.key}", lang) if f"tables.short.{self.key}" in known else None
 
 
 def grouped(n: int) -> str:
@@ -159,7 +165,7 @@ def type_text(notation) -> str:
     'conv 3×3 s2 same(0,1,0,1), 32' (messages.pads_text names 'same' alone when it is symmetric)."""
     text = notation_text(notation)
     w = getattr(notation, "window", None)
-    if w is not None and w.same and " same " in text + " " and " same p" not in text:
+    if w is not None and w.same and re.search(r" same(,| |$)", text):
         t, b, l, r = w.p
         if t == b and l == r:
             text = text.replace(" same", " same p" + (f"{t}" if t == l else f"{t},{l}"), 1)
@@ -208,11 +214,17 @@ VIEWS = {
 }
 
 
+# In the course view the lecture's three columns outrank the notation, which a narrow terminal drops first.
+_COURSE_PRIORITY = {"type": 9, "output_shape": 1, "activations": 2, "trainable": 3}
+
+
 def view(command: str, has_branches: bool, keys: list[str] | None = None) -> list[Column]:
     """The command's columns (`keys`, from --columns, instead where given, in their order)."""
-    if keys is not None:
-        return [COLUMNS[k] for k in keys]
-    return [COLUMNS[k] for k in VIEWS[command] if k != "reads" or has_branches]
+    chosen = [COLUMNS[k] for k in keys] if keys is not None else [
+        COLUMNS[k] for k in VIEWS[command] if k != "reads" or has_branches]
+    if command == "course":
+        chosen = [dataclasses.replace(c, priority=_COURSE_PRIORITY.get(c.key, c.priority)) for c in chosen]
+    return chosen
 
 
 def cell(column: Column, row: Row, indent: bool = True) -> str:

@@ -23,6 +23,7 @@ from cnncalc.render.columns import (
     human_bytes,
     rf_pair,
     rf_value,
+    shape_cell,
     shape_text,
     type_text,
     view,
@@ -163,7 +164,7 @@ def as_table(report: Report, rows, columns, command: str, *, width: int | None =
              view_name: str = "standard", lang: str = "en") -> str:
     course = view_name == "course"
     body, footer = _body(report, rows, columns), _footer(report, rows, columns, lang)
-    chosen = fit([c.title(lang, course) for c in columns], [c.short(lang) for c in columns], body + footer,
+    chosen = fit([c.title(lang, course) for c in columns], [c.short(lang, course) for c in columns], body + footer,
                  [c.priority for c in columns], width)
     notes = []
     if chosen.left_out:
@@ -212,10 +213,10 @@ def _totals_text(t: Totals, command: str, complete: bool, has_aux: bool = False)
         lines.append(f"Forward activations (float32, input included): {t.activations:,} values, "
                      f"{human_bytes(t.activation_bytes)}{inference}")
         if t.output_shape:
-            lines.append(f"Output: {shape_text(t.output_shape)}")
+            lines.append(f"Output: {shape_cell(t.output_shape)}")
         if t.rf is not None:
-            lines.append(f"Receptive field at the output: {rf_pair(t.rf.r_H, t.rf.r_W)}, "
-                         f"jump {rf_pair(t.rf.j_H, t.rf.j_W)}")
+            lines.append(f"Receptive field at the output: {rf_pair(t.rf.r_H, t.rf.r_W, group=True)}, "
+                         f"jump {rf_pair(t.rf.j_H, t.rf.j_W, group=True)}")
     if has_aux:
         lines.append(_aux_text(t, command))
     return "\n".join(lines)

@@ -5,7 +5,8 @@ a 10,000-layer summary must print in well under a second, so tables are joined a
 text here and written straight to the stream.
 
 Widths are terminal cells, not characters: a Hangul syllable or a CJK character takes two.
-ASCII text is one cell a character (len); only a non-ASCII cell asks rich.cells, imported then.
+Text of one-cell characters (ASCII, ×, ·) is measured with len(); only other text asks rich.cells,
+imported then, so an English table does not pay for it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from dataclasses import dataclass
 from cnncalc.errors import printable
 
 
+# Below U+0300 (Latin-1's ×, ·, and the Latin letters) every printable character takes one cell, and so
+# do these symbols of our own text; anything else (Hangul, CJK, combining marks, emoji) asks rich.cells.
+_NARROW = frozenset("—–→←…⌊⌋⌈⌉−²·")
+
+
 def cell_width(text: str) -> int:
-    """The terminal cells `text` takes: len() for ASCII, rich's cell_len otherwise."""
-    if text.isascii():
+    """The terminal cells `text` takes: len() where every character is one cell, rich's cell_len otherwise."""
+    if text.isascii() or all(ch < "\u0300" or ch in _NARROW for ch in text):
         return len(text)
     from rich.cells import cell_len
 
@@ -75,19 +81,21 @@ def fit(headers: list[str], short: list[str | None], cells: list[list[str]], pri
 
 
 def wrap(text: str, width: int | None) -> str:
-    """Prose under a table folded at word boundaries to `width` cells (None: as is), continuation
+    """Prose under a table folded at spaces to `width` terminal cells (None: as is), continuation
     lines indented two cells; a word longer than the width (a path) stays whole."""
     if width is None:
         return text
-    import textwrap
-
     out = []
     for line in text.split("\n"):
-        if cell_width(line) <= width:
-            out.append(line)
-            continue
-        out.extend(textwrap.wrap(line, width, subsequent_indent="  ", break_long_words=False,
-                                 break_on_hyphens=False) or [""])
+        current = ""
+        for word in line.split(" "):
+            joined = f"{current} {word}" if current.strip() else (current + word)
+            if current.strip() and cell_width(joined) > width:
+                out.append(current)
+                current = "  " + word
+            else:
+                current = joined
+        out.append(current)
     return "\n".join(out)
 
 

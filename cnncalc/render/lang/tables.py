@@ -35,9 +35,14 @@ EN = {
     "tables.title.summary": "summary",
     "tables.title.course": "course view (activation shape, activation size, parameters)",
     "tables.total": "Total",
-    "tables.left_out": "{count} columns left out to fit {width} columns: {names} (--wide shows all, --columns chooses)",
+    "tables.left_out": lambda count, width, names: (
+        f"{'1 column' if count == 1 else f'{count} columns'} left out to fit {width} columns: {names} "
+        "(--wide shows all, --columns chooses)"),
     # the epoch table of `cnncalc train`
     "tables.train.title": "per epoch",
+    "tables.train.left_out": lambda count, width, names: (
+        f"{'1 column' if count == 1 else f'{count} columns'} left out to fit {width} columns: {names} "
+        "(a wider terminal shows them)"),
     "tables.train.epoch": "epoch",
     "tables.train.train_loss": "train loss",
     "tables.train.train_acc": "train acc",
@@ -77,8 +82,11 @@ KO = {
     "tables.title.summary": "요약",
     "tables.title.course": "강의 표 (활성화 맵 크기, 활성화 수, 파라미터 수)",
     "tables.total": "합계",
-    "tables.left_out": "{width}열에 맞추려고 {count}개 열을 뺌: {names} (--wide는 모두 보여 줌, --columns로 고름)",
+    "tables.left_out": lambda count, width, names: (
+        f"{width}열에 맞추려고 {count}개 열을 뺌: {names} (--wide는 모두 보여 줌, --columns로 고름)"),
     "tables.train.title": "에폭별",
+    "tables.train.left_out": lambda count, width, names: (
+        f"{width}열에 맞추려고 {count}개 열을 뺌: {names} (더 넓은 터미널에서 보임)"),
     "tables.train.epoch": "에폭",
     "tables.train.train_loss": "학습 손실",
     "tables.train.train_acc": "학습 정확도",

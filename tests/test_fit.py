@@ -264,3 +264,15 @@ def test_thousands_separators_in_every_table_cell(spec):
             assert not re.search(r"\d{4}", line), line                     # no run of four digits anywhere
     csv_rows = list(csv.DictReader(io.StringIO(ok(invoke("summary", spec(SAME), "-f", "csv")))))
     assert csv_rows[3]["output_shape"] == "4×4×2048" and csv_rows[5]["trainable"] == "32769000"  # exact
+
+
+def test_readme_80_column_example_is_what_summary_prints():
+    """The README pastes LeNet-5's summary at 80 columns (a `$ COLUMNS=80 …` line, which test_readme's
+    200-column runs skip): every line shown is printed, and none is wider than 80 cells."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    block = readme.split("$ COLUMNS=80 cnncalc summary specs/lenet5.yaml\n", 1)[1].split("```", 1)[0]
+    shown = [line for line in block.splitlines() if line.strip() and line != "…"]
+    os.chdir(ROOT)
+    printed = ok(invoke("summary", "specs/lenet5.yaml", columns=80)).splitlines()
+    assert len(shown) >= 20 and all(line in printed for line in shown)
+    assert max(cells(line) for line in shown) <= 80

@@ -129,7 +129,7 @@ def grouped(n: int) -> str:
 
 def shape_cell(shape) -> str:
     """'28×28×8', '7×7×2,048': shape_text with thousands separators (csv keeps shape_text)."""
-    return "×".join(map(grouped, shape))
+    return shape_text(tuple(map(grouped, shape)))
 
 
 def _rf(row: Row, sep: str = "×", group: bool = False) -> str:

@@ -26,6 +26,11 @@ app = typer.Typer(
 )
 
 
+class View(str, Enum):
+    standard = "standard"
+    course = "course"
+
+
 class Format(str, Enum):
     table = "table"
     json = "json"
@@ -119,8 +124,51 @@ LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of the words: ex
                                                       "(en English, ko Korean).")]
 
 
+def _check_columns(value: Optional[str]) -> Optional[str]:
+    _parse_columns(value)
+    return value
+
+
+def _parse_columns(value: Optional[str]) -> Optional[list[str]]:
+    """`--columns name,type,params`: the column keys (csv's and json's field names), in order."""
+    if value is None:
+        return None
+    from cnncalc.errors import printable
+    from cnncalc.render.columns import COLUMNS
+
+    keys = [k.strip() for k in value.split(",")]
+    for k in keys:
+        if k not in COLUMNS:
+            raise typer.BadParameter(f"received {printable(repr(k))}; allowed: {', '.join(COLUMNS)}",
+                                     param_hint="'--columns'")
+    return keys
+
+
+ColumnsOpt = Annotated[Optional[str], typer.Option("--columns", metavar="A,B,C", callback=_check_columns,
+                                                   help="The columns to show, in order, by their csv and json "
+                                                        "names (e.g. name,type,output_shape,params).",
+                                                   show_default="the command's")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Show every column, however wide the table "
+                                                      "(otherwise it fits the terminal and says what it left out).")]
+
+
+def _width(wide: bool) -> Optional[int]:
+    """The cells a table may take: COLUMNS, else the terminal's; None (every column) for --wide or a pipe."""
+    if wide:
+        return None
+    value = os.environ.get("COLUMNS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    if _is_tty():
+        import shutil
+
+        return shutil.get_terminal_size().columns
+    return None
+
+
 def _analysis_command(command: str, spec: str, input_: Optional[str], fmt: Format, depth: Optional[int],
-                      strict: bool, lang: Lang = Lang.en) -> None:
+                      strict: bool, lang: Lang = Lang.en, columns: Optional[str] = None, wide: bool = False,
+                      view: str = "standard", merge_pool: bool = False) -> None:
     from cnncalc import api
     from cnncalc.errors import CnncalcError
     from cnncalc.render import report as render
@@ -129,7 +177,8 @@ def _analysis_command(command: str, spec: str, input_: Optional[str], fmt: Forma
         result = api.report(spec, _parse_input(input_), strict)
     except CnncalcError as exc:
         _fail(render.error_line(exc, lang.value))
-    _write(render.render(result, command, fmt.value, depth, lang.value))
+    _write(render.render(result, command, fmt.value, depth, width=_width(wide), columns=_parse_columns(columns),
+                         view_name=view, merge_pool=merge_pool, lang=lang.value))
     _warn(render.diagnostic_lines(result, lang.value))
     if result.error is not None:
         _fail(render.error_line(result.error, lang.value))
@@ -159,12 +208,12 @@ def _fail(line: str):
                              "cnncalc shapes specs/lenet5.yaml --input 28,28,1",
                              "cnncalc shapes specs/resnet50.yaml --depth 1 --format markdown"))
 def shapes(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-           strict: StrictOpt = False, lang: LangOpt = Lang.en):
+           strict: StrictOpt = False, lang: LangOpt = Lang.en, columns: ColumnsOpt = None, wide: WideOpt = False):
     """Each layer's n_H×n_W×n_C, receptive field and jump.
 
     Says where and why the dimensions break, with the arithmetic and a fix.
     """
-    _analysis_command("shapes", spec, input_, fmt, depth, strict, lang)
+    _analysis_command("shapes", spec, input_, fmt, depth, strict, lang, columns, wide)
 
 
 @app.command(epilog=_examples("cnncalc params specs/lenet5.yaml",
@@ -173,14 +222,14 @@ def shapes(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table
 def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several to compare side by side.",
                                                       metavar="SPEC...", show_default=False)],
            input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-           strict: StrictOpt = False, lang: LangOpt = Lang.en):
+           strict: StrictOpt = False, lang: LangOpt = Lang.en, columns: ColumnsOpt = None, wide: WideOpt = False):
     """Parameters per layer, or several specs side by side.
 
     One spec: trainable and non-trainable parameters per layer, with totals. Several: their
     params, MACs, FLOPs, activations, output shapes and receptive fields, with ratios to the first.
     """
     if len(specs) == 1:
-        _analysis_command("params", specs[0], input_, fmt, depth, strict, lang)
+        _analysis_command("params", specs[0], input_, fmt, depth, strict, lang, columns, wide)
         return
     from cnncalc import api
     from cnncalc.errors import CnncalcError
@@ -189,9 +238,9 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
     try:
         comparison = api.compare_specs(specs, _parse_input(input_), strict)
     except CnncalcError as exc:
-        _fail(render.error_line(exc))
+        _fail(render.error_line(exc, lang.value))
     _write(render.render_compare(comparison, fmt.value))
-    failed = [render.error_line(e) for e in comparison.errors if e is not None]
+    failed = [render.error_line(e, lang.value) for e in comparison.errors if e is not None]
     if failed:
         _warn(failed[:-1])
         _fail(failed[-1])
@@ -201,7 +250,7 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
                              "cnncalc flops specs/resnet50.yaml --as torchinfo",
                              "cnncalc flops specs/alexnet.yaml --explain-diff ptflops fvcore"))
 def flops(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-          strict: StrictOpt = False, lang: LangOpt = Lang.en,
+          strict: StrictOpt = False, lang: LangOpt = Lang.en, columns: ColumnsOpt = None, wide: WideOpt = False,
           as_: Annotated[Optional[Peer], typer.Option("--as", metavar="PEER", show_default=False,
                                                       help="The total another tool reports for this spec "
                                                            "(torchinfo, ptflops, fvcore, thop; keras says why "
@@ -212,7 +261,7 @@ def flops(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table,
                    "(MACs, bias adds, batchnorm, activations, pooling).")] = None):
     """MACs, FLOPs (2·MACs) and other element-wise work per layer."""
     if as_ is None and explain_diff is None:
-        _analysis_command("flops", spec, input_, fmt, depth, strict, lang)
+        _analysis_command("flops", spec, input_, fmt, depth, strict, lang, columns, wide)
         return
     _peers_command(spec, input_, fmt, strict, as_, explain_diff, lang.value)
 
@@ -254,16 +303,23 @@ def _peers_command(spec, input_, fmt: Format, strict: bool, as_, explain_diff, l
 
 
 @app.command(epilog=_examples("cnncalc summary specs/lenet5.yaml",
-                             "cnncalc summary specs/googlenet.yaml --format markdown",
-                             "cnncalc summary specs/resnet50.yaml --depth 2"))
+                             "cnncalc summary specs/resnet50.yaml --depth 2 --format markdown",
+                             "cnncalc summary specs/lenet5.yaml --view course --merge-pool"))
 def summary(spec: SpecArg, input_: InputOpt = None, fmt: FormatOpt = Format.table, depth: DepthOpt = None,
-            strict: StrictOpt = False, lang: LangOpt = Lang.en):
+            strict: StrictOpt = False, lang: LangOpt = Lang.en, columns: ColumnsOpt = None,
+            wide: WideOpt = False,
+            view: Annotated[View, typer.Option("--view", help="standard: every count; course: Andrew Ng's "
+                                                              "table (activation shape, activation size, "
+                                                              "number of parameters).")] = View.standard,
+            merge_pool: Annotated[bool, typer.Option("--merge-pool", help="In the course view, a conv and the "
+                                                                          "pooling after it as one layer, as "
+                                                                          "the lecture counts them.")] = False):
     """Shapes, parameters, MACs and receptive fields in one table.
 
     Everything the other commands show, with activations and totals, as one would paste it into a
     report.
     """
-    _analysis_command("summary", spec, input_, fmt, depth, strict, lang)
+    _analysis_command("summary", spec, input_, fmt, depth, strict, lang, columns, wide, view.value, merge_pool)
 
 
 @app.command(epilog=_examples("cnncalc explain specs/ng_39x39.yaml",
@@ -321,11 +377,6 @@ def schema():
 
 
 # ---------------------------------------------------------------- one layer and the solver (no spec file)
-
-class Lang(str, Enum):
-    en = "en"
-    ko = "ko"
-
 
 class CalcFormat(str, Enum):
     text = "text"

@@ -152,12 +152,12 @@ def markdown_parts(text):
 
 
 TOTAL_LINES = {
-    "Trainable": r"Trainable params: ([\d,]+) \(",
-    "Non-trainable": r"Non-trainable params: ([\d,]+) \(",
-    "Params": r"Total params: ([\d,]+) \(",
-    "MACs": r"MACs: ([\d,]+) \(",
-    "FLOPs": r"FLOPs \(2·MACs\): ([\d,]+) \(",
-    "Other ops": r"Other ops: ([\d,]+) \(",
+    "Trainable": r"Trainable params: ([\d,]+)(?![\d,])",
+    "Non-trainable": r"Non-trainable params: ([\d,]+)(?![\d,])",
+    "Params": r"Total params: ([\d,]+)(?![\d,])",
+    "MACs": r"MACs: ([\d,]+)(?![\d,])",
+    "FLOPs": r"FLOPs \(2·MACs\): ([\d,]+)(?![\d,])",
+    "Other ops": r"Other ops: ([\d,]+)(?![\d,])",
     "Activations": r"Forward activations \(float32, input included\): ([\d,]+) values",
 }
 
@@ -298,7 +298,7 @@ def test_csv_lenet_values(specs):
     assert by_name["conv1"]["other_ops"] == "6272"               # bias adds
     assert by_name["softmax1"]["other_ops"] == "30"              # 3 × 10
     assert sum(int(r["macs"]) for r in rows) == 849320
-    assert by_name["conv1"]["out_shape"] == "28×28×8"
+    assert by_name["conv1"]["output_shape"] == "28×28×8"
 
 
 def test_shapes_table_lenet(specs):
@@ -327,8 +327,9 @@ def test_branchy_table_shows_reads_and_block_headers(specs):
 @pytest.mark.parametrize("spec, depth", [("branchy", "1"), ("branchy", "2"), ("resnet18", "1"),
                                          ("googlenet", "1"), ("googlenet", "2")])
 def test_depth_folding_keeps_the_printed_totals(specs, spec, depth):
-    full = ok(invoke("summary", specs[spec]))
-    folded = ok(invoke("summary", specs[spec], "--depth", depth))
+    # --wide: GoogLeNet's full table is wider than the 200 columns the tests pin
+    full = ok(invoke("summary", specs[spec], "--wide"))
+    folded = ok(invoke("summary", specs[spec], "--depth", depth, "--wide"))
     titles, body, total = table_parts(folded.stdout)
     check_rows_sum_to_totals(titles, body, total, folded.stdout)
     full_titles, full_body, full_total = table_parts(full.stdout)
@@ -625,17 +626,18 @@ def test_params_comparison_honours_strict(specs):
 def test_human_units_switch_at_exactly_a_thousand_and_at_1024_bytes():
     from cnncalc.render.columns import human, human_bytes
 
-    assert (human(999), human(1000), human(999_999), human(10**6)) == ("999", "1.00 K", "1000.00 K", "1.00 M")
+    # 999,999 / 1,000 = 999.999 rounds to 1000.00: the next unit, 1.00 M, reads it
+    assert (human(999), human(1000), human(999_999), human(10**6)) == ("999", "1.00 K", "1.00 M", "1.00 M")
     assert human(4_089_184_256, "MAC") == "4.09 GMAC" and human(10**12) == "1.00 T"
     assert (human_bytes(1023), human_bytes(1024), human_bytes(1 << 20), human_bytes(3 << 30)) == \
         ("1023 B", "1.00 KiB", "1.00 MiB", "3.00 GiB")
 
 
 @pytest.mark.parametrize("command, header", [
-    ("shapes", "name,notation,out_shape,activations,rf,jump,inputs"),
-    ("params", "name,notation,out_shape,trainable,non_trainable,params,inputs"),
-    ("flops", "name,notation,out_shape,macs,flops,other_ops,inputs"),
-    ("summary", "name,notation,out_shape,trainable,non_trainable,macs,other_ops,activations,rf,inputs"),
+    ("shapes", "name,type,output_shape,activations,receptive_field,jump,inputs"),
+    ("params", "name,type,output_shape,trainable,non_trainable,params,inputs"),
+    ("flops", "name,type,output_shape,macs,flops,other_ops,inputs"),
+    ("summary", "name,type,output_shape,trainable,non_trainable,macs,other_ops,activations,receptive_field,inputs"),
 ])
 def test_csv_columns_are_in_the_tables_order(specs, command, header):
     """The csv header is the table's columns in order (Reads becomes the trailing `inputs`)."""

@@ -57,7 +57,7 @@ def check_totals(args: list[str], out: str) -> None:
     rest = iter(args[1:])
     for arg in rest:
         if arg.startswith("-"):
-            options[arg] = next(rest)
+            options[arg] = next(rest, "")  # a flag last (--merge-pool) has no value
         else:
             files.append(arg)
     value = options.get("--input")
@@ -80,7 +80,7 @@ def check_totals(args: list[str], out: str) -> None:
         expected += [f"MACs: {t.macs:,} (", f"FLOPs (2·MACs): {t.flops:,} ("]
     if command in ("shapes", "summary"):
         expected += [f"Forward activations (float32, input included): {t.activations:,} values",
-                     "Output: " + "×".join(map(str, t.output_shape))]
+                     "Output: " + "×".join(f"{v:,}" for v in t.output_shape)]
     assert expected, args
     for text in expected:
         assert text in out, (text, args)

@@ -19,34 +19,35 @@ from cnncalc.render.columns import (
     COLUMNS,
     Column,
     cell,
-    human,
+    course_rows,
     human_bytes,
     rf_pair,
     rf_value,
+    shape_cell,
     shape_text,
-    title,
+    type_text,
     view,
+    with_human,
 )
+from cnncalc.render.lang import text as words
 from cnncalc.render.messages import (
     diagnostic_fix,
     diagnostic_message,
-    notation_text,
     record_json,
     warning_line,
     window_json,
 )
 from cnncalc.render.messages import error_line as _error_line
-from cnncalc.render.text_table import box_table
+from cnncalc.render.text_table import box_table, fit, wrap
 
 CONVENTION = ("MACs = multiply-accumulates of conv, conv_transpose and dense layers, bias excluded; FLOPs = 2·MACs; "
               "other ops (bias adds, batchnorm, activations, pooling and upsample reads, adds) are counted separately")
 
-TITLES = {
-    "shapes": "shapes (n_H×n_W×n_C)",
-    "params": "parameters",
-    "flops": "MACs and FLOPs",
-    "summary": "summary",
-}
+VIEW_NAMES = ("standard", "course")
+
+
+def _title(command: str, view_name: str, lang: str) -> str:
+    return words(f"tables.title.{'course' if view_name == 'course' else command}", lang)
 
 
 def _has_branches(report: Report) -> bool:
@@ -61,22 +62,34 @@ def _reads_cell(column: Column, row, prev_output: str | None) -> str:
     return cell(column, row)
 
 
-def render(report: Report, command: str, fmt: str, depth: int | None = None, lang: str = "en") -> str:
-    """The report as text in one of the formats: table, json, csv or markdown (headers in `lang`)."""
+def render(report: Report, command: str, fmt: str, depth: int | None = None, *, width: int | None = None,
+           columns: list[str] | None = None, view_name: str = "standard", merge_pool: bool = False,
+           lang: str = "en") -> str:
+    """The report as text in one of the formats: table, json, csv or markdown.
+
+    width: the terminal's cells, which a table fits by abbreviating headings and leaving out its least
+    important columns (saying which); None shows every column. columns: the column keys to show
+    (--columns), in order; view_name 'course': Andrew Ng's table (merge_pool: conv and pooling as one
+    layer); lang: the headings' language. json always carries every field of every row.
+    """
     with paused_gc():
-        return _render(report, command, fmt, depth, lang)
+        return _render(report, command, fmt, depth, width, columns, view_name, merge_pool, lang)
 
 
-def _render(report: Report, command: str, fmt: str, depth: int | None, lang: str = "en") -> str:
+def _render(report: Report, command: str, fmt: str, depth: int | None, width, keys, view_name, merge_pool,
+            lang) -> str:
     rows = fold(report, depth)
-    columns = view(command, _has_branches(report))
     if fmt == "json":
         return dumps(as_json(report, rows))
+    course = view_name == "course"
+    if course:
+        rows = course_rows(rows, merge_pool)
+    columns = view("course" if course else command, not course and _has_branches(report), keys)
     if fmt == "csv":
         return as_csv(rows, columns)
     if fmt == "markdown":
-        return as_markdown(report, rows, columns, command, lang)
-    return as_table(report, rows, columns, command, lang)
+        return as_markdown(report, rows, columns, command, view_name, lang)
+    return as_table(report, rows, columns, command, width=width, view_name=view_name, lang=lang)
 
 
 def dumps(data) -> str:
@@ -95,7 +108,7 @@ AUX_ROWS = "Aux heads (training)"  # the footer rows of a spec with aux heads, u
 INFERENCE_ROWS = "Inference"
 
 
-def _totals_cells(columns: list[Column], totals_by_key: dict, label: str = "Total") -> list[str]:
+def _totals_cells(columns: list[Column], totals_by_key: dict, label: str) -> list[str]:
     out = []
     for c in columns:
         if c.key == "name":
@@ -111,14 +124,14 @@ def _column_totals(rows, columns) -> dict:
     return {c.key: sum(c.value(r) for r in rows) for c in columns if c.summed}
 
 
-def _footer(report: Report, rows, columns) -> list[list[str]]:
+def _footer(report: Report, rows, columns, lang: str = "en") -> list[list[str]]:
     """The Total row (every printed row); with aux heads, then its inference and aux parts.
 
     The lines under the table quote them: params the Total row (PyTorch counts the aux heads'
     parameters), MACs, other ops and activations the Inference row, the aux line the Aux row."""
     if not any(c.summed for c in columns):
         return []
-    footer = [_totals_cells(columns, _column_totals(rows, columns))]
+    footer = [_totals_cells(columns, _column_totals(rows, columns), words("tables.total", lang))]
     if report.graph.aux:
         footer.append(_totals_cells(columns, _column_totals([r for r in rows if not r.aux], columns), INFERENCE_ROWS))
         footer.append(_totals_cells(columns, _column_totals([r for r in rows if r.aux], columns), AUX_ROWS))
@@ -141,7 +154,7 @@ def _body(report: Report, rows, columns) -> list[list[str]]:
             if level and name.startswith(path[level - 1] + "."):
                 name = name[len(path[level - 1]) + 1:]
             header = ["  " * level + name if c.key == "name" else
-                      (scope.label if scope else "block") if c.key == "notation" else "" for c in columns]
+                      (scope.label if scope else "block") if c.key == "type" else "" for c in columns]
             body.append(header)
         opened = path
         body.append([_reads_cell(c, r, prev) for c in columns])
@@ -149,11 +162,24 @@ def _body(report: Report, rows, columns) -> list[list[str]]:
     return body
 
 
-def as_table(report: Report, rows, columns, command: str, lang: str = "en") -> str:
-    table = box_table([title(c, lang) for c in columns], _body(report, rows, columns), [c.justify for c in columns],
-                      _footer(report, rows, columns), title=f"{report.graph.name} — {TITLES[command]}",
-                      caption=CONVENTION if command in ("flops", "summary") else None)
-    return table + _totals_text(report.totals, command, report.error is None, bool(report.graph.aux)) + "\n"
+def as_table(report: Report, rows, columns, command: str, *, width: int | None = None,
+             view_name: str = "standard", lang: str = "en") -> str:
+    course = view_name == "course"
+    body, footer = _body(report, rows, columns), _footer(report, rows, columns, lang)
+    chosen = fit([c.title(lang, course) for c in columns], [c.short(lang, course) for c in columns], body + footer,
+                 [c.priority for c in columns], width)
+    notes = []
+    if chosen.left_out:
+        names = ", ".join(columns[i].title(lang, course) for i in chosen.left_out)
+        notes.append(words("tables.left_out", lang, count=len(chosen.left_out), width=width, names=names))
+    if command in ("flops", "summary"):
+        notes.append(CONVENTION)
+    table = box_table(chosen.headers, [[r[i] for i in chosen.kept] for r in body],
+                      [columns[i].justify for i in chosen.kept], [[r[i] for i in chosen.kept] for r in footer],
+                      title=f"{report.graph.name} — {_title(command, view_name, lang)}",
+                      caption=wrap("\n".join(notes), width) or None)
+    totals = _totals_text(report.totals, command, report.error is None, bool(report.graph.aux))
+    return table + wrap(totals, width) + "\n"
 
 
 def _aux_text(t: Totals, command: str) -> str:
@@ -163,7 +189,7 @@ def _aux_text(t: Totals, command: str) -> str:
         parts.append(f"{t.aux_trainable:,} trainable + {t.aux_non_trainable:,} non-trainable params "
                      "(included in the params above)")
     if command in ("flops", "summary"):
-        parts.append(f"MACs {t.aux_macs:,} ({human(t.aux_macs)}MAC), FLOPs {t.aux_flops:,}, "
+        parts.append(f"MACs {with_human(t.aux_macs, 'MAC')}, FLOPs {t.aux_flops:,}, "
                      f"other ops {t.aux_other_ops:,}")
     if command in ("shapes", "summary"):
         parts.append(f"activations {t.aux_activations:,} values ({human_bytes(t.aux_activation_bytes)})")
@@ -177,22 +203,22 @@ def _totals_text(t: Totals, command: str, complete: bool, has_aux: bool = False)
         lines.append("(totals up to the failing layer)")
     inference = " — inference, aux heads not run" if has_aux else ""
     if command in ("params", "summary"):
-        lines.append(f"Trainable params: {t.trainable:,} ({human(t.trainable)}) — PyTorch's parameters() count")
+        lines.append(f"Trainable params: {with_human(t.trainable)} — PyTorch's parameters() count")
         lines.append(f"Non-trainable params: {t.non_trainable:,} (batchnorm running statistics; buffers in PyTorch)")
-        lines.append(f"Total params: {t.params:,} ({human(t.params)}) — Keras' \"Total params\"")
+        lines.append(f"Total params: {with_human(t.params)} — Keras' \"Total params\"")
         lines.append(f"Params memory (float32): {human_bytes(t.params_bytes)}")
     if command in ("flops", "summary"):
-        lines.append(f"MACs: {t.macs:,} ({human(t.macs)}MAC){inference}")
-        lines.append(f"FLOPs (2·MACs): {t.flops:,} ({human(t.flops)}FLOP)")
-        lines.append(f"Other ops: {t.other_ops:,} ({human(t.other_ops)})")
+        lines.append(f"MACs: {with_human(t.macs, 'MAC')}{inference}")
+        lines.append(f"FLOPs (2·MACs): {with_human(t.flops, 'FLOP')}")
+        lines.append(f"Other ops: {with_human(t.other_ops)}")
     if command in ("shapes", "summary"):
         lines.append(f"Forward activations (float32, input included): {t.activations:,} values, "
                      f"{human_bytes(t.activation_bytes)}{inference}")
         if t.output_shape:
-            lines.append(f"Output: {shape_text(t.output_shape)}")
+            lines.append(f"Output: {shape_cell(t.output_shape)}")
         if t.rf is not None:
-            lines.append(f"Receptive field at the output: {rf_pair(t.rf.r_H, t.rf.r_W)}, "
-                         f"jump {rf_pair(t.rf.j_H, t.rf.j_W)}")
+            lines.append(f"Receptive field at the output: {rf_pair(t.rf.r_H, t.rf.r_W, group=True)}, "
+                         f"jump {rf_pair(t.rf.j_H, t.rf.j_W, group=True)}")
     if has_aux:
         lines.append(_aux_text(t, command))
     return "\n".join(lines)
@@ -207,7 +233,7 @@ def as_json(report: Report, rows) -> dict:
         "input": list(g.input_shape),
         "convention": CONVENTION,
         "rows": [{
-            "name": r.name, "kind": r.kind, "type": notation_text(r.layer_type), "window": window_json(r.window),
+            "name": r.name, "kind": r.kind, "type": type_text(r.layer_type), "window": _window(r.window),
             "inputs": list(r.inputs),
             "input_shapes": [list(s) for s in r.in_shapes], "output_shape": list(r.out_shape),
             "trainable": r.trainable, "non_trainable": r.non_trainable, "params": r.params,
@@ -234,6 +260,14 @@ def as_json(report: Report, rows) -> dict:
     }
 
 
+def _window(w) -> dict | None:
+    """window_json's numbers, and whether the padding was written `same` (its p the numbers it resolved to)."""
+    out = window_json(w)
+    if out is not None:
+        out["same"] = w.same
+    return out
+
+
 def diagnostic_json(d) -> dict:
     return {"level": d.level, "layer": d.layer, "file": d.mark.file if d.mark else None,
             "line": d.mark.line if d.mark else None, "column": d.mark.column if d.mark else None,
@@ -256,16 +290,16 @@ def as_csv(rows, columns) -> str:
     return buffer.getvalue()
 
 
-def as_markdown(report: Report, rows, columns, command: str, lang: str = "en") -> str:
+def as_markdown(report: Report, rows, columns, command: str, view_name: str = "standard", lang: str = "en") -> str:
     def esc(text: str) -> str:
         return printable(text).replace("|", "\\|")
 
-    out = [f"### {esc(report.graph.name)} — {TITLES[command]}", ""]
-    out.append("| " + " | ".join(title(c, lang) for c in columns) + " |")
+    out = [f"### {esc(report.graph.name)} — {_title(command, view_name, lang)}", ""]
+    out.append("| " + " | ".join(c.title(lang, view_name == "course") for c in columns) + " |")
     out.append("|" + "|".join(":---" if c.justify == "left" else "---:" for c in columns) + "|")
     for cells in _body(report, rows, columns):
         out.append("| " + " | ".join(esc(text) for text in cells) + " |")
-    for cells in _footer(report, rows, columns):
+    for cells in _footer(report, rows, columns, lang):
         out.append("| " + " | ".join(f"**{esc(v)}**" if v else "" for v in cells) + " |")
     out.append("")
     for line in _totals_text(report.totals, command, report.error is None, bool(report.graph.aux)).splitlines():

@@ -191,26 +191,46 @@ def test_line(console, epoch, loss, acc):
     _say(console, f"test (once, after epoch {epoch}): loss {loss:.4f} acc {acc:.4f}")
 
 
-# the test split has its own line (test_line): a column would be blank but for the last row
-TABLE_COLUMNS = {"epoch": "epoch", "train_loss": "train loss", "train_acc": "train acc", "val_loss": "val loss",
-                 "val_acc": "val acc", "lr": "lr", "images_per_s": "img/s"}
+# the test split has its own line (test_line): a column would be blank but for the last row.
+# Priorities for a narrow terminal: the losses stay longest, the learning rate and speed leave first.
+TABLE_COLUMNS = {"epoch": 0, "train_loss": 1, "val_loss": 2, "train_acc": 3, "val_acc": 4, "lr": 6,
+                 "images_per_s": 5}
+
+
+def _epoch_cell(key, v) -> str:
+    if v is None:
+        return ""
+    if key == "epoch":
+        return f"{v:,}"
+    if key == "images_per_s":
+        return f"{v:,.0f}"
+    return f"{v:.4g}" if key == "lr" else f"{v:.4f}"
+
+
+def epoch_table_text(history, width: int | None = WIDTH + 1, lang: str = "en") -> str:
+    """The per-epoch table, fitted to `width` cells (the learning rate and images/s leave first, and
+    a line says so); its headings from the catalogue (tables.train.*)."""
+    from cnncalc.render.lang import text as words
+    from cnncalc.render.text_table import box_table, fit, wrap
+
+    keys = [k for k in TABLE_COLUMNS if any(k in row for row in history)]
+    headers = [words(f"tables.train.{k}", lang) for k in keys]
+    body = [[_epoch_cell(k, row.get(k)) for k in keys] for row in history]
+    chosen = fit(headers, [None] * len(keys), body, [TABLE_COLUMNS[k] for k in keys], width)
+    caption = None
+    if chosen.left_out:
+        names = ", ".join(headers[i] for i in chosen.left_out)
+        caption = wrap(words("tables.train.left_out", lang, count=len(chosen.left_out), width=width, names=names),
+                       width)
+    return box_table(chosen.headers, [[r[i] for i in chosen.kept] for r in body], ["right"] * len(chosen.kept),
+                     title=words("tables.train.title", lang), caption=caption)
 
 
 def epoch_table(console, history):
     if console is None or not history:
         return
-    keys = [k for k in TABLE_COLUMNS if any(k in row for row in history)]
-    table = Table(title="per epoch", title_justify="left")
-    for k in keys:
-        table.add_column(TABLE_COLUMNS[k], justify="right")
-    for row in history:
-        cells = []
-        for k in keys:
-            v = row.get(k)
-            cells.append("" if v is None else str(v) if k == "epoch" else f"{v:,.0f}" if k == "images_per_s"
-                         else f"{v:.4g}" if k == "lr" else f"{v:.4f}")
-        table.add_row(*cells)
-    console.print(table)
+    console.print(epoch_table_text(history, min(console.width, WIDTH + 1)).rstrip("\n"), markup=False,
+                  highlight=False, soft_wrap=True)
 
 
 def chart(series, height=10, width=48, lo=None, hi=None):

@@ -1,4 +1,4 @@
-"""`cnncalc explain`: the words around each formula, and the tables' column headers.
+"""`cnncalc explain`: the words around each formula (the tables' column headings are tables.py's).
 
 The formulas themselves (`n_H = ⌊(n_H_prev + 2p − f)/s⌋ + 1 = ⌊(39 + 2·0 − 3)/1⌋ + 1 = 37`) are
 symbols, the same in every language: `render.explain` writes them and passes them in as
@@ -117,22 +117,6 @@ EN = {
     "explain.totals": "Totals, as in the summary — params {params}, MACs {macs}, activations {activations}",
     "explain.unknown_layer": "no layer or block of this name in {spec}",
     "explain.unknown_layer.allowed": "a layer or block name, e.g. {names}",
-    # the tables' column headers (render.columns.title)
-    "explain.column.name": "Layer",
-    "explain.column.notation": "Type",
-    "explain.column.reads": "Reads",
-    "explain.column.in_shape": "Input",
-    "explain.column.out_shape": "Output",
-    "explain.column.activations": "Activations",
-    "explain.column.activation_bytes": "Act. bytes",
-    "explain.column.trainable": "Trainable",
-    "explain.column.non_trainable": "Non-trainable",
-    "explain.column.params": "Params",
-    "explain.column.macs": "MACs",
-    "explain.column.flops": "FLOPs",
-    "explain.column.other_ops": "Other ops",
-    "explain.column.rf": "RF",
-    "explain.column.jump": "Jump",
 }
 
 KO = {
@@ -163,19 +147,4 @@ KO = {
     "explain.totals": "합계 (summary와 같음) — 파라미터 {params}, MACs {macs}, 활성화 값 {activations}",
     "explain.unknown_layer": "{spec}에 이 이름의 층이나 블록이 없음",
     "explain.unknown_layer.allowed": "층 또는 블록 이름, 예: {names}",
-    "explain.column.name": "층",
-    "explain.column.notation": "종류",
-    "explain.column.reads": "입력 층",
-    "explain.column.in_shape": "입력",
-    "explain.column.out_shape": "출력",
-    "explain.column.activations": "활성화 값",
-    "explain.column.activation_bytes": "활성화 바이트",
-    "explain.column.trainable": "학습 파라미터",
-    "explain.column.non_trainable": "비학습 파라미터",
-    "explain.column.params": "파라미터",
-    "explain.column.macs": "MACs",
-    "explain.column.flops": "FLOPs",
-    "explain.column.other_ops": "기타 연산",
-    "explain.column.rf": "수용장",
-    "explain.column.jump": "점프",
 }

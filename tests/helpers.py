@@ -1,5 +1,7 @@
 """Shared test helpers: one-line spec builders (a new case is one line) and the finite-difference oracle."""
 
+import re
+
 import numpy as np
 
 from cnncalc.analysis import analyze
@@ -37,3 +39,21 @@ def numeric_grad(f, x, eps=1e-6):
     for idx in np.ndindex(x.shape):
         grad[idx] = central_difference(f, x, idx, eps)
     return grad
+
+
+def fenced_blocks(text: str, language: str) -> list[str]:
+    """The bodies of a Markdown text's ```language fenced blocks, in order."""
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def console_examples(text: str) -> list[tuple[str, list[str]]]:
+    """(command, the output lines shown under it) for every `$ cnncalc …` line of the text's console
+    blocks; a line of `…` elides."""
+    out = []
+    for block in fenced_blocks(text, "console"):
+        for line in block.splitlines():
+            if line.startswith("$ cnncalc "):
+                out.append((line[2:], []))
+            elif line.strip() and out and line.strip() != "…":
+                out[-1][1].append(line.rstrip())
+    return out

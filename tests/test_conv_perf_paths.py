@@ -143,15 +143,6 @@ def test_py_func_gradients_match_finite_differences(case):
 
 # ------------------------------------------------------------------ the choice
 
-@pytest.fixture
-def tuning_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("CNNCALC_CONV_PATH", raising=False)
-    monkeypatch.setattr(tuning, "_stored", None)
-    monkeypatch.setattr(tuning, "_decisions", {})
-    return tmp_path / tuning.CACHE_FILE
-
-
 LAYER = {"m": 32, "n_C_prev": 512, "n_H_prev": 4, "n_W_prev": 4, "n_C": 512}
 
 

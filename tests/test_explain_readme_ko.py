@@ -12,23 +12,19 @@ from typer.testing import CliRunner
 from cnncalc import api
 from cnncalc.cli import app
 
+import helpers
+from helpers import fenced_blocks
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUIDE = open(os.path.join(ROOT, "README.ko.md"), encoding="utf-8").read()
 
 
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", GUIDE, flags=re.S)
+    return fenced_blocks(GUIDE, language)
 
 
 def console_examples() -> list[tuple[str, list[str]]]:
-    out = []
-    for block in blocks("console"):
-        for line in block.splitlines():
-            if line.startswith("$ cnncalc "):
-                out.append((line[2:], []))
-            elif line.strip() and out:
-                out[-1][1].append(line.rstrip())
-    return out
+    return helpers.console_examples(GUIDE)
 
 
 def invoke(args, cwd=ROOT):

@@ -12,24 +12,19 @@ from typer.testing import CliRunner
 from cnncalc import layers
 from cnncalc.cli import app
 
+import helpers
+from helpers import fenced_blocks
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 
 
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+    return fenced_blocks(README, language)
 
 
 def console_examples() -> list[tuple[str, list[str]]]:
-    """(command, the output lines the README shows under it) for every `$ cnncalc …` line; `…` elides."""
-    out = []
-    for block in blocks("console"):
-        for line in block.splitlines():
-            if line.startswith("$ cnncalc "):
-                out.append((line[2:], []))
-            elif line.strip() and out and line.strip() != "…":
-                out[-1][1].append(line.rstrip())
-    return out
+    return helpers.console_examples(README)
 
 
 def test_readme_opens_with_the_two_setup_commands_that_ci_runs():

@@ -222,15 +222,6 @@ def test_only_3x3_stride_1_layers_are_eligible(f, s, d, groups, eligible, monkey
         assert (layer.choice["path"], layer.choice["source"]) == ("direct", "not_eligible")
 
 
-@pytest.fixture
-def tuning_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("CNNCALC_CONV_PATH", raising=False)
-    monkeypatch.setattr(tuning, "_stored", None)
-    monkeypatch.setattr(tuning, "_decisions", {})
-    return tmp_path / tuning.CACHE_FILE
-
-
 LAYER = {"m": 32, "n_C_prev": 256, "n_H_prev": 8, "n_W_prev": 8, "n_C": 256}
 
 

@@ -1,6 +1,10 @@
 """Shared test helpers: one-line spec builders (a new case is one line) and the finite-difference oracle."""
 
+import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 
@@ -57,3 +61,19 @@ def console_examples(text: str) -> list[tuple[str, list[str]]]:
             elif line.strip() and out and line.strip() != "…":
                 out[-1][1].append(line.rstrip())
     return out
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def modules_after(argv: list[str], timeout: int = 120) -> set[str]:
+    """The modules a fresh Python process holds after `cnncalc ARGV` ran to a zero exit: what a command
+    loads at start-up (the analysis commands must stay free of numpy, numba and the engine)."""
+    code = ("import json, sys\nfrom cnncalc.cli import app\n"
+            f"try:\n    app({list(argv)!r})\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "print('MODULES', json.dumps(sorted(sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stdout.splitlines() if line.startswith("MODULES "))
+    return set(json.loads(line[len("MODULES "):]))

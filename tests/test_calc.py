@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from typer.testing import CliRunner
+
+import helpers
 
 from cnncalc.cli import app
 
@@ -195,13 +195,7 @@ def test_window_wider_than_the_padded_input_says_the_arithmetic_and_the_padding_
                                      ["solve", "--in", "28", "--out", "28", "--f", "5"],
                                      ["solve", "specs/lenet5.yaml", "--input-sizes", "--near", "2"]])
 def test_calculator_commands_do_not_import_numba_or_numpy(command):
-    code = ("import sys\nfrom cnncalc.cli import app\n"
-            f"try:\n    app({command!r})\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-            "print('NUMBA', 'numba' in sys.modules, 'NUMPY', 'numpy' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,
-                          env={**os.environ, "COLUMNS": "200"})
-    assert done.returncode == 0, done.stderr
-    assert "NUMBA False NUMPY False" in done.stdout
+    assert not {"numba", "numpy"} & helpers.modules_after(command, timeout=60)
 
 
 @pytest.mark.parametrize("command", ["conv", "pool", "solve"])

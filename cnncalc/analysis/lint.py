@@ -16,6 +16,7 @@ from cnncalc.analysis import Report, Row
 from cnncalc.errors import Mark
 from cnncalc.layers import arith
 from cnncalc.layers.records import UnusedArgument
+from cnncalc.layers.window import axis_lengths
 
 BIAS_BEFORE_BN = "bias-before-bn"
 DENSE_HEAVY = "dense-heavy"
@@ -231,12 +232,9 @@ def _dense_heavy(report: Report, row: Row, source: Row) -> DenseHeavy | None:
 
 
 def _stride_gaps(row: Row) -> StrideGaps | None:
-    w = row.window
-    n_H, n_W = row.in_shapes[0][:2]
     axes = []
-    for axis, n, f, s, d, p_a, p_b in (("n_H", n_H, w.f[0], w.s[0], w.d[0], w.p[0], w.p[1]),
-                                       ("n_W", n_W, w.f[1], w.s[1], w.d[1], w.p[2], w.p[3])):
-        rec = arith.out_length(n, f, s, p_a, p_b, d, bool(w.ceil))
+    for axis, rec in axis_lengths(row.in_shapes[0], row.window):
+        n, s, p_a = rec.n, rec.s, rec.p_a
         if s <= rec.f_eff:
             continue
         read = _taps_read(rec)
@@ -267,12 +265,9 @@ def _taps_read(rec: arith.OutLength) -> int:
 
 
 def _past_end(row: Row) -> PoolPastEnd | None:
-    w = row.window
-    n_H, n_W = row.in_shapes[0][:2]
     axes = []
-    for axis, n, f, s, d, p_a, p_b in (("n_H", n_H, w.f[0], w.s[0], w.d[0], w.p[0], w.p[1]),
-                                       ("n_W", n_W, w.f[1], w.s[1], w.d[1], w.p[2], w.p[3])):
-        rec = arith.out_length(n, f, s, p_a, p_b, d, True)
+    for axis, rec in axis_lengths(row.in_shapes[0], row.window):  # called for ceil-mode pools only
+        n, s, p_a, p_b = rec.n, rec.s, rec.p_a, rec.p_b
         start = (rec.n_out - 1) * s - p_a
         end = start + rec.f_eff - 1
         past = end - (n + p_b - 1)

@@ -52,6 +52,15 @@ def require_half_kernel_padding(kind: str, name: str, mark: Mark | None, w: Wind
                                   kind=kind, p=max(pads), axis=axis, f=f_a, half=f_a // 2)
 
 
+def axis_lengths(in_shape: Shape, w: Window) -> tuple[tuple[str, arith.OutLength], tuple[str, arith.OutLength]]:
+    """("n_H", record), ("n_W", record): arith.out_length of the window `w` (its kernel, stride, dilation,
+    paddings and ceil mode) along each axis of in_shape."""
+    top, bottom, left, right = w.p
+    ceil = bool(w.ceil)
+    return (("n_H", arith.out_length(in_shape[0], w.f[0], w.s[0], top, bottom, w.d[0], ceil)),
+            ("n_W", arith.out_length(in_shape[1], w.f[1], w.s[1], left, right, w.d[1], ceil)))
+
+
 def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape,
           w: Window) -> tuple[int, int, list[Diagnostic]]:
     """Output (n_H, n_W) of the window `w` over in_shape, or a DimensionError when it does not fit.
@@ -59,14 +68,10 @@ def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape,
     A floor-mode division that leaves real input rows or columns unread is a warning
     (an `InexactDivision` record) with the paddings and strides that would divide exactly.
     """
-    top, bottom, left, right = w.p
-    ceil = bool(w.ceil)
-    axes = (("n_H", w.f[0], w.s[0], w.d[0], top, bottom), ("n_W", w.f[1], w.s[1], w.d[1], left, right))
     sizes = []
     inexact = []
-    for axis, f_a, s_a, d_a, p_a, p_b in axes:
-        n = in_shape[0] if axis == "n_H" else in_shape[1]
-        rec = arith.out_length(n, f_a, s_a, p_a, p_b, d_a, ceil)
+    for axis, rec in axis_lengths(in_shape, w):
+        n, d_a, p_a, p_b = rec.n, rec.d, rec.p_a, rec.p_b
         if rec.n_out < 1:
             from cnncalc.render.messages import dimension_error, window_formula  # the words live in render
 

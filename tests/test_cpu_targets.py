@@ -27,7 +27,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def target_env(cpu, cache):
-    env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES="", NUMBA_CACHE_DIR=str(cache))
+    # no compile helper (layers/lanes.py): code it compiled would reach this process through the cache, and
+    # Numba does not show the machine code of a function loaded from its cache
+    env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES="", NUMBA_CACHE_DIR=str(cache), CNNCALC_PREFETCH="0")
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
@@ -48,16 +50,25 @@ import json, re, sys, itertools
 import numba, numpy as np
 from cnncalc.layers.conv import kernels as k
 
+from cnncalc.layers import lanes
+
+# the parallel kernels (layers/lanes.py): each is a thin prange around bodies compiled on their own
 entries = {n for f in (k.Conv.forward, k.Conv.backward) for n in f.__code__.co_names
-           if isinstance(getattr(k, n, None), numba.core.registry.CPUDispatcher)}
+           if hasattr(getattr(k, n, None), "kernel")}
 compiled = {}
+programs = []  # (dispatcher, signature): every kernel and every body it calls, as compiled
 
 class CompileOnly:
     def __init__(self, name):
-        self.name, self.dispatcher = name, getattr(k, name)
+        self.name, self.run = name, getattr(k, name)
+        self.bodies = self.run.bodies
     def __call__(self, *args):
-        sig = tuple(numba.typeof(a) for a in args)
-        self.dispatcher.compile(sig)
+        sig = tuple([numba.types.intp] * len(self.run.bodies) + [numba.typeof(a) for a in args])
+        self.run.kernel.compile(sig)
+        programs.append((self.run.kernel, sig))
+        for body in self.run.bodies:
+            lanes.address(body)
+            programs.append((body.dispatcher, body.signature))
         compiled.setdefault(self.name, set()).add(sig)
 
 for name in entries:
@@ -75,11 +86,10 @@ for C, H, W_, n_C, f, s, p, g in layers:
     b = np.zeros(n_C, np.float32)
     conv.forward(x, W, b)
     conv.backward(np.zeros((2, n_C, n_H, n_W), np.float32), W, np.zeros_like(W), np.zeros_like(b))
+programs = list(dict.fromkeys(programs))
 registers = set()
-for name, sigs in compiled.items():
-    for sig in sigs:
-        asm = getattr(k, name).dispatcher.inspect_asm(sig)
-        registers |= set(re.findall(r"%([xyz]mm)\d+", asm))
+for dispatcher, sig in programs:
+    registers |= set(re.findall(r"%([xyz]mm)\d+", dispatcher.inspect_asm(sig)))
 out = {"kernels": sorted(kernels), "entries": sorted(entries), "compiled": sorted(compiled),
        "registers": sorted(registers)}
 if "arm64" in sys.argv:
@@ -93,22 +103,24 @@ if "arm64" in sys.argv:
         return (f"%decref.old.{n} = atomicrmw sub ptr {m.group(2)}, i64 1 seq_cst\n"
                 f"  %decref.zero.{n} = icmp eq i64 %decref.old.{n}, 1\n  {m.group(1)} = zext i1 %decref.zero.{n} to i8")
     objects = {}
-    for name, sigs in compiled.items():
-        for sig in sigs:
-            ir = getattr(k, name).dispatcher.inspect_llvm(sig)
-            ir = re.sub(r"^target triple = .*$", f'target triple = "{triple}"', ir, flags=re.M)
-            ir = re.sub(r"^target datalayout = .*$", f'target datalayout = "{tm.target_data}"', ir, flags=re.M)
-            ir = re.sub(r'"target-(cpu|features)"="[^"]*"', "", ir)
-            ir = re.sub(r"(%[\w.]+) = tail call i8 @llvm\.x86\.atomic\.sub\.cc\.i64\(ptr nonnull (%[\w.]+), i64 1, "
-                        r"i32 4\)", decref, ir)
-            ir = re.sub(r"^declare i8 @llvm\.x86\.atomic\.sub\.cc.*$", "", ir, flags=re.M)
-            module = ll.parse_assembly(ir)
-            module.verify()
-            obj = tm.emit_object(module)
-            asm = tm.emit_assembly(module)
-            objects[name] = objects.get(name, []) + [
-                {"elf_machine": int.from_bytes(obj[18:20], "little"), "bytes": len(obj),
-                 "x86_left": sorted(set(re.findall(r"llvm\.x86\.[\w.]+", ir))), "neon_fma": "fmla" in asm}]
+    names = {id(d): n for n in compiled
+             for d in [getattr(k, n).run.kernel] + [b.dispatcher for b in getattr(k, n).run.bodies]}
+    for dispatcher, sig in programs:
+        name = names[id(dispatcher)]
+        ir = dispatcher.inspect_llvm(sig)
+        ir = re.sub(r"^target triple = .*$", f'target triple = "{triple}"', ir, flags=re.M)
+        ir = re.sub(r"^target datalayout = .*$", f'target datalayout = "{tm.target_data}"', ir, flags=re.M)
+        ir = re.sub(r'"target-(cpu|features)"="[^"]*"', "", ir)
+        ir = re.sub(r"(%[\w.]+) = tail call i8 @llvm\.x86\.atomic\.sub\.cc\.i64\(ptr nonnull (%[\w.]+), i64 1, "
+                    r"i32 4\)", decref, ir)
+        ir = re.sub(r"^declare i8 @llvm\.x86\.atomic\.sub\.cc.*$", "", ir, flags=re.M)
+        module = ll.parse_assembly(ir)
+        module.verify()
+        obj = tm.emit_object(module)
+        asm = tm.emit_assembly(module)
+        objects[name] = objects.get(name, []) + [
+            {"elf_machine": int.from_bytes(obj[18:20], "little"), "bytes": len(obj),
+             "x86_left": sorted(set(re.findall(r"llvm\.x86\.[\w.]+", ir))), "neon_fma": "fmla" in asm}]
     out["arm64"] = objects
 print(json.dumps(out))
 """

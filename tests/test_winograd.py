@@ -181,8 +181,8 @@ def test_the_serial_functions_match_their_py_func():
     for fn, ws in ((wk._transform_filters_dx, jitted), (wk._transform_filters_dx.py_func, python)):
         fn(W, ws["U_dx"], ws["g"])
     outs = []
-    for forward, backward, ws in ((wk._forward_chunks, wk._backward_chunks, jitted),
-                                  (wk._forward_chunks.py_func, wk._backward_chunks.py_func, python)):
+    for forward, backward, ws in ((wk._forward_chunks.dispatcher, wk._backward_chunks.dispatcher, jitted),
+                                  (wk._forward_chunks.python, wk._backward_chunks.python, python)):
         out, dx = np.full((3, 4, n_H, n_W), np.nan, np.float32), np.full_like(x, np.nan)
         forward(0, 3, 2, x, ws["U"], b, 1, 0, ws["plane"][0], ws["V"][0], ws["M"][0], out)
         backward(0, 3, 2, x, dout, ws["U_dx"], 1, 0, ws["plane"][0], ws["V"][0], ws["M"][0], ws["dU_tmp"][0],

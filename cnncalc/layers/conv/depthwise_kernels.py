@@ -19,13 +19,15 @@ writes their out, dx, dW and db (no per-lane partial sums), and its padded plane
 The workspaces are allocated zeroed and only the interior of xp is ever written: its border stays zero.
 
 fastmath is {reassoc, contract} only: NaN and inf still propagate.
-This file is self-contained (Numba's cache does not follow imports).
+Self-contained but for layers/lanes.py's call to the lane bodies (Numba's cache does not follow imports).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+from cnncalc.layers import lanes
 
 FASTMATH = {"reassoc", "contract"}
 
@@ -41,7 +43,9 @@ def _pad_into(src, xp, p_top, p_left):
             d[x] = s[x]
 
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, f4[:, :, :, ::1], f4[:, :, :, ::1], f4[::1], i8, i8, i8, i8, i8, i8, f4[:, ::1], f4[:, "
+            ":, :, ::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _forward_channels(c_lo, c_hi, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W, xp, out):
     """depthwise_forward for channels c_lo … c_hi − 1 of every image, with one lane's padded plane xp."""
     m = x.shape[0]
@@ -69,18 +73,20 @@ def _forward_channels(c_lo, c_hi, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W, xp
                                 o[w] += v * src[w * s_W]
 
 
-@njit(parallel=True, cache=True)
-def depthwise_forward(lanes, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W, xp, out):
-    """out = depthwise conv(x, W) + b, written into out. xp: (≥ lanes, n_H_prev + p_top + p_bottom,
-    n_W_prev + p_left + p_right) zeroed workspace; lanes: threads to use (at most xp.shape[0])."""
+@lanes.parallel(_forward_channels)
+def depthwise_forward(channels, n_lanes, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W, xp, out):
+    """out = depthwise conv(x, W) + b, written into out. xp: (≥ n_lanes, n_H_prev + p_top + p_bottom,
+    n_W_prev + p_left + p_right) zeroed workspace; n_lanes: threads to use (at most xp.shape[0])."""
     n_C = x.shape[1]
-    lanes = max(min(lanes, xp.shape[0], n_C), 1)
-    for t in prange(lanes):  # lane t owns channels lo … hi − 1 of out and its plane xp[t]
-        _forward_channels(t * n_C // lanes, (t + 1) * n_C // lanes, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W,
-                          xp[t], out)
+    n_lanes = max(min(n_lanes, xp.shape[0], n_C), 1)
+    for t in prange(n_lanes):  # lane t owns channels lo … hi − 1 of out and its plane xp[t]
+        _forward_channels(channels, (t * n_C // n_lanes, (t + 1) * n_C // n_lanes, x, W, b, s_H, s_W, p_top, p_left,
+                                     d_H, d_W, xp[t], out))
 
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, f4[:, :, :, ::1], f4[:, :, :, ::1], f4[:, :, :, ::1], i8, i8, i8, i8, i8, i8, f4[:, "
+            "::1], f4[:, ::1], f4[:, :, :, ::1], f4[::1], f4[:, :, :, ::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _backward_channels(c_lo, c_hi, x, dout, W, s_H, s_W, p_top, p_left, d_H, d_W, xp, dxp, dW, db, dx):
     """depthwise_backward for channels c_lo … c_hi − 1 with one lane's padded planes xp, dxp."""
     m, _, n_H_prev, n_W_prev = x.shape
@@ -129,15 +135,15 @@ def _backward_channels(c_lo, c_hi, x, dout, W, s_H, s_W, p_top, p_left, d_H, d_W
             db[c] = total
 
 
-@njit(parallel=True, cache=True)
-def depthwise_backward(lanes, x, dout, W, s_H, s_W, p_top, p_left, d_H, d_W, xp, dxp, dW, db, dx):
+@lanes.parallel(_backward_channels)
+def depthwise_backward(channels, n_lanes, x, dout, W, s_H, s_W, p_top, p_left, d_H, d_W, xp, dxp, dW, db, dx):
     """dW, db (zero-length: none) and, when dx has rows, dx of depthwise_forward, written into the
     caller's arrays. dout: (m, n_C, n_H, n_W); xp, dxp: zeroed workspaces shaped as depthwise_forward's xp."""
     n_C = x.shape[1]
-    lanes = max(min(lanes, xp.shape[0], n_C), 1)
-    for t in prange(lanes):  # lane t owns channels lo … hi − 1 of dx, dW, db and its planes xp[t], dxp[t]
-        _backward_channels(t * n_C // lanes, (t + 1) * n_C // lanes, x, dout, W, s_H, s_W, p_top, p_left, d_H,
-                           d_W, xp[t], dxp[t], dW, db, dx)
+    n_lanes = max(min(n_lanes, xp.shape[0], n_C), 1)
+    for t in prange(n_lanes):  # lane t owns channels lo … hi − 1 of dx, dW, db and its planes xp[t], dxp[t]
+        _backward_channels(channels, (t * n_C // n_lanes, (t + 1) * n_C // n_lanes, x, dout, W, s_H, s_W, p_top,
+                                      p_left, d_H, d_W, xp[t], dxp[t], dW, db, dx))
 
 
 # ------------------------------------------------------------------ small maps: the images along the vector
@@ -153,7 +159,9 @@ def _gather_images(x, i0, n, c, p_top, p_left, X):
                 X[p_top + y, p_left + xx, j] = src[xx]
 
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, f4[:, :, :, ::1], f4[:, :, :, ::1], f4[::1], i8, i8, i8, i8, i8, i8, f4[:, :, ::1], "
+            "f4[:, :, ::1], f4[:, :, :, ::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _forward_batched(c_lo, c_hi, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W, X, Y, out):
     """depthwise_forward_batched for channels c_lo … c_hi − 1: M images at a time, X (H_pad, W_pad, M)
     their padded planes and Y (n_H, n_W, M) their outputs, every tap one FMA along the images."""
@@ -185,18 +193,20 @@ def _forward_batched(c_lo, c_hi, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W, X, 
                         dst[w] = Y[h, w, j]
 
 
-@njit(parallel=True, cache=True)
-def depthwise_forward_batched(lanes, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W, X, Y, out):
+@lanes.parallel(_forward_batched)
+def depthwise_forward_batched(channels, n_lanes, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W, X, Y, out):
     """depthwise_forward for small maps, where a plane's rows are too short to fill a vector: the
-    images are the vector. X: (≥ lanes, H_pad, W_pad, M), Y: (≥ lanes, n_H, n_W, M) zeroed workspaces."""
+    images are the vector. X: (≥ n_lanes, H_pad, W_pad, M), Y: (≥ n_lanes, n_H, n_W, M) zeroed workspaces."""
     n_C = x.shape[1]
-    lanes = max(min(lanes, X.shape[0], n_C), 1)
-    for t in prange(lanes):  # lane t owns channels lo … hi − 1 of out and X[t], Y[t]
-        _forward_batched(t * n_C // lanes, (t + 1) * n_C // lanes, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W, X[t],
-                         Y[t], out)
+    n_lanes = max(min(n_lanes, X.shape[0], n_C), 1)
+    for t in prange(n_lanes):  # lane t owns channels lo … hi − 1 of out and X[t], Y[t]
+        _forward_batched(channels, (t * n_C // n_lanes, (t + 1) * n_C // n_lanes, x, W, b, s_H, s_W, p_top, p_left,
+                                    d_H, d_W, X[t], Y[t], out))
 
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, f4[:, :, :, ::1], f4[:, :, :, ::1], f4[:, :, :, ::1], i8, i8, i8, i8, i8, i8, f4[:, :, "
+            "::1], f4[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], f4[:, :, :, ::1], f4[::1], f4[:, :, :, ::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _backward_batched(c_lo, c_hi, x, dout, W, s_H, s_W, p_top, p_left, d_H, d_W, X, dY, dX, acc, dW, db, dx):
     """depthwise_backward_batched for channels c_lo … c_hi − 1; acc (f_H, f_W, M) holds dW's sums per image slot."""
     m, _, n_H_prev, n_W_prev = x.shape
@@ -249,12 +259,13 @@ def _backward_batched(c_lo, c_hi, x, dout, W, s_H, s_W, p_top, p_left, d_H, d_W,
             db[c] = total
 
 
-@njit(parallel=True, cache=True)
-def depthwise_backward_batched(lanes, x, dout, W, s_H, s_W, p_top, p_left, d_H, d_W, X, dY, dX, acc, dW, db, dx):
-    """depthwise_backward for small maps, the images along the vector. X, dX: (≥ lanes, H_pad, W_pad, M);
-    dY: (≥ lanes, n_H, n_W, M); acc: (≥ lanes, f_H, f_W, M); zeroed workspaces."""
+@lanes.parallel(_backward_batched)
+def depthwise_backward_batched(channels, n_lanes, x, dout, W, s_H, s_W, p_top, p_left, d_H, d_W, X, dY, dX, acc, dW, db,
+                               dx):
+    """depthwise_backward for small maps, the images along the vector. X, dX: (≥ n_lanes, H_pad, W_pad, M);
+    dY: (≥ n_lanes, n_H, n_W, M); acc: (≥ n_lanes, f_H, f_W, M); zeroed workspaces."""
     n_C = x.shape[1]
-    lanes = max(min(lanes, X.shape[0], n_C), 1)
-    for t in prange(lanes):  # lane t owns channels lo … hi − 1 of dx, dW, db and workspace row t
-        _backward_batched(t * n_C // lanes, (t + 1) * n_C // lanes, x, dout, W, s_H, s_W, p_top, p_left, d_H, d_W,
-                          X[t], dY[t], dX[t], acc[t], dW, db, dx)
+    n_lanes = max(min(n_lanes, X.shape[0], n_C), 1)
+    for t in prange(n_lanes):  # lane t owns channels lo … hi − 1 of dx, dW, db and workspace row t
+        _backward_batched(channels, (t * n_C // n_lanes, (t + 1) * n_C // n_lanes, x, dout, W, s_H, s_W, p_top,
+                                     p_left, d_H, d_W, X[t], dY[t], dX[t], acc[t], dW, db, dx))

@@ -21,13 +21,15 @@ calls a single-threaded sgemm (the engine holds BLAS to one thread: resources.Th
 own threads never compete with Numba's. dW: per-lane sums, added after the parallel loop.
 
 fastmath is {reassoc, contract} only: NaN and inf still propagate.
-This file is self-contained (Numba's cache does not follow imports).
+Self-contained but for layers/lanes.py's call to the lane bodies (Numba's cache does not follow imports).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+from cnncalc.layers import lanes
 
 FASTMATH = {"reassoc", "contract"}
 
@@ -113,7 +115,9 @@ def _col2im_chunk(cols, i0, i1, c0, C_g, f_H, f_W, s_H, s_W, p_top, p_left, d_H,
                                 dr[w * s_W + offset] += row[base + w]
 
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, i8, f4[:, :, :, ::1], f4[:, :, ::1], f4[::1], i8, i8, i8, i8, i8, i8, i8, i8, f4[::1], "
+            "f4[::1], f4[:, :, :, ::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _forward_chunks(lo, hi, chunk, x, W2, b, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, cols_ws, y_ws, out):
     """gemm_forward for images lo … hi − 1, `chunk` at a time, with one lane's workspaces (flat)."""
     groups, n_C_g, K = W2.shape
@@ -140,25 +144,27 @@ def _forward_chunks(lo, hi, chunk, x, W2, b, f_H, f_W, s_H, s_W, p_top, p_left, 
                         o[q] = s[q] + bias
 
 
-@njit(parallel=True, cache=True)
-def gemm_forward(lanes, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W, chunk, cols_ws, y_ws, out):
+@lanes.parallel(_forward_chunks)
+def gemm_forward(images, n_lanes, x, W, b, s_H, s_W, p_top, p_left, d_H, d_W, chunk, cols_ws, y_ws, out):
     """out = conv(x, W) + b, written into out: (m, n_C, n_H, n_W).
 
     x: (m, n_C_prev, n_H_prev, n_W_prev); W: (n_C, C_g, f_H, f_W); b: (n_C,) or (0,) for none.
-    lanes: threads to use (at most cols_ws.shape[0] are). chunk: images per product. Workspaces
-    (gemm_workspace_shapes): cols_ws (lanes, K·chunk·Q), y_ws (lanes, n_C_g·chunk·Q).
+    n_lanes: threads to use (at most cols_ws.shape[0] are). chunk: images per product. Workspaces
+    (gemm_workspace_shapes): cols_ws (n_lanes, K·chunk·Q), y_ws (n_lanes, n_C_g·chunk·Q).
     """
     m = x.shape[0]
     n_C, C_g, f_H, f_W = W.shape
     groups = x.shape[1] // C_g
     W2 = W.reshape(groups, n_C // groups, C_g * f_H * f_W)  # W_g as (n_C_g, K): a view, no packing
-    lanes = max(min(lanes, cols_ws.shape[0], m), 1)
-    for t in prange(lanes):  # lane t owns out[lo:hi] and workspace row t
-        _forward_chunks(t * m // lanes, (t + 1) * m // lanes, chunk, x, W2, b, f_H, f_W, s_H, s_W, p_top, p_left,
-                        d_H, d_W, cols_ws[t], y_ws[t], out)
+    n_lanes = max(min(n_lanes, cols_ws.shape[0], m), 1)
+    for t in prange(n_lanes):  # lane t owns out[lo:hi] and workspace row t
+        _forward_chunks(images, (t * m // n_lanes, (t + 1) * m // n_lanes, chunk, x, W2, b, f_H, f_W, s_H, s_W, p_top,
+                                 p_left, d_H, d_W, cols_ws[t], y_ws[t], out))
 
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, i8, f4[:, :, :, ::1], f4[:, :, :, ::1], f4[:, :, ::1], i8, i8, i8, i8, i8, i8, i8, i8, "
+            "f4[::1], f4[::1], f4[::1], f4[:, ::1], f4[:, :, ::1], f4[::1], f4[:, :, :, ::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _backward_chunks(lo, hi, chunk, x, dout, W2, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, cols_ws, dy_ws,
                      dcols_ws, G_tmp, G, gb, dx):
     """gemm_backward for images lo … hi − 1; adds dW into G (groups, n_C_g, K) and db into gb."""
@@ -198,27 +204,28 @@ def _backward_chunks(lo, hi, chunk, x, dout, W2, f_H, f_W, s_H, s_W, p_top, p_le
                 _col2im_chunk(dcols, i0, i1, g * C_g, C_g, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, dx)
 
 
-@njit(parallel=True, cache=True)
-def gemm_backward(lanes, x, dout, W, s_H, s_W, p_top, p_left, d_H, d_W, chunk, cols_ws, dy_ws, dcols_ws, G_tmp,
-                  G_lanes, db_lanes, dW, db, dx):
+@lanes.parallel(_backward_chunks)
+def gemm_backward(images, n_lanes, x, dout, W, s_H, s_W, p_top, p_left, d_H, d_W, chunk, cols_ws, dy_ws, dcols_ws,
+                  G_tmp, G_lanes, db_lanes, dW, db, dx):
     """dW, db and (when dx has rows) dx of gemm_forward, written into the caller's arrays.
 
     dout: (m, n_C, n_H, n_W); dW like W; db: (n_C,) or (0,); dx like x, or with 0 rows when the
-    input needs no gradient. Workspaces (gemm_workspace_shapes): cols_ws, dy_ws (lanes, n_C·chunk·Q),
-    dcols_ws (lanes, K·chunk·Q), G_tmp (lanes, n_C_g, K), G_lanes (lanes, groups, n_C_g, K) and
-    db_lanes (lanes, n_C): per-lane sums, added after the parallel loop.
+    input needs no gradient. Workspaces (gemm_workspace_shapes): cols_ws, dy_ws (n_lanes, n_C·chunk·Q),
+    dcols_ws (n_lanes, K·chunk·Q), G_tmp (n_lanes, n_C_g, K), G_lanes (n_lanes, groups, n_C_g, K) and
+    db_lanes (n_lanes, n_C): per-lane sums, added after the parallel loop.
     """
     m = x.shape[0]
     n_C, C_g, f_H, f_W = W.shape
     groups = x.shape[1] // C_g
     W2 = W.reshape(groups, n_C // groups, C_g * f_H * f_W)
-    lanes = max(min(lanes, cols_ws.shape[0], m), 1)
-    for t in prange(lanes):  # lane t owns dx[lo:hi], G_lanes[t], db_lanes[t] and workspace row t
+    n_lanes = max(min(n_lanes, cols_ws.shape[0], m), 1)
+    for t in prange(n_lanes):  # lane t owns dx[lo:hi], G_lanes[t], db_lanes[t] and workspace row t
         G_lanes[t] = 0.0
         db_lanes[t] = 0.0
-        _backward_chunks(t * m // lanes, (t + 1) * m // lanes, chunk, x, dout, W2, f_H, f_W, s_H, s_W, p_top,
-                         p_left, d_H, d_W, cols_ws[t], dy_ws[t], dcols_ws[t], G_tmp[t], G_lanes[t], db_lanes[t], dx)
-    _sum_lanes(G_lanes, db_lanes, lanes, dW, db)
+        _backward_chunks(images, (t * m // n_lanes, (t + 1) * m // n_lanes, chunk, x, dout, W2, f_H, f_W, s_H, s_W,
+                                  p_top, p_left, d_H, d_W, cols_ws[t], dy_ws[t], dcols_ws[t], G_tmp[t], G_lanes[t],
+                                  db_lanes[t], dx))
+    _sum_lanes(G_lanes, db_lanes, n_lanes, dW, db)
 
 
 @njit(cache=True, boundscheck=False)

@@ -52,11 +52,13 @@ Threads: each parallel kernel is a thin `prange` over lanes, one per thread; lan
 contiguous share of the batch, owns those rows of out/dx, its workspace row ws[t] and its
 partial sums dW_lanes[t], db_lanes[t] (added after the parallel loop), and calls a serial
 function for its images (the same loops inside the prange body compiled 3× slower, numba 0.68).
+That function is a lane body (layers/lanes.py): compiled once on its own and called through its
+address, so the kernel around it compiles in a fraction of a second instead of re-optimising it.
 Workspaces are allocated once by the caller: ConvPlan.workspace() makes them, the Conv class
 owns them with the out and dx buffers; in a network, Conv.share() leases them from the network's
 arena instead (layers/workspace.py: one block for all layers, ConvPlan.KEEP and REWRITTEN say how).
 
-This file is self-contained (Numba's cache does not follow imports).
+This file imports no other jitted code but layers/lanes.py's call (Numba's cache does not follow imports).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ import numba
 import numpy as np
 from numba import njit, prange, uint64
 
+from cnncalc.layers import lanes
 from cnncalc.layers.conv import gemm_kernels, tuning, winograd_kernels
 from cnncalc.layers.conv.depthwise_kernels import (depthwise_backward, depthwise_backward_batched, depthwise_forward,
                                                    depthwise_forward_batched)
@@ -257,7 +260,7 @@ def _col2im_image(cols, P, c0, C_g, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W,
                             dr[xx] += cols[base + w]
 
 
-@njit(cache=True, boundscheck=False)
+@lanes.body("void(f4[:, :, :, ::1], f4[:, :, ::1])", boundscheck=False)
 def _pack_weights(W, A):
     """A[g, r, (c'·f_H + a)·f_W + b'] = W[g·n_C_g + r, c', a, b']: the forward product's rows.
 
@@ -274,7 +277,7 @@ def _pack_weights(W, A):
                         A[g, r, (c * f_H + a) * f_W + bb] = W[g * n_C_g + r, c, a, bb]
 
 
-@njit(cache=True, boundscheck=False)
+@lanes.body("void(f4[:, :, :, ::1], b1, f4[:, :, :, ::1])", boundscheck=False)
 def _pack_weights_dx(W, per_tap, A):
     """The dx product's rows, Wᵀ per group, zero-padded to A's last axis (n_C_g rounded up to 4).
 
@@ -312,7 +315,9 @@ def _source(x, i, ws_src, pitch, n_H_pad, n_W_pad, p_top, p_left, reach):
     return ws_src
 
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, f4[:, :, :, ::1], i8, i8, f4[:, :, ::1], f4[::1], b1, i8, i8, i8, i8, i8, i8, i8, "
+            "i8[::1], i8, f4[::1], f4[::1], f4[:, :, :, ::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _forward_images(lo, hi, x, f_H, f_W, A, b, stride_1, s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad, k_off, reach,
                     ws_src, y, out):
     """conv2d_forward for images lo … hi − 1 with one lane's workspace rows ws_src, y (n_C_g·P)."""
@@ -345,8 +350,8 @@ def _forward_images(lo, hi, x, f_H, f_W, A, b, stride_1, s_H, s_W, p_top, p_left
                         o[dst0 + uint64(w)] = y[src0 + uint64(w)] + bias
 
 
-@njit(parallel=True, cache=True)
-def conv2d_forward(lanes, x, W, b, stride_1, s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad, k_off, reach,
+@lanes.parallel(_forward_images, _pack_weights)
+def conv2d_forward(images, pack, n_lanes, x, W, b, stride_1, s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad, k_off, reach,
                    A, ws_src, ws_y, out):
     """out = conv(x, W) + b, written into out: (m, n_C, n_H, n_W).
 
@@ -359,16 +364,19 @@ def conv2d_forward(lanes, x, W, b, stride_1, s_H, s_W, p_top, p_left, d_H, d_W, 
     """
     m = x.shape[0]
     _, _, f_H, f_W = W.shape
-    _pack_weights(W, A)
-    lanes = max(min(lanes, ws_src.shape[0], m), 1)
-    for t in prange(lanes):  # lane t owns out[lo:hi] and workspace row t
-        _forward_images(t * m // lanes, (t + 1) * m // lanes, x, f_H, f_W, A, b, stride_1, s_H, s_W, p_top, p_left,
-                        d_H, d_W, n_W_pad, k_off, reach, ws_src[t], ws_y[t], out)
+    _pack_weights(pack, (W, A))
+    n_lanes = max(min(n_lanes, ws_src.shape[0], m), 1)
+    for t in prange(n_lanes):  # lane t owns out[lo:hi] and workspace row t
+        _forward_images(images, (t * m // n_lanes, (t + 1) * m // n_lanes, x, f_H, f_W, A, b, stride_1,
+                                 s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad, k_off, reach, ws_src[t],
+                                 ws_y[t], out))
 
 
 # ------------------------------------------------------------------ backward
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, f4[:, :, :, ::1], f4[:, :, :, ::1], i8, i8, f4[:, :, :, ::1], b1, i8, i8, i8, i8, i8, "
+            "i8, i8, i8[::1], i8[::1], i8, f4[::1], f4[:, ::1], f4[::1], f4[:, :, ::1], f4[::1], f4[:, :, :, ::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _backward_images(lo, hi, x, dout, f_H, f_W, A_dx, stride_1, s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad, k_off,
                      k_off_dx, reach, ws_src, dy, ws_dx, G, gb, dx):
     """conv2d_backward for images lo … hi − 1 with one lane's workspace rows; adds into G (dW) and gb (db)."""
@@ -428,9 +436,28 @@ def _backward_images(lo, hi, x, dout, f_H, f_W, A_dx, stride_1, s_H, s_W, p_top,
                 _col2im_image(ws_dx, P, g * C_g, C_g, f_H, f_W, s_H, s_W, p_top, p_left, d_H, d_W, n_H, n_W, dx[i])
 
 
-@njit(parallel=True, cache=True)
-def conv2d_backward(lanes, x, dout, W, stride_1, s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad, k_off, reach,
-                    k_off_dx, A_dx, ws_src, ws_dy, ws_dx, dW_lanes, db_lanes, dW, db, dx):
+@lanes.body("void(f4[:, :, :, ::1], f4[:, ::1], i8, f4[:, :, :, ::1], f4[::1])", boundscheck=False)
+def _sum_lanes(dW_lanes, db_lanes, lanes, dW, db):
+    """dW[g·n_C_g + r, c', a, b'] = Σ_t dW_lanes[t, g, r, (c'·f_H + a)·f_W + b'], db = Σ_t db_lanes[t] (if db has rows)."""
+    _, C_g, f_H, f_W = dW.shape
+    groups, n_C_g = dW_lanes.shape[1], dW_lanes.shape[2]
+    dW[...] = 0.0
+    for t in range(lanes):
+        for g in range(groups):
+            for r in range(n_C_g):
+                for c in range(C_g):
+                    for a in range(f_H):
+                        for bb in range(f_W):
+                            dW[g * n_C_g + r, c, a, bb] += dW_lanes[t, g, r, (c * f_H + a) * f_W + bb]
+    if db.shape[0] > 0:
+        db[...] = 0.0
+        for t in range(lanes):
+            db += db_lanes[t]
+
+
+@lanes.parallel(_backward_images, _pack_weights_dx, _sum_lanes)
+def conv2d_backward(images, pack, sum_lanes, n_lanes, x, dout, W, stride_1, s_H, s_W, p_top, p_left, d_H, d_W,
+                    n_W_pad, k_off, reach, k_off_dx, A_dx, ws_src, ws_dy, ws_dx, dW_lanes, db_lanes, dW, db, dx):
     """dW, db and (when dx has rows) dx of conv2d_forward, written into the caller's arrays.
 
     dout: (m, n_C, n_H, n_W); dW like W; db: (n_C,) or (0,) for none; dx like x, or with 0 rows
@@ -443,15 +470,15 @@ def conv2d_backward(lanes, x, dout, W, stride_1, s_H, s_W, p_top, p_left, d_H, d
     m = x.shape[0]
     _, _, f_H, f_W = W.shape
     if dx.shape[0] > 0:
-        _pack_weights_dx(W, stride_1, A_dx)
-    lanes = max(min(lanes, ws_src.shape[0], m), 1)
-    for t in prange(lanes):  # lane t owns dx[lo:hi], dW_lanes[t], db_lanes[t] and workspace row t
+        _pack_weights_dx(pack, (W, stride_1, A_dx))
+    n_lanes = max(min(n_lanes, ws_src.shape[0], m), 1)
+    for t in prange(n_lanes):  # lane t owns dx[lo:hi], dW_lanes[t], db_lanes[t] and workspace row t
         dW_lanes[t] = 0.0
         db_lanes[t] = 0.0
-        _backward_images(t * m // lanes, (t + 1) * m // lanes, x, dout, f_H, f_W, A_dx, stride_1, s_H, s_W, p_top,
-                         p_left, d_H, d_W, n_W_pad, k_off, k_off_dx, reach, ws_src[t], ws_dy[t], ws_dx[t],
-                         dW_lanes[t], db_lanes[t], dx)
-    _sum_lanes(dW_lanes, db_lanes, lanes, dW, db)
+        _backward_images(images, (t * m // n_lanes, (t + 1) * m // n_lanes, x, dout, f_H, f_W, A_dx,
+                                  stride_1, s_H, s_W, p_top, p_left, d_H, d_W, n_W_pad, k_off, k_off_dx,
+                                  reach, ws_src[t], ws_dy[t], ws_dx[t], dW_lanes[t], db_lanes[t], dx))
+    _sum_lanes(sum_lanes, (dW_lanes, db_lanes, n_lanes, dW, db))
 
 
 # ------------------------------------------------------------------ 1×1 convolutions: positions × channels
@@ -508,7 +535,7 @@ def _to_columns(x, lo, hi, cols):
             cols[c, q] = 0.0
 
 
-@njit(cache=True, boundscheck=False)
+@lanes.body("void(f4[:, :, :, ::1], f4[:, ::1], f4[:, ::1])", boundscheck=False)
 def _pack_pointwise(W, WT, Wp):
     """WT[c', c] = Wp[c, c'] = W[c, c', 0, 0]; WT: (C16, N16), Wp: (N16, C16) (zero beyond W; a
     zero-row Wp, as the network's first layer needs no dx, is left alone)."""
@@ -521,7 +548,9 @@ def _pack_pointwise(W, WT, Wp):
                 Wp[c, k] = W[c, k, 0, 0]
 
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, f4[:, :, :, ::1], f4[::1], i8, f4[:, ::1], i8[::1], f4[:, ::1], f4[:, ::1], f4[:, :, :, "
+            "::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _pointwise_forward_images(lo, hi, x, b, chunk, WT, k_off_C, XT, YT, out):
     """pointwise_forward for images lo … hi − 1, `chunk` images (XT's rows) per product."""
     YTf = YT.reshape(YT.shape[0] * YT.shape[1])
@@ -533,8 +562,8 @@ def _pointwise_forward_images(lo, hi, x, b, chunk, WT, k_off_C, XT, YT, out):
         _from_rows(YT, i0, i1, b, out)
 
 
-@njit(parallel=True, cache=True)
-def pointwise_forward(lanes, x, W, b, chunk, k_off_C, WT, Wp, ws_rows_x, ws_rows_y, out):
+@lanes.parallel(_pointwise_forward_images, _pack_pointwise)
+def pointwise_forward(images, pack, n_lanes, x, W, b, chunk, k_off_C, WT, Wp, ws_rows_x, ws_rows_y, out):
     """out = conv(x, W) + b for a 1×1 kernel, stride 1, no padding, groups 1:
     out[i, c, q] = b[c] + Σ_c' W[c, c', 0, 0] · x[i, c', q].
 
@@ -545,14 +574,16 @@ def pointwise_forward(lanes, x, W, b, chunk, k_off_C, WT, Wp, ws_rows_x, ws_rows
     Wp (N16, C16) = W, for backward). k_off_C: (C16,) = c'·N16, WT's rows.
     """
     m = x.shape[0]
-    _pack_pointwise(W, WT, Wp)
-    lanes = max(min(lanes, ws_rows_x.shape[0], m), 1)
-    for t in prange(lanes):  # lane t owns out[lo:hi] and workspace row t
-        _pointwise_forward_images(t * m // lanes, (t + 1) * m // lanes, x, b, chunk, WT, k_off_C, ws_rows_x[t],
-                                  ws_rows_y[t], out)
+    _pack_pointwise(pack, (W, WT, Wp))
+    n_lanes = max(min(n_lanes, ws_rows_x.shape[0], m), 1)
+    for t in prange(n_lanes):  # lane t owns out[lo:hi] and workspace row t
+        _pointwise_forward_images(images, (t * m // n_lanes, (t + 1) * m // n_lanes, x, b, chunk, WT,
+                                           k_off_C, ws_rows_x[t], ws_rows_y[t], out))
 
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, f4[:, :, :, ::1], f4[:, :, :, ::1], i8, f4[:, ::1], i8[::1], i8[::1], f4[:, ::1], f4[:, "
+            "::1], f4[:, ::1], f4[:, ::1], f4[::1], f4[:, :, :, ::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _pointwise_backward_images(lo, hi, x, dout, chunk, Wp, k_off_N, k_off_R, X, dYT, dXT, GT, gb, dx):
     """pointwise_backward for images lo … hi − 1; adds dWᵀ into GT (C, N16) and db into gb."""
     n_C = dout.shape[1]
@@ -576,9 +607,9 @@ def _pointwise_backward_images(lo, hi, x, dout, chunk, Wp, k_off_N, k_off_R, X, 
             _from_rows(dXT, i0, i1, gb[:0], dx)
 
 
-@njit(parallel=True, cache=True)
-def pointwise_backward(lanes, x, dout, W, chunk, k_off_N, k_off_R, Wp, ws_cols_x, ws_rows_y, ws_rows_x, GT_lanes,
-                       db_lanes, dW, db, dx):
+@lanes.parallel(_pointwise_backward_images)
+def pointwise_backward(images, n_lanes, x, dout, W, chunk, k_off_N, k_off_R, Wp, ws_cols_x, ws_rows_y, ws_rows_x,
+                       GT_lanes, db_lanes, dW, db, dx):
     """dW, db and (when dx has rows) dx of pointwise_forward, whose packed Wp (N16, C16) it reads.
 
     Per lane: ws_cols_x[t] (C, R) x as channel rows; ws_rows_y[t] (R, N16) dout as position rows;
@@ -587,41 +618,23 @@ def pointwise_backward(lanes, x, dout, W, chunk, k_off_N, k_off_R, Wp, ws_cols_x
     added after the parallel loop.
     """
     m = x.shape[0]
-    lanes = max(min(lanes, ws_rows_x.shape[0], m), 1)
-    for t in prange(lanes):  # lane t owns dx[lo:hi], GT_lanes[t], db_lanes[t] and workspace row t
+    n_lanes = max(min(n_lanes, ws_rows_x.shape[0], m), 1)
+    for t in prange(n_lanes):  # lane t owns dx[lo:hi], GT_lanes[t], db_lanes[t] and workspace row t
         GT_lanes[t] = 0.0
         db_lanes[t] = 0.0
-        _pointwise_backward_images(t * m // lanes, (t + 1) * m // lanes, x, dout, chunk, Wp, k_off_N, k_off_R,
-                                   ws_cols_x[t], ws_rows_y[t], ws_rows_x[t], GT_lanes[t], db_lanes[t], dx)
+        _pointwise_backward_images(images, (t * m // n_lanes, (t + 1) * m // n_lanes, x, dout, chunk, Wp,
+                                            k_off_N, k_off_R, ws_cols_x[t], ws_rows_y[t], ws_rows_x[t],
+                                            GT_lanes[t], db_lanes[t], dx))
     n_C, C = W.shape[0], W.shape[1]
     for c in range(n_C):
         for k in range(C):
             total = np.float32(0.0)
-            for t in range(lanes):
+            for t in range(n_lanes):
                 total += GT_lanes[t, k, c]
             dW[c, k, 0, 0] = total
     if db.shape[0] > 0:
         db[...] = 0.0
-        for t in range(lanes):
-            db += db_lanes[t]
-
-
-@njit(cache=True, boundscheck=False)
-def _sum_lanes(dW_lanes, db_lanes, lanes, dW, db):
-    """dW[g·n_C_g + r, c', a, b'] = Σ_t dW_lanes[t, g, r, (c'·f_H + a)·f_W + b'], db = Σ_t db_lanes[t] (if db has rows)."""
-    _, C_g, f_H, f_W = dW.shape
-    groups, n_C_g = dW_lanes.shape[1], dW_lanes.shape[2]
-    dW[...] = 0.0
-    for t in range(lanes):
-        for g in range(groups):
-            for r in range(n_C_g):
-                for c in range(C_g):
-                    for a in range(f_H):
-                        for bb in range(f_W):
-                            dW[g * n_C_g + r, c, a, bb] += dW_lanes[t, g, r, (c * f_H + a) * f_W + bb]
-    if db.shape[0] > 0:
-        db[...] = 0.0
-        for t in range(lanes):
+        for t in range(n_lanes):
             db += db_lanes[t]
 
 
@@ -872,6 +885,18 @@ class ConvPlan:
         return (self.stride_1, self.s_H, self.s_W, p_top, p_left, self.d_H, self.d_W, self.n_W_pad)
 
 
+def _prefetch(kernel: str) -> None:
+    """Hand the bodies of a kernel (ConvPlan.kernel, or a conv2d path) to the compile helper when Numba's cache
+    lacks them: on a cold start they compile in another process meanwhile (layers/lanes.py)."""
+    pairs = {"direct": (conv2d_forward, conv2d_backward), "conv2d": (conv2d_forward, conv2d_backward),
+             "gemm": (gemm_kernels.gemm_forward, gemm_kernels.gemm_backward),
+             "winograd": (winograd_kernels.winograd_forward, winograd_kernels.winograd_backward),
+             "pointwise": (pointwise_forward, pointwise_backward),
+             "depthwise": (depthwise_forward, depthwise_backward),
+             "depthwise_batched": (depthwise_forward_batched, depthwise_backward_batched)}
+    lanes.prefetch([body for kernel_fn in pairs.get(kernel, ()) for body in kernel_fn.bodies])
+
+
 class Conv:
     """A conv layer's kernels with their buffers, for batches of at most m images.
 
@@ -902,6 +927,7 @@ class Conv:
                 chunk = tuning.winograd_chunk(p.share, p.tiles[0], p.n_C_prev, p.n_C)
                 self.plan = dataclasses.replace(p, winograd_chunk=chunk)
                 self.choice["chunk"] = chunk
+        _prefetch((self.choice or {}).get("path", self.plan.kernel))
         self.ws = self.plan.workspace(need_dx, self.plan.kernel)
         self.arena, self.shared = None, frozenset()  # share(): the arena and the names leased from it
         self.out = np.empty((m, n_C, n_H, n_W), np.float32)
@@ -939,7 +965,9 @@ class Conv:
             probe.backward(out, W, dW, need_dx=self.need_dx)
             return (time.perf_counter() - start) * p.m / m
 
-        return tuning.choose(layer, macs, numba.get_num_threads(), trial, candidates)  # the threads the kernels will run on
+        # the threads the kernels will run on; before measuring, the helper compiles every candidate's bodies
+        return tuning.choose(layer, macs, numba.get_num_threads(), trial, candidates,
+                             lambda paths: [_prefetch(path) for path in paths])
 
     def share(self, arena) -> None:
         """Leases every workspace array but those the plan keeps (ConvPlan.KEEP) from arena (layers/workspace.py):

@@ -218,13 +218,13 @@ def _save(key: str, record: dict) -> None:
         pass  # a read-only cache: the choice is measured again next time
 
 
-def choose(layer: dict, macs_per_image: int, threads: int, trial, candidates=("direct", "gemm")) -> dict:
+def choose(layer: dict, macs_per_image: int, threads: int, trial, candidates=("direct", "gemm"), prepare=None) -> dict:
     """The layer's record with {"path": one of candidates, "source": "forced" | "not_eligible" | "rule" |
     "stored" | "measured", "seconds": {path: …} when measured}.
 
     layer: the shape as plain data (the key); trial(path) → seconds of forward + backward on a few
     images (called only when measuring); candidates: the paths this layer can take ("winograd" only
-    for 3×3 stride-1 layers)."""
+    for 3×3 stride-1 layers); prepare(candidates), when given, is called once before measuring."""
     info = processor()
     key = {"cpu": info["name"], "features": info["features"], "threads": threads, **layer}
     if tuple(candidates) != ("direct", "gemm"):
@@ -240,6 +240,8 @@ def choose(layer: dict, macs_per_image: int, threads: int, trial, candidates=("d
     elif key in _load():
         choice = dict(_load()[key], source="stored")
     else:
+        if prepare is not None:
+            prepare(candidates)
         seconds = {}
         for path in candidates:
             trial(path)  # compiled and warm

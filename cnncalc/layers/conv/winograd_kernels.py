@@ -33,13 +33,15 @@ its workspace rows and its partial dU, db sums (added after the loop); each lane
 sgemm through np.dot(A, B, out). The chunk (images per product) is tuning.winograd_chunk's.
 The transforms loop over tiles along a row, so the 16 rows of V (and of M) are written and read
 contiguously in t. fastmath is {reassoc, contract} only: NaN and inf still propagate.
-This file is self-contained (Numba's cache does not follow imports).
+Self-contained but for layers/lanes.py's call to the lane bodies (Numba's cache does not follow imports).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+from cnncalc.layers import lanes
 
 FASTMATH = {"reassoc", "contract"}
 HALF = np.float32(0.5)  # a float32 constant: 0.5 would make the transforms float64
@@ -263,31 +265,35 @@ def _chunk_product(src, i0, i1, U, p_top, p_left, plane_ws, V_ws, M_ws, b, out):
     _output_tiles(M, i0, i1, n_ty, n_tx, plane_ws, b, out)
 
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, i8, f4[:, :, :, ::1], f4[:, :, ::1], f4[::1], i8, i8, f4[::1], f4[::1], f4[::1], "
+            "f4[:, :, :, ::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _forward_chunks(lo, hi, chunk, x, U, b, p_top, p_left, plane_ws, V_ws, M_ws, out):
     """winograd_forward for images lo … hi − 1, `chunk` at a time, with one lane's workspace rows."""
     for i0 in range(lo, hi, chunk):
         _chunk_product(x, i0, min(i0 + chunk, hi), U, p_top, p_left, plane_ws, V_ws, M_ws, b, out)
 
 
-@njit(parallel=True, cache=True)
-def winograd_forward(lanes, x, W, b, p_top, p_left, chunk, U, plane_ws, V_ws, M_ws, out):
+@lanes.parallel(_forward_chunks)
+def winograd_forward(images, n_lanes, x, W, b, p_top, p_left, chunk, U, plane_ws, V_ws, M_ws, out):
     """out = conv(x, W) + b for a 3×3, stride-1 layer, written into out: (m, n_C, n_H, n_W).
 
     x: (m, n_C_prev, n_H_prev, n_W_prev); W: (n_C, n_C_prev, 3, 3); b: (n_C,) or (0,) for none.
-    lanes: the shares the batch is split into (at most V_ws.shape[0]); chunk: images per product.
+    n_lanes: the shares the batch is split into (at most V_ws.shape[0]); chunk: images per product.
     Workspaces (ConvPlan.workspace_shapes "winograd"): U (16, n_C, n_C_prev), rewritten from W here;
-    plane_ws, V_ws, M_ws (lanes, ·).
+    plane_ws, V_ws, M_ws (n_lanes, ·).
     """
     m = x.shape[0]
     _transform_filters(W, U)
-    lanes = max(min(lanes, V_ws.shape[0], m), 1)
-    for t in prange(lanes):  # lane t owns out[lo:hi] and workspace row t
-        _forward_chunks(t * m // lanes, (t + 1) * m // lanes, chunk, x, U, b, p_top, p_left, plane_ws[t], V_ws[t],
-                        M_ws[t], out)
+    n_lanes = max(min(n_lanes, V_ws.shape[0], m), 1)
+    for t in prange(n_lanes):  # lane t owns out[lo:hi] and workspace row t
+        _forward_chunks(images, (t * m // n_lanes, (t + 1) * m // n_lanes, chunk, x, U, b, p_top, p_left, plane_ws[t],
+                                 V_ws[t], M_ws[t], out))
 
 
-@njit(cache=True, fastmath=FASTMATH, boundscheck=False)
+@lanes.body("void(i8, i8, i8, f4[:, :, :, ::1], f4[:, :, :, ::1], f4[:, :, ::1], i8, i8, f4[::1], f4[::1], "
+            "f4[::1], f4[:, ::1], f4[:, :, ::1], f4[::1], f4[::1], f4[:, :, :, ::1])",
+            fastmath=FASTMATH, boundscheck=False)
 def _backward_chunks(lo, hi, chunk, x, dout, U_dx, p_top, p_left, plane_ws, V_ws, M_ws, dU_tmp, dU, db, none, dx):
     """winograd_backward for images lo … hi − 1: adds dL/dU into dU (16, K, C) and Σ dout into db (K,);
     writes dx[lo:hi] when dx has rows."""
@@ -348,24 +354,24 @@ def _sum_lanes(dU_lanes, db_lanes, lanes, dW, db):
             db += db_lanes[t]
 
 
-@njit(parallel=True, cache=True)
-def winograd_backward(lanes, x, dout, W, p_top, p_left, chunk, U_dx, g_tmp, plane_ws, V_ws, M_ws, dU_tmp, dU_lanes,
-                      db_lanes, dW, db, dx):
+@lanes.parallel(_backward_chunks)
+def winograd_backward(images, n_lanes, x, dout, W, p_top, p_left, chunk, U_dx, g_tmp, plane_ws, V_ws, M_ws, dU_tmp,
+                      dU_lanes, db_lanes, dW, db, dx):
     """dW, db and (when dx has rows) dx of winograd_forward, written into the caller's arrays.
 
     dout: (m, n_C, n_H, n_W); dW like W; db: (n_C,) or (0,); dx like x, or with 0 rows when the input
     needs no gradient. Workspaces: U_dx (16, n_C_prev, n_C), rewritten from W here when dx is wanted;
-    g_tmp (3, 3); plane_ws, V_ws, M_ws (lanes, ·); dU_tmp (lanes, n_C, n_C_prev); dU_lanes
-    (lanes, 16, n_C, n_C_prev) and db_lanes (lanes, n_C): per-lane sums, added after the parallel loop.
+    g_tmp (3, 3); plane_ws, V_ws, M_ws (n_lanes, ·); dU_tmp (n_lanes, n_C, n_C_prev); dU_lanes
+    (n_lanes, 16, n_C, n_C_prev) and db_lanes (n_lanes, n_C): per-lane sums, added after the parallel loop.
     """
     m = x.shape[0]
     if dx.shape[0] > 0:
         _transform_filters_dx(W, U_dx, g_tmp)
     none = db_lanes[0, :0]  # no bias on dx
-    lanes = max(min(lanes, V_ws.shape[0], m), 1)
-    for t in prange(lanes):  # lane t owns dx[lo:hi], dU_lanes[t], db_lanes[t] and workspace row t
+    n_lanes = max(min(n_lanes, V_ws.shape[0], m), 1)
+    for t in prange(n_lanes):  # lane t owns dx[lo:hi], dU_lanes[t], db_lanes[t] and workspace row t
         dU_lanes[t] = 0.0
         db_lanes[t] = 0.0
-        _backward_chunks(t * m // lanes, (t + 1) * m // lanes, chunk, x, dout, U_dx, p_top, p_left, plane_ws[t],
-                         V_ws[t], M_ws[t], dU_tmp[t], dU_lanes[t], db_lanes[t], none, dx)
-    _sum_lanes(dU_lanes, db_lanes, lanes, dW, db)
+        _backward_chunks(images, (t * m // n_lanes, (t + 1) * m // n_lanes, chunk, x, dout, U_dx, p_top, p_left,
+                                  plane_ws[t], V_ws[t], M_ws[t], dU_tmp[t], dU_lanes[t], db_lanes[t], none, dx))
+    _sum_lanes(dU_lanes, db_lanes, n_lanes, dW, db)

@@ -29,7 +29,7 @@ serial, batchnorm took a third of a 2-thread MobileNetV2 step, and summed one va
 a channel, it could not use the vector registers (rows are sliced per block: no negative-index test
 in the inner loops, which would stop the vectoriser). The sums and per-position constants live in a
 float64 scratch of SCRATCH_ROWS × n_C·L (scratch_for(x): the caller's, reused every step), so the
-kernels allocate nothing. Self-contained file (Numba's cache does not follow imports).
+kernels allocate nothing. Each block is a lane body (layers/lanes.py), compiled once on its own.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from cnncalc.layers import lanes
 from cnncalc.layers.buffers import output_buffer as _buffer
 
 
@@ -48,8 +49,65 @@ def _channel_block(n_C, L):
     return max(1, min(-(-n_C // 16), 4096 // max(L, 1)))
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def batchnorm_forward_kernel(x, gamma, beta, eps, momentum, train, running_mean, running_var, out,
+@lanes.body("void(i8, i8, i8, f4[:, ::1], f4[::1], f4[::1], f8, f8, b1, f4[::1], f4[::1], f4[:, ::1], f4[::1], "
+            "f4[::1], f8[:, ::1])", error_model="numpy")
+def _forward_block(c0, c1, L, x2, gamma, beta, eps, momentum, train, running_mean, running_var, out2, save_mean,
+                   save_inv_std, scratch):
+    """batchnorm_forward_kernel for channels c0 … c1 − 1 (x2, out2: (m, n_C·L)): its sums and its outputs."""
+    m = x2.shape[0]
+    N = m * L
+    j0, J = c0 * L, (c1 - c0) * L
+    mean_j = scratch[0, j0:j0 + J]  # μ of each (c, l) position's channel, then a and the shift
+    a_j = scratch[1, j0:j0 + J]
+    shift_j = scratch[2, j0:j0 + J]
+    acc = scratch[3, j0:j0 + J]  # Σ over the images of each (c, l): contiguous, a vector loop
+    if train:
+        acc[:] = 0.0
+        for i in range(m):
+            row = x2[i, j0:j0 + J]
+            for j in range(J):
+                acc[j] += row[j]
+        for c in range(c0, c1):
+            total = 0.0
+            for l in range(L):
+                total += acc[(c - c0) * L + l]
+            for l in range(L):
+                mean_j[(c - c0) * L + l] = total / N
+        acc[:] = 0.0
+        for i in range(m):
+            row = x2[i, j0:j0 + J]
+            for j in range(J):
+                d = row[j] - mean_j[j]
+                acc[j] += d * d
+    for c in range(c0, c1):
+        if train:
+            mean = mean_j[(c - c0) * L]
+            squares = 0.0
+            for l in range(L):
+                squares += acc[(c - c0) * L + l]
+            var = squares / N
+            running_mean[c] = (1.0 - momentum) * running_mean[c] + momentum * mean
+            running_var[c] = (1.0 - momentum) * running_var[c] + momentum * var * N / (N - 1)
+        else:
+            mean = np.float64(running_mean[c])
+            var = np.float64(running_var[c])
+        inv_std = 1.0 / np.sqrt(var + eps)
+        save_mean[c] = mean
+        save_inv_std[c] = inv_std
+        a = gamma[c] * inv_std
+        shift = beta[c] - mean * a
+        for l in range(L):
+            a_j[(c - c0) * L + l] = a
+            shift_j[(c - c0) * L + l] = shift
+    for i in range(m):
+        row = x2[i, j0:j0 + J]
+        dst = out2[i, j0:j0 + J]
+        for j in range(J):
+            dst[j] = row[j] * a_j[j] + shift_j[j]
+
+
+@lanes.parallel(_forward_block)
+def batchnorm_forward_kernel(block_body, x, gamma, beta, eps, momentum, train, running_mean, running_var, out,
                              save_mean, save_inv_std, scratch):
     """x, out: (m, n_C, L); gamma, beta, running_mean, running_var, save_mean, save_inv_std: (n_C,);
     eps, momentum: float64; train: bool. The formulas are the module docstring's; scalars in
@@ -57,119 +115,82 @@ def batchnorm_forward_kernel(x, gamma, beta, eps, momentum, train, running_mean,
     Writes out, save_mean (μ) and save_inv_std; in train mode updates running_mean and running_var.
     scratch: float64 (SCRATCH_ROWS, n_C·L), the per-position sums and constants (its contents are not kept)."""
     m, n_C, L = x.shape
-    N = m * L
     x2, out2 = x.reshape(m, n_C * L), out.reshape(m, n_C * L)
     cb = _channel_block(n_C, L)
     for block in prange(-(-n_C // cb)):  # a block of channels owns its sums and its outputs
-        c0 = block * cb
-        c1 = min(c0 + cb, n_C)
-        j0, J = c0 * L, (c1 - c0) * L
-        mean_j = scratch[0, j0:j0 + J]  # μ of each (c, l) position's channel, then a and the shift
-        a_j = scratch[1, j0:j0 + J]
-        shift_j = scratch[2, j0:j0 + J]
-        acc = scratch[3, j0:j0 + J]  # Σ over the images of each (c, l): contiguous, a vector loop
-        if train:
-            acc[:] = 0.0
-            for i in range(m):
-                row = x2[i, j0:j0 + J]
-                for j in range(J):
-                    acc[j] += row[j]
-            for c in range(c0, c1):
-                total = 0.0
-                for l in range(L):
-                    total += acc[(c - c0) * L + l]
-                for l in range(L):
-                    mean_j[(c - c0) * L + l] = total / N
-            acc[:] = 0.0
-            for i in range(m):
-                row = x2[i, j0:j0 + J]
-                for j in range(J):
-                    d = row[j] - mean_j[j]
-                    acc[j] += d * d
-        for c in range(c0, c1):
+        _forward_block(block_body, (block * cb, min(block * cb + cb, n_C), L, x2, gamma, beta, eps, momentum, train,
+                                    running_mean, running_var, out2, save_mean, save_inv_std, scratch))
+
+
+@lanes.body("void(i8, i8, i8, f4[:, ::1], f4[:, ::1], f4[::1], f4[::1], f4[::1], b1, f4[:, ::1], f4[::1], "
+            "f4[::1], f8[:, ::1])")
+def _backward_block(c0, c1, L, d2, x2, gamma, save_mean, save_inv_std, train, dx2, dgamma, dbeta, scratch):
+    """batchnorm_backward_kernel for channels c0 … c1 − 1 (d2, x2, dx2: (m, n_C·L)): its sums and its outputs."""
+    m = x2.shape[0]
+    N = m * L
+    j0, J = c0 * L, (c1 - c0) * L
+    mean_j = scratch[0, j0:j0 + J]
+    for c in range(c0, c1):
+        for l in range(L):
+            mean_j[(c - c0) * L + l] = save_mean[c]
+    acc_total = scratch[1, j0:j0 + J]  # Σ dout and Σ dout·(x − μ) over the images, per (c, l)
+    acc_dot = scratch[2, j0:j0 + J]
+    acc_total[:] = 0.0
+    acc_dot[:] = 0.0
+    for i in range(m):
+        drow, xrow = d2[i, j0:j0 + J], x2[i, j0:j0 + J]
+        for j in range(J):
+            d = drow[j]
+            acc_total[j] += d
+            acc_dot[j] += d * (xrow[j] - mean_j[j])
+    a_j = scratch[3, j0:j0 + J]  # a, then dβ/N and k per position (train)
+    mean_dout_j = scratch[4, j0:j0 + J]
+    k_j = scratch[5, j0:j0 + J]
+    for c in range(c0, c1):
+        inv_std = np.float64(save_inv_std[c])
+        total = 0.0
+        dot = 0.0
+        for l in range(L):
+            total += acc_total[(c - c0) * L + l]
+            dot += acc_dot[(c - c0) * L + l]
+        dbeta[c] = total
+        dgamma[c] = dot * inv_std
+        a = gamma[c] * inv_std
+        for l in range(L):
+            a_j[(c - c0) * L + l] = a
             if train:
-                mean = mean_j[(c - c0) * L]
-                squares = 0.0
-                for l in range(L):
-                    squares += acc[(c - c0) * L + l]
-                var = squares / N
-                running_mean[c] = (1.0 - momentum) * running_mean[c] + momentum * mean
-                running_var[c] = (1.0 - momentum) * running_var[c] + momentum * var * N / (N - 1)
-            else:
-                mean = np.float64(running_mean[c])
-                var = np.float64(running_var[c])
-            inv_std = 1.0 / np.sqrt(var + eps)
-            save_mean[c] = mean
-            save_inv_std[c] = inv_std
-            a = gamma[c] * inv_std
-            shift = beta[c] - mean * a
-            for l in range(L):
-                a_j[(c - c0) * L + l] = a
-                shift_j[(c - c0) * L + l] = shift
-        for i in range(m):
-            row = x2[i, j0:j0 + J]
-            dst = out2[i, j0:j0 + J]
+                mean_dout_j[(c - c0) * L + l] = total / N
+                k_j[(c - c0) * L + l] = dot * inv_std * inv_std / N
+    for i in range(m):
+        drow, xrow, dst = d2[i, j0:j0 + J], x2[i, j0:j0 + J], dx2[i, j0:j0 + J]
+        if train:
             for j in range(J):
-                dst[j] = row[j] * a_j[j] + shift_j[j]
+                dst[j] = a_j[j] * (drow[j] - mean_dout_j[j] - (xrow[j] - mean_j[j]) * k_j[j])
+        else:
+            for j in range(J):
+                dst[j] = a_j[j] * drow[j]
 
 
-@njit(cache=True, parallel=True)
-def batchnorm_backward_kernel(dout, x, gamma, save_mean, save_inv_std, train, dx, dgamma, dbeta, scratch):
+@lanes.parallel(_backward_block)
+def batchnorm_backward_kernel(block_body, dout, x, gamma, save_mean, save_inv_std, train, dx, dgamma, dbeta, scratch):
     """dout, x, dx: (m, n_C, L); gamma, save_mean, save_inv_std, dgamma, dbeta: (n_C,); train: bool.
     dβ = Σ dout, dγ = Σ dout·(x − μ)·inv_std (float64 sums);
     dx = a·(dout − dβ/N − (x − μ)·k) with a = γ·inv_std, k = dγ·inv_std/N in train mode,
     dx = a·dout in eval mode; scalars in float64, rounded once when stored. scratch: as the forward's."""
     m, n_C, L = x.shape
-    N = m * L
     x2, d2, dx2 = x.reshape(m, n_C * L), dout.reshape(m, n_C * L), dx.reshape(m, n_C * L)
     cb = _channel_block(n_C, L)
     for block in prange(-(-n_C // cb)):  # a block of channels owns its sums and its outputs
-        c0 = block * cb
-        c1 = min(c0 + cb, n_C)
-        j0, J = c0 * L, (c1 - c0) * L
-        mean_j = scratch[0, j0:j0 + J]
-        for c in range(c0, c1):
-            for l in range(L):
-                mean_j[(c - c0) * L + l] = save_mean[c]
-        acc_total = scratch[1, j0:j0 + J]  # Σ dout and Σ dout·(x − μ) over the images, per (c, l)
-        acc_dot = scratch[2, j0:j0 + J]
-        acc_total[:] = 0.0
-        acc_dot[:] = 0.0
-        for i in range(m):
-            drow, xrow = d2[i, j0:j0 + J], x2[i, j0:j0 + J]
-            for j in range(J):
-                d = drow[j]
-                acc_total[j] += d
-                acc_dot[j] += d * (xrow[j] - mean_j[j])
-        a_j = scratch[3, j0:j0 + J]  # a, then dβ/N and k per position (train)
-        mean_dout_j = scratch[4, j0:j0 + J]
-        k_j = scratch[5, j0:j0 + J]
-        for c in range(c0, c1):
-            inv_std = np.float64(save_inv_std[c])
-            total = 0.0
-            dot = 0.0
-            for l in range(L):
-                total += acc_total[(c - c0) * L + l]
-                dot += acc_dot[(c - c0) * L + l]
-            dbeta[c] = total
-            dgamma[c] = dot * inv_std
-            a = gamma[c] * inv_std
-            for l in range(L):
-                a_j[(c - c0) * L + l] = a
-                if train:
-                    mean_dout_j[(c - c0) * L + l] = total / N
-                    k_j[(c - c0) * L + l] = dot * inv_std * inv_std / N
-        for i in range(m):
-            drow, xrow, dst = d2[i, j0:j0 + J], x2[i, j0:j0 + J], dx2[i, j0:j0 + J]
-            if train:
-                for j in range(J):
-                    dst[j] = a_j[j] * (drow[j] - mean_dout_j[j] - (xrow[j] - mean_j[j]) * k_j[j])
-            else:
-                for j in range(J):
-                    dst[j] = a_j[j] * drow[j]
+        _backward_block(block_body, (block * cb, min(block * cb + cb, n_C), L, d2, x2, gamma, save_mean, save_inv_std,
+                                     train, dx2, dgamma, dbeta, scratch))
 
 
 SCRATCH_ROWS = 6
+
+
+def prefetch() -> None:
+    """Hand the kernels' bodies to the compile helper when Numba's cache lacks them (layers/lanes.py)."""
+    lanes.prefetch(batchnorm_forward_kernel.bodies + batchnorm_backward_kernel.bodies)
 
 
 def scratch_for(shape) -> np.ndarray:

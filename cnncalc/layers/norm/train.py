@@ -24,6 +24,7 @@ class BatchNormLayer(Layer):
         self.save_mean = np.empty(n_C, np.float32)
         self.save_inv_std = np.empty(n_C, np.float32)
         self.ws = {"scratch": norm_k.scratch_for((m,) + tuple(self.in_shapes[0]))}  # or a view of the arena's
+        norm_k.prefetch()  # a cold cache: a helper process compiles the kernels' bodies meanwhile
         self.arena = None
         self.eps, self.momentum = node.fields["eps"], node.fields["momentum"]
         # two values per channel are needed in training (torch refuses one too): with one per

@@ -23,13 +23,15 @@ the left/right edge, without bounds tests; average pooling runs one loop over th
 window tap (vectorisable); max pooling of 2×2 windows is unrolled. Each parallel kernel is a thin
 `prange` over the batch (each iteration owning its out/argmax/dx slice) calling a serial function
 for one image: the same loops compiled inside the prange body ran 3× slower (numba 0.68).
-Self-contained file (Numba's cache does not follow imports).
+Self-contained but for layers/lanes.py's call to the lane bodies (Numba's cache does not follow imports).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+from cnncalc.layers import lanes
 
 
 @njit(cache=True)
@@ -60,7 +62,7 @@ def _max_window(xp, n_W_prev, y0, a_lo, a_hi, x0, b_lo, b_hi):
     return bv, bk
 
 
-@njit(cache=True)
+@lanes.body("void(f4[:, :, ::1], i8, i8, i8, i8, i8, i8, f4[:, :, ::1], i8[:, :, ::1])")
 def _maxpool_image(x, f_H, f_W, s_H, s_W, p_top, p_left, out, argmax):
     """maxpool_forward for one image: x (n_C, n_H_prev, n_W_prev) → out, argmax (n_C, n_H, n_W)."""
     n_C, n_H_prev, n_W_prev = x.shape
@@ -104,8 +106,8 @@ def _maxpool_image(x, f_H, f_W, s_H, s_W, p_top, p_left, out, argmax):
                 best[w], where[w] = _max_window(xp, n_W_prev, y0, a_lo, a_hi, x0, max(-x0, 0), min(f_W, n_W_prev - x0))
 
 
-@njit(parallel=True, cache=True)
-def maxpool_forward(x, f_H, f_W, s_H, s_W, p_top, p_left, out, argmax):
+@lanes.parallel(_maxpool_image)
+def maxpool_forward(image, x, f_H, f_W, s_H, s_W, p_top, p_left, out, argmax):
     """out[i, c, h, w] = max of the window; argmax[i, c, h, w] = y·n_W_prev + x of the winner.
 
     x: (m, n_C, n_H_prev, n_W_prev); out, argmax: (m, n_C, n_H, n_W). The bottom/right padding is
@@ -113,10 +115,10 @@ def maxpool_forward(x, f_H, f_W, s_H, s_W, p_top, p_left, out, argmax):
     with p ≥ f, which PyTorch refuses) gives −inf with argmax −1.
     """
     for i in prange(x.shape[0]):
-        _maxpool_image(x[i], f_H, f_W, s_H, s_W, p_top, p_left, out[i], argmax[i])
+        _maxpool_image(image, (x[i], f_H, f_W, s_H, s_W, p_top, p_left, out[i], argmax[i]))
 
 
-@njit(cache=True)
+@lanes.body("void(f4[:, :, ::1], i8[:, :, ::1], f4[:, :, ::1])")
 def _maxpool_backward_image(dout, argmax, dx):
     """maxpool_backward for one image: dout, argmax (n_C, n_H, n_W) → dx (n_C, n_H_prev, n_W_prev)."""
     n_C, n_H, n_W = dout.shape
@@ -132,14 +134,14 @@ def _maxpool_backward_image(dout, argmax, dx):
                     plane[k[w]] += g[w]
 
 
-@njit(parallel=True, cache=True)
-def maxpool_backward(dout, argmax, dx):
+@lanes.parallel(_maxpool_backward_image)
+def maxpool_backward(image, dout, argmax, dx):
     """dx[i, c] gets each dout[i, c, h, w] at the flat position argmax[i, c, h, w], zero elsewhere.
 
     dout, argmax: (m, n_C, n_H, n_W); dx: (m, n_C, n_H_prev, n_W_prev).
     """
     for i in prange(dout.shape[0]):
-        _maxpool_backward_image(dout[i], argmax[i], dx[i])
+        _maxpool_backward_image(image, (dout[i], argmax[i], dx[i]))
 
 
 @njit(cache=True)
@@ -163,7 +165,7 @@ def _avg_divisors(n_H, n_W, n_H_prev, n_W_prev, f_H, f_W, s_H, s_W, p_top, p_bot
     return np.float32(1.0) / rows, np.float32(1.0) / cols
 
 
-@njit(cache=True)
+@lanes.body("void(f4[:, :, ::1], i8, i8, i8, i8, i8, i8, f4[::1], f4[::1], f4[:, :, ::1])")
 def _avgpool_image(x, f_H, f_W, s_H, s_W, p_top, p_left, inv_rows, inv_cols, out):
     """avgpool_forward for one image: x (n_C, n_H_prev, n_W_prev) → out (n_C, n_H, n_W)."""
     n_C, n_H_prev, n_W_prev = x.shape
@@ -193,18 +195,18 @@ def _avgpool_image(x, f_H, f_W, s_H, s_W, p_top, p_left, inv_rows, inv_cols, out
                 o[w] = o[w] * inv_rows[h] * inv_cols[w]
 
 
-@njit(parallel=True, cache=True)
-def avgpool_forward(x, f_H, f_W, s_H, s_W, p_top, p_bottom, p_left, p_right, include_pad, out):
+@lanes.parallel(_avgpool_image)
+def avgpool_forward(image, x, f_H, f_W, s_H, s_W, p_top, p_bottom, p_left, p_right, include_pad, out):
     """out[i, c, h, w] = Σ window / divisor. x: (m, n_C, n_H_prev, n_W_prev); out: (m, n_C, n_H, n_W)."""
     m, n_C, n_H_prev, n_W_prev = x.shape
     n_H, n_W = out.shape[2], out.shape[3]
     inv_rows, inv_cols = _avg_divisors(n_H, n_W, n_H_prev, n_W_prev, f_H, f_W, s_H, s_W, p_top, p_bottom, p_left,
                                        p_right, include_pad)
     for i in prange(m):
-        _avgpool_image(x[i], f_H, f_W, s_H, s_W, p_top, p_left, inv_rows, inv_cols, out[i])
+        _avgpool_image(image, (x[i], f_H, f_W, s_H, s_W, p_top, p_left, inv_rows, inv_cols, out[i]))
 
 
-@njit(cache=True)
+@lanes.body("void(f4[:, :, ::1], i8, i8, i8, i8, i8, i8, f4[::1], f4[::1], f4[:, :, ::1])")
 def _avgpool_backward_image(dout, f_H, f_W, s_H, s_W, p_top, p_left, inv_rows, inv_cols, dx):
     """avgpool_backward for one image: dout (n_C, n_H, n_W) → dx (n_C, n_H_prev, n_W_prev)."""
     n_C, n_H, n_W = dout.shape
@@ -233,8 +235,8 @@ def _avgpool_backward_image(dout, f_H, f_W, s_H, s_W, p_top, p_left, inv_rows, i
                         row[xx] += d[w] * inv_rows[h] * inv_cols[w]
 
 
-@njit(parallel=True, cache=True)
-def avgpool_backward(dout, f_H, f_W, s_H, s_W, p_top, p_bottom, p_left, p_right, include_pad, dx):
+@lanes.parallel(_avgpool_backward_image)
+def avgpool_backward(image, dout, f_H, f_W, s_H, s_W, p_top, p_bottom, p_left, p_right, include_pad, dx):
     """dx gets dout / divisor at every input position of each window.
 
     dout: (m, n_C, n_H, n_W); dx: (m, n_C, n_H_prev, n_W_prev).
@@ -244,7 +246,7 @@ def avgpool_backward(dout, f_H, f_W, s_H, s_W, p_top, p_bottom, p_left, p_right,
     inv_rows, inv_cols = _avg_divisors(n_H, n_W, n_H_prev, n_W_prev, f_H, f_W, s_H, s_W, p_top, p_bottom, p_left,
                                        p_right, include_pad)
     for i in prange(m):
-        _avgpool_backward_image(dout[i], f_H, f_W, s_H, s_W, p_top, p_left, inv_rows, inv_cols, dx[i])
+        _avgpool_backward_image(image, (dout[i], f_H, f_W, s_H, s_W, p_top, p_left, inv_rows, inv_cols, dx[i]))
 
 
 # ------------------------------------------------------------------ adaptive pooling (PyTorch's windows)
@@ -379,6 +381,8 @@ class Pool:
         self.out = np.empty((m, n_C, n_H, n_W), np.float32)
         self.argmax = np.empty((m, n_C, n_H, n_W), np.int64) if kind == "max" else None
         self.dx = np.empty((m, n_C, n_H_prev, n_W_prev), np.float32)
+        kernels = (maxpool_forward, maxpool_backward) if kind == "max" else (avgpool_forward, avgpool_backward)
+        lanes.prefetch([b for k in kernels for b in k.bodies])  # a cold cache: the helper compiles them meanwhile
 
     def forward(self, x):
         """x: (m, n_C, n_H_prev, n_W_prev) → out: (m, n_C, n_H, n_W)."""

@@ -1,0 +1,152 @@
+"""Lane bodies called through their address (cnncalc/layers/lanes.py), and the compile helper of a cold start.
+
+Each check runs in a fresh process with its own NUMBA_CACHE_DIR, on a small module of kernels written
+here: a body's machine code, the kernel around it, Numba's cache and the helper process are all per
+process, so nothing of this test process's state could make them pass.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+KERNELS = '''
+import numpy as np
+from numba import prange
+from cnncalc.layers import lanes
+
+
+@lanes.body("void(i8, i8, f4[:, ::1], f4[:, ::1], f4[::1])", fastmath={"reassoc", "contract"})
+def _rows(lo, hi, x, out, sums):
+    """out[i] = 2·x[i] + i for rows lo … hi − 1, and sums[i] = Σ x[i]."""
+    for i in range(lo, hi):
+        total = np.float32(0.0)
+        for j in range(x.shape[1]):
+            out[i, j] = 2 * x[i, j] + i
+            total += x[i, j]
+        sums[i] = total
+
+
+@lanes.body("void(i8, i8)")
+def _divide(a, b):
+    """a // b: Python's error model raises ZeroDivisionError on b = 0."""
+    if a // b < -1000:
+        print(a)
+
+
+@lanes.parallel(_rows)
+def scale(rows, n_lanes, x, out, sums):
+    m = x.shape[0]
+    for t in prange(n_lanes):
+        _rows(rows, (t * m // n_lanes, (t + 1) * m // n_lanes, x, out, sums))
+
+
+@lanes.parallel(_rows)
+def wrong_types(rows, n_lanes, x, out, sums):
+    for t in prange(n_lanes):
+        _rows(rows, (t, 1, x, out[0], sums))
+
+
+@lanes.parallel(_divide)
+def divide(body, a, b):
+    for t in prange(2):
+        _divide(body, (a, b))
+'''
+
+
+def run(tmp_path, code, cache="numba", **env):
+    source = tmp_path / "lane_kernels.py"
+    if not source.exists():  # written once: a newer source is a cold cache to Numba (and to lanes)
+        source.write_text(KERNELS)
+    full_env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / cache), **env)
+    full_env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), ROOT, full_env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, env=full_env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_kernel_through_its_body_equals_the_formula_and_its_py_func(tmp_path):
+    seen = run(tmp_path, """
+        import json, numpy as np
+        import lane_kernels as k
+        x = np.random.default_rng(0).standard_normal((7, 5), dtype=np.float32)
+        results = []
+        for kernel in (k.scale, k.scale.py_func):
+            for n_lanes in (1, 2, 3):
+                out, sums = np.full_like(x, np.nan), np.full(7, np.nan, np.float32)
+                kernel(n_lanes, x, out, sums)
+                results.append((out.tolist(), sums.tolist()))
+        expected = (2 * x + np.arange(7, dtype=np.float32)[:, None]).tolist()
+        print(json.dumps({"results": results, "expected": expected, "row_sums": x.sum(axis=1).tolist()}))
+    """)
+    for out, sums in seen["results"]:  # every lane count, compiled and as Python
+        assert out == seen["expected"]
+        assert sums == pytest.approx(seen["row_sums"], rel=1e-5, abs=1e-5)
+
+
+def test_a_call_with_other_types_than_declared_is_a_compile_error_naming_both(tmp_path):
+    seen = run(tmp_path, """
+        import json, numpy as np
+        import lane_kernels as k
+        x = np.zeros((4, 3), np.float32)
+        try:
+            k.wrong_types(2, x, np.zeros_like(x), np.zeros(4, np.float32))
+            print(json.dumps({"error": None}))
+        except Exception as e:
+            print(json.dumps({"type": type(e).__name__, "error": str(e)}))
+    """)
+    assert seen["type"] == "TypingError"
+    assert "_rows called with" in seen["error"] and "declared" in seen["error"]
+
+
+def test_an_error_in_a_body_reaches_the_caller(tmp_path):
+    # as with a body called directly in a prange loop, Numba reports it as a SystemError caused by the error
+    seen = run(tmp_path, """
+        import json
+        import lane_kernels as k
+        k.divide(7, 2)  # fine
+        try:
+            k.divide(7, 0)
+            print(json.dumps({"raised": None}))
+        except Exception as e:
+            cause = e.__cause__ or e.__context__
+            print(json.dumps({"raised": type(e).__name__, "cause": type(cause).__name__ if cause else None}))
+    """)
+    assert "ZeroDivisionError" in (seen["raised"], seen.get("cause"))
+
+
+HELPER = """
+    import json, numpy as np
+    import lane_kernels as k
+    from cnncalc.layers import lanes
+    lanes.prefetch(k.scale.bodies + k.divide.bodies)
+    started = lanes._HELPER.proc is not None
+    x = np.ones((4, 3), np.float32)
+    out, sums = np.zeros_like(x), np.zeros(4, np.float32)
+    k.scale(2, x, out, sums)
+    k.divide(7, 2)
+    hits = dict(k._rows.dispatcher.stats.cache_hits)
+    print(json.dumps({"started": started, "given": sorted(lanes._HELPER.given), "done": sorted(lanes._HELPER.done),
+                      "loaded_from_cache": sum(hits.values()), "out": out.tolist()}))
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the helper runs only where two CPUs are usable")
+def test_on_a_cold_cache_a_helper_compiles_the_bodies_and_a_warm_start_needs_none(tmp_path):
+    cold = run(tmp_path, HELPER)
+    assert cold["started"]
+    assert cold["given"] == ["lane_kernels:_divide", "lane_kernels:_rows"]
+    assert "lane_kernels:_rows" in cold["done"]
+    assert cold["loaded_from_cache"] == 1  # this process loaded the helper's machine code, compiled nothing
+    assert cold["out"] == [[2.0 + i] * 3 for i in range(4)]
+    warm = run(tmp_path, HELPER)
+    assert not warm["started"] and warm["given"] == []
+    assert warm["out"] == cold["out"]
+    off = run(tmp_path, HELPER, cache="other", CNNCALC_PREFETCH="0")
+    assert not off["started"] and off["loaded_from_cache"] == 0 and off["out"] == cold["out"]

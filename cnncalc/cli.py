@@ -239,7 +239,7 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
         comparison = api.compare_specs(specs, _parse_input(input_), strict)
     except CnncalcError as exc:
         _fail(render.error_line(exc, lang.value))
-    _write(render.render_compare(comparison, fmt.value))
+    _write(render.render_compare(comparison, fmt.value, lang.value))
     failed = [render.error_line(e, lang.value) for e in comparison.errors if e is not None]
     if failed:
         _warn(failed[:-1])

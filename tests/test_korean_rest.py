@@ -191,3 +191,14 @@ def test_every_phrase_key_in_the_code_is_in_the_catalogue():
     assert len(keys) > 100
     for lang in ("en", "ko"):
         assert sorted(k for k in keys if k not in catalogue()[lang]) == [], lang
+
+
+@pytest.mark.parametrize("command", [["summary"], ["params"], ["flops"], ["explain"], ["lint"],
+                                     ["solve", "--input-sizes"], ["compare", os.path.join(SPECS, "lenet5.yaml")]])
+def test_every_command_says_a_spec_error_in_korean(tmp_path, command):
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD["unknown_kind"][0], encoding="utf-8")
+    ko = cli(*command, path, "--lang", "ko", code=1).strip()
+    assert ko.startswith("오류: ") and text("errors.unknown_kind", "ko") in ko and english_words(ko) == [], ko
+    en = cli(*command, path, code=1).strip()
+    assert en.startswith("error: ") and text("errors.unknown_kind", "en") in en

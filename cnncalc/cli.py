@@ -239,7 +239,7 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
         comparison = api.compare_specs(specs, _parse_input(input_), strict)
     except CnncalcError as exc:
         _fail(render.error_line(exc, lang.value))
-    _write(render.render_compare(comparison, fmt.value))
+    _write(render.render_compare(comparison, fmt.value, lang.value))
     failed = [render.error_line(e, lang.value) for e in comparison.errors if e is not None]
     if failed:
         _warn(failed[:-1])
@@ -748,9 +748,9 @@ def lint(spec: SpecArg, input_: InputOpt = None, fmt: TextOrJson = OutFormat.tab
     try:
         result = api.lint(spec, _parse_input(input_))
     except CnncalcError as exc:
-        _fail(error_line(exc))
+        _fail(error_line(exc, lang.value))
     if result.report.error is not None:
-        _fail(error_line(result.report.error))
+        _fail(error_line(result.report.error, lang.value))
     _write(render.render(result, fmt.value, lang.value))
     if strict and result.findings:
         raise typer.Exit(1)
@@ -778,8 +778,8 @@ def compare(specs: Annotated[list[str], typer.Argument(help="Two or more specs; 
     try:
         result = api.compare_designs(specs, _parse_input(input_))
     except CnncalcError as exc:
-        _fail(error_line(exc))
-    failed = [error_line(e) for e in result.errors if e is not None]
+        _fail(error_line(exc, lang.value))
+    failed = [error_line(e, lang.value) for e in result.errors if e is not None]
     if failed:
         _warn(failed[:-1])
         _fail(failed[-1])

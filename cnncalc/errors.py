@@ -22,35 +22,70 @@ class Mark:
         return f"{self.file}:{self.line}:{self.column}" if self.line else self.file
 
 
-class CnncalcError(Exception):
-    """Base of every error that is the user's input, not our bug."""
+class Phrase:
+    """A sentence of the message catalogue (cnncalc/render/lang): its key and the values it quotes,
+    said in a language when the error is printed.  `Phrase("errors.no_file")`,
+    `Phrase("errors.unknown_kind", kind="cnv")`; `Phrase(say=fn)` for a sentence put together by a
+    function of the language (a diagnostic quoted by --strict)."""
 
-    def __init__(self, message: str, mark: Mark | None = None, field: str | None = None,
-                 received: object = None, allowed: str | None = None, fix: str | None = None):
-        self.message = message
+    __slots__ = ("key", "values", "_say")
+
+    def __init__(self, key: str | None = None, /, *, say=None, **values):
+        self.key, self.values, self._say = key, values, say
+
+    def __call__(self, lang: str) -> str:
+        if self._say is not None:
+            return self._say(lang)
+        from cnncalc.render.lang import text  # the words live in render
+
+        return text(self.key, lang, **self.values)
+
+    def __repr__(self) -> str:
+        return f"Phrase({self.key!r}, {self.values!r})"
+
+
+def _said(part, lang: str):
+    return part(lang) if isinstance(part, Phrase) else part
+
+
+class CnncalcError(Exception):
+    """Base of every error that is the user's input, not our bug.
+
+    message, allowed and fix are each plain text (symbols, names and numbers the same in every
+    language) or a `Phrase` of the catalogue, which `line(lang)` says in the language asked for;
+    the attributes `message`, `allowed` and `fix` hold the English, as `str(error)` does."""
+
+    def __init__(self, message: str | Phrase, mark: Mark | None = None, field: str | None = None,
+                 received: object = None, allowed: str | Phrase | None = None, fix: str | Phrase | None = None):
+        self.phrases = (message, allowed, fix)
+        self.message = _said(message, "en")
         self.mark = mark
         self.field = field
         self.received = received
-        self.allowed = allowed
-        self.fix = fix
+        self.allowed = _said(allowed, "en")
+        self.fix = _said(fix, "en")
         super().__init__(self.line())
 
-    def line(self) -> str:
-        """The one line the CLI prints: `where: field: message; received …; allowed …; fix`."""
+    def line(self, lang: str = "en") -> str:
+        """The one line the CLI prints: `where: field: message; received …; allowed …; fix`, its
+        words and frame (errors.frame.*) in `lang`."""
+        from cnncalc.render.lang import text  # the words live in render
+
+        message, allowed, fix = (_said(part, lang) for part in self.phrases)
         parts = []
         if self.mark is not None:
             parts.append(str(self.mark))
         if self.field:
-            parts.append(f"field '{self.field}'")
+            parts.append(text("errors.frame.field", lang, field=self.field))
         head = ": ".join(parts)
-        text = f"{head}: {self.message}" if head else self.message
+        line = f"{head}: {message}" if head else message
         if self.received is not None:
-            text += f"; received {_show(self.received)}"
-        if self.allowed:
-            text += f"; allowed: {self.allowed}"
-        if self.fix:
-            text += f" — {self.fix}"
-        return printable(text)
+            line += text("errors.frame.received", lang, received=_show(self.received))
+        if allowed:
+            line += text("errors.frame.allowed", lang, allowed=allowed)
+        if fix:
+            line += f" — {fix}"
+        return printable(line)
 
 
 class SpecError(CnncalcError):
@@ -68,11 +103,9 @@ class ArgumentError(CnncalcError):
     the exception's own line is the English one."""
 
     def __init__(self, key: str, field: str, received: object, **values):
-        from cnncalc.render.lang import text  # the words live in render
-
         self.key, self.values = key, values
-        super().__init__(text(key, "en", field=field, **values), field=field, received=received,
-                         allowed=text(key + "_allowed", "en", field=field, **values))
+        super().__init__(Phrase(key, field=field, **values), field=field, received=received,
+                         allowed=Phrase(key + "_allowed", field=field, **values))
 
 
 class DataError(CnncalcError):

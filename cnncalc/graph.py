@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from cnncalc.errors import Mark, SpecError
+from cnncalc.errors import Mark, Phrase, SpecError
 
 INPUT = "input"  # the name (and kind) of the network's or a block's input; the one definition
 
@@ -122,8 +122,8 @@ def build(name: str, file: str, input_shape: tuple, input_mark: Mark | None, nod
     if len(ordered) != len(nodes):
         stuck = [n for n in nodes if pending[n.name] > 0]
         cycle = _find_cycle(stuck, by_name)
-        raise SpecError("the layers form a cycle: " + " → ".join(cycle + [cycle[0]]),
-                        by_name[cycle[0]].mark, "from", allowed="references to layers that do not read back")
+        raise SpecError(Phrase("errors.cycle_through", cycle=" → ".join(cycle + [cycle[0]])),
+                        by_name[cycle[0]].mark, "from", allowed=Phrase("errors.cycle.allowed"))
     return Graph(name, file, input_shape, [first] + ordered, output, scopes, list(warnings or ()), tuple(aux))
 
 

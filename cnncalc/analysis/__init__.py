@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnncalc import layers as registry
-from cnncalc.errors import CnncalcError, SpecError
+from cnncalc.errors import CnncalcError, Phrase, SpecError
 from cnncalc.graph import INPUT, Graph
 from cnncalc.layers.arith import BOUND, PIXEL, ReceptiveField
 from cnncalc.layers.base import Diagnostic
@@ -209,12 +209,12 @@ def _aux_mismatch(graph: Graph, shapes: dict[str, Shape]) -> SpecError | None:
     for head in graph.aux:
         shape = shapes[head.name]
         if len(out) != 1:
-            return SpecError("aux heads need a network whose output is a vector of class scores", head.mark,
-                             "aux", f"the output {shape_text(out)}", "a network ending in dense: K")
+            return SpecError(Phrase("errors.aux_vector"), head.mark, "aux",
+                             Phrase("errors.aux_vector.received", shape=shape_text(out))("en"),
+                             Phrase("errors.aux_vector.allowed"))
         if shape != out:
-            return SpecError(f"aux output '{head.name}' must give the {out[0]:,} class scores the output gives",
-                             head.mark, "from", shape_text(shape), f"a vector ({out[0]:,})",
-                             f"end the aux head with dense: {out[0]}")
+            return SpecError(Phrase("errors.aux_scores", name=head.name, n=out[0]), head.mark, "from", shape_text(shape),
+                             Phrase("errors.aux_scores.allowed", n=out[0]), Phrase("errors.aux_scores.fix", n=out[0]))
     return None
 
 

@@ -325,12 +325,12 @@ def input_sizes(spec: str, near: int = 32) -> InputSizes:
     """The input sizes n within `near` of the spec's (n ≥ 1) for which no window leaves a remainder."""
     from cnncalc import api
     from cnncalc.analysis import analyze
-    from cnncalc.errors import SpecError
+    from cnncalc.errors import Phrase, SpecError
 
     graph = api.load(spec)
     shape = graph.input_shape
     if len(shape) != 3:
-        raise SpecError(f"the input is a vector of {shape[0]}: no windows slide over it", None, "input",
+        raise SpecError(Phrase("errors.input_vector", n=shape[0]), None, "input",
                         list(shape), "[n_H, n_W, n_C]")
     own = analyze(graph)
     along_H, along_W = (_divisions(own, axis) or [] for axis in (0, 1))

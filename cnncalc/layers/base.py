@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from cnncalc.errors import Mark, SpecError
+from cnncalc.errors import Mark, Phrase, SpecError
 from cnncalc.layers.arith import ReceptiveField
 from cnncalc.layers.records import InexactDivision, Notation, UnusedArgument, UnusedOutput, Window
 from cnncalc.shapes import Shape, is_map  # noqa: F401 — the kinds' rules import them from here
@@ -110,24 +110,13 @@ def fixed_notation(kind: str) -> Callable:
 
 # ---------------------------------------------------------------- value normalisation
 
-_ALLOWED = {
-    "pos_int": "an integer ≥ 1",
-    "nonneg_int": "an integer ≥ 0",
-    "pair": "an integer ≥ 1 or [h, w]",
-    "padding": "an integer ≥ 0, [p_H, p_W], [top, bottom, left, right], 'same' or 'valid'",
-    "groups": "an integer ≥ 1 or 'depthwise'",
-    "bool": "true or false",
-    "rate": "a number with 0 ≤ rate < 1",
-    "pos_float": "a finite number > 0",
-    "float": "a finite number",
-    "choice": "one of the listed words",
-}
 
 MAX_SIZE = 10**9  # a guard against absurd sizes; exact Python ints below it
 
 
-def allowed_text(type_name: str) -> str:
-    return _ALLOWED[type_name]
+def allowed_text(type_name: str, lang: str = "en") -> str:
+    """What a field of this type takes, in words (the catalogue's errors.type.<type>)."""
+    return Phrase(f"errors.type.{type_name}")(lang)
 
 
 def _is_int(v) -> bool:
@@ -140,24 +129,27 @@ def normalise(fld: Field, value, kind: str, mark: Mark | None):
     pair → (h, w); padding → 'same' | 'valid' | (top, bottom, left, right).
     """
 
-    def bad(reason: str = "wrong type"):
-        allowed = " or ".join(fld.choices) if fld.type == "choice" else _ALLOWED[fld.type]
-        return SpecError(f"{kind}: {reason}", mark, fld.name, value, allowed)
+    def bad(reason: str = "type"):
+        """reason: the catalogue's errors.field_<reason>: type, positive, negative, padding, range, finite."""
+        allowed = (Phrase(say=lambda lang: Phrase("errors.or")(lang).join(fld.choices)) if fld.type == "choice"
+                   else Phrase(f"errors.type.{fld.type}"))
+        return SpecError(Phrase(f"errors.field_{reason}", kind=kind), mark, fld.name, value, allowed)
 
     def integers(values: list, low: int) -> None:
         """Every value an int, ≥ low, and not absurd."""
         if not all(_is_int(v) for v in values):
             raise bad()
         if min(values) < low:
-            raise bad("must be positive" if low else "must not be negative")
+            raise bad("positive" if low else "negative")
         if max(values) > MAX_SIZE:
-            raise SpecError(f"{kind}: absurdly large", mark, fld.name, value, f"at most {MAX_SIZE:,}")
+            raise SpecError(Phrase("errors.field_large", kind=kind), mark, fld.name, value,
+                            Phrase("errors.at_most", max=MAX_SIZE))
 
     t = fld.type
     if t == "choice":
         if not isinstance(value, str) or value.lower() not in fld.choices:
-            raise SpecError(f"{kind}: unknown {fld.name}", mark, fld.name, value,
-                            " or ".join(f"'{c}'" for c in fld.choices))
+            raise SpecError(Phrase("errors.field_choice", kind=kind, field=fld.name), mark, fld.name, value,
+                            Phrase(say=lambda lang: Phrase("errors.or")(lang).join(f"'{c}'" for c in fld.choices)))
         return value.lower()
     if t in ("pos_int", "nonneg_int"):
         integers([value], 1 if t == "pos_int" else 0)
@@ -172,7 +164,7 @@ def normalise(fld: Field, value, kind: str, mark: Mark | None):
         if isinstance(value, str):
             if value.lower() in ("same", "valid"):
                 return value.lower()
-            raise bad("unknown padding")
+            raise bad("padding")
         values = [value] * 4 if _is_int(value) else value
         if isinstance(values, list) and len(values) == 2:
             values = [values[0], values[0], values[1], values[1]]
@@ -196,12 +188,12 @@ def normalise(fld: Field, value, kind: str, mark: Mark | None):
         try:
             value = float(value)
         except OverflowError:  # an integer of hundreds of digits
-            raise bad("out of range") from None
+            raise bad("range") from None
         if not math.isfinite(value):  # .nan and .inf are YAML floats too; no layer has a use for them
-            raise bad("must be finite")
+            raise bad("finite")
         if t == "rate" and not 0.0 <= value < 1.0:
-            raise bad("out of range")
+            raise bad("range")
         if t == "pos_float" and not value > 0.0:
-            raise bad("must be positive")
+            raise bad("positive")
         return value
     raise AssertionError(f"unknown field type {t}")

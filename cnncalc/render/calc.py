@@ -214,7 +214,7 @@ def error_line(exc, lang: str = "en") -> str:
     from cnncalc.render.report import error_line as english
 
     if not isinstance(exc, ArgumentError):
-        return english(exc)
+        return english(exc, lang)  # a spec's error (--input-sizes), in the language asked for too
     message = text(exc.key, lang, field=exc.field, **exc.values)
     allowed = text(exc.key + "_allowed", lang, field=exc.field, **exc.values)
     if exc.received is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from cnncalc.errors import CnncalcError, DimensionError, Mark
+from cnncalc.errors import CnncalcError, DimensionError, Mark, Phrase
 from cnncalc.layers.arith import OutLength
 from cnncalc.layers.records import InexactDivision, Notation, UnusedArgument, UnusedOutput, Window
 from cnncalc.render.lang import DEFAULT, text
@@ -157,35 +157,20 @@ def warning_line(d, lang: str = DEFAULT) -> str:
 def dimension_error(key: str, mark: Mark | None, fix: tuple[str, dict] | None = None, allowed: str | None = None,
                     **values) -> DimensionError:
     """The DimensionError of a layer rule: `diagnostics.<key>` with the rule's numbers, and its fix
-    (`diagnostics.<fix key>` with its own values).  The words stay on the error (`error.words`,
-    lang → (message, fix)), so that `error_text` can say it again in another language."""
-
-    def words(lang: str) -> tuple[str, str | None]:
-        return (text(f"diagnostics.{key}", lang, **values),
-                text(f"diagnostics.{fix[0]}", lang, **fix[1]) if fix else None)
-
-    return _spoken(words, mark, allowed)
+    (`diagnostics.<fix key>` with its own values), said in the language the error is printed in."""
+    return DimensionError(Phrase(f"diagnostics.{key}", **values), mark, allowed=allowed,
+                          fix=Phrase(f"diagnostics.{fix[0]}", **fix[1]) if fix else None)
 
 
 def strict_error(d) -> DimensionError:
     """The error --strict makes of a warning, in words that `error_text` can say in any language."""
-    return _spoken(lambda lang: (strict_message(d, lang), diagnostic_fix(d, lang)), d.mark)
-
-
-def _spoken(words, mark: Mark | None, allowed: str | None = None) -> DimensionError:
-    message, fix = words(DEFAULT)
-    error = DimensionError(message, mark, allowed=allowed, fix=fix)
-    error.words = words
-    return error
+    return DimensionError(Phrase(say=lambda lang: strict_message(d, lang)), d.mark,
+                          fix=Phrase(say=lambda lang: diagnostic_fix(d, lang)))
 
 
 def error_text(error: CnncalcError, lang: str = DEFAULT) -> str:
-    """The error's one line in `lang`: a dimension error in its words, any other as it was made."""
-    words = getattr(error, "words", None)
-    if words is None or lang == DEFAULT:
-        return error.line()
-    message, fix = words(lang)
-    return type(error)(message, error.mark, error.field, error.received, error.allowed, fix).line()
+    """The error's one line in `lang`: its catalogue phrases and frame said in that language."""
+    return error.line(lang)
 
 
 def error_line(error: CnncalcError, lang: str = DEFAULT) -> str:

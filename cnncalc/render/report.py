@@ -40,8 +40,7 @@ from cnncalc.render.messages import (
 from cnncalc.render.messages import error_line as _error_line
 from cnncalc.render.text_table import box_table, fit, wrap
 
-CONVENTION = ("MACs = multiply-accumulates of conv, conv_transpose and dense layers, bias excluded; FLOPs = 2·MACs; "
-              "other ops (bias adds, batchnorm, activations, pooling and upsample reads, adds) are counted separately")
+CONVENTION = words("totals.convention", "en")  # the counting convention JSON carries, in English
 
 VIEW_NAMES = ("standard", "course")
 
@@ -104,10 +103,6 @@ def dumps(data) -> str:
     return text + "\n"
 
 
-AUX_ROWS = "Aux heads (training)"  # the footer rows of a spec with aux heads, under "Total"
-INFERENCE_ROWS = "Inference"
-
-
 def _totals_cells(columns: list[Column], totals_by_key: dict, label: str) -> list[str]:
     out = []
     for c in columns:
@@ -133,8 +128,10 @@ def _footer(report: Report, rows, columns, lang: str = "en") -> list[list[str]]:
         return []
     footer = [_totals_cells(columns, _column_totals(rows, columns), words("tables.total", lang))]
     if report.graph.aux:
-        footer.append(_totals_cells(columns, _column_totals([r for r in rows if not r.aux], columns), INFERENCE_ROWS))
-        footer.append(_totals_cells(columns, _column_totals([r for r in rows if r.aux], columns), AUX_ROWS))
+        footer.append(_totals_cells(columns, _column_totals([r for r in rows if not r.aux], columns),
+                                    words("totals.row.inference", lang)))
+        footer.append(_totals_cells(columns, _column_totals([r for r in rows if r.aux], columns),
+                                    words("totals.row.aux", lang)))
     return footer
 
 
@@ -173,54 +170,55 @@ def as_table(report: Report, rows, columns, command: str, *, width: int | None =
         names = ", ".join(columns[i].title(lang, course) for i in chosen.left_out)
         notes.append(words("tables.left_out", lang, count=len(chosen.left_out), width=width, names=names))
     if command in ("flops", "summary"):
-        notes.append(CONVENTION)
+        notes.append(words("totals.convention", lang))
     table = box_table(chosen.headers, [[r[i] for i in chosen.kept] for r in body],
                       [columns[i].justify for i in chosen.kept], [[r[i] for i in chosen.kept] for r in footer],
                       title=f"{report.graph.name} — {_title(command, view_name, lang)}",
                       caption=wrap("\n".join(notes), width) or None)
-    totals = _totals_text(report.totals, command, report.error is None, bool(report.graph.aux))
+    totals = _totals_text(report.totals, command, report.error is None, bool(report.graph.aux), lang)
     return table + wrap(totals, width) + "\n"
 
 
-def _aux_text(t: Totals, command: str) -> str:
+def _aux_text(t: Totals, command: str, lang: str = "en") -> str:
     """The aux heads' line: what they add in training, apart from the inference figures above it."""
     parts = []
     if command in ("params", "summary"):
-        parts.append(f"{t.aux_trainable:,} trainable + {t.aux_non_trainable:,} non-trainable params "
-                     "(included in the params above)")
+        parts.append(words("totals.aux.params", lang, trainable=f"{t.aux_trainable:,}",
+                           non_trainable=f"{t.aux_non_trainable:,}"))
     if command in ("flops", "summary"):
-        parts.append(f"MACs {with_human(t.aux_macs, 'MAC')}, FLOPs {t.aux_flops:,}, "
-                     f"other ops {t.aux_other_ops:,}")
+        parts.append(words("totals.aux.ops", lang, macs=with_human(t.aux_macs, "MAC"), flops=f"{t.aux_flops:,}",
+                           other_ops=f"{t.aux_other_ops:,}"))
     if command in ("shapes", "summary"):
-        parts.append(f"activations {t.aux_activations:,} values ({human_bytes(t.aux_activation_bytes)})")
-    return (f"Aux heads ({AUX_MARK.strip()} rows, training only): " + "; ".join(parts)
-            + (" — not in the inference figures above" if command != "params" else ""))
+        parts.append(words("totals.aux.activations", lang, count=f"{t.aux_activations:,}",
+                           size=human_bytes(t.aux_activation_bytes)))
+    return (words("totals.aux.line", lang, mark=AUX_MARK.strip(), parts="; ".join(parts))
+            + (words("totals.aux.not_inference", lang) if command != "params" else ""))
 
 
-def _totals_text(t: Totals, command: str, complete: bool, has_aux: bool = False) -> str:
+def _totals_text(t: Totals, command: str, complete: bool, has_aux: bool = False, lang: str = "en") -> str:
     lines = []
     if not complete:
-        lines.append("(totals up to the failing layer)")
-    inference = " — inference, aux heads not run" if has_aux else ""
+        lines.append(words("totals.partial", lang))
+    inference = words("totals.inference_only", lang) if has_aux else ""
     if command in ("params", "summary"):
-        lines.append(f"Trainable params: {with_human(t.trainable)} — PyTorch's parameters() count")
-        lines.append(f"Non-trainable params: {t.non_trainable:,} (batchnorm running statistics; buffers in PyTorch)")
-        lines.append(f"Total params: {with_human(t.params)} — Keras' \"Total params\"")
-        lines.append(f"Params memory (float32): {human_bytes(t.params_bytes)}")
+        lines.append(words("totals.trainable", lang, value=with_human(t.trainable)))
+        lines.append(words("totals.non_trainable", lang, value=f"{t.non_trainable:,}"))
+        lines.append(words("totals.params", lang, value=with_human(t.params)))
+        lines.append(words("totals.params_memory", lang, value=human_bytes(t.params_bytes)))
     if command in ("flops", "summary"):
-        lines.append(f"MACs: {with_human(t.macs, 'MAC')}{inference}")
-        lines.append(f"FLOPs (2·MACs): {with_human(t.flops, 'FLOP')}")
-        lines.append(f"Other ops: {with_human(t.other_ops)}")
+        lines.append(words("totals.macs", lang, value=with_human(t.macs, "MAC"), inference=inference))
+        lines.append(words("totals.flops", lang, value=with_human(t.flops, "FLOP")))
+        lines.append(words("totals.other_ops", lang, value=with_human(t.other_ops)))
     if command in ("shapes", "summary"):
-        lines.append(f"Forward activations (float32, input included): {t.activations:,} values, "
-                     f"{human_bytes(t.activation_bytes)}{inference}")
+        lines.append(words("totals.activations", lang, count=f"{t.activations:,}", size=human_bytes(t.activation_bytes),
+                           inference=inference))
         if t.output_shape:
-            lines.append(f"Output: {shape_cell(t.output_shape)}")
+            lines.append(words("totals.output", lang, shape=shape_cell(t.output_shape)))
         if t.rf is not None:
-            lines.append(f"Receptive field at the output: {rf_pair(t.rf.r_H, t.rf.r_W, group=True)}, "
-                         f"jump {rf_pair(t.rf.j_H, t.rf.j_W, group=True)}")
+            lines.append(words("totals.rf", lang, rf=rf_pair(t.rf.r_H, t.rf.r_W, group=True),
+                               jump=rf_pair(t.rf.j_H, t.rf.j_W, group=True)))
     if has_aux:
-        lines.append(_aux_text(t, command))
+        lines.append(_aux_text(t, command, lang))
     return "\n".join(lines)
 
 
@@ -302,10 +300,10 @@ def as_markdown(report: Report, rows, columns, command: str, view_name: str = "s
     for cells in _footer(report, rows, columns, lang):
         out.append("| " + " | ".join(f"**{esc(v)}**" if v else "" for v in cells) + " |")
     out.append("")
-    for line in _totals_text(report.totals, command, report.error is None, bool(report.graph.aux)).splitlines():
+    for line in _totals_text(report.totals, command, report.error is None, bool(report.graph.aux), lang).splitlines():
         out.append(f"- {line}")
     if command in ("flops", "summary"):
-        out.append(f"- Convention: {CONVENTION}")
+        out.append("- " + words("totals.convention_line", lang, convention=words("totals.convention", lang)))
     out.append("")
     return "\n".join(out)
 
@@ -320,38 +318,42 @@ def error_line(error: CnncalcError, lang: str = "en") -> str:
 
 # ---------------------------------------------------------------- comparison
 
-_COMPARE_ROWS = (
-    ("Trainable params", lambda t: t.trainable, True),
-    ("Total params", lambda t: t.params, True),
-    ("MACs", lambda t: t.macs, True),
-    ("FLOPs", lambda t: t.flops, True),
-    ("Other ops", lambda t: t.other_ops, True),
-    ("Activations (values)", lambda t: t.activations, True),
-    ("Output", lambda t: shape_text(t.output_shape), False),
-    ("Receptive field", lambda t: rf_pair(t.rf.r_H, t.rf.r_W) if t.rf else "", False),
-    ("Layers", lambda t: t.layers, True),
+_COMPARE_ROWS = (  # (catalogue key under totals.side., value, numeric); csv and json name them in English
+    ("trainable", lambda t: t.trainable, True),
+    ("params", lambda t: t.params, True),
+    ("macs", lambda t: t.macs, True),
+    ("flops", lambda t: t.flops, True),
+    ("other_ops", lambda t: t.other_ops, True),
+    ("activations", lambda t: t.activations, True),
+    ("output", lambda t: shape_text(t.output_shape), False),
+    ("rf", lambda t: rf_pair(t.rf.r_H, t.rf.r_W) if t.rf else "", False),
+    ("layers", lambda t: t.layers, True),
 )
 
 
-def render_compare(comparison: Comparison, fmt: str) -> str:
+def _side_title(key: str, lang: str = "en") -> str:
+    return words(f"totals.side.{key}", lang)
+
+
+def render_compare(comparison: Comparison, fmt: str, lang: str = "en") -> str:
     names = [f"{n} ({f})" for n, f in zip(comparison.names, comparison.files)]
     if fmt == "json":
         data = {"specs": [], "convention": CONVENTION}
         for name, file, t, e in zip(comparison.names, comparison.files, comparison.totals, comparison.errors):
             entry = {"spec": name, "file": file, "error": error_json(e) if e else None}
-            for title, get, numeric in _COMPARE_ROWS:
-                key = title.split(" (")[0].lower().replace(" ", "_")
-                entry[key] = get(t)
+            for key, get, numeric in _COMPARE_ROWS:
+                field = _side_title(key).split(" (")[0].lower().replace(" ", "_")
+                entry[field] = get(t)
                 if numeric:
                     base = get(comparison.totals[0])
-                    entry[key + "_ratio"] = (get(t) / base) if base else None
+                    entry[field + "_ratio"] = (get(t) / base) if base else None
             data["specs"].append(entry)
         return dumps(data)
-    header = ["Metric"] + names
+    header = [words("totals.side.metric", lang)] + names
     body = []
-    for title, get, numeric in _COMPARE_ROWS:
+    for key, get, numeric in _COMPARE_ROWS:
         base = get(comparison.totals[0])
-        cells = [title]
+        cells = [_side_title(key, lang)]
         for i, t in enumerate(comparison.totals):
             v = get(t)
             if numeric:
@@ -366,8 +368,8 @@ def render_compare(comparison: Comparison, fmt: str) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["metric"] + [printable(f) for f in comparison.files])
-        for title, get, _ in _COMPARE_ROWS:
-            writer.writerow([title] + [get(t) for t in comparison.totals])
+        for key, get, _ in _COMPARE_ROWS:
+            writer.writerow([_side_title(key)] + [get(t) for t in comparison.totals])
         return buffer.getvalue()
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|:---|" + "---:|" * len(names)]
@@ -375,4 +377,4 @@ def render_compare(comparison: Comparison, fmt: str) -> str:
         lines += ["| " + " | ".join(printable(c).replace("|", "\\|") for c in row) + " |" for row in body]
         return "\n".join(lines) + "\n"
     return box_table(header, body, ["left"] + ["right"] * len(names),
-                     title="comparison (ratios to the first spec)", caption=CONVENTION)
+                     title=words("totals.side.title", lang), caption=words("totals.convention", lang))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import yaml
 
-from cnncalc.errors import Mark, SpecError
+from cnncalc.errors import Mark, Phrase, SpecError
 
 # libyaml's composer is ten times faster than the pure-Python one; both keep marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -87,31 +87,29 @@ class _Converter:
     def convert(self, node, depth=0, mark: Mark | None = None):
         """The node as MDict/MList/scalar; `mark` is the node's own place when the caller has it."""
         if depth > MAX_DEPTH:
-            raise SpecError(f"the YAML nests deeper than {MAX_DEPTH} levels", _mark(self.file, node),
-                            allowed=f"at most {MAX_DEPTH} levels of lists and mappings")
+            raise SpecError(Phrase("errors.deep", max=MAX_DEPTH), _mark(self.file, node),
+                            allowed=Phrase("errors.deep.allowed", max=MAX_DEPTH))
         self.count += 1
         if id(node) in self.seen:
             # a node met again is an alias (or a node inside one): what an alias bomb multiplies
             self.aliased += 1
             if self.aliased > MAX_ALIAS_NODES:
-                raise SpecError(f"aliases expand to more than {MAX_ALIAS_NODES:,} nodes (an alias bomb?)",
-                                _mark(self.file, node),
-                                allowed=f"at most {MAX_ALIAS_NODES:,} nodes produced by *aliases; "
-                                        "use repeat: or a block instead")
+                raise SpecError(Phrase("errors.alias_bomb", max=MAX_ALIAS_NODES), _mark(self.file, node),
+                                allowed=Phrase("errors.alias_bomb.allowed", max=MAX_ALIAS_NODES))
         else:
             self.seen.add(id(node))
         if self.count > MAX_NODES:
-            raise SpecError(f"the YAML has more than {MAX_NODES:,} nodes", _mark(self.file, node),
-                            allowed=f"at most {MAX_NODES:,} values, lists and mappings")
+            raise SpecError(Phrase("errors.nodes", max=MAX_NODES), _mark(self.file, node),
+                            allowed=Phrase("errors.nodes.allowed", max=MAX_NODES))
         if node.tag not in _STANDARD_TAGS:
-            raise SpecError("YAML tags are not allowed in a spec", _mark(self.file, node), received=node.tag,
-                            allowed="plain YAML values (numbers, strings, lists, mappings)")
+            raise SpecError(Phrase("errors.tags"), _mark(self.file, node), received=node.tag,
+                            allowed=Phrase("errors.tags.allowed"))
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
         if node.tag in _SCALAR_TAGS or node.tag != (_Y + "seq" if isinstance(node, yaml.SequenceNode) else _Y + "map"):
-            raise SpecError(f"the tag !!{node.tag[len(_Y):]} does not fit a "
-                            f"{'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}",
-                            _mark(self.file, node), received=node.tag, allowed="plain YAML values without tags")
+            raise SpecError(Phrase("errors.tag_list" if isinstance(node, yaml.SequenceNode) else "errors.tag_mapping",
+                                   tag=node.tag[len(_Y):]),
+                            _mark(self.file, node), received=node.tag, allowed=Phrase("errors.untagged.allowed"))
         mark = mark or _mark(self.file, node)
         if isinstance(node, yaml.SequenceNode):
             marks = [_mark(self.file, c) for c in node.value]
@@ -120,14 +118,14 @@ class _Converter:
         out = make_dict(mark)
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise SpecError("YAML merge keys (<<) are not supported; use a block with arguments",
+                raise SpecError(Phrase("errors.merge_keys"),
                                 _mark(self.file, key_node))
             key_mark, value_mark = _mark(self.file, key_node), _mark(self.file, value_node)
             key = self.convert(key_node, depth + 1, key_mark)
             if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise SpecError("mapping keys must be names", key_mark, received=key)
+                raise SpecError(Phrase("errors.key_not_name"), key_mark, received=key)
             if key in out:
-                raise SpecError("duplicate key", key_mark, str(key), key, "each key once per mapping")
+                raise SpecError(Phrase("errors.duplicate_key"), key_mark, str(key), key, Phrase("errors.duplicate_key.allowed"))
             out[key] = self.convert(value_node, depth + 1, value_mark)
             out.key_marks[key] = key_mark
             out.value_marks[key] = value_mark
@@ -141,49 +139,47 @@ class _Converter:
         if tag == "timestamp":
             return node.value  # a plain date is text here (a description), never a datetime
         if tag in ("map", "seq", "merge"):
-            raise SpecError(f"the tag !!{tag} does not fit a single value", _mark(self.file, node),
-                            received=node.value, allowed="plain YAML values without tags")
+            raise SpecError(Phrase("errors.tag_scalar", tag=tag), _mark(self.file, node),
+                            received=node.value, allowed=Phrase("errors.untagged.allowed"))
         if tag == "null" and node.value not in _NULLS:
-            raise SpecError("!!null with a value", _mark(self.file, node), received=node.value,
-                            allowed="null, ~ or nothing")
+            raise SpecError(Phrase("errors.null_value"), _mark(self.file, node), received=node.value,
+                            allowed=Phrase("errors.null_value.allowed"))
         if tag == "bool" and node.value.lower() not in self.scalars.bool_values:
-            raise SpecError("cannot read this value as a bool (!!bool)", _mark(self.file, node), received=node.value,
+            raise SpecError(Phrase("errors.bool_value"), _mark(self.file, node), received=node.value,
                             allowed="true, false, yes, no, on, off")
         try:
             return self.scalars.yaml_constructors[node.tag](self.scalars, node)
         except (ValueError, KeyError, IndexError, TypeError, OverflowError):
-            raise SpecError(f"cannot read this value as {'an' if tag == 'int' else 'a'} {tag} (!!{tag})",
-                            _mark(self.file, node), received=node.value,
-                            allowed={"int": "an integer such as 3, 0x1f or 0o17",
-                                     "float": "a number such as 0.5, 1e-5 or .inf"}.get(tag, f"a {tag}")) from None
+            raise SpecError(Phrase("errors.read", tag=tag), _mark(self.file, node), received=node.value,
+                            allowed=Phrase("errors.read.allowed", tag=tag)) from None
 
 
 def load_text(text: str, file: str = "<spec>"):
     """Parse YAML text into MDict/MList/scalars with marks; SpecError on any problem."""
     if len(text) > MAX_BYTES:
-        raise SpecError("the spec file is too large", Mark(file), received=f"{len(text):,} bytes",
-                        allowed=f"at most {MAX_BYTES:,} bytes")
+        raise SpecError(Phrase("errors.too_large"), Mark(file), received=f"{len(text):,} bytes",
+                        allowed=Phrase("errors.too_large.allowed", max=MAX_BYTES))
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.reader.ReaderError as exc:
         before = text[:exc.position]
         mark = Mark(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
-        raise SpecError(f"YAML syntax: unacceptable character #x{exc.character:04x}: {exc.reason}", mark) from None
+        raise SpecError(Phrase("errors.yaml_character", character=exc.character, reason=exc.reason), mark) from None
     except yaml.MarkedYAMLError as exc:
         where = exc.problem_mark or exc.context_mark
         mark = Mark(file, where.line + 1, where.column + 1) if where else Mark(file, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(f"YAML syntax: {problem}", mark) from None
+        raise SpecError(Phrase("errors.yaml_syntax", problem=problem), mark) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"YAML syntax: {exc}", Mark(file, 1, 1)) from None
+        raise SpecError(Phrase("errors.yaml_syntax", problem=exc), Mark(file, 1, 1)) from None
     if node is None:
-        raise SpecError("the spec is empty", Mark(file), allowed="a mapping with input: and layers:")
+        raise SpecError(Phrase("errors.empty"), Mark(file), allowed=Phrase("errors.empty.allowed"))
     try:
         return _Converter(file).convert(node)
     except yaml.constructor.ConstructorError as exc:
         where = exc.problem_mark
         mark = Mark(file, where.line + 1, where.column + 1) if where else Mark(file, 1, 1)
-        raise SpecError(f"YAML value: {exc.problem}", mark) from None
+        raise SpecError(Phrase("errors.yaml_value", problem=exc.problem), mark) from None
 
 
 STDIN = "-"  # the spec read from standard input, named <stdin> in messages
@@ -200,11 +196,12 @@ def load_file(path: str):
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise SpecError("no such spec file", Mark(path), received=path) from None
+        raise SpecError(Phrase("errors.no_file"), Mark(path), received=path) from None
     except IsADirectoryError:
-        raise SpecError("the spec path is a directory", Mark(path), received=path, allowed="a YAML file") from None
+        raise SpecError(Phrase("errors.directory"), Mark(path), received=path,
+                        allowed=Phrase("errors.directory.allowed")) from None
     except OSError as exc:
-        raise SpecError(f"cannot read the spec: {exc.strerror}", Mark(path), received=path) from None
+        raise SpecError(Phrase("errors.unreadable", reason=exc.strerror), Mark(path), received=path) from None
     return load_text(_decode(raw, path), path)
 
 
@@ -214,5 +211,5 @@ def _decode(raw: bytes, path: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SpecError(f"the spec is not UTF-8 text ({exc.reason})", Mark(path, line, column),
-                        received=raw[exc.start:exc.start + 1], allowed="UTF-8 text") from None
+        raise SpecError(Phrase("errors.not_utf8", reason=exc.reason), Mark(path, line, column),
+                        received=raw[exc.start:exc.start + 1], allowed=Phrase("errors.not_utf8.allowed")) from None

@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 
 from cnncalc import layers as registry
-from cnncalc.errors import Mark, SpecError
+from cnncalc.errors import Mark, Phrase, SpecError
 from cnncalc.graph import INPUT, AuxHead, Graph, Node, Scope, build
 from cnncalc.layers.arith import PIXEL
 from cnncalc.layers.base import MAX_SIZE, Diagnostic, normalise
@@ -143,10 +143,8 @@ class _Parser:
     def _tick(self, units: int, mark: Mark) -> None:
         self.work += units
         if self.work > MAX_WORK:
-            raise self.error(f"the spec expands to more than {MAX_WORK:,} steps of repeat passes, block calls "
-                             "and layers", mark,
-                             allowed=f"at most {MAX_WORK:,} steps (nested repeat counts multiply; "
-                                     "repeat over layers: [] still costs a step a pass)")
+            raise self.error(Phrase("errors.too_much_work", max=MAX_WORK), mark,
+                             allowed=Phrase("errors.too_much_work.allowed", max=MAX_WORK))
 
     # ------------------------------------------------------------ helpers
 
@@ -165,17 +163,14 @@ class _Parser:
         if "name" in item:
             local, where = item["name"], item.where("name")
             if not isinstance(local, str) or not _NAME.match(local):
-                raise self.error("invalid layer name", where, "name", local,
-                                 "letters, digits, '_' and '-', starting with a letter")
+                raise self.error(Phrase("errors.layer_name"), where, "name", local, Phrase("errors.layer_name.allowed"))
             if local == INPUT:
-                raise self.error("'input' is reserved for the input of the network or block", where, "name", local)
+                raise self.error(Phrase("errors.input_reserved"), where, "name", local)
             if local in scope.names or local in ns.used:
-                calls = "".join(f" (in block '{b}' called at {m})" for b, m in zip(self.block_stack, self.call_marks))
-                raise self.error("duplicate layer name" + calls, where, "name", local,
-                                 "a name not used before in this block" + (
-                                     f"; full names under {ns.prefix.rstrip('.') or 'the top level'} must be "
-                                     "unique, flat blocks, repeats and parallels included" if local in ns.used
-                                     else ""))
+                calls = tuple(zip(self.block_stack, self.call_marks))
+                raise self.error(Phrase("errors.duplicate_name", calls=calls), where, "name", local,
+                                 Phrase("errors.duplicate_name.allowed",
+                                        scope=ns.prefix.rstrip(".") if local in ns.used else None))
             ns.used.add(local)
             full = ns.prefix + local if segment else None
         else:
@@ -191,17 +186,18 @@ class _Parser:
     def _flag(self, item: MDict, key: str) -> bool:
         value = item.get(key, False)
         if not isinstance(value, bool):
-            raise self.error(f"{key} must be true or false", item.where(key), key, value, "true or false")
+            raise self.error(Phrase("errors.flag", key=key), item.where(key), key, value, Phrase("errors.type.bool"))
         return value
 
     def _add_node(self, node: Node) -> None:
         if node.name in self.by_name or node.name in self.scopes:  # a guard: _register keeps names unique
-            raise self.error("duplicate layer name", node.mark, "name", node.name, "a full name used once")
+            raise self.error(Phrase("errors.duplicate_name", calls=()), node.mark, "name", node.name,
+                             Phrase("errors.duplicate_full.allowed"))
         self.nodes.append(node)
         self.by_name[node.name] = node
         if len(self.nodes) > MAX_LAYERS:
-            raise self.error(f"the spec expands to more than {MAX_LAYERS:,} layers", node.mark,
-                             allowed=f"at most {MAX_LAYERS:,} layers after repeat and blocks")
+            raise self.error(Phrase("errors.too_many_layers", max=MAX_LAYERS), node.mark,
+                             allowed=Phrase("errors.too_many_layers.allowed", max=MAX_LAYERS))
 
     # ------------------------------------------------------------ chains and items
 
@@ -224,12 +220,11 @@ class _Parser:
             item = make_dict(mark, {item: None})
             item.key_marks[next(iter(item))] = mark
         if not isinstance(item, MDict):
-            raise self.error("a layer must be a kind name like `relu` or a mapping like `conv: {filters: 8, kernel: 3}`",
-                             mark, "layers", item)
+            raise self.error(Phrase("errors.not_a_layer"), mark, "layers", item)
         if "kind" in item:
             kind_name = item["kind"]
             if not isinstance(kind_name, str):
-                raise self.error("unknown layer kind", item.where("kind"), "kind", kind_name, self._kinds_text())
+                raise self.error(Phrase("errors.unknown_kind"), item.where("kind"), "kind", kind_name, self._kinds_text())
             args = make_dict(item.mark, {k: v for k, v in item.items() if k != "kind"})
             args.key_marks = dict(item.key_marks)
             args.value_marks = dict(item.value_marks)
@@ -239,10 +234,10 @@ class _Parser:
         if len(heads) != 1:
             if not heads:
                 key = next(iter(item), None)
-                raise self.error("unknown layer kind", item.key_where(key), "kind", key, self._kinds_text(),
+                raise self.error(Phrase("errors.unknown_kind"), item.key_where(key), "kind", key, self._kinds_text(),
                                  self._suggest(key))
-            raise self.error("one layer per list item", item.key_where(heads[1]), heads[1], heads,
-                             "one kind per `-` item; start a new item for the next layer")
+            raise self.error(Phrase("errors.two_kinds"), item.key_where(heads[1]), heads[1], heads,
+                             Phrase("errors.two_kinds.allowed"))
         head = heads[0]
         value = item[head]
         siblings = {k: v for k, v in item.items() if k != head}
@@ -262,7 +257,7 @@ class _Parser:
             args.value_marks["$short"] = item.where(head)
         for k, v in siblings.items():
             if k in args:
-                raise self.error("field given twice", item.key_where(k), k, v, "each field once")
+                raise self.error(Phrase("errors.field_twice"), item.key_where(k), k, v, Phrase("errors.field_twice.allowed"))
             args[k] = v
             args.key_marks[k] = item.key_where(k)
             args.value_marks[k] = item.where(k)
@@ -273,26 +268,27 @@ class _Parser:
             return self.call_block(head, args, mark, scope, prev)
         kind = registry.lookup(head)
         if kind is None:
-            raise self.error("unknown layer kind", mark, "kind", head, self._kinds_text(), self._suggest(head))
+            raise self.error(Phrase("errors.unknown_kind"), mark, "kind", head, self._kinds_text(), self._suggest(head))
         return self.layer(kind, args, mark, scope, prev)
 
     def _inputs(self, args: MDict, scope: _Scope, prev, many: bool, what: str, mark: Mark):
         if "from" not in args:
             if many:
-                raise self.error(f"{what} reads several layers: name them", mark, "from", None,
-                                 "a list of layer names, e.g. from: [conv3, shortcut]")
+                raise self.error(Phrase("errors.name_them", kind=what), mark, "from", None,
+                                 Phrase("errors.name_them.allowed"))
             return [prev]
         refs = args["from"]
         where = args.where("from")
         if isinstance(refs, str):
             refs = [refs]
         if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
-            raise self.error("wrong type", where, "from", args["from"], "a layer name or a list of names")
+            raise self.error(Phrase("errors.from_type"), where, "from", args["from"], Phrase("errors.from_type.allowed"))
         if many and len(refs) < 2:
-            raise self.error(f"{what} needs at least two inputs", where, "from", args["from"],
-                             "a list of two or more layer names")
+            raise self.error(Phrase("errors.two_inputs", kind=what), where, "from", args["from"],
+                             Phrase("errors.two_inputs.allowed"))
         if not many and len(refs) != 1:
-            raise self.error(f"{what} reads one layer", where, "from", args["from"], "one layer name")
+            raise self.error(Phrase("errors.one_input", kind=what), where, "from", args["from"],
+                             Phrase("errors.one_input.allowed"))
         return [_Ref(scope, r, where) for r in refs]
 
     def layer(self, kind, args: MDict, mark: Mark, scope: _Scope, prev):
@@ -304,25 +300,26 @@ class _Parser:
                 continue
             if key == "$short":
                 if kind.short is None:
-                    raise self.error(f"{kind.name} takes no short value", args.where(key), kind.name, value,
-                                     f"`- {kind.name}` alone" + (f" or a mapping of {self._fields_text(kind)}"
-                                                                 if kind.fields else ""))
+                    raise self.error(Phrase("errors.no_short", kind=kind.name), args.where(key), kind.name, value,
+                                     Phrase("errors.no_short.allowed", kind=kind.name,
+                                            fields=self._fields_text(kind) if kind.fields else None))
                 fld = kind.field(kind.short)
             else:
                 fld = kind.field(key) if isinstance(key, str) else None
                 if fld is None:
                     spellings = [a for f in kind.fields for a in (f.name,) + f.aliases] + list(RESERVED) + [LINT]
-                    raise self.error(f"unknown field for {kind.name}", args.key_where(key), str(key), key,
+                    raise self.error(Phrase("errors.unknown_field", kind=kind.name), args.key_where(key), str(key), key,
                                      self._fields_text(kind), self._suggest(key, spellings))
             if fld.name in given:
-                raise self.error("field given twice", args.key_where(key), fld.name, value,
-                                 f"one of {fld.name}" + (f", {', '.join(fld.aliases)}" if fld.aliases else ""))
+                raise self.error(Phrase("errors.field_twice"), args.key_where(key), fld.name, value,
+                                 Phrase("errors.field_spellings.allowed", names=", ".join((fld.name,) + fld.aliases)))
             given[fld.name] = True
             fields[fld.name] = normalise(fld, value, kind.name, args.where(key))
         for fld in kind.fields:
             if fld.name not in fields:
                 if fld.required:
-                    raise self.error(f"{kind.name} needs {fld.name}", mark, fld.name, None, fld.doc)
+                    raise self.error(Phrase("errors.needs_field", kind=kind.name, field=fld.name), mark, fld.name, None,
+                                     _doc_or_type(fld))
                 fields[fld.name] = None if fld.default is None else normalise(fld, fld.default, kind.name, mark)
         inputs = self._inputs(args, scope, prev, kind.n_inputs == "many", kind.name, mark)
         _, full = self._register(scope, args, kind.name)
@@ -341,17 +338,17 @@ class _Parser:
         allowed = ("parallel", "merge", "name", "from", "flat")
         for key in item:
             if key not in allowed:
-                raise self.error("unknown field for parallel", item.key_where(key), str(key), key,
+                raise self.error(Phrase("errors.unknown_field", kind="parallel"), item.key_where(key), str(key), key,
                                  ", ".join(allowed))
         mark = item.key_where("parallel")
         merge = item.get("merge", "concat")
         if merge not in MERGES:
-            raise self.error("unknown merge", item.where("merge"), "merge", merge, "concat, add or mul")
+            raise self.error(Phrase("errors.unknown_merge"), item.where("merge"), "merge", merge,
+                             Phrase("errors.unknown_merge.allowed"))
         branches = item["parallel"]
         if not isinstance(branches, list) or not branches:
-            raise self.error("parallel needs a list of branches", item.where("parallel"), "parallel",
-                             branches, "a list of one or more chains, e.g. [[conv: ...], [conv: ...], []] "
-                                       "([] is the identity)")
+            raise self.error(Phrase("errors.branches"), item.where("parallel"), "parallel", branches,
+                             Phrase("errors.branches.allowed"))
         kind = registry.lookup(merge)
         if self._flag(item, "flat"):
             # branches named in the enclosing scope; the merge node is the parallel's name, or `add1`:
@@ -383,17 +380,18 @@ class _Parser:
         allowed = ("repeat", "layers", "name", "from", "flat")
         for key in item:
             if key not in allowed:
-                raise self.error("unknown field for repeat", item.key_where(key), str(key), key, ", ".join(allowed))
+                raise self.error(Phrase("errors.unknown_field", kind="repeat"), item.key_where(key), str(key), key,
+                                 ", ".join(allowed))
         mark = item.key_where("repeat")
         times = item["repeat"]
         if isinstance(times, bool) or not isinstance(times, int) or times < 0:
-            raise self.error("repeat needs a count", item.where("repeat"), "repeat", times,
-                             "an integer ≥ 0 (0 leaves the layers out)")
+            raise self.error(Phrase("errors.repeat_count"), item.where("repeat"), "repeat", times,
+                             Phrase("errors.repeat_count.allowed"))
         if times > MAX_LAYERS:
-            raise self.error("absurd repeat count", item.where("repeat"), "repeat", times,
-                             f"at most {MAX_LAYERS:,}")
+            raise self.error(Phrase("errors.repeat_absurd"), item.where("repeat"), "repeat", times,
+                             Phrase("errors.at_most", max=MAX_LAYERS))
         if "layers" not in item:
-            raise self.error("repeat needs layers", mark, "layers", None, "a list of layers under layers:")
+            raise self.error(Phrase("errors.repeat_layers"), mark, "layers", None, Phrase("errors.repeat_layers.allowed"))
         flat = self._flag(item, "flat")
         if flat:
             (local, full), names = self._register(scope, item, "repeat", segment=False), scope.ns
@@ -420,13 +418,13 @@ class _Parser:
         allowed = ("sequential", "name", "from")
         for key in item:
             if key not in allowed:
-                raise self.error("unknown field for sequential", item.key_where(key), str(key), key,
+                raise self.error(Phrase("errors.unknown_field", kind="sequential"), item.key_where(key), str(key), key,
                                  ", ".join(allowed))
         mark = item.key_where("sequential")
         body = item["sequential"]
         if body is not None and not isinstance(body, list):
-            raise self.error("sequential needs a list of layers", item.where("sequential"), "sequential", body,
-                             "a list of layers, named 0, 1, 2, … unless they have a name:")
+            raise self.error(Phrase("errors.sequential_layers"), item.where("sequential"), "sequential", body,
+                             Phrase("errors.sequential_layers.allowed"))
         local, _, names = self._open(scope, item, "sequential", "sequential", mark, sequential=True)
         start = self._inputs(item, scope, prev, False, "sequential", mark)[0]
         end = self.chain(body, item.where("sequential"), _Scope(scope, start, names), start)
@@ -436,29 +434,30 @@ class _Parser:
     def call_block(self, block_name: str, args: MDict, mark: Mark, scope: _Scope, prev):
         block = self.blocks[block_name]
         if block_name in self.block_stack:
-            raise self.error(f"block '{block_name}' calls itself", mark, block_name,
-                             " → ".join(self.block_stack + [block_name]), "blocks that do not recurse")
+            raise self.error(Phrase("errors.recursion", block=block_name), mark, block_name,
+                             " → ".join(self.block_stack + [block_name]), Phrase("errors.recursion.allowed"))
         if len(self.block_stack) >= MAX_BLOCK_DEPTH:
-            raise self.error(f"blocks call blocks more than {MAX_BLOCK_DEPTH} deep", mark, block_name,
-                             " → ".join(self.block_stack + [block_name]), f"at most {MAX_BLOCK_DEPTH} nested calls")
+            raise self.error(Phrase("errors.block_depth", max=MAX_BLOCK_DEPTH), mark, block_name,
+                             " → ".join(self.block_stack + [block_name]),
+                             Phrase("errors.block_depth.allowed", max=MAX_BLOCK_DEPTH))
         values = dict(block["defaults"])
         given = set()
         if "$short" in args:
-            raise self.error(f"block '{block_name}' takes its arguments as a mapping", args.where("$short"),
+            raise self.error(Phrase("errors.block_short", block=block_name), args.where("$short"),
                              block_name, args["$short"], "{" + ", ".join(f"{a}: …" for a in block["defaults"]) + "}")
         for key, value in args.items():
             if key in CALL_KEYS:
                 continue
             if key not in block["defaults"]:
-                raise self.error(f"unknown argument for block '{block_name}'", args.key_where(key), str(key), key,
+                raise self.error(Phrase("errors.block_unknown_argument", block=block_name), args.key_where(key), str(key), key,
                                  ", ".join(list(block["defaults"]) + list(CALL_KEYS)))
             values[key] = value
             given.add(key)
         # null as a default marks a required argument; null given in the call is an empty chain
         missing = [k for k, v in block["defaults"].items() if v is None and k not in given]
         if missing:
-            raise self.error(f"block '{block_name}' needs argument {missing[0]}", mark, missing[0], None,
-                             f"a value for {', '.join(missing)}")
+            raise self.error(Phrase("errors.block_missing_argument", block=block_name, argument=missing[0]), mark,
+                             missing[0], None, Phrase("errors.block_missing_argument.allowed", names=", ".join(missing)))
         if self._flag(args, "flat"):
             (local, _), names = self._register(scope, args, block_name, segment=False), scope.ns
         else:
@@ -499,8 +498,7 @@ class _Parser:
             todo = [i for i in inputs if i not in self.shapes]
             if todo:
                 if current in expanding or any(i in expanding for i in todo):
-                    raise self.error("the layers form a cycle", node.mark, "from", todo[0],
-                                     "references to layers that do not read back")
+                    raise self.error(Phrase("errors.cycle"), node.mark, "from", todo[0], Phrase("errors.cycle.allowed"))
                 expanding.add(current)
                 stack.extend(todo)
                 continue
@@ -517,9 +515,8 @@ class _Parser:
         except SpecError:
             name = None
         if name is None or (name != INPUT and name not in self.by_name):
-            raise self.error(f"block '{block_name}' reads the shape of its input ($in_n_C …), which must be "
-                             "known where it is called", call_mark, "from",
-                             getattr(ref, "name", ref), "layers written before the call")
+            raise self.error(Phrase("errors.block_shape_unknown", block=block_name), call_mark, "from",
+                             getattr(ref, "name", ref), Phrase("errors.block_shape_unknown.allowed"))
         return name
 
     # ------------------------------------------------------------ resolution
@@ -533,8 +530,7 @@ class _Parser:
         seen: set[int] = set()
         while not isinstance(ref, str):
             if id(ref) in seen:
-                raise self.error("the layers form a cycle through empty repeats or blocks", ref.mark, "from",
-                                 ref.name, "references to layers that do not read back")
+                raise self.error(Phrase("errors.cycle_empty"), ref.mark, "from", ref.name, Phrase("errors.cycle.allowed"))
             seen.add(id(ref))
             scope = ref.scope
             while scope is not None:
@@ -547,7 +543,7 @@ class _Parser:
                 scope = scope.parent
             else:
                 known = sorted(self._visible(ref.scope))
-                raise self.error("no layer of that name", ref.mark, "from", ref.name,
+                raise self.error(Phrase("errors.no_such_layer"), ref.mark, "from", ref.name,
                                  ", ".join(known[:12]) + (" …" if len(known) > 12 else "") if known else "input",
                                  self._suggest(ref.name, known))
         return ref
@@ -567,7 +563,7 @@ class _Parser:
     def _fields_text(self, kind) -> str:
         return ", ".join([f.name for f in kind.fields] + list(RESERVED)) if kind.fields else "name, from"
 
-    def _suggest(self, word, candidates=None) -> str | None:
+    def _suggest(self, word, candidates=None) -> Phrase | None:
         import difflib
 
         if not isinstance(word, str):
@@ -575,7 +571,7 @@ class _Parser:
         pool = candidates if candidates is not None else (
             [a for k in registry.KINDS for a in (k.name,) + k.aliases] + list(CONSTRUCTS) + list(self.blocks))
         close = difflib.get_close_matches(word.lower(), pool, n=1)
-        return f"did you mean '{close[0]}'?" if close else None
+        return Phrase("errors.did_you_mean", word=close[0]) if close else None
 
 
 # ---------------------------------------------------------------- block arguments
@@ -591,9 +587,9 @@ class _LazyShape:
         if self.shape is None:
             self.shape = self.parser.shape_of(self.start, self.block_name, self.call_mark)
         if not is_map(self.shape):
-            raise SpecError(f"${name} needs a feature map, but block '{self.block_name}' (called at "
-                            f"{self.call_mark}) reads a vector of {self.shape[0]:,}", mark, name, "$" + name,
-                            "$in_n_H, $in_n_W, $in_n_C / $in_channels on an n_H×n_W×n_C input")
+            raise SpecError(Phrase("errors.shape_argument_vector", argument=name, block=self.block_name,
+                                   call=self.call_mark, n=self.shape[0]), mark, name, "$" + name,
+                            Phrase("errors.shape_argument_vector.allowed"))
         return self.shape[SHAPE_ARGS[name]]
 
 
@@ -635,14 +631,20 @@ def substitute(tree, values: dict, block_name: str, call_mark: Mark, mark: Mark 
     return tree
 
 
+def _doc_or_type(fld) -> Phrase:
+    """What a missing required field takes: in English the field's own description (its one home,
+    beside the kind), in another language the catalogue's sentence for its type."""
+    return Phrase(say=lambda lang: fld.doc if lang == "en" else Phrase(f"errors.type.{fld.type}")(lang))
+
+
 def _value(name: str, text: str, values: dict, block_name: str, mark: Mark | None, shape):
     """The value of `$name`: a declared argument, or a size of the block's input."""
     if name in values:
         return values[name]
     if name in SHAPE_ARGS and shape is not None:
         return shape.size(name, mark)
-    raise SpecError(f"block '{block_name}' has no argument ${name}", mark, name, text,
-                    ", ".join("$" + a for a in values) or "no arguments")
+    raise SpecError(Phrase("errors.no_argument", block=block_name, argument=name), mark, name, text,
+                    ", ".join("$" + a for a in values) or Phrase("errors.no_arguments"))
 
 
 def _evaluate(text: str, values: dict, block_name: str, mark: Mark | None, call_mark: Mark, shape=None):
@@ -654,14 +656,15 @@ def _evaluate(text: str, values: dict, block_name: str, mark: Mark | None, call_
         env["a_" + name] = _value(name, text, values, block_name, mark, shape)
         return "a_" + name
 
-    allowed = "integer arithmetic on arguments: + - * // ( ), e.g. '$filters * 4'"
+    allowed = Phrase("errors.expression.allowed")
     if len(text) > MAX_EXPRESSION:
-        raise SpecError("the expression is too long", mark, None, text, f"at most {MAX_EXPRESSION} characters")
+        raise SpecError(Phrase("errors.expression_long"), mark, None, text,
+                        Phrase("errors.expression_long.allowed", max=MAX_EXPRESSION))
     expr = _ARG.sub(name_of, text)
     try:
         tree = ast.parse(expr, mode="eval")
     except (SyntaxError, RecursionError, MemoryError):
-        raise SpecError("cannot read this expression", mark, None, text, allowed) from None
+        raise SpecError(Phrase("errors.expression_unreadable"), mark, None, text, allowed) from None
 
     def ev(node):
         if isinstance(node, ast.Expression):
@@ -671,22 +674,22 @@ def _evaluate(text: str, values: dict, block_name: str, mark: Mark | None, call_
         if isinstance(node, ast.Name) and node.id in env:
             v = env[node.id]
             if isinstance(v, bool) or not isinstance(v, int):
-                raise SpecError(f"argument ${node.id[2:]} is used in arithmetic but is not an integer",
-                                mark, node.id[2:], v, f"an integer (block '{block_name}' called at {call_mark})")
+                raise SpecError(Phrase("errors.argument_not_integer", argument=node.id[2:]), mark, node.id[2:], v,
+                                Phrase("errors.argument_not_integer.allowed", block=block_name, call=call_mark))
             return v
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv)):
             a, b = ev(node.left), ev(node.right)
             if isinstance(node.op, ast.FloorDiv):
                 if b == 0:
-                    raise SpecError("division by zero", mark, None, text, allowed)
+                    raise SpecError(Phrase("errors.division_by_zero"), mark, None, text, allowed)
                 return a // b
             result = a + b if isinstance(node.op, ast.Add) else a - b if isinstance(node.op, ast.Sub) else a * b
             if abs(result) > MAX_SIZE:
-                raise SpecError("absurdly large value", mark, None, text, f"at most {MAX_SIZE:,}")
+                raise SpecError(Phrase("errors.value_large"), mark, None, text, Phrase("errors.at_most", max=MAX_SIZE))
             return result
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -ev(node.operand)
-        raise SpecError("cannot evaluate this expression", mark, None, text, allowed)
+        raise SpecError(Phrase("errors.expression_unevaluable"), mark, None, text, allowed)
 
     return ev(tree)
 
@@ -718,32 +721,30 @@ def _blocks(tree: MDict) -> dict:
     if raw is None:
         return {}
     if not isinstance(raw, MDict):
-        raise SpecError("blocks must be a mapping of block names", tree.where("blocks"), "blocks", raw,
+        raise SpecError(Phrase("errors.blocks_mapping"), tree.where("blocks"), "blocks", raw,
                         "blocks: {name: {args: {...}, layers: [...]}}")
     out = {}
     for name, body in raw.items():
         where = raw.key_where(name)
         if not isinstance(name, str) or not _NAME.match(name):
-            raise SpecError("invalid block name", where, "blocks", name, "letters, digits, '_' and '-'")
+            raise SpecError(Phrase("errors.block_name"), where, "blocks", name, Phrase("errors.block_name.allowed"))
         if registry.lookup(name) or name in CONSTRUCTS + ("kind",):
-            raise SpecError("a block cannot take the name of a layer kind", where, "blocks", name,
-                            "a name that is not a kind")
+            raise SpecError(Phrase("errors.block_kind_name"), where, "blocks", name, Phrase("errors.block_kind_name.allowed"))
         if isinstance(body, MList):
             out[name] = {"defaults": {}, "layers": body, "mark": raw.where(name), "size": _size(body),
                          "arg_marks": {}, "sequential": False, "ignore": frozenset()}
             continue
         if not isinstance(body, MDict) or "layers" not in body:
-            raise SpecError(f"block '{name}' needs layers", raw.where(name), name, body,
-                            "a list of layers, or {args: {...}, layers: [...]}")
+            raise SpecError(Phrase("errors.block_layers", block=name), raw.where(name), name, body,
+                            Phrase("errors.block_layers.allowed"))
         for key in body:
             if key not in ("args", "layers", "sequential", "description", LINT):
-                raise SpecError(f"unknown field for block '{name}'", body.key_where(key), str(key), key,
+                raise SpecError(Phrase("errors.block_field", block=name), body.key_where(key), str(key), key,
                                 "args, layers, sequential, description, lint")
         sequential = body.get("sequential", False)
         if not isinstance(sequential, bool):
-            raise SpecError(f"block '{name}': sequential must be true or false", body.where("sequential"),
-                            "sequential", sequential, "true (layers without a name: are numbered 0, 1, 2, …) "
-                                                      "or false")
+            raise SpecError(Phrase("errors.block_sequential", block=name), body.where("sequential"), "sequential",
+                            sequential, Phrase("errors.block_sequential.allowed"))
         defaults, marks = _block_args(name, body)
         out[name] = {"defaults": defaults, "layers": body["layers"], "mark": body.where("layers"),
                      "size": _size(body["layers"]), "arg_marks": marks, "sequential": sequential,
@@ -751,7 +752,6 @@ def _blocks(tree: MDict) -> dict:
     return out
 
 
-_LINT_ALLOWED = "lint: {ignore: [id, …]} with ids among "
 
 
 def lint_ignore(item: MDict) -> frozenset:
@@ -760,19 +760,19 @@ def lint_ignore(item: MDict) -> frozenset:
         return frozenset()
     from cnncalc.analysis.lint import LINT_IDS  # the one list of ids, beside the checks
 
-    allowed = _LINT_ALLOWED + ", ".join(LINT_IDS)
+    allowed = Phrase("errors.lint.allowed", ids=", ".join(LINT_IDS))
     value, where = item[LINT], item.where(LINT)
     if not isinstance(value, MDict) or set(value) != {"ignore"}:
-        raise SpecError("lint takes one field, ignore", where, LINT, value, allowed)
+        raise SpecError(Phrase("errors.lint_field"), where, LINT, value, allowed)
     ids, ids_where = value["ignore"], value.where("ignore")
     if isinstance(ids, str):
         ids = make_list(ids_where, [ids], [ids_where])
     if not isinstance(ids, list) or not ids:
-        raise SpecError("lint ignore needs a list of lint ids", ids_where, "ignore", ids, allowed)
+        raise SpecError(Phrase("errors.lint_ids"), ids_where, "ignore", ids, allowed)
     for i, lint_id in enumerate(ids):
         if lint_id not in LINT_IDS:
             mark = ids.where(i) if isinstance(ids, MList) else ids_where
-            raise SpecError("unknown lint id", mark, "ignore", lint_id, ", ".join(LINT_IDS))
+            raise SpecError(Phrase("errors.lint_unknown"), mark, "ignore", lint_id, ", ".join(LINT_IDS))
     return frozenset(ids)
 
 
@@ -794,7 +794,7 @@ def _block_args(block: str, body: MDict) -> tuple[dict, dict]:
     stride]`), and where each is declared."""
     args = body.get("args")
     where = body.where("args")
-    allowed = "{filters: null, stride: 1} (null means required) or a list of names [filters, stride]"
+    allowed = Phrase("errors.block_args.allowed")
     if args is None:
         return {}, {}
     if isinstance(args, MList):  # args: [filters, stride] — all required
@@ -802,20 +802,21 @@ def _block_args(block: str, body: MDict) -> tuple[dict, dict]:
     elif isinstance(args, MDict):
         names, marks = list(args), [args.key_where(k) for k in args]
     else:
-        raise SpecError(f"block '{block}' args must map names to defaults", where, "args", args, allowed)
+        raise SpecError(Phrase("errors.block_args", block=block), where, "args", args, allowed)
     out, where_of = {}, {}
     for arg, mark in zip(names, marks):
         if not isinstance(arg, str) or not _ARG.fullmatch("$" + arg):
-            raise SpecError(f"block '{block}' has an argument that is not a name", mark, "args", arg,
-                            "letters, digits and '_', starting with a letter or '_' (used as $name)")
+            raise SpecError(Phrase("errors.argument_name", block=block), mark, "args", arg,
+                            Phrase("errors.argument_name.allowed"))
         if arg in CALL_KEYS:
-            raise SpecError(f"block '{block}' cannot take an argument called '{arg}'", mark, "args", arg,
-                            "any name but " + ", ".join(CALL_KEYS) + ", which every call takes itself")
+            raise SpecError(Phrase("errors.argument_taken", block=block, argument=arg), mark, "args", arg,
+                            Phrase("errors.argument_call_key.allowed", names=", ".join(CALL_KEYS)))
         if arg in SHAPE_ARGS:
-            raise SpecError(f"block '{block}' cannot take an argument called '{arg}'", mark, "args", arg,
-                            f"any name but {', '.join(SHAPE_ARGS)}: ${arg} is the size of the block's input")
+            raise SpecError(Phrase("errors.argument_taken", block=block, argument=arg), mark, "args", arg,
+                            Phrase("errors.argument_shape_key.allowed", names=", ".join(SHAPE_ARGS), argument=arg))
         if arg in out:
-            raise SpecError(f"block '{block}' names an argument twice", mark, "args", arg, "each argument once")
+            raise SpecError(Phrase("errors.argument_twice", block=block), mark, "args", arg,
+                            Phrase("errors.argument_twice.allowed"))
         out[arg] = args[arg] if isinstance(args, MDict) else None
         where_of[arg] = mark
     return out, where_of
@@ -823,7 +824,7 @@ def _block_args(block: str, body: MDict) -> tuple[dict, dict]:
 
 def _input_shape(tree: MDict) -> tuple:
     if "input" not in tree:
-        raise SpecError("the spec needs an input shape", tree.mark, "input", None, "input: [n_H, n_W, n_C] or [n]")
+        raise SpecError(Phrase("errors.no_input"), tree.mark, "input", None, Phrase("errors.no_input.allowed"))
     return check_input_shape(tree["input"], tree.where("input"), "input")
 
 
@@ -831,11 +832,11 @@ def check_input_shape(value, where: Mark | None, field: str) -> tuple:
     """The one check of an input shape, for the spec's `input:` and the `--input` option alike."""
     if not (isinstance(value, (list, tuple)) and len(value) in (1, 3)
             and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        raise SpecError("wrong input shape", where, field, value, "[n_H, n_W, n_C] or [n], positive integers")
+        raise SpecError(Phrase("errors.input_shape"), where, field, value, Phrase("errors.input_shape.allowed"))
     if min(value) < 1:
-        raise SpecError("input sizes must be positive", where, field, value, "[n_H, n_W, n_C], each ≥ 1")
+        raise SpecError(Phrase("errors.input_positive"), where, field, value, Phrase("errors.input_positive.allowed"))
     if max(value) > MAX_SIZE:
-        raise SpecError("absurdly large input", where, field, value, f"sizes up to {MAX_SIZE:,}")
+        raise SpecError(Phrase("errors.input_large"), where, field, value, Phrase("errors.input_large.allowed", max=MAX_SIZE))
     return tuple(value)
 
 
@@ -843,32 +844,30 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
     """Canonical layer graph from a loaded YAML tree; SpecError on every problem."""
     if not isinstance(tree, MDict):
         mark = getattr(tree, "mark", Mark(file, 1, 1))
-        raise SpecError("the spec must be a mapping", mark, None, tree,
-                        "name:, input: [n_H, n_W, n_C] and layers: [...]")
+        raise SpecError(Phrase("errors.not_mapping"), mark, None, tree, Phrase("errors.not_mapping.allowed"))
     for key in tree:
         if key not in TOP_KEYS:
-            raise SpecError("unknown top-level key", tree.key_where(key), str(key), key, ", ".join(TOP_KEYS))
+            raise SpecError(Phrase("errors.top_key"), tree.key_where(key), str(key), key, ", ".join(TOP_KEYS))
     name = tree.get("name", file.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     if not isinstance(name, str):
-        raise SpecError("the name must be text", tree.where("name"), "name", name, "a string")
+        raise SpecError(Phrase("errors.name_text"), tree.where("name"), "name", name, Phrase("errors.name_text.allowed"))
     if input_override is None:
         shape, input_mark = _input_shape(tree), tree.where("input")
     else:
         shape, input_mark = check_input_shape(input_override, Mark(file), "--input"), Mark(file, 1, 1)
     if "layers" not in tree:
-        raise SpecError("the spec needs layers", tree.mark, "layers", None, "layers: [...]")
+        raise SpecError(Phrase("errors.no_layers"), tree.mark, "layers", None, "layers: [...]")
     layers_value = tree["layers"]
     if not isinstance(layers_value, MList) or not layers_value:
-        raise SpecError("layers must be a non-empty list", tree.where("layers"), "layers", layers_value,
-                        "a YAML list, one `- item` per layer")
+        raise SpecError(Phrase("errors.layers_list"), tree.where("layers"), "layers", layers_value,
+                        Phrase("errors.layers_list.allowed"))
     blocks = _blocks(tree)
     parser = _Parser(file, blocks, shape)
     top = _Scope(None, INPUT, _Names("", ()))
     try:
         output = parser.chain(layers_value, tree.where("layers"), top, INPUT)
     except RecursionError:
-        raise SpecError("the spec nests blocks and branches too deeply", tree.where("layers"),
-                        allowed="fewer levels of nested parallel, repeat and blocks") from None
+        raise SpecError(Phrase("errors.too_deep"), tree.where("layers"), allowed=Phrase("errors.too_deep.allowed")) from None
     for node in parser.nodes:
         node.inputs = [parser.resolve(r) for r in node.inputs]
     output = parser.resolve(output)
@@ -876,7 +875,7 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
     return build(name, file, shape, input_mark, parser.nodes, output, parser.scopes, _unused_arguments(blocks), aux)
 
 
-_AUX_ALLOWED = "a list like [{from: aux1, weight: 0.3}]: a layer name and a loss weight ≥ 0"
+_AUX_ALLOWED = Phrase("errors.aux.allowed")
 
 
 def _aux_heads(tree: MDict, parser: _Parser, top: _Scope, output: str) -> tuple[AuxHead, ...]:
@@ -890,35 +889,33 @@ def _aux_heads(tree: MDict, parser: _Parser, top: _Scope, output: str) -> tuple[
     if raw is None:
         return ()
     if not isinstance(raw, MList):
-        raise SpecError("aux must be a list of extra outputs", tree.where("aux"), "aux", raw, _AUX_ALLOWED)
+        raise SpecError(Phrase("errors.aux_list"), tree.where("aux"), "aux", raw, _AUX_ALLOWED)
     heads: list[AuxHead] = []
     for i, entry in enumerate(raw):
         where = raw.where(i)
         if not isinstance(entry, MDict):
-            raise SpecError("an aux entry must be a mapping", where, "aux", entry, _AUX_ALLOWED)
+            raise SpecError(Phrase("errors.aux_entry"), where, "aux", entry, _AUX_ALLOWED)
         for key in entry:
             if key not in ("from", "weight"):
-                raise SpecError("unknown field for an aux entry", entry.key_where(key), str(key), key, "from, weight")
+                raise SpecError(Phrase("errors.aux_field"), entry.key_where(key), str(key), key, "from, weight")
         if "from" not in entry or not isinstance(entry["from"], str):
-            raise SpecError("an aux entry needs the layer it reads", entry.where("from") if "from" in entry
-                            else where, "from", entry.get("from"), "one layer name, e.g. from: aux1")
+            raise SpecError(Phrase("errors.aux_from"), entry.where("from") if "from" in entry else where, "from",
+                            entry.get("from"), Phrase("errors.aux_from.allowed"))
         if "weight" not in entry:
-            raise SpecError("an aux entry needs a loss weight", where, "weight", None,
-                            "a number ≥ 0, e.g. weight: 0.3 (GoogLeNet's)")
+            raise SpecError(Phrase("errors.aux_weight"), where, "weight", None, Phrase("errors.aux_weight.allowed"))
         weight = entry["weight"]
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
                 or weight < 0:
-            raise SpecError("wrong aux weight", entry.where("weight"), "weight", weight, "a finite number ≥ 0")
+            raise SpecError(Phrase("errors.aux_weight_value"), entry.where("weight"), "weight", weight,
+                            Phrase("errors.aux_weight_value.allowed"))
         mark = entry.where("from")
         name = parser.resolve(_Ref(top, entry["from"], mark))
         if name == INPUT:
-            raise SpecError("an aux output cannot be the input", mark, "from", entry["from"],
-                            "a layer whose output are class scores")
+            raise SpecError(Phrase("errors.aux_input"), mark, "from", entry["from"], Phrase("errors.aux_input.allowed"))
         if name == output:
-            raise SpecError("the network's output cannot also be an aux output", mark, "from", entry["from"],
-                            "a layer of a training-only head, not the last layer")
+            raise SpecError(Phrase("errors.aux_output"), mark, "from", entry["from"], Phrase("errors.aux_output.allowed"))
         if any(h.name == name for h in heads):
-            raise SpecError("aux output listed twice", mark, "from", entry["from"], "each aux output once")
+            raise SpecError(Phrase("errors.aux_twice"), mark, "from", entry["from"], Phrase("errors.aux_twice.allowed"))
         heads.append(AuxHead(name, float(weight), mark))
     return tuple(heads)
 

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from cnncalc.errors import SpecError
+from cnncalc.errors import Phrase, SpecError
 from cnncalc.layers import arith, window
 from cnncalc.layers.base import Field, Inference, Kind
 from cnncalc.layers.records import Notation
@@ -38,7 +38,7 @@ def infer(fields, in_shapes, rfs, name, mark, sources):
     groups = _groups(fields, n_C_prev)
     n_C = fields["filters"] if fields["filters"] is not None else n_C_prev
     if fields["filters"] is None and fields["groups"] != "depthwise":
-        raise SpecError("conv needs the number of filters", mark, "filters", None, "an integer ≥ 1")
+        raise SpecError(Phrase("errors.filters", kind="conv"), mark, "filters", None, Phrase("errors.type.pos_int"))
     if n_C_prev % groups or n_C % groups:
         raise _groups_error(name, mark, groups, n_C_prev, n_C)
     f, s, d = fields["kernel"], fields["stride"], fields["dilation"]
@@ -104,10 +104,10 @@ def transpose_infer(fields, in_shapes, rfs, name, mark, sources):
     window.require_map("conv_transpose", name, in_shape, mark, sources[0])
     n_H_prev, n_W_prev, n_C_prev = in_shape
     if fields["filters"] is None and fields["groups"] != "depthwise":
-        raise SpecError("conv_transpose needs the number of filters", mark, "filters", None, "an integer ≥ 1")
+        raise SpecError(Phrase("errors.filters", kind="conv_transpose"), mark, "filters", None,
+                        Phrase("errors.type.pos_int"))
     if fields["padding"] == "same":
-        raise SpecError("conv_transpose: 'same' padding is not defined for it", mark, "padding", "same",
-                        "an integer ≥ 0, [p_H, p_W], [top, bottom, left, right] or 'valid'")
+        raise SpecError(Phrase("errors.transpose_same"), mark, "padding", "same", Phrase("errors.transpose_same.allowed"))
     groups = _groups(fields, n_C_prev)
     n_C = fields["filters"] if fields["filters"] is not None else n_C_prev
     if n_C_prev % groups or n_C % groups:
@@ -116,9 +116,9 @@ def transpose_infer(fields, in_shapes, rfs, name, mark, sources):
     op = fields["output_padding"]
     for axis in (0, 1):
         if op >= max(s[axis], d[axis]):
-            raise SpecError(f"conv_transpose: output_padding must be smaller than max(stride, dilation) = "
-                            f"max({s[axis]}, {d[axis]}) = {max(s[axis], d[axis])}", mark, "output_padding", op,
-                            f"an integer 0 … {max(s[axis], d[axis]) - 1}")
+            most = max(s[axis], d[axis])
+            raise SpecError(Phrase("errors.output_padding", s=s[axis], d=d[axis], most=most), mark, "output_padding",
+                            op, Phrase("errors.output_padding.allowed", below=most - 1))
     w = window.resolve(fields["padding"], in_shape, f, s, d, groups=groups)
     top, bottom, left, right = w.p
     sizes = []

@@ -11,7 +11,7 @@ per axis, r_out = r_in + j_in; the jump j_in·n_prev/n is rounded up (an upper b
 
 from __future__ import annotations
 
-from cnncalc.errors import SpecError
+from cnncalc.errors import Phrase, SpecError
 from cnncalc.layers import window
 from cnncalc.layers.arith import ReceptiveField, bounded
 from cnncalc.layers.base import Field, Inference, Kind
@@ -37,8 +37,8 @@ def infer(fields, in_shapes, rfs, name, mark, sources):
     n_H_prev, n_W_prev, n_C = in_shape
     scale, size = fields["scale"], fields["size"]
     if (scale is None) == (size is None):
-        raise SpecError("upsample needs exactly one of scale and size", mark, "scale" if scale is None else "size",
-                        scale if size is None else size, "scale: s or size: [n_H, n_W], not both")
+        raise SpecError(Phrase("errors.upsample"), mark, "scale" if scale is None else "size",
+                        scale if size is None else size, Phrase("errors.upsample.allowed"))
     n_H, n_W = (n_H_prev * scale, n_W_prev * scale) if size is None else size
     rf = rfs[0]
     reach = 1 if fields["mode"] == "bilinear" else 0  # the neighbours beyond the first that one output mixes

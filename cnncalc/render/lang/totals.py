@@ -1,0 +1,78 @@
+"""The words under a table: the totals lines of summary, params, flops and shapes, the counting
+convention, the footer rows of a spec with aux heads, and the side-by-side table of `params A B`.
+Korean after ../shared/GLOSSARY-ko.md (MACs, FLOPs and the units stay as they are)."""
+
+EN = {
+    "totals.partial": "(totals up to the failing layer)",
+    "totals.inference_only": " — inference, aux heads not run",
+    "totals.trainable": "Trainable params: {value} — PyTorch's parameters() count",
+    "totals.non_trainable": "Non-trainable params: {value} (batchnorm running statistics; buffers in PyTorch)",
+    "totals.params": "Total params: {value} — Keras' \"Total params\"",
+    "totals.params_memory": "Params memory (float32): {value}",
+    "totals.macs": "MACs: {value}{inference}",
+    "totals.flops": "FLOPs (2·MACs): {value}",
+    "totals.other_ops": "Other ops: {value}",
+    "totals.activations": "Forward activations (float32, input included): {count} values, {size}{inference}",
+    "totals.output": "Output: {shape}",
+    "totals.rf": "Receptive field at the output: {rf}, jump {jump}",
+    "totals.convention": ("MACs = multiply-accumulates of conv, conv_transpose and dense layers, bias excluded; "
+                          "FLOPs = 2·MACs; other ops (bias adds, batchnorm, activations, pooling and upsample reads, "
+                          "adds) are counted separately"),
+    "totals.convention_line": "Convention: {convention}",
+    # a spec with aux heads (GoogLeNet, Inception v3)
+    "totals.row.inference": "Inference",
+    "totals.row.aux": "Aux heads (training)",
+    "totals.aux.params": "{trainable} trainable + {non_trainable} non-trainable params (included in the params above)",
+    "totals.aux.ops": "MACs {macs}, FLOPs {flops}, other ops {other_ops}",
+    "totals.aux.activations": "activations {count} values ({size})",
+    "totals.aux.line": "Aux heads ({mark} rows, training only): {parts}",
+    "totals.aux.not_inference": " — not in the inference figures above",
+    # params A.yaml B.yaml: the specs side by side
+    "totals.side.title": "comparison (ratios to the first spec)",
+    "totals.side.metric": "Metric",
+    "totals.side.trainable": "Trainable params",
+    "totals.side.params": "Total params",
+    "totals.side.macs": "MACs",
+    "totals.side.flops": "FLOPs",
+    "totals.side.other_ops": "Other ops",
+    "totals.side.activations": "Activations (values)",
+    "totals.side.output": "Output",
+    "totals.side.rf": "Receptive field",
+    "totals.side.layers": "Layers",
+}
+
+KO = {
+    "totals.partial": "(실패한 층까지의 합계)",
+    "totals.inference_only": " — 추론, 보조 출력(aux)은 실행하지 않음",
+    "totals.trainable": "학습 파라미터: {value} — PyTorch의 parameters() 개수",
+    "totals.non_trainable": "비학습 파라미터: {value} (배치 정규화의 이동 통계; PyTorch의 buffer)",
+    "totals.params": "전체 파라미터: {value} — Keras의 \"Total params\"",
+    "totals.params_memory": "파라미터 메모리 (float32): {value}",
+    "totals.macs": "MACs: {value}{inference}",
+    "totals.flops": "FLOPs (2·MACs): {value}",
+    "totals.other_ops": "기타 연산량: {value}",
+    "totals.activations": "순전파 활성화 (float32, 입력 포함): 값 {count}개, {size}{inference}",
+    "totals.output": "출력: {shape}",
+    "totals.rf": "출력의 수용장: {rf}, 점프 {jump}",
+    "totals.convention": ("MACs = conv, conv_transpose, dense 층의 곱셈-누산 횟수 (편향 제외); FLOPs = 2·MACs; "
+                          "기타 연산량 (편향 덧셈, 배치 정규화, 활성화 함수, 풀링과 upsample의 읽기, 덧셈)은 따로 셈"),
+    "totals.convention_line": "셈 규칙: {convention}",
+    "totals.row.inference": "추론",
+    "totals.row.aux": "보조 출력 (학습용)",
+    "totals.aux.params": "학습 파라미터 {trainable} + 비학습 파라미터 {non_trainable} (위의 파라미터에 포함됨)",
+    "totals.aux.ops": "MACs {macs}, FLOPs {flops}, 기타 연산량 {other_ops}",
+    "totals.aux.activations": "활성화 값 {count}개 ({size})",
+    "totals.aux.line": "보조 출력 ({mark} 표시 층, 학습 때만): {parts}",
+    "totals.aux.not_inference": " — 위의 추론 수치에는 들어 있지 않음",
+    "totals.side.title": "비교 (첫 번째 spec 대비 비율)",
+    "totals.side.metric": "항목",
+    "totals.side.trainable": "학습 파라미터",
+    "totals.side.params": "전체 파라미터",
+    "totals.side.macs": "MACs",
+    "totals.side.flops": "FLOPs",
+    "totals.side.other_ops": "기타 연산량",
+    "totals.side.activations": "활성화 (값 개수)",
+    "totals.side.output": "출력",
+    "totals.side.rf": "수용장",
+    "totals.side.layers": "층 수",
+}

@@ -17,7 +17,7 @@ from cnncalc.errors import CnncalcError, SpecError
 from cnncalc.graph import INPUT, Graph
 from cnncalc.layers.arith import BOUND, PIXEL, ReceptiveField
 from cnncalc.layers.base import Diagnostic
-from cnncalc.layers.records import Notation, UnusedOutput, Window
+from cnncalc.layers.records import InexactDivision, Notation, UnusedOutput, Window
 from cnncalc.shapes import Shape, elements, shape_text
 
 BYTES_PER_VALUE = 4  # float32
@@ -147,12 +147,16 @@ class Report:
         return self.rows[-1]
 
 
-def analyze(graph: Graph, strict: bool = False) -> Report:
+def analyze(graph: Graph, strict: bool = False, search_inputs: bool = True) -> Report:
     """Shapes, parameters, MACs, other work, activations and receptive fields, layer by layer.
 
     A dimension error stops the pass: the rows up to that layer are kept and the
     error is returned in the report (not raised), so that the table can still be shown.
-    Under strict, a warning (a division that is not exact) is an error.
+    Under strict, a warning (never a note) is an error: a division that leaves real input unread stops
+    the pass at its layer; the parser's warnings (channels-first input, a block argument never used) and
+    an output never used are refused after the last layer.  search_inputs: give a warning that only
+    another input size would fix the nearest sizes that divide at every layer (the search analyses
+    the graph again at each size, with search_inputs off).
     """
     rows: list[Row] = []
     diagnostics: list[Diagnostic] = list(graph.warnings)  # the parser's, e.g. a block argument never used
@@ -180,7 +184,7 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
                 "too_large", node.mark, ("too_large.fix", {}), allowed="sizes up to 10^18 along every axis",
                 layer=node.name, shape=shape_text(inf.out_shape)))
         for warning in inf.warnings:
-            if strict:
+            if strict and warning.level == "warning":
                 from cnncalc.render.messages import strict_error  # the words live in render
 
                 return Report(graph, rows, diagnostics, strict_error(warning))
@@ -200,7 +204,45 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
     for name in unused:
         node = graph.node(name)
         diagnostics.append(Diagnostic("warning", name, node.mark, UnusedOutput(graph.output)))
+    if strict:  # the parser's warnings and the unused outputs: refused once the table is whole
+        first = next((d for d in diagnostics if d.level == "warning"), None)
+        if first is not None:
+            from cnncalc.render.messages import strict_error  # the words live in render
+
+            return Report(graph, rows, diagnostics, strict_error(first))
+    if search_inputs and any(_needs_inputs(d) for d in diagnostics):
+        diagnostics = _with_input_fixes(graph, diagnostics)
     return Report(graph, rows, diagnostics)
+
+
+def _needs_inputs(d: Diagnostic) -> bool:
+    """A warning of real input unread: another input size may fix it where the layer's own padding would
+    change its output size (AlexNet's 11×11 s4 conv on 224: no padding p < 11 divides, 227 does)."""
+    x = d.detail
+    return d.level == "warning" and isinstance(x, InexactDivision)
+
+
+NEAR_INPUTS = 16  # how far from the spec's input the fixes look for sizes that divide at every layer
+
+
+def _with_input_fixes(graph: Graph, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each such warning with the nearest network input sizes (one below, one above) along its axis for
+    which every window of the network divides exactly: the solver's --input-sizes search, quoted."""
+    from dataclasses import replace
+
+    from cnncalc.analysis.solve import exact_input_sizes
+
+    sizes_H, sizes_W = exact_input_sizes(graph, NEAR_INPUTS)
+    out = []
+    for d in diagnostics:
+        if _needs_inputs(d):
+            found = sizes_H if "n_H" in d.detail.axes else sizes_W
+            n = graph.input_shape[0 if "n_H" in d.detail.axes else 1]
+            below = [v for v in found if v < n][:1]
+            above = [v for v in found if v > n][:1]
+            d = replace(d, detail=replace(d.detail, fix_inputs=tuple(below + above)))
+        out.append(d)
+    return out
 
 
 def _aux_mismatch(graph: Graph, shapes: dict[str, Shape]) -> SpecError | None:

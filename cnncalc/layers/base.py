@@ -14,7 +14,7 @@ from typing import Callable
 
 from cnncalc.errors import Mark, SpecError
 from cnncalc.layers.arith import ReceptiveField
-from cnncalc.layers.records import InexactDivision, Notation, UnusedArgument, UnusedOutput, Window
+from cnncalc.layers.records import ChannelsFirst, InexactDivision, Notation, UnusedArgument, UnusedOutput, Window
 from cnncalc.shapes import Shape, is_map  # noqa: F401 — the kinds' rules import them from here
 
 REQUIRED = object()
@@ -60,13 +60,19 @@ class Inference:
 class Diagnostic:
     """A dimension problem found at one layer: what happened (`detail`, a record with its numbers).
 
-    `render.messages` writes its sentence and its fix (`diagnostic_message`, `diagnostic_fix`).
+    level: 'error' (the shape is impossible; analysis stops), 'warning' (something is lost or
+    probably wrong: --strict refuses it) or 'note' (what the architecture means, said for the
+    student who checks the arithmetic: never refused).  `render.messages` writes its sentence
+    and its fix (`diagnostic_message`, `diagnostic_fix`).
     """
 
-    level: str  # 'warning' or 'error'
+    level: str  # one of LEVELS
     layer: str
     mark: Mark | None
-    detail: InexactDivision | UnusedOutput | UnusedArgument
+    detail: InexactDivision | UnusedOutput | UnusedArgument | ChannelsFirst
+
+
+LEVELS = ("error", "warning", "note")
 
 
 

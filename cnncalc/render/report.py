@@ -33,6 +33,7 @@ from cnncalc.render.lang import text as words
 from cnncalc.render.messages import (
     diagnostic_fix,
     diagnostic_message,
+    level_mark,
     record_json,
     warning_line,
     window_json,
@@ -48,6 +49,27 @@ VIEW_NAMES = ("standard", "course")
 
 def _title(command: str, view_name: str, lang: str) -> str:
     return words(f"tables.title.{'course' if view_name == 'course' else command}", lang)
+
+
+def row_marks(report: Report, rows) -> list[list[tuple[str, int]]]:
+    """For each of `rows`, the (level, number) of every diagnostic on it: number is the diagnostic's place
+    in report.diagnostics, from 1, the number its line under the table carries.  A folded row (--depth)
+    carries the marks of the layers inside it; a diagnostic of no row (a block argument) marks none."""
+    marks: list[list[tuple[str, int]]] = [[] for _ in rows]
+    where = {r.name: i for i, r in enumerate(rows)}
+    scopes = {r.name: r.scope for r in report.rows}
+    for number, d in enumerate(report.diagnostics, 1):
+        i = where.get(d.layer)
+        if i is None:  # folded away: the row of the outermost block holding it
+            i = next((where[s] for s in scopes.get(d.layer, ()) if s in where and rows[where[s]].kind == "block"),
+                     None)
+        if i is not None:
+            marks[i].append((d.level, number))
+    return marks
+
+
+def _marks_text(marks: list[tuple[str, int]]) -> str:
+    return " ".join(level_mark(level, number) for level, number in marks)
 
 
 def _has_branches(report: Report) -> bool:
@@ -86,7 +108,7 @@ def _render(report: Report, command: str, fmt: str, depth: int | None, width, ke
         rows = course_rows(rows, merge_pool)
     columns = view("course" if course else command, not course and _has_branches(report), keys)
     if fmt == "csv":
-        return as_csv(rows, columns)
+        return as_csv(rows, columns, row_marks(report, rows) if report.diagnostics else None)
     if fmt == "markdown":
         return as_markdown(report, rows, columns, command, view_name, lang)
     return as_table(report, rows, columns, command, width=width, view_name=view_name, lang=lang)
@@ -139,11 +161,13 @@ def _footer(report: Report, rows, columns, lang: str = "en") -> list[list[str]]:
 
 
 def _body(report: Report, rows, columns) -> list[list[str]]:
-    """Table cells, with a header line where a block, branch set or repeat opens (as torchinfo nests)."""
+    """Table cells, with a header line where a block, branch set or repeat opens (as torchinfo nests);
+    a row with diagnostics ends its Layer cell with their marks ('conv1 ⚠1')."""
     body = []
     opened: tuple = ()
     prev = None
-    for r in rows:
+    marks = row_marks(report, rows)
+    for r, mark in zip(rows, marks):
         path = r.scope[:r.depth]
         common = 0
         while common < min(len(path), len(opened)) and path[common] == opened[common]:
@@ -157,7 +181,10 @@ def _body(report: Report, rows, columns) -> list[list[str]]:
                       (scope.label if scope else "block") if c.key == "type" else "" for c in columns]
             body.append(header)
         opened = path
-        body.append([_reads_cell(c, r, prev) for c in columns])
+        cells = [_reads_cell(c, r, prev) for c in columns]
+        if mark and columns and columns[0].key == "name":
+            cells[0] += " " + _marks_text(mark)
+        body.append(cells)
         prev = r.output
     return body
 
@@ -242,7 +269,8 @@ def as_json(report: Report, rows) -> dict:
             "receptive_field": [rf_value(r.rf.r_H), rf_value(r.rf.r_W)] if r.rf else None,
             "jump": [rf_value(r.rf.j_H), rf_value(r.rf.j_W)] if r.rf else None,
             "depth": r.depth, "layers": r.folded, "aux": r.aux,
-        } for r in rows],
+            "diagnostics": [{"level": level, "number": number} for level, number in mark],
+        } for r, mark in zip(rows, row_marks(report, rows))],
         "totals": {
             "trainable": t.trainable, "non_trainable": t.non_trainable, "params": t.params,
             "params_bytes": t.params_bytes, "macs": t.macs, "flops": t.flops, "other_ops": t.other_ops,
@@ -255,7 +283,7 @@ def as_json(report: Report, rows) -> dict:
             "aux_activations": t.aux_activations, "aux_activation_bytes": t.aux_activation_bytes,
         },
         "aux": [{"layer": h.name, "weight": h.weight} for h in g.aux],
-        "diagnostics": [diagnostic_json(d) for d in report.diagnostics],
+        "diagnostics": [diagnostic_json(d, number) for number, d in enumerate(report.diagnostics, 1)],
         "error": error_json(report.error) if report.error else None,
     }
 
@@ -268,8 +296,9 @@ def _window(w) -> dict | None:
     return out
 
 
-def diagnostic_json(d) -> dict:
-    return {"level": d.level, "layer": d.layer, "file": d.mark.file if d.mark else None,
+def diagnostic_json(d, number: int | None = None) -> dict:
+    """A diagnostic as data; number: its mark's number on the rows (rows[…]["diagnostics"])."""
+    return {"number": number, "level": d.level, "layer": d.layer, "file": d.mark.file if d.mark else None,
             "line": d.mark.line if d.mark else None, "column": d.mark.column if d.mark else None,
             "message": diagnostic_message(d), "fix": diagnostic_fix(d), "detail": record_json(d.detail)}
 
@@ -279,13 +308,17 @@ def error_json(e: CnncalcError) -> dict:
             "column": e.mark.column if e.mark else None, "field": e.field, "message": e.line()}
 
 
-def as_csv(rows, columns) -> str:
+def as_csv(rows, columns, marks=None) -> str:
+    """One line per row; with diagnostics (marks: row_marks), a trailing `diagnostics` field per row,
+    'warning:1 note:2', the levels and numbers of the JSON's diagnostics on that row."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     keys = [c.key for c in columns if c.key != "reads"] + ["inputs"]
-    writer.writerow(keys)
-    for r in rows:
+    writer.writerow(keys + (["diagnostics"] if marks is not None else []))
+    for i, r in enumerate(rows):
         values = [COLUMNS[k].value(r) for k in keys[:-1]] + [" ".join(r.inputs)]
+        if marks is not None:
+            values.append(" ".join(f"{level}:{number}" for level, number in marks[i]))
         writer.writerow([printable(v) if isinstance(v, str) else v for v in values])
     return buffer.getvalue()
 
@@ -310,8 +343,15 @@ def as_markdown(report: Report, rows, columns, command: str, view_name: str = "s
     return "\n".join(out)
 
 
-def diagnostic_lines(report: Report, lang: str = "en") -> list[str]:
-    return [printable(warning_line(d, lang)) for d in report.diagnostics]
+def diagnostic_lines(report: Report, lang: str = "en", numbered: bool = False) -> list[str]:
+    """Each diagnostic's line; numbered: with the mark its table row carries ('⚠1 warning: …')."""
+    return [line for _, line in diagnostic_entries(report, lang, numbered)]
+
+
+def diagnostic_entries(report: Report, lang: str = "en", numbered: bool = True) -> list[tuple[str, str]]:
+    """(level, line) for each diagnostic, for the CLI to print each level in its own style."""
+    return [(d.level, printable(warning_line(d, lang, number if numbered else None)))
+            for number, d in enumerate(report.diagnostics, 1)]
 
 
 def error_line(error: CnncalcError, lang: str = "en") -> str:

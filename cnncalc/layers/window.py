@@ -108,7 +108,9 @@ def inexact_division(kind: str, axes: tuple[str, ...], rec: arith.OutLength,
     """
     n, f_a, s_a, d_a, p_a, p_b = rec.n, rec.f, rec.s, rec.d, rec.p_a, rec.p_b
     pool = kind.endswith("pool")
-    most = f_a // 2 if pool else rec.f_eff - 1
+    # 2p mod s repeats with period s, so the smallest p that divides, if any, lies within s of the
+    # smallest p that lets the window fit: no search over a huge kernel's paddings
+    most = min(f_a // 2 if pool else rec.f_eff - 1, max(rec.f_eff - n, 0) // 2 + s_a)
     pads_ok = [p for p in arith.fixing_paddings(n, f_a, s_a, d_a, limit=most) if p != p_a or p != p_b]
     strides_ok = [v for v in arith.fixing_strides(n, f_a, p_a, p_b, d_a) if v != s_a] if stride_free else []
     return InexactDivision(

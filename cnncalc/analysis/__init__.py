@@ -18,7 +18,7 @@ from cnncalc.graph import INPUT, Graph
 from cnncalc.layers.arith import BOUND, PIXEL, ReceptiveField
 from cnncalc.layers.base import Diagnostic
 from cnncalc.layers.records import InexactDivision, Notation, UnusedOutput, Window
-from cnncalc.shapes import Shape, elements, shape_text
+from cnncalc.shapes import Shape, elements, is_map, shape_text
 
 BYTES_PER_VALUE = 4  # float32
 _INPUT_NOTATION = Notation(INPUT)
@@ -72,6 +72,19 @@ class Row(_Counts):
     folded: int = 1  # how many layers this row stands for
     output: str = ""  # the node whose output this row shows (a folded block: its last layer)
     aux: bool = False  # only an auxiliary head reads it: it runs in training only
+    rf_whole: tuple[bool, bool] = (False, False)  # per axis: every output position sees every input pixel
+    rf_beyond: bool = False  # r exceeds the input along an axis (r_H > n_H or r_W > n_W)
+
+    @property
+    def rf_whole_input(self) -> bool:
+        """Every output value sees every pixel of the input, along n_H and n_W (`coverage`)."""
+        return self.rf_whole == (True, True)
+
+    @property
+    def rf_reads_whole(self) -> bool:
+        """Tables say 'whole input' instead of r_H×r_W: the field is the whole input and r exceeds it
+        (619×619 on 224×224 overstates; 32×32 on 32×32 is the input itself and stays a number)."""
+        return self.rf_whole_input and self.rf_beyond
 
     def __post_init__(self):
         self.output = self.output or self.name
@@ -140,11 +153,68 @@ class Report:
             aux_activations=sum(r.activations for r in aux),
         )
 
+    @property
+    def output_row_whole(self) -> bool:
+        """The output's receptive field is the whole input (Row.rf_whole_input); False after an error."""
+        return self.error is None and bool(self.rows) and self._output_row().rf_whole_input
+
+    @property
+    def output_reads_whole(self) -> bool:
+        """The totals line says 'whole input' beside r (Row.rf_reads_whole)."""
+        return self.output_row_whole and self._output_row().rf_beyond
+
     def _output_row(self) -> Row:
         for r in self.rows:
             if r.name == self.graph.output:
                 return r
         return self.rows[-1]
+
+
+_WINDOWED = ("conv", "maxpool", "avgpool")
+_ADAPTIVE = ("adaptive_avgpool", "adaptive_maxpool")
+
+
+def coverage(kind: str, in_shapes: list[Shape], out_shape: Shape, window: Window | None,
+             inputs: list[tuple[int, int] | None], rfs: list[ReceptiveField], axis: int) -> tuple[int, int] | None:
+    """(lo, hi): the input pixels, along axis 0 (n_H) or 1 (n_W), that the FIRST output position's field
+    spans, padding included (lo < 0 where it starts in the padding); None where it is not followed
+    (after a transposed conv or an upsample).  Output position k starts at lo + k·j (j the jump).
+
+    The field is the whole input when every output position sees every input pixel: the last position
+    starts at or before pixel 0 and the first ends at or after pixel n − 1,
+        lo + (m − 1)·j ≤ 0   and   hi ≥ n − 1      (m: the output's length along the axis; 1 for a vector).
+    A window of f_eff = d·(f − 1) + 1 with padding p_a: lo' = lo − p_a·j, hi' = hi − p_a·j + (f_eff − 1)·j;
+    a map read whole (flatten, global pooling): lo' = lo, hi' = hi + (m − 1)·j; a merge: the union of its
+    inputs' fields (the smallest lo, the largest hi); anything else keeps its input's field."""
+    if any(c is None for c in inputs) or not inputs:
+        return None
+    lo, hi = min(c[0] for c in inputs), max(c[1] for c in inputs)
+    shape, j = in_shapes[0], (rfs[0].j_H, rfs[0].j_W)[axis]
+    if not is_map(shape):
+        return lo, hi
+    m = shape[axis]
+    if kind in ("conv_transpose", "upsample"):
+        return None
+    if window is not None and kind in _WINDOWED:
+        p_a = window.p[2 * axis]
+        f_eff = window.d[axis] * (window.f[axis] - 1) + 1
+        return lo - p_a * j, hi - p_a * j + (f_eff - 1) * j
+    if not is_map(out_shape):  # flatten, global pooling: one window over the whole map
+        return lo, hi + (m - 1) * j
+    if kind in _ADAPTIVE:
+        from cnncalc.layers.arith import adaptive_length
+
+        start, end = adaptive_length(m, out_shape[axis]).window(0)
+        return lo + start * j, hi + (end - 1) * j
+    return lo, hi
+
+
+def whole_input(n: int, field: tuple[int, int] | None, out_shape: Shape, j: int, axis: int) -> bool:
+    """lo + (m − 1)·j ≤ 0 and hi ≥ n − 1 (`coverage`): every output position sees all n input pixels."""
+    if field is None:
+        return False
+    m = out_shape[axis] if is_map(out_shape) else 1
+    return field[0] + (m - 1) * j <= 0 and field[1] >= n - 1
 
 
 def analyze(graph: Graph, strict: bool = False, search_inputs: bool = True) -> Report:
@@ -163,11 +233,16 @@ def analyze(graph: Graph, strict: bool = False, search_inputs: bool = True) -> R
     shapes: dict[str, Shape] = {}
     rfs: dict[str, ReceptiveField] = {}
     training_only = graph.training_only()
+    fields: dict[str, tuple] = {}  # per node, `coverage` along n_H and n_W
+    n_in = graph.input_shape[:2] if is_map(graph.input_shape) else None
     for node in graph.nodes:
         if node.kind == INPUT:
             shape = graph.input_shape
-            rows.append(Row(node.name, INPUT, _INPUT_NOTATION, [], [], shape, activations=elements(shape), rf=PIXEL))
+            whole = (shape[0] == 1, shape[1] == 1) if n_in else (False, False)
+            rows.append(Row(node.name, INPUT, _INPUT_NOTATION, [], [], shape, activations=elements(shape), rf=PIXEL,
+                            rf_whole=whole))
             shapes[node.name], rfs[node.name] = shape, PIXEL
+            fields[node.name] = ((0, 0), (0, 0)) if n_in else (None, None)
             continue
         kind = registry.lookup(node.kind)
         in_shapes = [shapes[i] for i in node.inputs]
@@ -190,12 +265,20 @@ def analyze(graph: Graph, strict: bool = False, search_inputs: bool = True) -> R
                 return Report(graph, rows, diagnostics, strict_error(warning))
             diagnostics.append(warning)
         shapes[node.name], rfs[node.name] = inf.out_shape, inf.rf
+        fields[node.name] = tuple(
+            coverage(node.kind, in_shapes, inf.out_shape, inf.window, [fields[i][axis] for i in node.inputs],
+                     [rfs[i] for i in node.inputs], axis) if n_in and inf.rf is not None else None
+            for axis in (0, 1))
+        whole = tuple(whole_input(n_in[axis], fields[node.name][axis], inf.out_shape,
+                                  (inf.rf.j_H, inf.rf.j_W)[axis], axis) if n_in and inf.rf is not None else False
+                      for axis in (0, 1))
         rows.append(Row(
             name=node.name, kind=node.kind, layer_type=kind.notation(node.fields, inf),
             inputs=list(node.inputs), in_shapes=in_shapes, out_shape=inf.out_shape,
             trainable=inf.trainable, non_trainable=inf.non_trainable, macs=inf.macs, other_ops=inf.other_ops,
             activations=elements(inf.out_shape), rf=inf.rf, depth=len(node.scope), scope=node.scope,
-            window=inf.window, aux=node.name in training_only,
+            window=inf.window, aux=node.name in training_only, rf_whole=whole,
+            rf_beyond=bool(n_in and inf.rf is not None and (inf.rf.r_H > n_in[0] or inf.rf.r_W > n_in[1])),
         ))
     wrong = _aux_mismatch(graph, shapes)
     if wrong is not None:
@@ -294,6 +377,7 @@ def fold(report: Report, depth: int | None) -> list[Row]:
             open_rows[(scope_name, row.aux)] = group
             out.append(group)
         group.out_shape, group.rf, group.output = row.out_shape, row.rf, row.name
+        group.rf_whole, group.rf_beyond = row.rf_whole, row.rf_beyond
         group.trainable += row.trainable
         group.non_trainable += row.non_trainable
         group.macs += row.macs

@@ -77,11 +77,11 @@ def _has_branches(report: Report) -> bool:
         r.inputs and r.inputs[0] != prev.name for prev, r in zip(report.rows, report.rows[1:]))
 
 
-def _reads_cell(column: Column, row, prev_output: str | None) -> str:
+def _reads_cell(column: Column, row, prev_output: str | None, lang: str = "en") -> str:
     """Cells for one row; 'Reads' stays empty when the row reads the row above it."""
     if column.key == "reads" and row.inputs == ([prev_output] if prev_output else []):
         return ""
-    return cell(column, row)
+    return cell(column, row, lang=lang)
 
 
 def render(report: Report, command: str, fmt: str, depth: int | None = None, *, width: int | None = None,
@@ -160,7 +160,7 @@ def _footer(report: Report, rows, columns, lang: str = "en") -> list[list[str]]:
     return footer
 
 
-def _body(report: Report, rows, columns) -> list[list[str]]:
+def _body(report: Report, rows, columns, lang: str = "en") -> list[list[str]]:
     """Table cells, with a header line where a block, branch set or repeat opens (as torchinfo nests);
     a row with diagnostics ends its Layer cell with their marks ('conv1 ⚠1')."""
     body = []
@@ -181,7 +181,7 @@ def _body(report: Report, rows, columns) -> list[list[str]]:
                       (scope.label if scope else "block") if c.key == "type" else "" for c in columns]
             body.append(header)
         opened = path
-        cells = [_reads_cell(c, r, prev) for c in columns]
+        cells = [_reads_cell(c, r, prev, lang) for c in columns]
         if mark and columns and columns[0].key == "name":
             cells[0] += " " + _marks_text(mark)
         body.append(cells)
@@ -192,7 +192,7 @@ def _body(report: Report, rows, columns) -> list[list[str]]:
 def as_table(report: Report, rows, columns, command: str, *, width: int | None = None,
              view_name: str = "standard", lang: str = "en") -> str:
     course = view_name == "course"
-    body, footer = _body(report, rows, columns), _footer(report, rows, columns, lang)
+    body, footer = _body(report, rows, columns, lang), _footer(report, rows, columns, lang)
     chosen = fit([c.title(lang, course) for c in columns], [c.short(lang, course) for c in columns], body + footer,
                  [c.priority for c in columns], width)
     notes = []
@@ -205,7 +205,8 @@ def as_table(report: Report, rows, columns, command: str, *, width: int | None =
                       [columns[i].justify for i in chosen.kept], [[r[i] for i in chosen.kept] for r in footer],
                       title=f"{report.graph.name} — {_title(command, view_name, lang)}",
                       caption=wrap("\n".join(notes), width) or None)
-    totals = _totals_text(report.totals, command, report.error is None, bool(report.graph.aux))
+    totals = _totals_text(report.totals, command, report.error is None, bool(report.graph.aux),
+                          report.output_reads_whole, lang)
     return table + wrap(totals, width) + "\n"
 
 
@@ -224,7 +225,8 @@ def _aux_text(t: Totals, command: str) -> str:
             + (" — not in the inference figures above" if command != "params" else ""))
 
 
-def _totals_text(t: Totals, command: str, complete: bool, has_aux: bool = False) -> str:
+def _totals_text(t: Totals, command: str, complete: bool, has_aux: bool = False, whole_input: bool = False,
+                 lang: str = "en") -> str:
     lines = []
     if not complete:
         lines.append("(totals up to the failing layer)")
@@ -244,7 +246,8 @@ def _totals_text(t: Totals, command: str, complete: bool, has_aux: bool = False)
         if t.output_shape:
             lines.append(f"Output: {shape_cell(t.output_shape)}")
         if t.rf is not None:
-            lines.append(f"Receptive field at the output: {rf_pair(t.rf.r_H, t.rf.r_W, group=True)}, "
+            whole = f" — {words('tables.rf_whole', lang)}" if whole_input else ""  # the number stays beside it
+            lines.append(f"Receptive field at the output: {rf_pair(t.rf.r_H, t.rf.r_W, group=True)}{whole}, "
                          f"jump {rf_pair(t.rf.j_H, t.rf.j_W, group=True)}")
     if has_aux:
         lines.append(_aux_text(t, command))
@@ -268,6 +271,7 @@ def as_json(report: Report, rows) -> dict:
             "activations": r.activations, "activation_bytes": r.activation_bytes,
             "receptive_field": [rf_value(r.rf.r_H), rf_value(r.rf.r_W)] if r.rf else None,
             "jump": [rf_value(r.rf.j_H), rf_value(r.rf.j_W)] if r.rf else None,
+            "rf_whole_input": r.rf_whole_input,
             "depth": r.depth, "layers": r.folded, "aux": r.aux,
             "diagnostics": [{"level": level, "number": number} for level, number in mark],
         } for r, mark in zip(rows, row_marks(report, rows))],
@@ -277,6 +281,7 @@ def as_json(report: Report, rows) -> dict:
             "activations": t.activations, "activation_bytes": t.activation_bytes,
             "output_shape": list(t.output_shape), "layers": t.layers,
             "receptive_field": [rf_value(t.rf.r_H), rf_value(t.rf.r_W)] if t.rf else None,
+            "rf_whole_input": report.output_row_whole,
             # the aux heads' share: in params above; apart from macs, flops, other_ops and activations
             "aux_trainable": t.aux_trainable, "aux_non_trainable": t.aux_non_trainable, "aux_params": t.aux_params,
             "aux_macs": t.aux_macs, "aux_flops": t.aux_flops, "aux_other_ops": t.aux_other_ops,
@@ -330,12 +335,13 @@ def as_markdown(report: Report, rows, columns, command: str, view_name: str = "s
     out = [f"### {esc(report.graph.name)} — {_title(command, view_name, lang)}", ""]
     out.append("| " + " | ".join(c.title(lang, view_name == "course") for c in columns) + " |")
     out.append("|" + "|".join(":---" if c.justify == "left" else "---:" for c in columns) + "|")
-    for cells in _body(report, rows, columns):
+    for cells in _body(report, rows, columns, lang):
         out.append("| " + " | ".join(esc(text) for text in cells) + " |")
     for cells in _footer(report, rows, columns, lang):
         out.append("| " + " | ".join(f"**{esc(v)}**" if v else "" for v in cells) + " |")
     out.append("")
-    for line in _totals_text(report.totals, command, report.error is None, bool(report.graph.aux)).splitlines():
+    for line in _totals_text(report.totals, command, report.error is None, bool(report.graph.aux),
+                             report.output_reads_whole, lang).splitlines():
         out.append(f"- {line}")
     if command in ("flops", "summary"):
         out.append(f"- Convention: {CONVENTION}")

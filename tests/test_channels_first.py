@@ -47,6 +47,9 @@ def test_the_spec_warning_names_the_input_field_and_the_order_to_write():
                                      "PyTorch's channels-first C×H×W order")
     assert diagnostic_fix(d) == "write it as [32, 32, 3] (n_H, n_W, n_C)"
     assert diagnostic_fix(d, "ko") == "[32, 32, 3] (n_H, n_W, n_C)로 쓸 것"
+    # not square: C×H×W = 3×64×48 is [64, 48, 3], height first
+    (d,) = parse_text("name: t\ninput: [3, 64, 48]\nlayers:\n  - relu\n", "net.yaml").warnings
+    assert diagnostic_fix(d) == "write it as [64, 48, 3] (n_H, n_W, n_C)"
 
 
 def test_the_cli_warns_for_the_spec_and_for_input(tmp_path):

@@ -172,49 +172,85 @@ class Report:
 
 _WINDOWED = ("conv", "maxpool", "avgpool")
 _ADAPTIVE = ("adaptive_avgpool", "adaptive_maxpool")
+_WHOLE_MAP = ("flatten", "global_avgpool", "global_maxpool")  # a 1×1×n_C map or a vector: one window
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which input pixels the positions of a layer's output see, along one axis (input pixels 0 … n − 1).
+
+    Output position k's window spans a + k·j … b + k·j in input coordinates (a < 0 where it starts in the
+    padding), clipped to the pixels the map reads at all, lo … hi:
+        seen(k) = max(a + k·j, lo) … min(b + k·j, hi).
+    solid: each position's field has no hole (a window whose taps, d·j apart, are farther apart than
+    its input's fields are wide, r = b − a + 1, skips pixels between them: a 1×1 conv at stride 2).
+    whole: every output position sees every input pixel, that is solid and
+        max(a + (m − 1)·j, lo) ≤ 0   and   min(b, hi) ≥ n − 1      (m: the output's length, 1 for a vector);
+    once true it stays true downstream (every later position reads at least one such position)."""
+
+    a: int
+    b: int
+    lo: int
+    hi: int
+    solid: bool
+    whole: bool
 
 
 def coverage(kind: str, in_shapes: list[Shape], out_shape: Shape, window: Window | None,
-             inputs: list[tuple[int, int] | None], rfs: list[ReceptiveField], axis: int) -> tuple[int, int] | None:
-    """(lo, hi): the input pixels, along axis 0 (n_H) or 1 (n_W), that the FIRST output position's field
-    spans, padding included (lo < 0 where it starts in the padding); None where it is not followed
-    (after a transposed conv or an upsample).  Output position k starts at lo + k·j (j the jump).
+             inputs: list[Coverage | None], rfs: list[ReceptiveField], axis: int, n: int) -> Coverage | None:
+    """The Coverage of a layer's output from its inputs' (None where not followed: after a transposed
+    conv or an upsample, or a merge whose union no one input's field holds; see Coverage).  A merge
+    (add, mul) with a whole input is whole, one whose widest input holds the others' fields is that
+    input's; a concat's values each come from one input: the narrowest of the fields stands for all.
 
-    The field is the whole input when every output position sees every input pixel: the last position
-    starts at or before pixel 0 and the first ends at or after pixel n − 1,
-        lo + (m − 1)·j ≤ 0   and   hi ≥ n − 1      (m: the output's length along the axis; 1 for a vector).
-    A window of f_eff = d·(f − 1) + 1 with padding p_a: lo' = lo − p_a·j, hi' = hi − p_a·j + (f_eff − 1)·j;
-    a map read whole (flatten, global pooling): lo' = lo, hi' = hi + (m − 1)·j; a merge: the union of its
-    inputs' fields (the smallest lo, the largest hi); anything else keeps its input's field."""
-    if any(c is None for c in inputs) or not inputs:
+    A window of f_eff = d·(f − 1) + 1 with padding p_a over m_in positions, output length m:
+        a' = a − p_a·j,  b' = b + (f_eff − 1 − p_a)·j,  lo' = lo,
+        hi' = min(b + min(m_in − 1, (m − 1)·s − p_a + f_eff − 1)·j, hi),  solid' = solid and d·j ≤ r;
+    a map read whole (flatten, global pooling): b' = b + (m_in − 1)·j, solid' = solid and j ≤ r."""
+    if not inputs or any(c is None for c in inputs):
         return None
-    lo, hi = min(c[0] for c in inputs), max(c[1] for c in inputs)
-    shape, j = in_shapes[0], (rfs[0].j_H, rfs[0].j_W)[axis]
-    if not is_map(shape):
-        return lo, hi
-    m = shape[axis]
+    if kind != "concat" and any(c.whole for c in inputs) or all(c.whole for c in inputs):
+        return next(c for c in inputs if c.whole)
     if kind in ("conv_transpose", "upsample"):
+        return None  # a field spread over several outputs: not followed
+    if len(inputs) > 1:
+        if len({(r.j_H, r.j_W)[axis] for r in rfs}) != 1:
+            return None
+        if kind == "concat":  # each value comes from one input: the narrowest field holds for all of them
+            return Coverage(max(c.a for c in inputs), min(c.b for c in inputs), max(c.lo for c in inputs),
+                            min(c.hi for c in inputs), all(c.solid for c in inputs), False)
+        # add, mul: each value reads every input, the union of their fields, where one holds all the others
+        widest = min(inputs, key=lambda c: (c.a, -c.b))
+        if all(widest.a <= c.a and c.b <= widest.b and widest.lo <= c.lo and c.hi <= widest.hi for c in inputs):
+            return widest
         return None
+    (c,) = inputs
+    shape, j = in_shapes[0], (rfs[0].j_H, rfs[0].j_W)[axis]
+    width = c.b - c.a + 1
+    if not is_map(shape):
+        return c
+    m_in = shape[axis]
+    m = out_shape[axis] if is_map(out_shape) else 1
     if window is not None and kind in _WINDOWED:
-        p_a = window.p[2 * axis]
-        f_eff = window.d[axis] * (window.f[axis] - 1) + 1
-        return lo - p_a * j, hi - p_a * j + (f_eff - 1) * j
-    if not is_map(out_shape):  # flatten, global pooling: one window over the whole map
-        return lo, hi + (m - 1) * j
-    if kind in _ADAPTIVE:
+        p_a, s, d = window.p[2 * axis], window.s[axis], window.d[axis]
+        f_eff = d * (window.f[axis] - 1) + 1
+        last = min(m_in - 1, (m - 1) * s - p_a + f_eff - 1)
+        out = (c.a - p_a * j, c.b + (f_eff - 1 - p_a) * j, c.lo, min(c.b + last * j, c.hi),
+               c.solid and (f_eff == 1 or d * j <= width))
+    elif not is_map(out_shape) or kind in _WHOLE_MAP:  # flatten, global pooling: one window over the whole map
+        out = (c.a, c.b + (m_in - 1) * j, c.lo, c.hi, c.solid and (m_in == 1 or j <= width))
+    elif kind in _ADAPTIVE:
         from cnncalc.layers.arith import adaptive_length
 
-        start, end = adaptive_length(m, out_shape[axis]).window(0)
-        return lo + start * j, hi + (end - 1) * j
-    return lo, hi
-
-
-def whole_input(n: int, field: tuple[int, int] | None, out_shape: Shape, j: int, axis: int) -> bool:
-    """lo + (m − 1)·j ≤ 0 and hi ≥ n − 1 (`coverage`): every output position sees all n input pixels."""
-    if field is None:
-        return False
-    m = out_shape[axis] if is_map(out_shape) else 1
-    return field[0] + (m - 1) * j <= 0 and field[1] >= n - 1
+        length = adaptive_length(m_in, m)
+        start, end = length.window(0)
+        out = (c.a + start * j, c.b + (end - 1) * j, c.lo, c.hi, c.solid and (length.f_max == 1 or j <= width))
+    else:
+        return c
+    a, b, lo, hi, solid = out
+    j_out = (rfs[0].j_H, rfs[0].j_W)[axis] if kind not in _WINDOWED else j * (window.s[axis] if window else 1)
+    whole = solid and max(a + (m - 1) * j_out, lo) <= 0 and min(b, hi) >= n - 1
+    return Coverage(a, b, lo, hi, solid, whole)
 
 
 def analyze(graph: Graph, strict: bool = False, search_inputs: bool = True) -> Report:
@@ -233,7 +269,7 @@ def analyze(graph: Graph, strict: bool = False, search_inputs: bool = True) -> R
     shapes: dict[str, Shape] = {}
     rfs: dict[str, ReceptiveField] = {}
     training_only = graph.training_only()
-    fields: dict[str, tuple] = {}  # per node, `coverage` along n_H and n_W
+    fields: dict[str, tuple] = {}  # per node, its Coverage along n_H and n_W
     n_in = graph.input_shape[:2] if is_map(graph.input_shape) else None
     for node in graph.nodes:
         if node.kind == INPUT:
@@ -242,7 +278,7 @@ def analyze(graph: Graph, strict: bool = False, search_inputs: bool = True) -> R
             rows.append(Row(node.name, INPUT, _INPUT_NOTATION, [], [], shape, activations=elements(shape), rf=PIXEL,
                             rf_whole=whole))
             shapes[node.name], rfs[node.name] = shape, PIXEL
-            fields[node.name] = ((0, 0), (0, 0)) if n_in else (None, None)
+            fields[node.name] = tuple(Coverage(0, 0, 0, n - 1, True, n == 1) for n in n_in) if n_in else (None, None)
             continue
         kind = registry.lookup(node.kind)
         in_shapes = [shapes[i] for i in node.inputs]
@@ -267,11 +303,9 @@ def analyze(graph: Graph, strict: bool = False, search_inputs: bool = True) -> R
         shapes[node.name], rfs[node.name] = inf.out_shape, inf.rf
         fields[node.name] = tuple(
             coverage(node.kind, in_shapes, inf.out_shape, inf.window, [fields[i][axis] for i in node.inputs],
-                     [rfs[i] for i in node.inputs], axis) if n_in and inf.rf is not None else None
+                     [rfs[i] for i in node.inputs], axis, n_in[axis]) if n_in else None
             for axis in (0, 1))
-        whole = tuple(whole_input(n_in[axis], fields[node.name][axis], inf.out_shape,
-                                  (inf.rf.j_H, inf.rf.j_W)[axis], axis) if n_in and inf.rf is not None else False
-                      for axis in (0, 1))
+        whole = tuple(c is not None and c.whole for c in fields[node.name])
         rows.append(Row(
             name=node.name, kind=node.kind, layer_type=kind.notation(node.fields, inf),
             inputs=list(node.inputs), in_shapes=in_shapes, out_shape=inf.out_shape,

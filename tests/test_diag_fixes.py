@@ -87,7 +87,7 @@ def test_a_non_square_input_is_told_its_axis():
     assert diagnostic_fix(d).endswith("or an input n_H of 6 or 9 (every layer then divides exactly)")
 
 
-def test_the_calculator_and_the_diagnostic_agree_on_what_they_share(tmp_path):
+def test_the_calculator_and_the_diagnostic_agree_on_what_they_share():
     """`cnncalc conv 7 3 --stride 3` and a spec with that layer: the same padding and 'same' fixes; the
     calculator alone adds stride 2 ((7 − 3) mod 2 = 0), the issue's example."""
     calc = json.loads(runner.invoke(app, ["conv", "7", "3", "--stride", "3", "--format", "json"]).stdout)["inexact"]

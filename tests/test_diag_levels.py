@@ -169,3 +169,27 @@ def test_the_resnet_projection_is_a_note_in_the_shipped_spec():
     proj = [d for d in r.diagnostics if d.layer == "layer2.0.downsample.0"]
     assert [d.level for d in proj] == ["note"] and proj[0].detail.gaps
     assert row(r, "layer2.0.downsample.0").out_shape == (28, 28, 512)       # ⌊55/2⌋ + 1
+
+
+# ---------------------------------------------------------------- the README's example
+
+
+def test_the_readme_diagnostics_example_is_what_the_cli_prints(tmp_path):
+    """README, "Diagnostics: errors, warnings and notes": the spec as shown, run under 100 columns;
+    stdout and stderr, in that order, are the lines it shows."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = readme.split("### Diagnostics: errors, warnings and notes", 1)[1].split("\n## ", 1)[0]
+    spec_text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    shown = section.split("```\n$ cnncalc params net.yaml\n", 1)[1].split("```", 1)[0].splitlines()
+    (tmp_path / "net.yaml").write_text(spec_text, encoding="utf-8")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = invoke("params", "net.yaml", columns="100")
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0
+    assert [line.rstrip() for line in (result.stdout + result.stderr).splitlines()] == shown
+    # by hand: conv2 divides when (n − 2 − 3) mod 3 = 0: n = 5, 8, 11; conv3 (1×1 s2) then reads m = (n − 5)/3 + 1
+    # = 1, 2, 3 positions and divides when m is odd: 5 and 11, not 8
+    assert "or an input of 5 or 11" in shown[-2]

@@ -248,7 +248,7 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
     _write(render.render_compare(comparison, fmt.value))
     failed = [render.error_line(e, lang.value) for e in comparison.errors if e is not None]
     if failed:
-        _warn(failed[:-1])
+        _warn([("error", line) for line in failed[:-1]])
         _fail(failed[-1])
 
 
@@ -787,7 +787,7 @@ def compare(specs: Annotated[list[str], typer.Argument(help="Two or more specs; 
         _fail(error_line(exc))
     failed = [error_line(e) for e in result.errors if e is not None]
     if failed:
-        _warn(failed[:-1])
+        _warn([("error", line) for line in failed[:-1]])
         _fail(failed[-1])
     _write(render.render(result, fmt.value, lang.value))
 

@@ -193,3 +193,13 @@ def test_the_readme_diagnostics_example_is_what_the_cli_prints(tmp_path):
     # by hand: conv2 divides when (n − 2 − 3) mod 3 = 0: n = 5, 8, 11; conv3 (1×1 s2) then reads m = (n − 5)/3 + 1
     # = 1, 2, 3 positions and divides when m is odd: 5 and 11, not 8
     assert "or an input of 5 or 11" in shown[-2]
+
+
+def test_several_failing_specs_each_print_their_error(tmp_path):
+    # params A B with both broken: a 5×5 window on 3×3 (⌊(3 − 5)/1⌋ + 1 = −1); every error a line, exit 1
+    bad = write(tmp_path, "- conv: {filters: 1, kernel: 5}", (3, 3, 1))
+    for command in ("params", "compare"):
+        result = invoke(command, bad, bad)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        lines = [x for x in result.stderr.splitlines() if x.strip()]
+        assert len(lines) >= 2 and all(x.startswith(f"error: {bad}:4:5: conv1: conv window 5") for x in lines)

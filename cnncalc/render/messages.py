@@ -168,12 +168,11 @@ def strict_message(d, lang: str = DEFAULT) -> str:
 
 
 LEVEL_MARKS = {"error": "✗", "warning": "⚠", "note": "ℹ"}  # a row's mark: the level's sign and the line's number
-ASCII_MARKS = {"error": "E", "warning": "W", "note": "N"}
 
 
-def level_mark(level: str, number: int, ascii_only: bool = False) -> str:
-    """'⚠1', 'ℹ2', '✗3' (or 'W1', 'N2', 'E3'): the mark a table row and its diagnostic line share."""
-    return f"{(ASCII_MARKS if ascii_only else LEVEL_MARKS)[level]}{number}"
+def level_mark(level: str, number: int) -> str:
+    """'⚠1', 'ℹ2', '✗3': the mark a table row and its diagnostic line share (each sign one terminal cell)."""
+    return f"{LEVEL_MARKS[level]}{number}"
 
 
 def warning_line(d, lang: str = DEFAULT, number: int | None = None) -> str:

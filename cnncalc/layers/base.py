@@ -60,9 +60,10 @@ class Inference:
 class Diagnostic:
     """A dimension problem found at one layer: what happened (`detail`, a record with its numbers).
 
-    level: 'error' (the shape is impossible; analysis stops), 'warning' (something is lost or
-    probably wrong: --strict refuses it) or 'note' (what the architecture means, said for the
-    student who checks the arithmetic: never refused).  `render.messages` writes its sentence
+    level: 'warning' (something is lost or probably wrong: --strict refuses it) or 'note' (what the
+    architecture means, said for the student who checks the arithmetic: never refused).  The third
+    level, 'error' (an impossible shape), is raised as a DimensionError that stops the analysis
+    (`Report.error`); --strict makes one of a warning.  `render.messages` writes its sentence
     and its fix (`diagnostic_message`, `diagnostic_fix`).
     """
 

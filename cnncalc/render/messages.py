@@ -167,11 +167,11 @@ def strict_message(d, lang: str = DEFAULT) -> str:
     return text("diagnostics.strict", lang, message=diagnostic_message(d, lang))
 
 
-LEVEL_MARKS = {"error": "✗", "warning": "⚠", "note": "ℹ"}  # a row's mark: the level's sign and the line's number
+LEVEL_MARKS = {"warning": "⚠", "note": "ℹ"}  # a row's mark: the level's sign and the line's number
 
 
 def level_mark(level: str, number: int) -> str:
-    """'⚠1', 'ℹ2', '✗3': the mark a table row and its diagnostic line share (each sign one terminal cell)."""
+    """'⚠1', 'ℹ2': the mark a table row and its diagnostic line share (each sign one terminal cell)."""
     return f"{LEVEL_MARKS[level]}{number}"
 
 

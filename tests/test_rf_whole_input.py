@@ -65,6 +65,16 @@ def test_three_3x3_convs_with_padding_on_5_are_not_the_whole_input_until_pooled(
     assert (pool.rf.r_H, pool.rf_whole_input, pool.rf_reads_whole) == (11, True, True)
 
 
+def test_adaptive_pooling_by_hand():
+    # 3×3 conv (no padding) on 7: 5 positions seeing rows k … k + 2.  adaptive_avgpool to 2: windows
+    # ⌊i·5/2⌋ … ⌈(i + 1)·5/2⌉ − 1 = positions 0 … 2 and 2 … 4: rows 0 … 4 and 2 … 6, neither the whole
+    # input; to 1: positions 0 … 4, rows 0 … 6, the whole input.
+    two = run("- conv: {filters: 1, kernel: 3}\n- adaptive_avgpool: 2", (7, 7, 1))
+    one = run("- conv: {filters: 1, kernel: 3}\n- adaptive_avgpool: 1", (7, 7, 1))
+    assert row(two, "adaptive_avgpool1").rf_whole == (False, False)
+    assert row(one, "adaptive_avgpool1").rf_whole == (True, True)
+
+
 CASES = [layers for k in (1, 2, 3) for layers in itertools.product(
     [(3, 1, 0, 0), (3, 1, 1, 1), (3, 2, 1, 1), (2, 2, 0, 0), (5, 1, 2, 2), (1, 2, 0, 0), (5, 3, 0, 0),
      (3, 1, 0, 2), (4, 1, 3, 0), "global"], repeat=k)]

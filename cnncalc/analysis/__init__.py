@@ -205,8 +205,10 @@ def coverage(kind: str, in_shapes: list[Shape], out_shape: Shape, window: Window
 
     A window of f_eff = d·(f − 1) + 1 with padding p_a over m_in positions, output length m:
         a' = a − p_a·j,  b' = b + (f_eff − 1 − p_a)·j,  lo' = lo,
-        hi' = min(b + min(m_in − 1, (m − 1)·s − p_a + f_eff − 1)·j, hi),  solid' = solid and d·j ≤ r;
-    a map read whole (flatten, global pooling): b' = b + (m_in − 1)·j, solid' = solid and j ≤ r."""
+        hi' = min(b + min(m_in − 1, (m − 1)·s − p_a + f_eff − 1)·j, hi),  solid' = solid and d·j ≤ r,
+    and the last output position's window starts at a + ((m − 1)·s − p_a)·j; a map read whole (flatten,
+    global pooling): b' = b + (m_in − 1)·j, solid' = solid and j ≤ r; an adaptive pool: its first and
+    last windows (arith.adaptive_length)."""
     if not inputs or any(c is None for c in inputs):
         return None
     if kind != "concat" and any(c.whole for c in inputs) or all(c.whole for c in inputs):
@@ -235,21 +237,23 @@ def coverage(kind: str, in_shapes: list[Shape], out_shape: Shape, window: Window
         p_a, s, d = window.p[2 * axis], window.s[axis], window.d[axis]
         f_eff = d * (window.f[axis] - 1) + 1
         last = min(m_in - 1, (m - 1) * s - p_a + f_eff - 1)
-        out = (c.a - p_a * j, c.b + (f_eff - 1 - p_a) * j, c.lo, min(c.b + last * j, c.hi),
-               c.solid and (f_eff == 1 or d * j <= width))
+        a, b, hi = c.a - p_a * j, c.b + (f_eff - 1 - p_a) * j, min(c.b + last * j, c.hi)
+        last_start = c.a + ((m - 1) * s - p_a) * j  # where the last output position's window starts
+        solid = c.solid and (f_eff == 1 or d * j <= width)
     elif not is_map(out_shape) or kind in _WHOLE_MAP:  # flatten, global pooling: one window over the whole map
-        out = (c.a, c.b + (m_in - 1) * j, c.lo, c.hi, c.solid and (m_in == 1 or j <= width))
+        a, b, hi, last_start = c.a, c.b + (m_in - 1) * j, c.hi, c.a
+        solid = c.solid and (m_in == 1 or j <= width)
     elif kind in _ADAPTIVE:
         from cnncalc.layers.arith import adaptive_length
 
         length = adaptive_length(m_in, m)
-        start, end = length.window(0)
-        out = (c.a + start * j, c.b + (end - 1) * j, c.lo, c.hi, c.solid and (length.f_max == 1 or j <= width))
+        a, b, hi = c.a, c.b + (length.window(0)[1] - 1) * j, c.hi
+        last_start = c.a + length.window(m - 1)[0] * j
+        solid = c.solid and (length.f_max == 1 or j <= width)
     else:
         return c
-    a, b, lo, hi, solid = out
-    j_out = (rfs[0].j_H, rfs[0].j_W)[axis] if kind not in _WINDOWED else j * (window.s[axis] if window else 1)
-    whole = solid and max(a + (m - 1) * j_out, lo) <= 0 and min(b, hi) >= n - 1
+    lo = c.lo
+    whole = solid and max(last_start, lo) <= 0 and min(b, hi) >= n - 1
     return Coverage(a, b, lo, hi, solid, whole)
 
 

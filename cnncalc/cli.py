@@ -112,7 +112,9 @@ DepthOpt = Annotated[Optional[int], typer.Option("--depth", "-d", min=1, metavar
                                                  help="Show this many levels of nesting; deeper blocks "
                                                       "fold into one row (1: top-level layers and blocks).",
                                                  show_default="every layer")]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat inexact divisions as errors.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit with code 1 on any warning (real input rows never read, "
+                                                          "a channels-first input, an output or block argument never "
+                                                          "used); notes are never refused.")]
 
 
 class Lang(str, Enum):
@@ -179,7 +181,7 @@ def _analysis_command(command: str, spec: str, input_: Optional[str], fmt: Forma
         _fail(render.error_line(exc, lang.value))
     _write(render.render(result, command, fmt.value, depth, width=_width(wide), columns=_parse_columns(columns),
                          view_name=view, merge_pool=merge_pool, lang=lang.value))
-    _warn(render.diagnostic_lines(result, lang.value))
+    _warn(render.diagnostic_entries(result, lang.value, numbered=fmt == Format.table))
     if result.error is not None:
         _fail(render.error_line(result.error, lang.value))
 
@@ -191,11 +193,15 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
-def _warn(lines: list[str]) -> None:
-    if lines:
+_LEVEL_STYLES = {"error": "bold red", "warning": "yellow", "note": "dim"}  # a note speaks quietly
+
+
+def _warn(entries: list[tuple[str, str]]) -> None:
+    """The diagnostics on stderr, one line each: warnings in yellow, notes dimmed."""
+    if entries:
         _, err = _consoles()
-        for line in lines:
-            err.print(line, style="yellow", markup=False, soft_wrap=True)
+        for level, line in entries:
+            err.print(line, style=_LEVEL_STYLES.get(level, "yellow"), markup=False, soft_wrap=True)
 
 
 def _fail(line: str):
@@ -242,7 +248,7 @@ def params(specs: Annotated[list[str], typer.Argument(help="One spec, or several
     _write(render.render_compare(comparison, fmt.value, lang.value))
     failed = [render.error_line(e, lang.value) for e in comparison.errors if e is not None]
     if failed:
-        _warn(failed[:-1])
+        _warn([("error", line) for line in failed[:-1]])
         _fail(failed[-1])
 
 
@@ -356,7 +362,7 @@ def explain(spec: SpecArg,
     except CnncalcError as exc:
         _fail(render.error_line(exc, lang.value))
     _write(explain_text(result, names, lang.value))
-    _warn(render.diagnostic_lines(result, lang.value))
+    _warn(render.diagnostic_entries(result, lang.value, numbered=False))
     if result.error is not None:
         _fail(render.error_line(result.error, lang.value))
 
@@ -781,7 +787,7 @@ def compare(specs: Annotated[list[str], typer.Argument(help="Two or more specs; 
         _fail(error_line(exc, lang.value))
     failed = [error_line(e, lang.value) for e in result.errors if e is not None]
     if failed:
-        _warn(failed[:-1])
+        _warn([("error", line) for line in failed[:-1]])
         _fail(failed[-1])
     _write(render.render(result, fmt.value, lang.value))
 

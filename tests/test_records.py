@@ -108,14 +108,16 @@ def test_inexact_division_record_for_a_known_case(tmp_path):
         ("conv", ("n_H",), 7, 0, 0, 3, 3)
     assert (h.length.n_out, h.lost) == (2, 1)             # ⌊4/3⌋ + 1 = 2
     assert (w.axes, w.length.n, w.length.n_out, w.lost) == (("n_W",), 8, 2, 2)   # ⌊5/3⌋ + 1 = 2
-    # what divides: n_H: 7 + 2p − 3 ≡ 0 (mod 3) → p = 1; strides ≤ 3 dividing 4: 1, 2 → 2;
-    # same: (1, 1) → (7 + 2 − 3) = 6 divides by 3.  n_W: 5 + 2p ≡ 0 → p = 2; divisors of 5 ≤ 3: 1.
-    assert (h.fix_padding, h.fix_stride, h.fix_ceil, h.fix_same) == (1, 2, False, True)
-    assert (w.fix_padding, w.fix_stride, w.fix_ceil, w.fix_same) == (2, 1, False, True)
+    # what divides: n_H: 7 + 2p − 3 ≡ 0 (mod 3) → p = 1; same: (1, 1) → (7 + 2 − 3) = 6 divides by 3.
+    # n_W: 5 + 2p ≡ 0 → p = 2.  No stride: a network's stride is its downsampling (issue 9).
+    # input sizes along each axis with (n − 3) mod 3 = 0, one below and one above: 6 and 9
+    assert (h.fix_padding, h.fix_stride, h.fix_ceil, h.fix_same, h.fix_inputs) == (1, None, False, True, (6, 9))
+    assert (w.fix_padding, w.fix_stride, w.fix_ceil, w.fix_same, w.fix_inputs) == (2, None, False, True, (6, 9))
     d_h, d_w = r.diagnostics
     assert diagnostic_message(d_h) == ("conv1: (7 + 2·0 − 3)/3 + 1 = 2.33 is not an integer along n_H — "
                                        "the last input row is never read")
-    assert diagnostic_fix(d_h) == "padding 1 or stride 2 or padding: same divides exactly"
+    assert diagnostic_fix(d_h) == ("padding 1 or padding: same divides exactly; "
+                                   "or an input n_H of 6 or 9 (every layer then divides exactly)")
     assert diagnostic_message(d_w) == ("conv1: (8 + 2·0 − 3)/3 + 1 = 2.67 is not an integer along n_W — "
                                        "the last 2 input columns are never read")
     # the JSON diagnostics carry the same numbers
@@ -133,8 +135,8 @@ def test_inexact_pool_on_both_axes_is_one_record():
     [d] = r.diagnostics
     rec = d.detail
     assert rec.axes == ("n_H", "n_W") and rec.lost == 1 and rec.length.n_out == 3
-    # 5 + 2p is odd for every p: no padding; divisors of 5 up to 2: 1; ceil mode always divides
-    assert (rec.fix_padding, rec.fix_stride, rec.fix_ceil, rec.fix_same) == (None, 1, True, False)
+    # 5 + 2p is odd for every p: no padding; no stride offered in a network; ceil mode always divides
+    assert (rec.fix_padding, rec.fix_stride, rec.fix_ceil, rec.fix_same) == (None, None, True, False)
     assert diagnostic_message(d).endswith("along n_H and n_W — the last input row and column are never read")
 
 

@@ -124,7 +124,7 @@ def test_conv_stride_halves():
     assert c.out_shape == (4, 4, 8)           # ⌊(8 + 2 − 3)/2⌋ + 1 = 3 + 1
     assert c.macs == 4608                     # 4·4·8 = 128 × 36
     assert rf(c) == (3, 3, 2, 2)
-    assert r.diagnostics == []                # remainder 1 falls in the bottom padding
+    assert [d.level for d in r.diagnostics] == ["note"]  # remainder 1 falls in the bottom padding: a note
 
 
 def test_groups():
@@ -371,8 +371,10 @@ def test_inexact_division_warns_with_arithmetic_and_a_fix():
     # (7 + 0 − 3)/3 + 1 = 4/3 + 1 = 2.33
     assert diagnostic_message(d) == ("conv1: (7 + 2·0 − 3)/3 + 1 = 2.33 is not an integer along n_H and n_W — "
                          "the last input row and column are never read")
-    # p = 1: (7 + 2 − 3) = 6 divides by 3; strides dividing 4 (≤ 3): 1, 2; same padding (1, 1) is exact
-    assert diagnostic_fix(d) == "padding 1 or stride 2 or padding: same divides exactly"
+    # p = 1: (7 + 2 − 3) = 6 divides by 3; same padding (1, 1) is exact; a network never changes its
+    # stride (the downsampling factor); inputs n with (n − 3) mod 3 = 0 nearest 7: 6 and 9
+    assert diagnostic_fix(d) == ("padding 1 or padding: same divides exactly; "
+                                 "or an input of 6 or 9 (every layer then divides exactly)")
     assert row(r, "conv1").out_shape == (2, 2, 1)
 
 
@@ -399,8 +401,8 @@ def test_inexact_pool_suggests_ceil_mode():
     r = run("- maxpool: 2", (7, 7, 1))
     d = r.diagnostics[0]
     assert diagnostic_message(d).startswith("maxpool1: (7 + 2·0 − 2)/2 + 1 = 3.50 is not an integer along n_H and n_W")
-    # no padding p ≤ 3 makes 5 + 2p even; of the strides ≤ 2 only 1 divides 5; ceil mode always fits
-    assert diagnostic_fix(d) == "stride 1 or ceil_mode: true divides exactly"
+    # no padding p ≤ ⌊2/2⌋ makes 5 + 2p even; ceil mode always fits; even inputs divide: 6 and 8
+    assert diagnostic_fix(d) == "ceil_mode: true divides exactly; or an input of 6 or 8 (every layer then divides exactly)"
 
 
 def test_warnings_do_not_stop_the_analysis():
@@ -421,7 +423,8 @@ def test_strict_turns_the_warning_into_the_error():
 
 def test_remainder_in_the_padding_is_not_a_warning():
     r = run("- conv: {filters: 1, kernel: 7, stride: 2, padding: 3}", (224, 224, 3))
-    assert r.diagnostics == []                 # (224 + 6 − 7) mod 2 = 1 ≤ p_b = 3
+    # (224 + 6 − 7) mod 2 = 1 ≤ p_b = 3: only padding unread, a note (issue 9), never a warning
+    assert [d.level for d in r.diagnostics] == ["note"]
     assert row(r, "conv1").out_shape == (112, 112, 1)
     assert run("- conv: {filters: 1, kernel: 7, stride: 2, padding: 3}", (224, 224, 3), strict=True).error is None
 
@@ -504,6 +507,8 @@ def test_huge_inexact_window_answers_at_once():
     assert r.error is None
     assert row(r, "conv1").out_shape == (1, 1, 1)
     assert len(r.diagnostics) == 1 and "1.50 is not an integer along n_H" in diagnostic_message(r.diagnostics[0])
+    # the padding search stops within s of the smallest padding that fits: 2p + 1 even never, so none
+    assert r.diagnostics[0].detail.fix_padding is None
 
 
 def test_unread_rows_never_exceed_the_input():
@@ -511,9 +516,11 @@ def test_unread_rows_never_exceed_the_input():
     # window, at position 0 (padding).  The remainder is 2, but only one input row (position 2) exists.
     r = run("- conv: {filters: 1, kernel: 1, stride: 3, padding: [2, 0, 2, 0]}", (1, 1, 1))
     assert row(r, "conv1").out_shape == (1, 1, 1)
+    # a 1-wide window at stride 3 skips rows by design: a note (issue 9)
     assert [diagnostic_message(d) for d in r.diagnostics] == [
         "conv1: (1 + 2 + 0 − 1)/3 + 1 = 1.67 is not an integer along n_H and n_W — "   # 2/3 + 1
-        "the last input row and column are never read"]
+        "the last input row and column are never read, like those between its 1-wide windows at stride 3: "
+        "a window narrower than its stride subsamples by design"]
 
 
 def test_rectangular_pool_reads_f_H_times_f_W_per_output():
@@ -525,9 +532,10 @@ def test_rectangular_pool_reads_f_H_times_f_W_per_output():
     assert (pool.rf.r_H, pool.rf.r_W, pool.rf.j_H, pool.rf.j_W) == (3, 2, 1, 2)
 
 
-def test_inexact_fix_offers_the_largest_stride_up_to_the_kernel():
-    # (6 − 3)/2 + 1 = 2.5: the span 3 is divided by strides 1 and 3, and 3 ≤ f = 3 is the one offered;
-    # no symmetric padding helps (6 + 2p − 3 is odd), 'same' pads (0, 1): (6 + 1 − 3)/2 + 1 = 3 exactly
+def test_inexact_fix_never_changes_a_networks_stride():
+    # (6 − 3)/2 + 1 = 2.5: strides 1 and 3 would divide the span 3, but a stride is the architecture's
+    # downsampling factor (issue 9); no symmetric padding helps (6 + 2p − 3 is odd), 'same' pads (0, 1):
+    # (6 + 1 − 3)/2 + 1 = 3 exactly; odd inputs divide: 5 and 7
     r = run("- conv: {filters: 1, kernel: 3, stride: 2}", (6, 6, 1))
     (d,) = r.diagnostics
-    assert diagnostic_fix(d) == "stride 3 or padding: same divides exactly"
+    assert diagnostic_fix(d) == "padding: same divides exactly; or an input of 5 or 7 (every layer then divides exactly)"

@@ -208,15 +208,11 @@ SHIPPED = sorted(os.path.relpath(p, SPECS) for p in glob.glob(os.path.join(SPECS
 # The one warning the shipped specs may raise: a 1×1 stride-2 projection on an even map reads every
 # other row and column, so ⌊(n − 1)/2⌋ + 1 leaves the last one unread. torchvision's ResNets do the
 # same; the warning adds nothing there (the rows between windows are skipped too).
-PROJECTIONS = {f"layer{i}.0.downsample.0" for i in (2, 3, 4)}  # torchvision's names (tests/test_tv_names.py)
-ALLOWED_WARNINGS = {spec: PROJECTIONS for spec in ("resnet18.yaml", "resnet34.yaml", "resnet50.yaml", "resnet152.yaml",
-                                                    "resnext50_32x4d.yaml", "wide_resnet50_2.yaml",
-                                                    "resnet18_cifar.yaml")}
-# SqueezeNet 1.1's first conv (3×3, stride 2, no padding) on 224 leaves the last row and column
-# unread, ⌊(224 − 3)/2⌋ + 1 = 111, as torchvision's does.
-ALLOWED_WARNINGS["squeezenet1_1.yaml"] = {"features.0"}
-# RegNetY-400MF's shortcut projections are 1×1 stride-2 convs on even maps too.
-ALLOWED_WARNINGS["regnet_y_400mf.yaml"] = {f"trunk_output.block{i}.block{i}-0.proj.0" for i in (1, 2, 3, 4)}
+# The ResNets' and RegNet's 1×1 stride-2 projections, and every remainder that falls in the padding,
+# are notes (issue 9): what the architecture means.  The one warning left: SqueezeNet 1.1's first conv
+# (3×3, stride 2, no padding) on 224 leaves the last row and column unread, ⌊(224 − 3)/2⌋ + 1 = 111,
+# as torchvision's does.
+ALLOWED_WARNINGS = {"squeezenet1_1.yaml": {"features.0"}}
 WINDOWS = {"squeezenet1_1.yaml": ((3, 3), (2, 2), (0, 0, 0, 0))}
 
 
@@ -228,11 +224,14 @@ def test_the_specs_are_found():
 def test_every_shipped_spec_analyses_cleanly(spec):
     report = analyze(parse_file(os.path.join(SPECS, spec)))
     assert report.error is None, report.error
-    unexpected = [diagnostic_message(d) for d in report.diagnostics if d.layer not in ALLOWED_WARNINGS.get(spec, ())]
+    warnings = [d for d in report.diagnostics if d.level == "warning"]
+    unexpected = [diagnostic_message(d) for d in warnings if d.layer not in ALLOWED_WARNINGS.get(spec, ())]
     assert unexpected == []
-    for d in report.diagnostics:
+    for d in warnings:
         fields = report.graph.node(d.layer).fields
-        assert (fields["kernel"], fields["stride"], fields["padding"]) == WINDOWS.get(spec, ((1, 1), (2, 2), (0, 0, 0, 0)))
+        assert (fields["kernel"], fields["stride"], fields["padding"]) == WINDOWS[spec]
+    for d in report.diagnostics:  # every note: only padding unread, or a window narrower than its stride
+        assert d.level in ("warning", "note") and (d.level == "warning" or d.detail.lost == 0 or d.detail.gaps)
     # the totals are the rows' sums; every layer after the input counts once
     assert report.totals.layers == len(report.rows) - 1
     assert report.totals.trainable == sum(r.trainable for r in report.rows) > 0

@@ -17,8 +17,8 @@ from cnncalc.errors import CnncalcError, Phrase, SpecError
 from cnncalc.graph import INPUT, Graph
 from cnncalc.layers.arith import BOUND, PIXEL, ReceptiveField
 from cnncalc.layers.base import Diagnostic
-from cnncalc.layers.records import Notation, UnusedOutput, Window
-from cnncalc.shapes import Shape, elements, shape_text
+from cnncalc.layers.records import InexactDivision, Notation, UnusedOutput, Window
+from cnncalc.shapes import Shape, elements, is_map, shape_text
 
 BYTES_PER_VALUE = 4  # float32
 _INPUT_NOTATION = Notation(INPUT)
@@ -72,6 +72,19 @@ class Row(_Counts):
     folded: int = 1  # how many layers this row stands for
     output: str = ""  # the node whose output this row shows (a folded block: its last layer)
     aux: bool = False  # only an auxiliary head reads it: it runs in training only
+    rf_whole: tuple[bool, bool] = (False, False)  # per axis: every output position sees every input pixel
+    rf_beyond: bool = False  # r exceeds the input along an axis (r_H > n_H or r_W > n_W)
+
+    @property
+    def rf_whole_input(self) -> bool:
+        """Every output value sees every pixel of the input, along n_H and n_W (`coverage`)."""
+        return self.rf_whole == (True, True)
+
+    @property
+    def rf_reads_whole(self) -> bool:
+        """Tables say 'whole input' instead of r_H×r_W: the field is the whole input and r exceeds it
+        (619×619 on 224×224 overstates; 32×32 on 32×32 is the input itself and stays a number)."""
+        return self.rf_whole_input and self.rf_beyond
 
     def __post_init__(self):
         self.output = self.output or self.name
@@ -140,6 +153,16 @@ class Report:
             aux_activations=sum(r.activations for r in aux),
         )
 
+    @property
+    def output_row_whole(self) -> bool:
+        """The output's receptive field is the whole input (Row.rf_whole_input); False after an error."""
+        return self.error is None and bool(self.rows) and self._output_row().rf_whole_input
+
+    @property
+    def output_reads_whole(self) -> bool:
+        """The totals line says 'whole input' beside r (Row.rf_reads_whole)."""
+        return self.output_row_whole and self._output_row().rf_beyond
+
     def _output_row(self) -> Row:
         for r in self.rows:
             if r.name == self.graph.output:
@@ -147,23 +170,119 @@ class Report:
         return self.rows[-1]
 
 
-def analyze(graph: Graph, strict: bool = False) -> Report:
+_WINDOWED = ("conv", "maxpool", "avgpool")
+_ADAPTIVE = ("adaptive_avgpool", "adaptive_maxpool")
+_WHOLE_MAP = ("flatten", "global_avgpool", "global_maxpool")  # a 1×1×n_C map or a vector: one window
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which input pixels the positions of a layer's output see, along one axis (input pixels 0 … n − 1).
+
+    Output position k's window spans a + k·j … b + k·j in input coordinates (a < 0 where it starts in the
+    padding), clipped to the pixels the map reads at all, lo … hi:
+        seen(k) = max(a + k·j, lo) … min(b + k·j, hi).
+    solid: each position's field has no hole (a window whose taps, d·j apart, are farther apart than
+    its input's fields are wide, r = b − a + 1, skips pixels between them: a 1×1 conv at stride 2).
+    whole: every output position sees every input pixel, that is solid and
+        max(a + (m − 1)·j, lo) ≤ 0   and   min(b, hi) ≥ n − 1      (m: the output's length, 1 for a vector);
+    once true it stays true downstream (every later position reads at least one such position)."""
+
+    a: int
+    b: int
+    lo: int
+    hi: int
+    solid: bool
+    whole: bool
+
+
+def coverage(kind: str, in_shapes: list[Shape], out_shape: Shape, window: Window | None,
+             inputs: list[Coverage | None], rfs: list[ReceptiveField], axis: int, n: int) -> Coverage | None:
+    """The Coverage of a layer's output from its inputs' (None where not followed: after a transposed
+    conv or an upsample, or a merge whose union no one input's field holds; see Coverage).  A merge
+    (add, mul) with a whole input is whole, one whose widest input holds the others' fields is that
+    input's; a concat's values each come from one input: the narrowest of the fields stands for all.
+
+    A window of f_eff = d·(f − 1) + 1 with padding p_a over m_in positions, output length m:
+        a' = a − p_a·j,  b' = b + (f_eff − 1 − p_a)·j,  lo' = lo,
+        hi' = min(b + min(m_in − 1, (m − 1)·s − p_a + f_eff − 1)·j, hi),  solid' = solid and d·j ≤ r,
+    and the last output position's window starts at a + ((m − 1)·s − p_a)·j; a map read whole (flatten,
+    global pooling): b' = b + (m_in − 1)·j, solid' = solid and j ≤ r; an adaptive pool: its first and
+    last windows (arith.adaptive_length)."""
+    if not inputs or any(c is None for c in inputs):
+        return None
+    if kind != "concat" and any(c.whole for c in inputs) or all(c.whole for c in inputs):
+        return next(c for c in inputs if c.whole)
+    if kind in ("conv_transpose", "upsample"):
+        return None  # a field spread over several outputs: not followed
+    if len(inputs) > 1:
+        if len({(r.j_H, r.j_W)[axis] for r in rfs}) != 1:
+            return None
+        if kind == "concat":  # each value comes from one input: the narrowest field holds for all of them
+            return Coverage(max(c.a for c in inputs), min(c.b for c in inputs), max(c.lo for c in inputs),
+                            min(c.hi for c in inputs), all(c.solid for c in inputs), False)
+        # add, mul: each value reads every input, the union of their fields, where one holds all the others
+        widest = min(inputs, key=lambda c: (c.a, -c.b))
+        if all(widest.a <= c.a and c.b <= widest.b and widest.lo <= c.lo and c.hi <= widest.hi for c in inputs):
+            return widest
+        return None
+    (c,) = inputs
+    shape, j = in_shapes[0], (rfs[0].j_H, rfs[0].j_W)[axis]
+    width = c.b - c.a + 1
+    if not is_map(shape):
+        return c
+    m_in = shape[axis]
+    m = out_shape[axis] if is_map(out_shape) else 1
+    if window is not None and kind in _WINDOWED:
+        p_a, s, d = window.p[2 * axis], window.s[axis], window.d[axis]
+        f_eff = d * (window.f[axis] - 1) + 1
+        last = min(m_in - 1, (m - 1) * s - p_a + f_eff - 1)
+        a, b, hi = c.a - p_a * j, c.b + (f_eff - 1 - p_a) * j, min(c.b + last * j, c.hi)
+        last_start = c.a + ((m - 1) * s - p_a) * j  # where the last output position's window starts
+        solid = c.solid and (f_eff == 1 or d * j <= width)
+    elif not is_map(out_shape) or kind in _WHOLE_MAP:  # flatten, global pooling: one window over the whole map
+        a, b, hi, last_start = c.a, c.b + (m_in - 1) * j, c.hi, c.a
+        solid = c.solid and (m_in == 1 or j <= width)
+    elif kind in _ADAPTIVE:
+        from cnncalc.layers.arith import adaptive_length
+
+        length = adaptive_length(m_in, m)
+        a, b, hi = c.a, c.b + (length.window(0)[1] - 1) * j, c.hi
+        last_start = c.a + length.window(m - 1)[0] * j
+        solid = c.solid and (length.f_max == 1 or j <= width)
+    else:
+        return c
+    lo = c.lo
+    whole = solid and max(last_start, lo) <= 0 and min(b, hi) >= n - 1
+    return Coverage(a, b, lo, hi, solid, whole)
+
+
+def analyze(graph: Graph, strict: bool = False, search_inputs: bool = True) -> Report:
     """Shapes, parameters, MACs, other work, activations and receptive fields, layer by layer.
 
     A dimension error stops the pass: the rows up to that layer are kept and the
     error is returned in the report (not raised), so that the table can still be shown.
-    Under strict, a warning (a division that is not exact) is an error.
+    Under strict, a warning (never a note) is an error: a division that leaves real input unread stops
+    the pass at its layer; the parser's warnings (channels-first input, a block argument never used) and
+    an output never used are refused after the last layer.  search_inputs: give a warning that only
+    another input size would fix the nearest sizes that divide at every layer (the search analyses
+    the graph again at each size, with search_inputs off).
     """
     rows: list[Row] = []
     diagnostics: list[Diagnostic] = list(graph.warnings)  # the parser's, e.g. a block argument never used
     shapes: dict[str, Shape] = {}
     rfs: dict[str, ReceptiveField] = {}
     training_only = graph.training_only()
+    fields: dict[str, tuple] = {}  # per node, its Coverage along n_H and n_W
+    n_in = graph.input_shape[:2] if is_map(graph.input_shape) else None
     for node in graph.nodes:
         if node.kind == INPUT:
             shape = graph.input_shape
-            rows.append(Row(node.name, INPUT, _INPUT_NOTATION, [], [], shape, activations=elements(shape), rf=PIXEL))
+            whole = (shape[0] == 1, shape[1] == 1) if n_in else (False, False)
+            rows.append(Row(node.name, INPUT, _INPUT_NOTATION, [], [], shape, activations=elements(shape), rf=PIXEL,
+                            rf_whole=whole))
             shapes[node.name], rfs[node.name] = shape, PIXEL
+            fields[node.name] = tuple(Coverage(0, 0, 0, n - 1, True, n == 1) for n in n_in) if n_in else (None, None)
             continue
         kind = registry.lookup(node.kind)
         in_shapes = [shapes[i] for i in node.inputs]
@@ -180,18 +299,24 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
                 "too_large", node.mark, ("too_large.fix", {}), allowed="sizes up to 10^18 along every axis",
                 layer=node.name, shape=shape_text(inf.out_shape)))
         for warning in inf.warnings:
-            if strict:
+            if strict and warning.level == "warning":
                 from cnncalc.render.messages import strict_error  # the words live in render
 
                 return Report(graph, rows, diagnostics, strict_error(warning))
             diagnostics.append(warning)
         shapes[node.name], rfs[node.name] = inf.out_shape, inf.rf
+        fields[node.name] = tuple(
+            coverage(node.kind, in_shapes, inf.out_shape, inf.window, [fields[i][axis] for i in node.inputs],
+                     [rfs[i] for i in node.inputs], axis, n_in[axis]) if n_in else None
+            for axis in (0, 1))
+        whole = tuple(c is not None and c.whole for c in fields[node.name])
         rows.append(Row(
             name=node.name, kind=node.kind, layer_type=kind.notation(node.fields, inf),
             inputs=list(node.inputs), in_shapes=in_shapes, out_shape=inf.out_shape,
             trainable=inf.trainable, non_trainable=inf.non_trainable, macs=inf.macs, other_ops=inf.other_ops,
             activations=elements(inf.out_shape), rf=inf.rf, depth=len(node.scope), scope=node.scope,
-            window=inf.window, aux=node.name in training_only,
+            window=inf.window, aux=node.name in training_only, rf_whole=whole,
+            rf_beyond=bool(n_in and inf.rf is not None and (inf.rf.r_H > n_in[0] or inf.rf.r_W > n_in[1])),
         ))
     wrong = _aux_mismatch(graph, shapes)
     if wrong is not None:
@@ -200,7 +325,45 @@ def analyze(graph: Graph, strict: bool = False) -> Report:
     for name in unused:
         node = graph.node(name)
         diagnostics.append(Diagnostic("warning", name, node.mark, UnusedOutput(graph.output)))
+    if strict:  # the parser's warnings and the unused outputs: refused once the table is whole
+        first = next((d for d in diagnostics if d.level == "warning"), None)
+        if first is not None:
+            from cnncalc.render.messages import strict_error  # the words live in render
+
+            return Report(graph, rows, diagnostics, strict_error(first))
+    if search_inputs and any(_needs_inputs(d) for d in diagnostics):
+        diagnostics = _with_input_fixes(graph, diagnostics)
     return Report(graph, rows, diagnostics)
+
+
+def _needs_inputs(d: Diagnostic) -> bool:
+    """A warning of real input unread: another input size may fix it where the layer's own padding would
+    change its output size (AlexNet's 11×11 s4 conv on 224: no padding p < 11 divides, 227 does)."""
+    x = d.detail
+    return d.level == "warning" and isinstance(x, InexactDivision)
+
+
+NEAR_INPUTS = 16  # how far from the spec's input the fixes look for sizes that divide at every layer
+
+
+def _with_input_fixes(graph: Graph, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each such warning with the nearest network input sizes (one below, one above) along its axis for
+    which every window of the network divides exactly: the solver's --input-sizes search, quoted."""
+    from dataclasses import replace
+
+    from cnncalc.analysis.solve import exact_input_sizes
+
+    sizes_H, sizes_W = exact_input_sizes(graph, NEAR_INPUTS)
+    out = []
+    for d in diagnostics:
+        if _needs_inputs(d):
+            found = sizes_H if "n_H" in d.detail.axes else sizes_W
+            n = graph.input_shape[0 if "n_H" in d.detail.axes else 1]
+            below = [v for v in found if v < n][:1]
+            above = [v for v in found if v > n][:1]
+            d = replace(d, detail=replace(d.detail, fix_inputs=tuple(below + above)))
+        out.append(d)
+    return out
 
 
 def _aux_mismatch(graph: Graph, shapes: dict[str, Shape]) -> SpecError | None:
@@ -252,6 +415,7 @@ def fold(report: Report, depth: int | None) -> list[Row]:
             open_rows[(scope_name, row.aux)] = group
             out.append(group)
         group.out_shape, group.rf, group.output = row.out_shape, row.rf, row.name
+        group.rf_whole, group.rf_beyond = row.rf_whole, row.rf_beyond
         group.trainable += row.trainable
         group.non_trainable += row.non_trainable
         group.macs += row.macs

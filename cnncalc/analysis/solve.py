@@ -124,9 +124,11 @@ def window_calc(kind: str, n: str | int, f: str | int, stride: str | int | None 
     shape = (n_, n_, 1)
     w = window.resolve(pad if pad in ("same", "valid") else (p_a, p_b, p_a, p_b), shape, (f_, f_), (s_, s_),
                        (d_, d_), groups=1 if kind == "conv" else None, ceil=ceil if kind == "pool" else None)
-    _, _, notes = window.slide("conv" if kind == "conv" else "maxpool", kind, None, shape, w)
+    window.slide("conv" if kind == "conv" else "maxpool", kind, None, shape, w)  # the spec commands' checks
     length = arith.out_length(n_, f_, s_, p_a, p_b, d_, ceil)
-    inexact = notes[0].detail if notes else None
+    # the diagnostics' own record and fixes; one layer alone has no architecture to keep its stride for
+    inexact = (window.inexact_division("conv" if kind == "conv" else "maxpool", ("n_H", "n_W"), length,
+                                       stride_free=True) if length.unread else None)
     same_p = arith.same_padding(n_, f_, s_, d_)
     limit = max(f_eff, 3)
     keeps = [p for p in range(0, limit + 1) if arith.out_length(n_, f_, s_, p, p, d_, ceil).n_out == n_]
@@ -332,7 +334,7 @@ def input_sizes(spec: str, near: int = 32) -> InputSizes:
     if len(shape) != 3:
         raise SpecError(Phrase("errors.input_vector", n=shape[0]), None, "input",
                         list(shape), "[n_H, n_W, n_C]")
-    own = analyze(graph)
+    own = analyze(graph, search_inputs=False)
     along_H, along_W = (_divisions(own, axis) or [] for axis in (0, 1))
     inexact = [dataclasses.replace(h, axes=("n_H", "n_W")) if h.length == w.length else h
                for h, w in zip(along_H, along_W) if not h.length.exact]
@@ -340,13 +342,26 @@ def input_sizes(spec: str, near: int = 32) -> InputSizes:
     if own.error is not None:
         raise own.error
     square = shape[0] == shape[1]
+    sizes_H, sizes_W = exact_input_sizes(graph, near)
+    return InputSizes(spec, shape, near, square, inexact, sizes_H, sizes_W)
+
+
+def exact_input_sizes(graph, near: int) -> tuple[list[int], list[int]]:
+    """(sizes along n_H, sizes along n_W): the input sizes within `near` of the graph's for which every
+    conv and pooling window divides exactly, nearest first (the smaller first at equal distance); a
+    square input keeps n_W = n_H.  The diagnostics' input-size fixes quote it."""
+    from cnncalc.analysis import analyze
+
+    shape = graph.input_shape
+    square = shape[0] == shape[1]
     found: list[list[int]] = []
     for axis in ((0,) if square else (0, 1)):
         sizes = []
         for n in range(max(1, shape[axis] - near), shape[axis] + near + 1):
             trial = (n, n, shape[2]) if square else ((n, shape[1], shape[2]) if axis == 0 else (shape[0], n, shape[2]))
-            divisions = _divisions(analyze(dataclasses.replace(graph, input_shape=trial)), axis)
+            report = analyze(dataclasses.replace(graph, input_shape=trial), search_inputs=False)
+            divisions = _divisions(report, axis)
             if divisions is not None and all(d.length.exact for d in divisions):
                 sizes.append(n)
         found.append(sorted(sizes, key=lambda v: (abs(v - shape[axis]), v)))
-    return InputSizes(spec, shape, near, square, inexact, found[0], found[0] if square else found[1])
+    return found[0], found[0] if square else found[1]

@@ -14,7 +14,7 @@ from typing import Callable
 
 from cnncalc.errors import Mark, Phrase, SpecError
 from cnncalc.layers.arith import ReceptiveField
-from cnncalc.layers.records import InexactDivision, Notation, UnusedArgument, UnusedOutput, Window
+from cnncalc.layers.records import ChannelsFirst, InexactDivision, Notation, UnusedArgument, UnusedOutput, Window
 from cnncalc.shapes import Shape, is_map  # noqa: F401 — the kinds' rules import them from here
 
 REQUIRED = object()
@@ -60,13 +60,20 @@ class Inference:
 class Diagnostic:
     """A dimension problem found at one layer: what happened (`detail`, a record with its numbers).
 
-    `render.messages` writes its sentence and its fix (`diagnostic_message`, `diagnostic_fix`).
+    level: 'warning' (something is lost or probably wrong: --strict refuses it) or 'note' (what the
+    architecture means, said for the student who checks the arithmetic: never refused).  The third
+    level, 'error' (an impossible shape), is raised as a DimensionError that stops the analysis
+    (`Report.error`); --strict makes one of a warning.  `render.messages` writes its sentence
+    and its fix (`diagnostic_message`, `diagnostic_fix`).
     """
 
-    level: str  # 'warning' or 'error'
+    level: str  # one of LEVELS
     layer: str
     mark: Mark | None
-    detail: InexactDivision | UnusedOutput | UnusedArgument
+    detail: InexactDivision | UnusedOutput | UnusedArgument | ChannelsFirst
+
+
+LEVELS = ("error", "warning", "note")
 
 
 

@@ -60,12 +60,14 @@ class Notation:
 
 @dataclass(frozen=True)
 class InexactDivision:
-    """A floor-mode window whose division leaves real input rows or columns unread.
+    """A floor-mode window whose division leaves a remainder: rows or columns no window reads.
 
     axes: ('n_H',), ('n_W',), or ('n_H', 'n_W') when both axes have the same arithmetic;
     length: the axis' `arith.OutLength` (n, p_a = p_top or p_left, p_b, f, s, d, n_out, remainder);
     fix_padding / fix_stride: a symmetric padding / a stride that divides exactly (None if none);
-    fix_ceil: ceil_mode would divide (pooling); fix_same: padding 'same' would lose nothing (conv).
+    fix_ceil: ceil_mode would divide (pooling); fix_same: padding 'same' would lose nothing (conv);
+    fix_inputs: the nearest network input sizes along the axis (n_H, or n_W) for which every window of
+    the network divides exactly, found by the analysis when no padding would do (else empty).
     """
 
     kind: str
@@ -75,11 +77,22 @@ class InexactDivision:
     fix_stride: int | None = None
     fix_ceil: bool = False
     fix_same: bool = False
+    fix_inputs: tuple[int, ...] = ()
 
     @property
     def lost(self) -> int:
         """Input rows (or columns) no window reads: the remainder beyond the padding after."""
         return self.length.unread
+
+    @property
+    def gaps(self) -> bool:
+        """The window is narrower than its stride (f_eff < s): it skips rows between windows by design."""
+        return self.length.f_eff < self.length.s
+
+    @property
+    def loses_input(self) -> bool:
+        """Real input is never read, beyond what the design skips: the warning's condition (else a note)."""
+        return self.lost > 0 and not self.gaps
 
 
 @dataclass(frozen=True)
@@ -95,3 +108,15 @@ class UnusedOutput:
     """A layer whose output no path to the network's output reads."""
 
     output: str  # the network's output layer
+
+
+@dataclass(frozen=True)
+class ChannelsFirst:
+    """An input written in PyTorch's C×H×W order: `input: [3, 32, 32]` reads as n_H = 3, n_W = 32, n_C = 32.
+
+    The rule (`spec.parser.looks_channels_first`): the first size is 1, 3 or 4 (grey, RGB, RGBA) and
+    the last two are equal, at least 8, and larger than the first.
+    shape: the input as written; field: where it was written ('input' or '--input')."""
+
+    shape: tuple[int, int, int]
+    field: str

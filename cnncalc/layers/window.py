@@ -65,8 +65,11 @@ def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape,
           w: Window) -> tuple[int, int, list[Diagnostic]]:
     """Output (n_H, n_W) of the window `w` over in_shape, or a DimensionError when it does not fit.
 
-    A floor-mode division that leaves real input rows or columns unread is a warning
-    (an `InexactDivision` record) with the paddings and strides that would divide exactly.
+    A floor-mode division with a remainder is an `InexactDivision` record at one of two levels:
+    a warning when real input rows or columns are never read and the window is at least as wide as
+    its stride; a note when only padding is left unread (ResNet's 7×7 s2 p3 stem on 224), or when
+    the window is narrower than its stride (ResNet's 1×1 s2 projection), which skips rows between
+    its windows by design, the last one among them.
     """
     sizes = []
     inexact = []
@@ -78,23 +81,38 @@ def slide(kind: str, name: str, mark: Mark | None, in_shape: Shape,
             raise dimension_error("window_too_large", mark, ("window_too_large.fix", _fit_fix(n, rec.f_eff, d_a, p_a, p_b)),
                                   layer=name, kind=kind, f_eff=rec.f_eff, n=n, p_a=p_a, p_b=p_b, padded=n + p_a + p_b,
                                   axis=axis, shape=shape_text(in_shape), formula=window_formula(rec))
-        if rec.unread:  # a remainder that falls in the padding loses nothing (ResNet's 7×7 s2 p3 stem)
+        if not rec.ceil and not rec.exact:
             inexact.append((axis, rec))
         sizes.append(rec.n_out)
     if len(inexact) == 2 and inexact[0][1] == inexact[1][1]:
         inexact = [(("n_H", "n_W"), inexact[0][1])]
     else:
         inexact = [((axis,), rec) for axis, rec in inexact]
-    notes = [Diagnostic("warning", name, mark, _inexact(kind, axes_, rec)) for axes_, rec in inexact]
+    notes = []
+    for axes_, rec in inexact:
+        detail = inexact_division(kind, axes_, rec)
+        notes.append(Diagnostic("warning" if detail.loses_input else "note", name, mark, detail))
     return sizes[0], sizes[1], notes
 
 
-def _inexact(kind: str, axes: tuple[str, ...], rec: arith.OutLength) -> InexactDivision:
-    """A floor division that drops input, with what would divide: a padding, a stride, ceil mode or 'same'."""
+def inexact_division(kind: str, axes: tuple[str, ...], rec: arith.OutLength,
+                     stride_free: bool = False) -> InexactDivision:
+    """A floor division with a remainder, with the fixes that keep the layer's meaning.
+
+    fix_padding: the smallest symmetric padding p < f_eff (pooling: p ≤ ⌊f/2⌋) that divides exactly;
+    fix_same: conv's padding 'same' loses nothing; fix_ceil: pooling's ceil mode.  A stride is the
+    architecture's downsampling factor, so a layer of a network is never told to change it; only the
+    one-layer calculator (`stride_free`, no architecture around it) offers the largest stride ≤ f_eff,
+    other than its own, that divides.  When neither padding nor 'same' nor ceil mode would do, the
+    analysis adds the nearest input sizes for which the network divides (`fix_inputs`).
+    """
     n, f_a, s_a, d_a, p_a, p_b = rec.n, rec.f, rec.s, rec.d, rec.p_a, rec.p_b
-    pads_ok = [p for p in arith.fixing_paddings(n, f_a, s_a, d_a) if p != p_a or p != p_b]
-    strides_ok = [v for v in arith.fixing_strides(n, f_a, p_a, p_b, d_a) if v != s_a]
     pool = kind.endswith("pool")
+    # 2p mod s repeats with period s, so the smallest p that divides, if any, lies within s of the
+    # smallest p that lets the window fit: no search over a huge kernel's paddings
+    most = min(f_a // 2 if pool else rec.f_eff - 1, max(rec.f_eff - n, 0) // 2 + s_a)
+    pads_ok = [p for p in arith.fixing_paddings(n, f_a, s_a, d_a, limit=most) if p != p_a or p != p_b]
+    strides_ok = [v for v in arith.fixing_strides(n, f_a, p_a, p_b, d_a) if v != s_a] if stride_free else []
     return InexactDivision(
         kind, axes, rec,
         fix_padding=pads_ok[0] if pads_ok else None,

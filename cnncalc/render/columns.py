@@ -227,7 +227,11 @@ def view(command: str, has_branches: bool, keys: list[str] | None = None) -> lis
     return chosen
 
 
-def cell(column: Column, row: Row, indent: bool = True) -> str:
+def cell(column: Column, row: Row, indent: bool = True, lang: str = "en") -> str:
+    if column.key == "receptive_field" and row.rf_reads_whole:  # not 619×619 on a 224×224 input
+        from cnncalc.render.lang import text
+
+        return text("tables.rf_whole", lang)
     if column.key == "name" and indent:
         value = column.value(row)
         # nesting shows as indentation, so the name drops its enclosing block's prefix

@@ -29,6 +29,10 @@ def explain_text(report: Report, names: list[str] | None = None, lang: str = "en
             lines.append(text("explain.layer", lang, name=row.name, notation=notation_text(row.layer_type),
                               inputs=inputs, output=shape_text(row.out_shape)))
         lines.extend("  " + step_line(step, row, lang) for step in item.steps)
+        if row.rf_reads_whole:  # r past the input: what the number means
+            n_H, n_W = report.graph.input_shape[:2]
+            lines.append("  " + text("explain.field_whole_input", lang, r=_pair(row.rf.r_H, row.rf.r_W),
+                                     n=_pair(n_H, n_W)))
         lines.append("")
     if names is None and report.error is None:
         t = report.totals

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from cnncalc.errors import CnncalcError, DimensionError, Mark, Phrase
 from cnncalc.layers.arith import OutLength
-from cnncalc.layers.records import InexactDivision, Notation, UnusedArgument, UnusedOutput, Window
+from cnncalc.layers.records import ChannelsFirst, InexactDivision, Notation, UnusedArgument, UnusedOutput, Window
 from cnncalc.render.lang import DEFAULT, text
 
 # ---------------------------------------------------------------- the window formula
@@ -109,18 +109,35 @@ def diagnostic_message(d, lang: str = DEFAULT) -> str:
     """The sentence of a `base.Diagnostic`, naming its layer and quoting its numbers."""
     detail = d.detail
     if isinstance(detail, InexactDivision):
-        return text("diagnostics.inexact", lang, layer=d.layer, formula=window_formula(detail.length, rounded=False),
-                    axes=detail.axes, lost=detail.lost)
+        formula = window_formula(detail.length, rounded=False)
+        if detail.lost == 0:
+            return text("diagnostics.inexact_padding", lang, layer=d.layer, formula=formula, axes=detail.axes,
+                        remainder=detail.length.remainder)
+        if detail.gaps:
+            return text("diagnostics.inexact_gaps", lang, layer=d.layer, formula=formula, axes=detail.axes,
+                        lost=detail.lost, f=detail.length.f_eff, s=detail.length.s)
+        return text("diagnostics.inexact", lang, layer=d.layer, formula=formula, axes=detail.axes, lost=detail.lost)
     if isinstance(detail, UnusedOutput):
         return text("diagnostics.unused_output", lang, layer=d.layer, output=detail.output)
     if isinstance(detail, UnusedArgument):
         return text("diagnostics.unused_argument", lang, block=detail.block, argument=detail.argument)
+    if isinstance(detail, ChannelsFirst):
+        n_H, n_W, n_C = detail.shape
+        return text("diagnostics.channels_first", lang, field=detail.field, written=_written(detail, detail.shape),
+                    n_H=n_H, n_W=n_W, n_C=n_C)
     raise TypeError(f"no text for {type(detail).__name__}")
 
 
+def _written(detail: ChannelsFirst, shape: tuple) -> str:
+    """A shape as the user writes it where it was: '[3, 32, 32]' in a spec, '3x32x32' for --input."""
+    return "x".join(map(str, shape)) if detail.field == "--input" else f"[{', '.join(map(str, shape))}]"
+
+
 def diagnostic_fix(d, lang: str = DEFAULT) -> str:
-    """What would make the diagnostic go away."""
+    """What would make the diagnostic go away; '' for a note (it is what the architecture means)."""
     detail = d.detail
+    if d.level == "note":
+        return ""
     if isinstance(detail, InexactDivision):
         fixes = []
         if detail.fix_padding is not None:
@@ -131,11 +148,17 @@ def diagnostic_fix(d, lang: str = DEFAULT) -> str:
             fixes.append(text("diagnostics.fix.ceil", lang))
         if detail.fix_same:
             fixes.append(text("diagnostics.fix.same", lang))
-        return text("diagnostics.fix.divides", lang, fixes=text("diagnostics.fix.or", lang).join(fixes))
+        out = [text("diagnostics.fix.divides", lang, fixes=text("diagnostics.fix.or", lang).join(fixes))] if fixes else []
+        if detail.fix_inputs:
+            out.append(text("diagnostics.fix.inputs", lang, sizes=detail.fix_inputs, axis=" and ".join(detail.axes)))
+        return text("diagnostics.fix.then", lang).join(out)
     if isinstance(detail, UnusedOutput):
         return text("diagnostics.fix.unused_output", lang)
     if isinstance(detail, UnusedArgument):
         return text("diagnostics.fix.unused_argument", lang, argument=detail.argument)
+    if isinstance(detail, ChannelsFirst):
+        c, h, w = detail.shape
+        return text("diagnostics.fix.channels_first", lang, fixed=_written(detail, (h, w, c)))
     raise TypeError(f"no text for {type(detail).__name__}")
 
 
@@ -144,11 +167,22 @@ def strict_message(d, lang: str = DEFAULT) -> str:
     return text("diagnostics.strict", lang, message=diagnostic_message(d, lang))
 
 
-def warning_line(d, lang: str = DEFAULT) -> str:
-    """'warning: file:line:col: sentence — fix', the line a diagnostic prints on stderr."""
+LEVEL_MARKS = {"warning": "⚠", "note": "ℹ"}  # a row's mark: the level's sign and the line's number
+
+
+def level_mark(level: str, number: int) -> str:
+    """'⚠1', 'ℹ2': the mark a table row and its diagnostic line share (each sign one terminal cell)."""
+    return f"{LEVEL_MARKS[level]}{number}"
+
+
+def warning_line(d, lang: str = DEFAULT, number: int | None = None) -> str:
+    """'⚠1 warning: file:line:col: sentence — fix', the line a diagnostic prints on stderr
+    (a note: 'ℹ2 note: …', no fix); number: the diagnostic's mark on its table row, if any."""
     fix = diagnostic_fix(d, lang)
     where = f"{d.mark}: " if d.mark else ""
-    return text("diagnostics.warning", lang, where=where, message=diagnostic_message(d, lang)) + (f" — {fix}" if fix else "")
+    key = "diagnostics.note" if d.level == "note" else "diagnostics.warning"
+    line = text(key, lang, where=where, message=diagnostic_message(d, lang)) + (f" — {fix}" if fix else "")
+    return f"{level_mark(d.level, number)} {line}" if number is not None else line
 
 
 # ---------------------------------------------------------------- dimension errors
@@ -185,9 +219,13 @@ def record_json(record) -> dict:
         return {"what": "inexact_division", "kind": record.kind, "axes": list(record.axes), "n": r.n,
                 "p_before": r.p_a, "p_after": r.p_b, "f": r.f, "s": r.s, "d": r.d, "n_out": r.n_out,
                 "lost": record.lost, "fix_padding": record.fix_padding, "fix_stride": record.fix_stride,
-                "fix_ceil": record.fix_ceil, "fix_same": record.fix_same}
+                "fix_ceil": record.fix_ceil, "fix_same": record.fix_same, "fix_inputs": list(record.fix_inputs),
+                "padding_only": record.lost == 0, "gaps": record.gaps}
     if isinstance(record, UnusedArgument):
         return {"what": "unused_argument", "block": record.block, "argument": record.argument}
+    if isinstance(record, ChannelsFirst):
+        return {"what": "channels_first", "field": record.field, "shape": list(record.shape),
+                "fixed": [record.shape[1], record.shape[2], record.shape[0]]}
     return {"what": "unused_output", "output": record.output}
 
 

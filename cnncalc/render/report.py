@@ -33,6 +33,7 @@ from cnncalc.render.lang import text as words
 from cnncalc.render.messages import (
     diagnostic_fix,
     diagnostic_message,
+    level_mark,
     record_json,
     warning_line,
     window_json,
@@ -49,16 +50,37 @@ def _title(command: str, view_name: str, lang: str) -> str:
     return words(f"tables.title.{'course' if view_name == 'course' else command}", lang)
 
 
+def row_marks(report: Report, rows) -> list[list[tuple[str, int]]]:
+    """For each of `rows`, the (level, number) of every diagnostic on it: number is the diagnostic's place
+    in report.diagnostics, from 1, the number its line under the table carries.  A folded row (--depth)
+    carries the marks of the layers inside it; a diagnostic of no row (a block argument) marks none."""
+    marks: list[list[tuple[str, int]]] = [[] for _ in rows]
+    where = {r.name: i for i, r in enumerate(rows)}
+    scopes = {r.name: r.scope for r in report.rows}
+    for number, d in enumerate(report.diagnostics, 1):
+        i = where.get(d.layer)
+        if i is None:  # folded away: the row of the outermost block holding it
+            i = next((where[s] for s in scopes.get(d.layer, ()) if s in where and rows[where[s]].kind == "block"),
+                     None)
+        if i is not None:
+            marks[i].append((d.level, number))
+    return marks
+
+
+def _marks_text(marks: list[tuple[str, int]]) -> str:
+    return " ".join(level_mark(level, number) for level, number in marks)
+
+
 def _has_branches(report: Report) -> bool:
     return any(len(r.inputs) > 1 for r in report.rows) or any(
         r.inputs and r.inputs[0] != prev.name for prev, r in zip(report.rows, report.rows[1:]))
 
 
-def _reads_cell(column: Column, row, prev_output: str | None) -> str:
+def _reads_cell(column: Column, row, prev_output: str | None, lang: str = "en") -> str:
     """Cells for one row; 'Reads' stays empty when the row reads the row above it."""
     if column.key == "reads" and row.inputs == ([prev_output] if prev_output else []):
         return ""
-    return cell(column, row)
+    return cell(column, row, lang=lang)
 
 
 def render(report: Report, command: str, fmt: str, depth: int | None = None, *, width: int | None = None,
@@ -85,7 +107,7 @@ def _render(report: Report, command: str, fmt: str, depth: int | None, width, ke
         rows = course_rows(rows, merge_pool)
     columns = view("course" if course else command, not course and _has_branches(report), keys)
     if fmt == "csv":
-        return as_csv(rows, columns)
+        return as_csv(rows, columns, row_marks(report, rows) if report.diagnostics else None)
     if fmt == "markdown":
         return as_markdown(report, rows, columns, command, view_name, lang)
     return as_table(report, rows, columns, command, width=width, view_name=view_name, lang=lang)
@@ -135,12 +157,14 @@ def _footer(report: Report, rows, columns, lang: str = "en") -> list[list[str]]:
     return footer
 
 
-def _body(report: Report, rows, columns) -> list[list[str]]:
-    """Table cells, with a header line where a block, branch set or repeat opens (as torchinfo nests)."""
+def _body(report: Report, rows, columns, lang: str = "en") -> list[list[str]]:
+    """Table cells, with a header line where a block, branch set or repeat opens (as torchinfo nests);
+    a row with diagnostics ends its Layer cell with their marks ('conv1 ⚠1')."""
     body = []
     opened: tuple = ()
     prev = None
-    for r in rows:
+    marks = row_marks(report, rows)
+    for r, mark in zip(rows, marks):
         path = r.scope[:r.depth]
         common = 0
         while common < min(len(path), len(opened)) and path[common] == opened[common]:
@@ -154,7 +178,10 @@ def _body(report: Report, rows, columns) -> list[list[str]]:
                       (scope.label if scope else "block") if c.key == "type" else "" for c in columns]
             body.append(header)
         opened = path
-        body.append([_reads_cell(c, r, prev) for c in columns])
+        cells = [_reads_cell(c, r, prev, lang) for c in columns]
+        if mark and columns and columns[0].key == "name":
+            cells[0] += " " + _marks_text(mark)
+        body.append(cells)
         prev = r.output
     return body
 
@@ -162,7 +189,7 @@ def _body(report: Report, rows, columns) -> list[list[str]]:
 def as_table(report: Report, rows, columns, command: str, *, width: int | None = None,
              view_name: str = "standard", lang: str = "en") -> str:
     course = view_name == "course"
-    body, footer = _body(report, rows, columns), _footer(report, rows, columns, lang)
+    body, footer = _body(report, rows, columns, lang), _footer(report, rows, columns, lang)
     chosen = fit([c.title(lang, course) for c in columns], [c.short(lang, course) for c in columns], body + footer,
                  [c.priority for c in columns], width)
     notes = []
@@ -175,7 +202,8 @@ def as_table(report: Report, rows, columns, command: str, *, width: int | None =
                       [columns[i].justify for i in chosen.kept], [[r[i] for i in chosen.kept] for r in footer],
                       title=f"{report.graph.name} — {_title(command, view_name, lang)}",
                       caption=wrap("\n".join(notes), width) or None)
-    totals = _totals_text(report.totals, command, report.error is None, bool(report.graph.aux), lang)
+    totals = _totals_text(report.totals, command, report.error is None, bool(report.graph.aux),
+                          report.output_reads_whole, lang)
     return table + wrap(totals, width) + "\n"
 
 
@@ -195,7 +223,8 @@ def _aux_text(t: Totals, command: str, lang: str = "en") -> str:
             + (words("totals.aux.not_inference", lang) if command != "params" else ""))
 
 
-def _totals_text(t: Totals, command: str, complete: bool, has_aux: bool = False, lang: str = "en") -> str:
+def _totals_text(t: Totals, command: str, complete: bool, has_aux: bool = False, whole_input: bool = False,
+                 lang: str = "en") -> str:
     lines = []
     if not complete:
         lines.append(words("totals.partial", lang))
@@ -215,7 +244,8 @@ def _totals_text(t: Totals, command: str, complete: bool, has_aux: bool = False,
         if t.output_shape:
             lines.append(words("totals.output", lang, shape=shape_cell(t.output_shape)))
         if t.rf is not None:
-            lines.append(words("totals.rf", lang, rf=rf_pair(t.rf.r_H, t.rf.r_W, group=True),
+            whole = f" — {words('tables.rf_whole', lang)}" if whole_input else ""  # the number stays beside it
+            lines.append(words("totals.rf", lang, rf=rf_pair(t.rf.r_H, t.rf.r_W, group=True) + whole,
                                jump=rf_pair(t.rf.j_H, t.rf.j_W, group=True)))
     if has_aux:
         lines.append(_aux_text(t, command, lang))
@@ -239,21 +269,24 @@ def as_json(report: Report, rows) -> dict:
             "activations": r.activations, "activation_bytes": r.activation_bytes,
             "receptive_field": [rf_value(r.rf.r_H), rf_value(r.rf.r_W)] if r.rf else None,
             "jump": [rf_value(r.rf.j_H), rf_value(r.rf.j_W)] if r.rf else None,
+            "rf_whole_input": r.rf_whole_input,
             "depth": r.depth, "layers": r.folded, "aux": r.aux,
-        } for r in rows],
+            "diagnostics": [{"level": level, "number": number} for level, number in mark],
+        } for r, mark in zip(rows, row_marks(report, rows))],
         "totals": {
             "trainable": t.trainable, "non_trainable": t.non_trainable, "params": t.params,
             "params_bytes": t.params_bytes, "macs": t.macs, "flops": t.flops, "other_ops": t.other_ops,
             "activations": t.activations, "activation_bytes": t.activation_bytes,
             "output_shape": list(t.output_shape), "layers": t.layers,
             "receptive_field": [rf_value(t.rf.r_H), rf_value(t.rf.r_W)] if t.rf else None,
+            "rf_whole_input": report.output_row_whole,
             # the aux heads' share: in params above; apart from macs, flops, other_ops and activations
             "aux_trainable": t.aux_trainable, "aux_non_trainable": t.aux_non_trainable, "aux_params": t.aux_params,
             "aux_macs": t.aux_macs, "aux_flops": t.aux_flops, "aux_other_ops": t.aux_other_ops,
             "aux_activations": t.aux_activations, "aux_activation_bytes": t.aux_activation_bytes,
         },
         "aux": [{"layer": h.name, "weight": h.weight} for h in g.aux],
-        "diagnostics": [diagnostic_json(d) for d in report.diagnostics],
+        "diagnostics": [diagnostic_json(d, number) for number, d in enumerate(report.diagnostics, 1)],
         "error": error_json(report.error) if report.error else None,
     }
 
@@ -266,8 +299,9 @@ def _window(w) -> dict | None:
     return out
 
 
-def diagnostic_json(d) -> dict:
-    return {"level": d.level, "layer": d.layer, "file": d.mark.file if d.mark else None,
+def diagnostic_json(d, number: int | None = None) -> dict:
+    """A diagnostic as data; number: its mark's number on the rows (rows[…]["diagnostics"])."""
+    return {"number": number, "level": d.level, "layer": d.layer, "file": d.mark.file if d.mark else None,
             "line": d.mark.line if d.mark else None, "column": d.mark.column if d.mark else None,
             "message": diagnostic_message(d), "fix": diagnostic_fix(d), "detail": record_json(d.detail)}
 
@@ -277,13 +311,17 @@ def error_json(e: CnncalcError) -> dict:
             "column": e.mark.column if e.mark else None, "field": e.field, "message": e.line()}
 
 
-def as_csv(rows, columns) -> str:
+def as_csv(rows, columns, marks=None) -> str:
+    """One line per row; with diagnostics (marks: row_marks), a trailing `diagnostics` field per row,
+    'warning:1 note:2', the levels and numbers of the JSON's diagnostics on that row."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     keys = [c.key for c in columns if c.key != "reads"] + ["inputs"]
-    writer.writerow(keys)
-    for r in rows:
+    writer.writerow(keys + (["diagnostics"] if marks is not None else []))
+    for i, r in enumerate(rows):
         values = [COLUMNS[k].value(r) for k in keys[:-1]] + [" ".join(r.inputs)]
+        if marks is not None:
+            values.append(" ".join(f"{level}:{number}" for level, number in marks[i]))
         writer.writerow([printable(v) if isinstance(v, str) else v for v in values])
     return buffer.getvalue()
 
@@ -295,12 +333,13 @@ def as_markdown(report: Report, rows, columns, command: str, view_name: str = "s
     out = [f"### {esc(report.graph.name)} — {_title(command, view_name, lang)}", ""]
     out.append("| " + " | ".join(c.title(lang, view_name == "course") for c in columns) + " |")
     out.append("|" + "|".join(":---" if c.justify == "left" else "---:" for c in columns) + "|")
-    for cells in _body(report, rows, columns):
+    for cells in _body(report, rows, columns, lang):
         out.append("| " + " | ".join(esc(text) for text in cells) + " |")
     for cells in _footer(report, rows, columns, lang):
         out.append("| " + " | ".join(f"**{esc(v)}**" if v else "" for v in cells) + " |")
     out.append("")
-    for line in _totals_text(report.totals, command, report.error is None, bool(report.graph.aux), lang).splitlines():
+    for line in _totals_text(report.totals, command, report.error is None, bool(report.graph.aux),
+                             report.output_reads_whole, lang).splitlines():
         out.append(f"- {line}")
     if command in ("flops", "summary"):
         out.append("- " + words("totals.convention_line", lang, convention=words("totals.convention", lang)))
@@ -308,8 +347,15 @@ def as_markdown(report: Report, rows, columns, command: str, view_name: str = "s
     return "\n".join(out)
 
 
-def diagnostic_lines(report: Report, lang: str = "en") -> list[str]:
-    return [printable(warning_line(d, lang)) for d in report.diagnostics]
+def diagnostic_lines(report: Report, lang: str = "en", numbered: bool = False) -> list[str]:
+    """Each diagnostic's line; numbered: with the mark its table row carries ('⚠1 warning: …')."""
+    return [line for _, line in diagnostic_entries(report, lang, numbered)]
+
+
+def diagnostic_entries(report: Report, lang: str = "en", numbered: bool = True) -> list[tuple[str, str]]:
+    """(level, line) for each diagnostic, for the CLI to print each level in its own style."""
+    return [(d.level, printable(warning_line(d, lang, number if numbered else None)))
+            for number, d in enumerate(report.diagnostics, 1)]
 
 
 def error_line(error: CnncalcError, lang: str = "en") -> str:

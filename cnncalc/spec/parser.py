@@ -39,7 +39,7 @@ from cnncalc.errors import Mark, Phrase, SpecError
 from cnncalc.graph import INPUT, AuxHead, Graph, Node, Scope, build
 from cnncalc.layers.arith import PIXEL
 from cnncalc.layers.base import MAX_SIZE, Diagnostic, normalise
-from cnncalc.layers.records import UnusedArgument
+from cnncalc.layers.records import ChannelsFirst, UnusedArgument
 from cnncalc.shapes import is_map
 from cnncalc.spec.loader import MDict, MList, load_file, load_text, make_dict, make_list
 
@@ -872,7 +872,23 @@ def parse_tree(tree, file: str, input_override: tuple | None = None) -> Graph:
         node.inputs = [parser.resolve(r) for r in node.inputs]
     output = parser.resolve(output)
     aux = _aux_heads(tree, parser, top, output)
-    return build(name, file, shape, input_mark, parser.nodes, output, parser.scopes, _unused_arguments(blocks), aux)
+    warnings = _unused_arguments(blocks)
+    if looks_channels_first(shape):
+        field = "input" if input_override is None else "--input"
+        warnings.insert(0, Diagnostic("warning", INPUT, input_mark if input_override is None else None,
+                                      ChannelsFirst(shape, field)))
+    return build(name, file, shape, input_mark, parser.nodes, output, parser.scopes, warnings, aux)
+
+
+CHANNEL_COUNTS = (1, 3, 4)  # grey, RGB, RGBA: what a C×H×W input's first size usually is
+MIN_MAP = 8  # the smallest n_W and n_C that the channels-first rule takes for a height and a width
+
+
+def looks_channels_first(shape: tuple) -> bool:
+    """[C, H, W] written for [n_H, n_W, n_C]: the first size is 1, 3 or 4 and the other two are both ≥ 8.
+
+    [3, 32, 32] and [1, 28, 28] fire; [32, 32, 3], [28, 28, 1], [1, 1, 512] and [3, 7, 7] do not."""
+    return len(shape) == 3 and shape[0] in CHANNEL_COUNTS and min(shape[1], shape[2]) >= MIN_MAP
 
 
 _AUX_ALLOWED = Phrase("errors.aux.allowed")

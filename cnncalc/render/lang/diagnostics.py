@@ -11,16 +11,17 @@ _UNIT_EN = {"n_H": "row", "n_W": "column"}
 _UNIT_KO = {"n_H": "행", "n_W": "열"}
 
 
-def _inexact_en(layer, formula, axes, lost):
-    both = len(axes) == 2
-    axis = " and ".join(axes)
+def _lost_en(axes, lost):
+    """'last input row and column are', 'last 2 input rows are'."""
     unit = " and ".join(_UNIT_EN[a] for a in axes)
     if lost == 1:
-        what = f"last input {unit} " + ("are" if both else "is")
-    else:
-        units = unit.replace(" and ", "s and ") + "s"
-        what = f"last {lost} input {units} are"
-    return f"{layer}: {formula} is not an integer along {axis} — the {what} never read"
+        return f"last input {unit} " + ("are" if len(axes) == 2 else "is")
+    units = unit.replace(" and ", "s and ") + "s"
+    return f"last {lost} input {units} are"
+
+
+def _inexact_en(layer, formula, axes, lost):
+    return f"{layer}: {formula} is not an integer along {' and '.join(axes)} — the {_lost_en(axes, lost)} never read"
 
 
 def _inexact_ko(layer, formula, axes, lost):
@@ -29,6 +30,44 @@ def _inexact_ko(layer, formula, axes, lost):
     count = "" if lost == 1 else f" {lost}개"
     return (f"{layer}: {formula}, {axis} 방향으로 정수가 아님 (나누어떨어지지 않음) — "
             f"입력의 마지막{count} {unit}은(는) 읽히지 않음")
+
+
+def _padding_only_en(layer, formula, axes, remainder):
+    unit = " and ".join(_UNIT_EN[a] for a in axes)
+    rows = unit if remainder == 1 else f"{remainder} " + unit.replace(" and ", "s and ") + "s"
+    return (f"{layer}: {formula} is not an integer along {' and '.join(axes)} — only the last padding {rows} "
+            f"{'is' if remainder == 1 and len(axes) == 1 else 'are'} never read; no input is lost")
+
+
+def _padding_only_ko(layer, formula, axes, remainder):
+    unit = "과 ".join(_UNIT_KO[a] for a in axes)
+    count = "" if remainder == 1 else f" {remainder}개"
+    return (f"{layer}: {formula}, {', '.join(axes)} 방향으로 정수가 아님 — 읽히지 않는 것은 마지막{count} "
+            f"패딩 {unit}뿐이며 입력은 모두 읽힘")
+
+
+def _gaps_en(layer, formula, axes, lost, f, s):
+    return (f"{layer}: {formula} is not an integer along {' and '.join(axes)} — the {_lost_en(axes, lost)} "
+            f"never read, like those between its {f}-wide windows at stride {s}: a window narrower than its "
+            "stride subsamples by design")
+
+
+def _gaps_ko(layer, formula, axes, lost, f, s):
+    unit = "과 ".join(_UNIT_KO[a] for a in axes)
+    count = "" if lost == 1 else f" {lost}개"
+    return (f"{layer}: {formula}, {', '.join(axes)} 방향으로 정수가 아님 — 입력의 마지막{count} {unit}은(는) "
+            f"읽히지 않음. 크기 {f}인 윈도우가 스트라이드 {s}로 건너뛰는 행과 열처럼: 스트라이드보다 좁은 "
+            "윈도우는 설계상 일부만 읽음")
+
+
+def _inputs_en(sizes, axis):
+    where = "an input" if axis == "n_H and n_W" else f"an input {axis}"
+    return f"{where} of {' or '.join(map(str, sizes))} (every layer then divides exactly)"
+
+
+def _inputs_ko(sizes, axis):
+    where = "입력" if axis == "n_H and n_W" else f"입력 {axis}"
+    return f"{where} 크기 {' 또는 '.join(map(str, sizes))} (그러면 모든 층이 나누어떨어짐)"
 
 
 def _fit_fix_en(need_each, kernel_max, dilated):
@@ -45,8 +84,15 @@ def _fit_fix_ko(need_each, kernel_max, dilated):
 
 EN = {
     "diagnostics.warning": "warning: {where}{message}",
+    "diagnostics.note": "note: {where}{message}",
     "diagnostics.error": "error: {line}",
     "diagnostics.inexact": _inexact_en,
+    "diagnostics.inexact_padding": _padding_only_en,
+    "diagnostics.inexact_gaps": _gaps_en,
+    "diagnostics.channels_first": ("{field} {written} is read as n_H = {n_H}, n_W = {n_W}, n_C = {n_C}, but it "
+                                   "looks like PyTorch's channels-first C×H×W order"),
+    "diagnostics.fix.channels_first": "write it as {fixed} (n_H, n_W, n_C)",
+    "diagnostics.fix.inputs": _inputs_en,
     "diagnostics.unused_output": "{layer}: its output is never used (the network's output is {output})",
     "diagnostics.unused_argument": "block '{block}': argument ${argument} is declared but never used in its layers",
     "diagnostics.fix.padding": "padding {p}",
@@ -55,6 +101,7 @@ EN = {
     "diagnostics.fix.same": "padding: same",
     "diagnostics.fix.or": " or ",
     "diagnostics.fix.divides": "{fixes} divides exactly",
+    "diagnostics.fix.then": "; or ",
     "diagnostics.fix.unused_output": "read it with from: or remove it",
     "diagnostics.fix.unused_argument": "use ${argument} in the block's layers or remove it from args",
     "diagnostics.strict": "{message} (an error under --strict)",
@@ -100,8 +147,15 @@ EN = {
 
 KO = {
     "diagnostics.warning": "경고: {where}{message}",
+    "diagnostics.note": "참고: {where}{message}",
     "diagnostics.error": "오류: {line}",
     "diagnostics.inexact": _inexact_ko,
+    "diagnostics.inexact_padding": _padding_only_ko,
+    "diagnostics.inexact_gaps": _gaps_ko,
+    "diagnostics.channels_first": ("{field} {written}은(는) n_H = {n_H}, n_W = {n_W}, n_C = {n_C}로 읽히지만 "
+                                   "PyTorch의 채널 우선(C×H×W) 순서로 보임"),
+    "diagnostics.fix.channels_first": "{fixed} (n_H, n_W, n_C)로 쓸 것",
+    "diagnostics.fix.inputs": _inputs_ko,
     "diagnostics.unused_output": "{layer}: 이 층의 출력은 쓰이지 않음 (네트워크의 출력은 {output})",
     "diagnostics.unused_argument": "블록 '{block}': 인자 ${argument}이(가) 선언되었지만 블록의 층에서 쓰이지 않음",
     "diagnostics.fix.padding": "패딩 {p}",
@@ -110,6 +164,7 @@ KO = {
     "diagnostics.fix.same": "padding: same",
     "diagnostics.fix.or": " 또는 ",
     "diagnostics.fix.divides": "{fixes}(으)로 나누어떨어짐",
+    "diagnostics.fix.then": "; 또는 ",
     "diagnostics.fix.unused_output": "from:으로 읽거나 이 층을 지울 것",
     "diagnostics.fix.unused_argument": "블록의 층에서 ${argument}을(를) 쓰거나 args에서 지울 것",
     "diagnostics.strict": "{message} (--strict에서는 오류)",

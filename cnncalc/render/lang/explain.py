@@ -111,6 +111,8 @@ EN = {
     "explain.field_whole": ("{r_label} = {formula} = {values} = {r};  {j_label} = {j} "
                             "(one window over the whole map: f its size, stride 1)"),
     "explain.field_input": "r = {r}, j = {j} (one input pixel)",
+    "explain.field_whole_input": ("receptive field: whole input — r = {r} exceeds the {n} input, and every output "
+                                  "position sees every input pixel"),
     "explain.field_kept": "r = {r}, j = {j} (as its input: one position read per output)",
     "explain.field_merged": "r = {r}, j = {j} (the widest of its inputs)",
     "explain.field_rule": "r = {r}, j = {j} (transposed conv or upsample: each input reaches several outputs)",
@@ -141,6 +143,7 @@ KO = {
     "explain.field_whole": ("{r_label} = {formula} = {values} = {r};  {j_label} = {j} "
                             "(맵 전체를 덮는 윈도우 하나: f는 맵의 크기, 스트라이드 1)"),
     "explain.field_input": "r = {r}, j = {j} (입력 픽셀 하나)",
+    "explain.field_whole_input": "수용장: 입력 전체 — r = {r}이(가) 입력 {n}보다 크고, 모든 출력 위치가 입력의 모든 픽셀을 봄",
     "explain.field_kept": "r = {r}, j = {j} (입력과 같음: 출력마다 한 위치를 읽음)",
     "explain.field_merged": "r = {r}, j = {j} (입력들 중 가장 넓은 수용장)",
     "explain.field_rule": "r = {r}, j = {j} (transposed conv 또는 upsample: 입력 하나가 여러 출력에 닿음)",

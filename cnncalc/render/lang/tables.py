@@ -17,6 +17,7 @@ EN = {
     "tables.col.flops": "FLOPs",
     "tables.col.other_ops": "Other ops",
     "tables.col.receptive_field": "RF",
+    "tables.rf_whole": "whole input",
     "tables.col.jump": "Jump",
     # the same headings abbreviated, for a narrow terminal (before any column is left out)
     "tables.short.activations": "Acts",
@@ -67,6 +68,7 @@ KO = {
     "tables.col.flops": "FLOPs",
     "tables.col.other_ops": "기타 연산량",
     "tables.col.receptive_field": "수용장",
+    "tables.rf_whole": "입력 전체",
     "tables.col.jump": "점프",
     "tables.short.activations": "활성화",
     "tables.short.activation_bytes": "바이트",

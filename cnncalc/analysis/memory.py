@@ -254,6 +254,16 @@ def parse_size(text: str) -> int:
     return int(value * UNITS[unit])
 
 
+def size_base(text: str) -> str:
+    """The catalogue key naming the base a size was written in: powers of 1000, of 1024, or plain bytes."""
+    unit = text.strip().rstrip().lower()
+    if unit.endswith("ib"):
+        return "memory.base_binary"
+    if unit.endswith(("kb", "mb", "gb", "tb")):
+        return "memory.base_decimal"
+    return "memory.base_bytes"
+
+
 def largest_batch(report: Report, budget: int, optimizer: str = "sgd", lanes: int | None = None,
                   most: int = 2**31) -> tuple[int, MemoryPlan, MemoryPlan]:
     """(m, plan at m, plan at m + 1): the largest batch m ≤ most whose planned peak fits in `budget` bytes, and the

@@ -75,3 +75,55 @@ def by_category(network, optimizer=None, loop=None) -> dict[str, int]:
     if loop is not None:
         walk("batch", [loop.x, loop.y, loop.dz, loop.p, loop.aux_dz, loop.aux_p])
     return table
+
+
+class MemoryWatch:
+    """The planned peak of a run (analysis.memory.plan for its batch, optimiser and Numba's threads) beside the
+    measured one: the bytes of the arrays the built network, optimiser and loop hold (by_category, each array
+    walked) plus tracemalloc's peak of what the run allocates on top of them, from the end of the warm-up to the
+    run's end (the shuffles' orders, evaluation's outputs, the checkpoints' copies). numpy reports its arrays'
+    allocations to tracemalloc; tracing starts after the warm-up because compiling (or loading) the kernels makes
+    tens of MiB of Python objects that are Numba's, not the run's. The data set, the interpreter and the compiled
+    code are not in it. Tracing cost nothing measurable on a LeNet-5 epoch (the time goes to the kernels, which
+    allocate nothing), so every run measures. A tracemalloc already tracing (a profiler's) is left running."""
+
+    def __init__(self, report, batch_size: int, optimizer: str, momentum: float):
+        import numba
+
+        from cnncalc.analysis.memory import plan
+
+        kind = "adam" if optimizer == "adam" else ("momentum" if momentum else "sgd")
+        self.planned = plan(report, batch_size, kind, lanes=max(1, numba.config.NUMBA_NUM_THREADS)).peak
+        self.held = self.baseline = None
+        self.started = False
+
+    def begin(self, network, optimizer, loop) -> None:
+        """After the warm-up: the arrays held, walked; tracing from here."""
+        import tracemalloc
+
+        self.held = sum(by_category(network, optimizer, loop).values())
+        self.started = not tracemalloc.is_tracing()
+        if self.started:
+            tracemalloc.start()
+        else:
+            tracemalloc.reset_peak()
+        self.baseline = tracemalloc.get_traced_memory()[0]
+
+    def finish(self) -> tuple[int, int | None]:
+        """(planned bytes, measured peak bytes, or None when tracing never began or was stopped by someone
+        else); stops tracing if this watch started it."""
+        import tracemalloc
+
+        if self.held is None or not tracemalloc.is_tracing():
+            return self.planned, None
+        measured = self.held + max(0, tracemalloc.get_traced_memory()[1] - self.baseline)
+        self.stop()
+        return self.planned, measured
+
+    def stop(self) -> None:
+        """Stops tracing if this watch started it (also for a run that failed or was interrupted)."""
+        import tracemalloc
+
+        if self.started and tracemalloc.is_tracing():
+            tracemalloc.stop()
+        self.started = False

@@ -57,9 +57,10 @@ EN = {
     "memory.base_decimal": "KB, MB, GB: powers of 1000",
     "memory.base_binary": "KiB, MiB, GiB: powers of 1024",
     "memory.base_bytes": "bytes",
-    "memory.train": "memory: planned peak {planned} (cnncalc memory), measured {measured} ({ratio:+.1%}, "
-                    "the peak of the arrays allocated from the network's build to the run's end, tracemalloc)",
-    "memory.train_planned": "memory: planned peak {planned} (cnncalc memory; --measure-memory measures it)",
+    "memory.train": "memory: planned peak {planned} (cnncalc memory), measured {measured} ({ratio:+.1%}: the "
+                    "arrays the network holds, plus tracemalloc's peak of what the run allocated after the warm-up)",
+    "memory.train_planned": "memory: planned peak {planned} (cnncalc memory); not measured (tracemalloc was "
+                            "stopped during the run)",
 }
 
 KO = {
@@ -112,7 +113,8 @@ KO = {
     "memory.base_decimal": "KB, MB, GB: 1000의 거듭제곱",
     "memory.base_binary": "KiB, MiB, GiB: 1024의 거듭제곱",
     "memory.base_bytes": "바이트",
-    "memory.train": "메모리: 계획한 최대 사용량 {planned} (cnncalc memory), 측정값 {measured} ({ratio:+.1%}, "
-                    "네트워크를 만든 뒤부터 학습 끝까지 할당된 배열의 최대치, tracemalloc)",
-    "memory.train_planned": "메모리: 계획한 최대 사용량 {planned} (cnncalc memory; --measure-memory로 측정)",
+    "memory.train": "메모리: 계획한 최대 사용량 {planned} (cnncalc memory), 측정값 {measured} ({ratio:+.1%}: "
+                    "네트워크가 가진 배열에 워밍업 뒤 학습이 더 할당한 양의 최대치(tracemalloc)를 더함)",
+    "memory.train_planned": "메모리: 계획한 최대 사용량 {planned} (cnncalc memory). 학습 중 tracemalloc이 "
+                            "멈춰 측정하지 못함",
 }

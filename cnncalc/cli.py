@@ -810,6 +810,9 @@ def memory(spec: SpecArg, input_: InputOpt = None,
                                                          help="Also find the largest batch whose peak fits: "
                                                               "4GB (powers of 1000), 4GiB (of 1024) or bytes.")]
            = None,
+           threads: Annotated[Optional[int], typer.Option(min=1, metavar="N", show_default="the threads Numba starts "
+                                                                                            "with",
+                                                          help="Threads the conv workspaces are sized for.")] = None,
            fmt: Annotated[MemoryFormat, typer.Option("--format", "-f", help="Output format.")] = MemoryFormat.table,
            depth: DepthOpt = None, lang: LangOpt = Lang.en, wide: WideOpt = False):
     """What training holds, per layer and in all: the peak, and the largest batch for a budget.
@@ -824,7 +827,7 @@ def memory(spec: SpecArg, input_: InputOpt = None,
     from cnncalc.render.report import error_line
 
     try:
-        result, fitted = api.memory_plan(spec, batch, optimizer.value, _parse_input(input_), depth, budget)
+        result, fitted = api.memory_plan(spec, batch, optimizer.value, _parse_input(input_), depth, budget, threads)
     except CnncalcError as exc:
         _fail(error_line(exc, lang.value))
     _write(render.render(result, fmt.value, lang.value, _width(wide), fitted))

@@ -226,13 +226,20 @@ def test_a_bad_budget_is_one_line_and_exit_1(value):
 # ------------------------------------------------------------------ the table
 
 
-def test_table_rows_sum_to_the_footer_and_ko_has_its_words():
-    out = run(["memory", LENET, "--batch", "64", "--optimizer", "adam", "--wide"])
-    assert "Peak: 10.33 MiB (10,835,712 bytes)" in out
-    ko = run(["memory", LENET, "--batch", "64", "--optimizer", "adam", "--lang", "ko"])
-    assert "최대 사용량: 10.33 MiB (10,835,712 바이트)" in ko
-    data = json.loads(run(["memory", LENET, "--batch", "64", "--optimizer", "adam", "--format", "json"]))
-    assert data["peak_bytes"] == sum(data["bytes"].values()) == 10_835_712
+def test_table_json_and_csv_show_the_same_plan_in_both_languages():
+    """The text, JSON and CSV of one plan (whose bytes the tests above check) agree with it and with each other."""
+    from cnncalc.render.columns import human_bytes
+
+    expected = planner.plan(api.report(LENET), 64, "adam", lanes=2)
+    # LeNet-5's convs take the direct path (under TUNE_MACS); its workspaces are sized for --threads lanes
+    out = run(["memory", LENET, "--batch", "64", "--optimizer", "adam", "--wide", "--threads", "2"])
+    assert f"Peak: {human_bytes(expected.peak)} ({expected.peak:,} bytes)" in out
+    assert f"│ Total    │         │ {human_bytes(expected.parts['outputs']):>10} │" in out
+    ko = run(["memory", LENET, "--batch", "64", "--optimizer", "adam", "--lang", "ko", "--threads", "2"])
+    assert f"최대 사용량: {human_bytes(expected.peak)} ({expected.peak:,} 바이트)" in ko
+    data = json.loads(run(["memory", LENET, "--batch", "64", "--optimizer", "adam", "--format", "json",
+                           "--threads", "2"]))
+    assert data["peak_bytes"] == sum(data["bytes"].values()) == expected.peak
     csv_rows = run(["memory", LENET, "--batch", "64", "--format", "csv"]).splitlines()
     assert csv_rows[0].startswith("name,kind,depth,conv_path,outputs_bytes")
     assert sum(int(r.split(",")[-1]) for r in csv_rows[1:]) == sum(layer["total_bytes"] for layer in data["layers"])

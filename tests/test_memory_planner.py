@@ -52,6 +52,20 @@ layers:
   - dense: 5
 """
 
+# a transposed conv and a bilinear upsample, their maps concatenated, then a head
+DECODER = """name: decoder
+input: [8, 8, 3]
+layers:
+  - conv: {filters: 4, kernel: 3, stride: 2, padding: 1}
+  - relu
+  - parallel:
+      - [conv_transpose: {filters: 4, kernel: 2, stride: 2}]
+      - [upsample: {scale: 2, mode: bilinear}]
+    merge: concat
+  - global_avgpool
+  - dense: 3
+"""
+
 
 def report_of(text):
     return analyze(parse_text(text, "t.yaml"))
@@ -156,6 +170,7 @@ def test_batchnorm_scratch_rows_match_the_kernels():
     ("specs/mnist_small.yaml", 6, "sgd"),
     ("specs/se_block.yaml", 3, "momentum"),
     (RESIDUAL, 5, "adam"),
+    (DECODER, 3, "momentum"),
 ])
 def test_the_plan_is_the_built_networks_arrays(text_or_path, batch, optimizer, monkeypatch):
     """Every category, byte for byte, against engine.arrays.by_category's walk of a built network, its optimiser
@@ -178,6 +193,11 @@ def test_the_plan_is_the_built_networks_arrays(text_or_path, batch, optimizer, m
 
 
 # ------------------------------------------------------------------ --budget
+
+
+def test_a_spec_the_trainer_cannot_run_is_refused():
+    result = CliRunner().invoke(app, ["memory", os.path.join(ROOT, "specs", "unet_small.yaml")])
+    assert result.exit_code == 1 and "one score per class" in result.output and "Traceback" not in result.output
 
 
 def test_budget_sizes():

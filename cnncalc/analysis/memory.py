@@ -119,12 +119,22 @@ def plan(report: Report, batch: int, optimizer: str = "sgd", lanes: int | None =
     lanes = lanes or default_lanes()
     graph = report.graph
     rows = {r.name: r for r in report.rows}
+    for node in graph.nodes[1:]:
+        kind = lookup(node.kind)
+        if kind is not None and kind.trainer is None:
+            why = f" ({kind.analysis_only})" if kind.analysis_only else ""
+            raise EngineError(f"{node.name}: the trainer cannot run {node.kind} layers{why}", node.mark)
 
     def logits_of(name):
         node = graph.node(name)
         return node.inputs[0] if node.kind in FUSED_WITH_LOSS else node.name
 
     logits = logits_of(graph.output)
+    if logits == INPUT or len(rows[logits].out_shape) != 1 or rows[logits].out_shape[0] < 2:
+        # executor.check_runnable's condition: training scores one class per output
+        raise EngineError(f"the network ends in {'its input' if logits == INPUT else rows[logits].out_shape}; "
+                          "training, which the plan is for, needs one score per class", graph.node(graph.output).mark,
+                          fix="end the spec with flatten (or global_avgpool) and dense: K")
     aux = [logits_of(head.name) for head in graph.aux]
     active = graph.reaching(logits)
     for name in aux:

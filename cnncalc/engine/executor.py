@@ -157,11 +157,9 @@ class Network:
         where no buffer alive at the same time lies (workspace.place); returns it, after replacing every
         buffer with a view of it.
 
-        Lifetimes follow backward() step by step: a layer's buffers are written at its backward; what it sends
-        is read by the producer's backward, or at once when the producer sums its readers' gradients (the sum
-        lives from the first arrival to the producer's backward); a layer that passes dout on
-        (passes_gradient) makes what it received live on into what it sends. backward() checks that no layer
-        hands on a view of a shared buffer that is neither its own nor, for a pass-through kind, dout."""
+        The lifetimes are workspace.gradient_lives' walk of backward() (the memory planner takes the same walk on
+        sizes alone). backward() checks that no layer hands on a view of a shared buffer that is neither its own
+        nor, for a pass-through kind, dout."""
         owned = []  # [(holder, key, array)]
         own_of = {}  # layer name → indices into owned
         for layer in self.layers:

@@ -815,7 +815,7 @@ def memory(spec: SpecArg, input_: InputOpt = None,
                                                           help="Threads the conv workspaces are sized for.")] = None,
            fmt: Annotated[MemoryFormat, typer.Option("--format", "-f", help="Output format.")] = MemoryFormat.table,
            depth: DepthOpt = None, lang: LangOpt = Lang.en, wide: WideOpt = False):
-    """What training holds, per layer and in all: the peak, and the largest batch for a budget.
+    """Training memory: per layer, the peak, a budget's batch.
 
     Per layer: outputs, what backward keeps (masks, argmax, batchnorm statistics), params, their
     gradients and optimiser state, input-gradient buffers, workspaces; then the shared gradient

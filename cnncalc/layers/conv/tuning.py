@@ -161,12 +161,15 @@ _caches = None
 
 
 def _l3_per_core() -> int:
-    """The L3 bytes per core (4 MiB when unknown), from _cache_sizes alone: the memory planner asks it without
-    loading Numba."""
+    """The L3 bytes per core (4 MiB when unknown): processor()'s when it was asked, else _cache_sizes' alone (the
+    same figures, without the CPU's name: the memory planner asks without loading Numba)."""
     global _caches
-    if _caches is None:
-        _caches = _processor if _processor is not None else _cache_sizes()
-    return _caches["L3"] // max(_caches["L3_sharing"], 1) if _caches["L3"] else 4 * 1024**2
+    info = _processor
+    if info is None:
+        if _caches is None:
+            _caches = _cache_sizes()
+        info = _caches
+    return info["L3"] // max(info["L3_sharing"], 1) if info["L3"] else 4 * 1024**2
 
 
 def winograd_chunk(share: int, tiles: int, n_C_prev: int, n_C: int) -> int:

@@ -6,11 +6,11 @@ beside the process's measured peak resident memory (ru_maxrss).
 
 Each spec runs in a fresh subprocess (NUMBA_NUM_THREADS pinned, as benchmarks/train_speed.py does):
 it builds the network (tuning included), trains `steps` SGD steps with momentum on a random batch,
-and sorts every array it can reach: the executor's layers (outputs, input gradients: one shared block
-when sharing is on, conv workspaces by kernel path: one arena per network counts once, however many
-layers draw from it, and what each layer keeps), the gradient
-sums of layers read twice, parameters, gradients, running statistics and the optimiser's velocity.
-Arrays are counted once by their base buffer. CNNCALC_ARENA=0 builds the networks without the arena. ru_maxrss is read after the build and after the steps:
+and sorts every array it can reach by the memory planner's categories (cnncalc/engine/arrays.py:
+outputs, what backward keeps, params, grads, optimiser state, the shared input-gradient block, the
+layers' own workspaces, the scratch arena, the loop's batch buffers; an array of no category shows
+as "other: kind.role"), each counted once by its base buffer, beside `cnncalc memory`'s plan of the
+same categories (an upper bound for the conv layers that tuning measured). CNNCALC_ARENA=0 builds the networks without the arena. ru_maxrss is read after the build and after the steps:
 the rest of it is the interpreter, numpy, Numba and its compiled code, and the batch.
 """
 
@@ -50,54 +50,13 @@ y = rng.integers(0, net.n_classes, batch)
 for _ in range(steps):
     loop.step(x, y, rng)
 
-seen, table = set(), {}
+from cnncalc.analysis.memory import plan
+from cnncalc.engine.arrays import by_category
+import numba
 
-def count(category, array):
-    if not isinstance(array, np.ndarray):
-        return
-    base = array
-    while isinstance(base.base, np.ndarray):
-        base = base.base
-    if id(base) in seen:
-        return
-    seen.add(id(base))
-    table[category] = table.get(category, 0) + base.nbytes
-
-def walk(category, value):
-    if isinstance(value, np.ndarray):
-        count(category, value)
-    elif isinstance(value, dict):
-        for v in value.values():
-            walk(category, v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            walk(category, v)
-
-for name in ("params", "grads", "buffers"):
-    walk(name, getattr(net, name))
-walk("optimizer state", vars(optimizer))
-if net.gradients is not None:  # first: the views of the layers' dx and of the sums count as the block, once
-    walk("input gradients (dx) and sums: the shared block", net.gradients)
-walk("gradient sums (layers read twice)", net.sums)
-if net.arena is not None:
-    walk("conv workspaces: the shared arena", net.arena.block)
-for layer in net.layers:
-    conv = getattr(layer, "conv", None)
-    parts = dict(vars(layer))
-    if conv is not None:
-        parts.update({"out": conv.out, "dx": conv.dx})
-        walk("conv workspaces: " + conv.plan.kernel + ("'s own" if net.arena is not None else ""), conv.ws)
-    pool = getattr(layer, "pool", None)
-    if pool is not None:
-        parts.update({"out": pool.out, "dx": pool.dx, "argmax": pool.argmax})
-    for role, value in parts.items():
-        if role in ("own", "own_grads", "node", "row", "cache"):
-            continue
-        category = {"out": "layer outputs", "dx": "input gradients (dx)", "dxs": "input gradients (dx)"}.get(
-            role, f"other: {layer.node.kind}.{role}")
-        walk(category, value)
-walk("loop batch and loss buffers", [loop.x, loop.y, loop.dz, loop.p, x, y])
-print(json.dumps({"start": start, "built": built, "peak": rss(), "arrays": table}))
+table = by_category(net, optimizer, loop)
+planned = plan(report, batch, "momentum", lanes=numba.config.NUMBA_NUM_THREADS).parts
+print(json.dumps({"start": start, "built": built, "peak": rss(), "arrays": table, "planned": planned}))
 """
 
 
@@ -118,12 +77,12 @@ def main(argv=None) -> int:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         mb = 1e6
         print(f"\n{spec}, batch {args.batch}, {args.threads} threads")
-        width = max(len(k) for k in r["arrays"]) + 2
-        total = 0
+        width = max(len(k) for k in list(r["arrays"]) + ["ru_maxrss after the build"]) + 2
+        print(f"  {'':<{width}}{'arrays':>10}    {'planned':>10}")
         for category, nbytes in sorted(r["arrays"].items(), key=lambda kv: -kv[1]):
-            total += nbytes
-            print(f"  {category:<{width}}{nbytes / mb:10.1f} MB")
-        print(f"  {'arrays, total':<{width}}{total / mb:10.1f} MB")
+            print(f"  {category:<{width}}{nbytes / mb:10.1f} MB {r['planned'].get(category, 0) / mb:10.1f} MB")
+        total, planned = sum(r["arrays"].values()), sum(r["planned"].values())
+        print(f"  {'arrays, total':<{width}}{total / mb:10.1f} MB {planned / mb:10.1f} MB")
         print(f"  {'ru_maxrss at start':<{width}}{r['start'] / mb:10.1f} MB")
         print(f"  {'ru_maxrss after the build':<{width}}{r['built'] / mb:10.1f} MB")
         print(f"  {'ru_maxrss after the steps':<{width}}{r['peak'] / mb:10.1f} MB")

@@ -54,3 +54,18 @@ def spec_schema() -> dict:
     from cnncalc.spec.schema import schema
 
     return schema()
+
+
+def memory_plan(spec: str, batch: int, optimizer: str, input_shape: tuple | None = None, depth: int | None = None,
+                budget: str | None = None, threads: int | None = None):
+    """`cnncalc memory`: (analysis.memory.MemoryPlan at `batch`, and for a budget the tuple
+    (budget text, bytes, base catalogue key, largest batch m, plan at m, plan at m + 1), else None)."""
+    from cnncalc.analysis import memory
+
+    analysed = report(spec, input_shape)
+    result = memory.plan(analysed, batch, optimizer, threads, depth)
+    if budget is None:
+        return result, None
+    nbytes = memory.parse_size(budget)
+    m, fits, over = memory.largest_batch(analysed, nbytes, optimizer, threads)
+    return result, (budget, nbytes, memory.size_base(budget), m, fits, over)

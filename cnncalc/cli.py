@@ -792,6 +792,53 @@ def compare(specs: Annotated[list[str], typer.Argument(help="Two or more specs; 
     _write(render.render(result, fmt.value, lang.value))
 
 
+class MemoryFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class MemoryOptimizer(str, Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+
+
+@app.command(epilog=_examples("cnncalc memory specs/lenet5.yaml --batch 64 --optimizer adam",
+                             "cnncalc memory specs/small_vgg.yaml --batch 128 --budget 4GB",
+                             "cnncalc memory specs/resnet18.yaml --depth 1 --format json"))
+def memory(spec: SpecArg, input_: InputOpt = None,
+           batch: Annotated[int, typer.Option("--batch", min=1, metavar="M", help="Images per batch.")] = 32,
+           optimizer: Annotated[MemoryOptimizer, typer.Option(help="sgd (no state), momentum (a velocity per "
+                                                                   "parameter) or adam (two moments).")]
+           = MemoryOptimizer.adam,
+           budget: Annotated[Optional[str], typer.Option(metavar="SIZE", show_default="none",
+                                                         help="Also find the largest batch whose peak fits: "
+                                                              "4GB (powers of 1000), 4GiB (of 1024) or bytes.")]
+           = None,
+           threads: Annotated[Optional[int], typer.Option(min=1, metavar="N", show_default="the threads Numba starts "
+                                                                                            "with",
+                                                          help="Threads the conv workspaces are sized for.")] = None,
+           fmt: Annotated[MemoryFormat, typer.Option("--format", "-f", help="Output format.")] = MemoryFormat.table,
+           depth: DepthOpt = None, lang: LangOpt = Lang.en, wide: WideOpt = False):
+    """Training memory: per layer, the peak, a budget's batch.
+
+    Per layer: outputs, what backward keeps (masks, argmax, batchnorm statistics), params, their
+    gradients and optimiser state, input-gradient buffers, workspaces; then the shared gradient
+    block, the scratch arena and the batch. Follows the trainer's own allocations.
+    """
+    from cnncalc import api
+    from cnncalc.errors import CnncalcError
+    from cnncalc.render import memory as render
+    from cnncalc.render.report import error_line
+
+    try:
+        result, fitted = api.memory_plan(spec, batch, optimizer.value, _parse_input(input_), depth, budget, threads)
+    except CnncalcError as exc:
+        _fail(error_line(exc, lang.value))
+    _write(render.render(result, fmt.value, lang.value, _width(wide), fitted))
+
+
 # True when cnncalc is the process (main()), not a library call or a test's CliRunner, whose
 # process goes on after a command and must keep its signal handlers
 _OWN_PROCESS = False

@@ -126,7 +126,7 @@ def test_train_run_reports_its_events_in_order_and_the_metrics_agree_with_the_fi
     compact = [k for i, k in enumerate(kinds) if k != "BatchProgress" or kinds[i - 1] != "BatchProgress"]
     assert compact == ["Estimate", "RunStarted", "Compiled",
                        "EpochStarted", "BatchProgress", "EpochEnded",
-                       "EpochStarted", "BatchProgress", "EpochEnded", "TestMeasured", "RunEnded"]
+                       "EpochStarted", "BatchProgress", "EpochEnded", "MemoryMeasured", "TestMeasured", "RunEnded"]
     rows = json.loads((tmp_path / "run" / "metrics.json").read_text())
     ended = [e.row for e in seen if isinstance(e, events.EpochEnded)]
     assert ended == rows and seen[-1].history == rows and seen[-1].last == last == rows[-1]
@@ -190,7 +190,7 @@ def test_train_format_json_writes_only_json_lines_on_stdout(tmp_path):
     assert names[0] == "note" and lines[0]["kind"] == "threads_capped" and "using" in lines[0]["text"]
     assert [n for n in names if n != "batch_progress"][1:] == [
         "estimate", "run_started", "compiled", "epoch_started", "epoch_ended", "epoch_started", "epoch_ended",
-        "test_measured", "run_ended"]
+        "memory_measured", "test_measured", "run_ended"]
     rows = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert [line["row"] for line in lines if line["event"] == "epoch_ended"] == rows
     assert lines[-1]["history"] == rows and lines[-1]["last"] == rows[-1]

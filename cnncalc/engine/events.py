@@ -95,6 +95,14 @@ class Interrupted:
 
 
 @dataclass(frozen=True)
+class MemoryMeasured:
+    """The run's planned peak (cnncalc memory) beside the measured one (engine.arrays.MemoryWatch), in bytes;
+    measured None when it could not be measured."""
+    planned: int
+    measured: int | None
+
+
+@dataclass(frozen=True)
 class RunEnded:
     """The end of a run: every epoch's metrics row, and the last one (what train_run returns)."""
     history: list

@@ -157,11 +157,9 @@ class Network:
         where no buffer alive at the same time lies (workspace.place); returns it, after replacing every
         buffer with a view of it.
 
-        Lifetimes follow backward() step by step: a layer's buffers are written at its backward; what it sends
-        is read by the producer's backward, or at once when the producer sums its readers' gradients (the sum
-        lives from the first arrival to the producer's backward); a layer that passes dout on
-        (passes_gradient) makes what it received live on into what it sends. backward() checks that no layer
-        hands on a view of a shared buffer that is neither its own nor, for a pass-through kind, dout."""
+        The lifetimes are workspace.gradient_lives' walk of backward() (the memory planner takes the same walk on
+        sizes alone). backward() checks that no layer hands on a view of a shared buffer that is neither its own
+        nor, for a pass-through kind, dout."""
         owned = []  # [(holder, key, array)]
         own_of = {}  # layer name → indices into owned
         for layer in self.layers:
@@ -175,43 +173,9 @@ class Network:
         for name, array in self.sums.items():
             sum_of[name] = len(owned)
             owned.append((self.sums, name, array))
-        lives = [None] * len(owned)
-
-        def read(token, step):
-            for k in token:
-                lives[k] = (lives[k][0], max(lives[k][1], step))
-
-        incoming: dict[str, frozenset] = {}
-
-        def send(name, token, step):
-            if name in self.sums:  # copied (or added) into the sum at once, at the step that sends it
-                read(token, step)
-                k = sum_of[name]
-                lives[k] = (step, step) if lives[k] is None else (lives[k][0], step)
-                incoming[name] = frozenset({k})
-            else:
-                incoming[name] = token
-
-        send(self.logits, frozenset(), 0)
-        for name, _ in self.aux:
-            if self.wants_grad.get(name):
-                send(name, frozenset(), 0)
-        for step, layer in enumerate(reversed(self.layers), start=1):
-            if not layer.runs_backward:
-                continue
-            dout = incoming.pop(layer.name, None)
-            if dout is None:
-                continue
-            read(dout, step)
-            for k in own_of[layer.name]:
-                lives[k] = (step, step)
-            token = frozenset(own_of[layer.name]) | (dout if layer.passes_gradient else frozenset())
-            for name in layer.node.inputs:
-                if self.wants_grad[name]:
-                    send(name, token, step)
-        # a buffer the walk above never saw written (a layer no gradient reaches) shares no byte with any other
-        self.gradient_lives = [life if life is not None else (0, len(self.layers) + 1) for life in lives]
-        lives = self.gradient_lives
+        seeds = [self.logits] + [name for name, _ in self.aux if self.wants_grad.get(name)]
+        lives = workspace.gradient_lives(self.layers, own_of, sum_of, seeds, self.wants_grad, len(owned))
+        self.gradient_lives = lives
         offsets, size = workspace.place([a.nbytes for _, _, a in owned], lives)
         block = workspace.aligned_zeros(size)
         self.gradient_views = []  # beside gradient_lives: the tests poison each buffer once its life is over

@@ -71,7 +71,8 @@ class SGD:
         import numpy as np
 
         self.params, self.lr, self.momentum, self.weight_decay = params, lr, momentum, weight_decay
-        self.velocity = {k: np.zeros_like(v) for k, v in params.items()}
+        # without momentum the kernel never reads v: an empty array, not a copy of the parameters' size
+        self.velocity = {k: np.zeros_like(v) if momentum else np.zeros(0, v.dtype) for k, v in params.items()}
         self.t = 0
 
     def step(self, grads):
@@ -95,7 +96,8 @@ class SGD:
 
     def load_state(self, state):
         for k, v in self.velocity.items():
-            v[...] = state[f"velocity.{k}"]
+            if v.size:  # none kept without momentum (a checkpoint may hold a full one, unused)
+                v[...] = state[f"velocity.{k}"]
         self.t = int(state["t"])
 
 

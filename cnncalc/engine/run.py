@@ -233,6 +233,10 @@ def _build(report, config, dataset, splits, pool, free, on_event, verbose=False)
 
         on_event(events.Note("conv_kernels", tuning.describe()))
     opt = tr.make_optimizer(network, config["optimizer"], config["lr"], config["momentum"], config["weight_decay"])
+    from cnncalc.engine.arrays import MemoryWatch
+
+    # the plan read at the run's end (_Run.train), with the network it measures
+    network.memory_watch = MemoryWatch(report, config["batch_size"], config["optimizer"], config["momentum"])
     return network, opt
 
 
@@ -307,6 +311,14 @@ class _Run:
         return row
 
     def train(self, history, best, start, evaluated):
+        try:
+            return self._train(history, best, start, evaluated)
+        finally:  # a run that stopped early leaves no tracing behind (after finish() this does nothing)
+            watch = getattr(self.network, "memory_watch", None)
+            if watch is not None:
+                watch.stop()
+
+    def _train(self, history, best, start, evaluated):
         from cnncalc.engine.optim import make_schedule
 
         st, config = self.state, self.config
@@ -320,6 +332,9 @@ class _Run:
         compiling = _Held().__enter__()  # until the first batch has run every kernel once
         try:
             self.on_event(events.Compiled(self.loop.warm_up()))
+            watch = getattr(self.network, "memory_watch", None)
+            if watch is not None:
+                watch.begin(self.network, self.opt, self.loop)
             if history and evaluated < start:  # a Ctrl-C came during that epoch's evaluation
                 self.on_event(events.Note("completing", {"epoch": start}))
                 self.finish(history[-1])
@@ -358,7 +373,10 @@ class _Run:
         finally:
             compiling.drop()
         last = dict(self.history[-1]) if self.history else {}
+        watch = getattr(self.network, "memory_watch", None)
         try:
+            if watch is not None:
+                self.on_event(events.MemoryMeasured(*watch.finish()))
             if last.get("test_loss") is not None:
                 self.on_event(events.TestMeasured(last["epoch"], last["test_loss"], last["test_acc"]))
             self.on_event(events.RunEnded([dict(row) for row in self.history], dict(last)))

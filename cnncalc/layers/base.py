@@ -98,6 +98,9 @@ class Kind:
     n_inputs: str = "one"  # 'one' or 'many'
     trainer: str | None = None  # the module whose TRAINERS holds its trainer roles (layers.adapter), imported lazily
     analysis_only: str = ""  # for a kind without a trainer: why the trainer cannot run it
+    # (row, m, need_dx, lanes) -> layers.memory.LayerMemory, what training holds for it; None: an output and a dx
+    # per input (layers.memory.elementwise)
+    memory: Callable | None = None
 
     def field(self, name: str) -> Field | None:
         for f in self.fields:

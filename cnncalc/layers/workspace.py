@@ -29,8 +29,8 @@ from __future__ import annotations
 import os
 from math import prod
 
-import numpy as np
-
+# numpy is imported where arrays are made: place(), gradient_lives() and lease_bytes() are plain Python, which the
+# memory planner (analysis/memory.py) calls without loading numpy
 ENABLED = os.environ.get("CNNCALC_ARENA", "1") != "0"
 ALIGN = 64  # bytes: a cache line, and the widest vector register
 
@@ -39,8 +39,26 @@ def _aligned(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
-def aligned_zeros(size: int) -> np.ndarray:
+ITEMSIZE = {"float32": 4, "float64": 8, "int64": 8, "uint8": 1}
+
+
+def lease_bytes(shapes: dict) -> int:
+    """Bytes of a lease {name: (shape, dtype)}: each array rounded up to ALIGN, laid out one after the other."""
+    return sum(_aligned(_itemsize(dtype) * prod(shape)) for shape, dtype in shapes.values())
+
+
+def _itemsize(dtype) -> int:
+    if isinstance(dtype, str):
+        return ITEMSIZE[dtype]
+    import numpy as np
+
+    return np.dtype(dtype).itemsize
+
+
+def aligned_zeros(size: int):
     """A zeroed uint8 block of `size` bytes whose start is aligned to ALIGN."""
+    import numpy as np
+
     raw = np.zeros(size + ALIGN, np.uint8)
     start = (-raw.ctypes.data) % ALIGN
     return raw[start:start + size]
@@ -53,13 +71,13 @@ class Lease:
     def __init__(self, shapes: dict, into: dict, rewritten: frozenset):
         self.shapes, self.into = dict(shapes), into
         self.zeroed = [name for name in self.shapes if name not in rewritten]
-        self.nbytes = sum(_aligned(np.dtype(dtype).itemsize * prod(shape)) for shape, dtype in self.shapes.values())
+        self.nbytes = lease_bytes(self.shapes)
 
-    def place(self, block: np.ndarray) -> None:
+    def place(self, block) -> None:
         """Writes this lease's arrays, consecutive aligned views of `block` (uint8), into `into`."""
         offset = 0
         for name, (shape, dtype) in self.shapes.items():
-            size = np.dtype(dtype).itemsize * prod(shape)
+            size = _itemsize(dtype) * prod(shape)
             self.into[name] = block[offset:offset + size].view(dtype).reshape(shape)
             offset += _aligned(size)
 
@@ -72,6 +90,8 @@ class Arena:
     """The scratch block of one network's layers; see the module's docstring."""
 
     def __init__(self):
+        import numpy as np
+
         self.leases: dict = {}  # {owner: Lease}
         self.block = np.zeros(0, np.uint8)
         self.owner = None
@@ -117,3 +137,51 @@ def place(sizes: list[int], lives: list[tuple[int, int]]) -> tuple[list[int], in
         offsets[k] = offset
         placed.append(k)
     return offsets, max((offsets[k] + _aligned(sizes[k]) for k in range(len(sizes))), default=0)
+
+
+def gradient_lives(layers, own_of: dict, sum_of: dict, seeds: list, wants_grad: dict, count: int) -> list:
+    """The steps (first, last) over which each of `count` gradient buffers is alive in the backward pass, for
+    place(): the executor's (engine/executor.Network._share_gradients) and the memory planner's one walk.
+
+    layers: in forward order, each with .name, .node.inputs, .runs_backward and .passes_gradient; own_of:
+    {layer name: indices of its dx buffers}; sum_of: {layer name: index of the sum of its readers' gradients};
+    seeds: the layers whose gradient the loss sends (the logits, the aux heads'); wants_grad: {name: bool}.
+
+    Lifetimes follow backward() step by step: a layer's buffers are written at its backward; what it sends
+    is read by the producer's backward, or at once when the producer sums its readers' gradients (the sum
+    lives from the first arrival to the producer's backward); a layer that passes dout on (passes_gradient)
+    makes what it received live on into what it sends. A buffer the walk never sees written (a layer no
+    gradient reaches) lives over every step, so it shares no byte with any other."""
+    lives = [None] * count
+
+    def read(token, step):
+        for k in token:
+            lives[k] = (lives[k][0], max(lives[k][1], step))
+
+    incoming: dict = {}
+
+    def send(name, token, step):
+        if name in sum_of:  # copied (or added) into the sum at once, at the step that sends it
+            read(token, step)
+            k = sum_of[name]
+            lives[k] = (step, step) if lives[k] is None else (lives[k][0], step)
+            incoming[name] = frozenset({k})
+        else:
+            incoming[name] = token
+
+    for name in seeds:
+        send(name, frozenset(), 0)
+    for step, layer in enumerate(reversed(layers), start=1):
+        if not layer.runs_backward:
+            continue
+        dout = incoming.pop(layer.name, None)
+        if dout is None:
+            continue
+        read(dout, step)
+        for k in own_of[layer.name]:
+            lives[k] = (step, step)
+        token = frozenset(own_of[layer.name]) | (dout if layer.passes_gradient else frozenset())
+        for name in layer.node.inputs:
+            if wants_grad[name]:
+                send(name, token, step)
+    return [life if life is not None else (0, len(layers) + 1) for life in lives]

@@ -147,6 +147,18 @@ def warmed_up(console, seconds):
         _say(console, f"kernels compiled in {seconds:.1f} s (Numba caches them: later runs start at once)")
 
 
+def memory_measured(console, planned, measured):
+    """The planned peak (cnncalc memory) beside the measured one (render/lang/memory.py's words)."""
+    from cnncalc.render.columns import human_bytes
+    from cnncalc.render.lang import text
+
+    if measured is None:
+        _say(console, text("memory.train_planned", "en", planned=human_bytes(planned)))
+    else:
+        _say(console, text("memory.train", "en", planned=human_bytes(planned), measured=human_bytes(measured),
+                           ratio=(measured - planned) / planned if planned else 0.0))
+
+
 def progress_figures(loss, acc) -> str:
     """The running loss and accuracy of the progress bar; '–' until the first batch gives them."""
     if loss is None:
@@ -403,6 +415,8 @@ class Printer:
             epoch_line(out, event.row, event.epochs)
         elif isinstance(event, ev.TestMeasured):
             test_line(out, event.epoch, event.loss, event.acc)
+        elif isinstance(event, ev.MemoryMeasured):
+            memory_measured(out, event.planned, event.measured)
         elif isinstance(event, ev.RunEnded):
             summary(out, event.history)
         elif isinstance(event, ev.Interrupted):

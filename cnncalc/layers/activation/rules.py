@@ -12,6 +12,7 @@ channel, the last axis of a map or of a flat vector), as torch.nn.PReLU; those a
 from __future__ import annotations
 
 from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
+from cnncalc.layers.memory import pass_through
 from cnncalc.layers.records import Notation
 from cnncalc.shapes import elements, shape_text
 
@@ -42,7 +43,7 @@ SOFTMAX = Kind("softmax", (), _elementwise(3), fixed_notation("softmax"),
                trainer=TRAINER)
 IDENTITY = Kind("identity", (), _elementwise(0), fixed_notation("identity"), "passes its input through",
                 aliases=("linear_activation", "noop"),
-                trainer=TRAINER)
+                trainer=TRAINER, memory=pass_through)
 
 RELU6 = Kind("relu6", (), _elementwise(1), fixed_notation("relu6"), "min(max(0, x), 6)",
              trainer=TRAINER)

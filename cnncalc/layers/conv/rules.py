@@ -10,6 +10,8 @@ from __future__ import annotations
 from cnncalc.errors import Phrase, SpecError
 from cnncalc.layers import arith, window
 from cnncalc.layers.base import Field, Inference, Kind
+from cnncalc.layers.memory import FLOAT32, LayerMemory
+from cnncalc.shapes import elements
 from cnncalc.layers.records import Notation
 
 FIELDS = (
@@ -74,10 +76,62 @@ def notation(fields, inference) -> Notation:
                     depthwise=fields["groups"] == "depthwise")
 
 
+def memory(row, m, need_dx, lanes):  # noqa: ARG001 — need_dx: the engine's Conv always keeps a dx buffer
+    """out (m, n_C, n_H, n_W) and dx (m, n_C_prev, n_H_prev, n_W_prev) (train.ConvLayer builds kernels.Conv with
+    need_dx on), and the workspace of the path the layer takes: what ConvPlan.KEEP names stays the layer's own,
+    the rest is leased from the arena. Depthwise and 1×1 layers have one path. For the others tuning.choose picks
+    direct, im2col + sgemm or (3×3 stride 1) Winograd: below TUNE_MACS multiply-adds per image, or without SciPy,
+    the direct path unmeasured, and so here; CNNCALC_CONV_PATH's forced path likewise; a layer it would measure is
+    counted at the largest of its candidates' workspaces (path "max(direct, gemm, …)"), an upper bound."""
+    from dataclasses import replace
+    from math import prod
+
+    from cnncalc.layers.conv import tuning
+    from cnncalc.layers.conv.plan import ConvPlan
+    from cnncalc.layers.workspace import ITEMSIZE, lease_bytes
+
+    (n_H_prev, n_W_prev, n_C_prev), (n_H, n_W, n_C) = row.in_shapes[0], row.out_shape
+    w = row.window
+    plan = ConvPlan(m, n_C_prev, n_H_prev, n_W_prev, n_C, w.f[0], w.f[1], w.s[0], w.s[1], tuple(w.p), w.d[0],
+                    w.d[1], w.groups, n_H, n_W, max(1, lanes))
+
+    def split(p, kernel):
+        """(bytes kept by the layer, bytes leased from the arena) on that path."""
+        shapes = p.workspace_shapes(True, kernel)
+        keep = ConvPlan.KEEP.get(kernel, ())
+        own = sum(ITEMSIZE[dtype] * prod(shape) for k, (shape, dtype) in shapes.items() if k in keep)  # np.zeros each
+        return own, lease_bytes({k: v for k, v in shapes.items() if k not in keep})
+
+    if plan.kernel != "conv2d":
+        paths = {plan.kernel: split(plan, plan.kernel)}
+    else:
+        candidates = ("direct", "gemm", "winograd") if plan.winograd_eligible else ("direct", "gemm")
+        forced, blas = tuning.forced_path(), tuning.blas_in_numba()
+        if forced != "auto":
+            candidates = (forced if forced in candidates and blas else "direct",)
+        elif not blas or n_C * n_H * n_W * plan.K < tuning.TUNE_MACS:
+            candidates = ("direct",)
+        paths = {}
+        for path in candidates:
+            if path == "direct":
+                paths[path] = split(plan, "conv2d")
+            elif path == "gemm":
+                chunk = tuning.gemm_chunk(plan.share, n_H * n_W, plan.K)
+                paths[path] = split(replace(plan, gemm_chunk=chunk), "gemm")
+            else:
+                chunk = tuning.winograd_chunk(plan.share, plan.tiles[0], n_C_prev, n_C)
+                paths[path] = split(replace(plan, winograd_chunk=chunk), "winograd")
+    own = max(kept for kept, _ in paths.values())
+    scratch = max(leased for _, leased in paths.values())
+    path = next(iter(paths)) if len(paths) == 1 else f"max({', '.join(paths)})"
+    return LayerMemory(output=FLOAT32 * m * n_C * n_H * n_W, dx=(FLOAT32 * m * n_C_prev * n_H_prev * n_W_prev,),
+                       workspace=own, scratch=scratch, path=path)
+
+
 KIND = Kind("conv", FIELDS, infer, notation,
             "2-D convolution: n_C filters of f_H×f_W×(n_C_prev/groups)",
             aliases=("conv2d", "convolution"), short="filters",
-            trainer=TRAINER)
+            trainer=TRAINER, memory=memory)
 
 
 # ---------------------------------------------------------------- transposed convolution
@@ -147,8 +201,15 @@ def transpose_notation(fields, inference) -> Notation:
                     depthwise=fields["groups"] == "depthwise", value=fields["output_padding"])
 
 
+def _transpose_memory(row, m, need_dx, lanes):  # noqa: ARG001 — Kind.memory's signature
+    """out (m, …) and, when the producer wants a gradient, dx (m, …) (train.ConvTransposeLayer); backward reads
+    its input, the previous layer's output."""
+    return LayerMemory(output=FLOAT32 * m * elements(row.out_shape),
+                       dx=(FLOAT32 * m * elements(row.in_shapes[0]) if need_dx[0] else 0,))
+
+
 CONV_TRANSPOSE = Kind("conv_transpose", TRANSPOSE_FIELDS, transpose_infer, transpose_notation,
                       "2-D transposed convolution (PyTorch's ConvTranspose2d): each input pixel scatters an "
                       "f_H×f_W×(n_C/groups) filter, s apart",
                       aliases=("conv_transpose2d", "convtranspose2d", "deconv", "conv2d_transpose"),
-                      short="filters", trainer=TRAINER)
+                      short="filters", trainer=TRAINER, memory=_transpose_memory)

@@ -157,8 +157,18 @@ def gemm_chunk(share: int, n_positions: int, taps: int) -> int:
     return max(1, min(share, columns // max(n_positions, 1)))
 
 
+_caches = None
+
+
 def _l3_per_core() -> int:
-    info = processor()
+    """The L3 bytes per core (4 MiB when unknown): processor()'s when it was asked, else _cache_sizes' alone (the
+    same figures, without the CPU's name: the memory planner asks without loading Numba)."""
+    global _caches
+    info = _processor
+    if info is None:
+        if _caches is None:
+            _caches = _cache_sizes()
+        info = _caches
     return info["L3"] // max(info["L3_sharing"], 1) if info["L3"] else 4 * 1024**2
 
 

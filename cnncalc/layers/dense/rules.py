@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cnncalc.layers import arith
 from cnncalc.layers.base import Field, Inference, Kind, fixed_notation
+from cnncalc.layers.memory import FLOAT32, LayerMemory, pass_through
 from cnncalc.layers.records import Notation
 from cnncalc.shapes import elements, is_map, shape_text
 
@@ -35,11 +36,17 @@ def _dense_notation(fields, inference) -> Notation:  # noqa: ARG001 — Kind.not
     return Notation("dense", n=fields["units"], bias=fields["bias"])
 
 
+def _dense_memory(row, m, need_dx, lanes):  # noqa: ARG001 — Kind.memory's signature
+    """out (m, n) and, only when the producer wants a gradient, dx (m, n_prev) (train.DenseLayer)."""
+    return LayerMemory(output=FLOAT32 * m * elements(row.out_shape),
+                       dx=(FLOAT32 * m * elements(row.in_shapes[0]) if need_dx[0] else 0,))
+
+
 DENSE = Kind("dense", (Field("units", "pos_int", doc="number of units n", aliases=("n", "out_features")),
                        Field("bias", "bool", True, "add a bias per unit", aliases=("use_bias",))),
              _dense_infer, _dense_notation, "fully connected: n units, each reading all n_prev inputs",
              aliases=("fc", "linear", "fully_connected"), short="units",
-             trainer=TRAINER)
+             trainer=TRAINER, memory=_dense_memory)
 
 
 def _flatten_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kind.infer's signature
@@ -53,6 +60,6 @@ def _flatten_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001
 
 FLATTEN = Kind("flatten", (), _flatten_infer, fixed_notation("flatten"),
                "n_H×n_W×n_C → n_H·n_W·n_C (channel-major, PyTorch's order)",
-               trainer=TRAINER)
+               trainer=TRAINER, memory=pass_through)
 
 KINDS = (DENSE, FLATTEN)

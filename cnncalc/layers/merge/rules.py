@@ -12,6 +12,7 @@ The receptive field is the widest over the incoming paths.
 from __future__ import annotations
 
 from cnncalc.layers.base import Inference, Kind, fixed_notation
+from cnncalc.layers.memory import FLOAT32, LayerMemory
 from cnncalc.shapes import elements, is_map, shape_text
 
 TRAINER = "cnncalc.layers.merge.train"  # the trainer roles of these kinds, for the engine only
@@ -66,10 +67,16 @@ def _mul_infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 —
     return Inference(out_shape=out, other_ops=elements(out), rf=_widest(rfs))
 
 
+def _add_memory(row, m, need_dx, lanes):  # noqa: ARG001 — Kind.memory's signature
+    """out (m, …) alone: every input's gradient is dout itself (train.AddLayer)."""
+    return LayerMemory(output=FLOAT32 * m * elements(row.out_shape), dx=tuple(0 for _ in row.in_shapes),
+                       passes_gradient=True)
+
+
 ADD = Kind("add", (), _add_infer, fixed_notation("add"),
            "element-wise sum of its inputs (residual connections)", aliases=("sum", "residual"),
            n_inputs="many",
-           trainer=TRAINER)
+           trainer=TRAINER, memory=_add_memory)
 CONCAT = Kind("concat", (), _concat_infer, fixed_notation("concat"),
               "stack its inputs along the channels", aliases=("concatenate", "cat"), n_inputs="many",
               trainer=TRAINER)

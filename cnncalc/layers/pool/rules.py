@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from cnncalc.layers import arith, window
 from cnncalc.layers.base import Field, Inference, Kind
+from cnncalc.layers.memory import LayerMemory, elementwise
+from cnncalc.shapes import elements
 from cnncalc.layers.records import Notation
 
 TRAINER = "cnncalc.layers.pool.train"  # the trainer roles of these kinds, for the engine only
@@ -51,10 +53,17 @@ def _window_notation(kind):
     return notation
 
 
+def _argmax_memory(row, m, need_dx, lanes):
+    """out and dx as any window kind, and the int64 index of each output's maximum (m, …), read by backward
+    (train.PoolLayer, AdaptiveMaxPoolLayer)."""
+    base = elementwise(row, m, need_dx, lanes)
+    return LayerMemory(output=base.output, dx=base.dx, kept={"argmax": 8 * m * elements(row.out_shape)})
+
+
 MAXPOOL = Kind("maxpool", _fields(), _window_infer("maxpool"), _window_notation("maxpool"),
                "max pooling over f_H×f_W windows", aliases=("max_pool", "maxpool2d", "pool"),
                short="kernel",
-               trainer=TRAINER)
+               trainer=TRAINER, memory=_argmax_memory)
 
 AVGPOOL = Kind("avgpool", _fields((Field("count_include_pad", "bool", True,
                                          "divide by the whole window, padding included (PyTorch's default)"),)),
@@ -99,7 +108,7 @@ GLOBAL_MAXPOOL = Kind("global_maxpool", (_KEEP_DIMS,), _global_infer("global_max
                       "maximum over n_H×n_W per channel; the output is the flat vector of n_C maxima (1×1×n_C "
                       "with keep_dims)",
                       aliases=("gmp", "globalmaxpool", "global_max_pool"),
-                      trainer=TRAINER)
+                      trainer=TRAINER, memory=_argmax_memory)
 
 
 def _adaptive_infer(kind):
@@ -144,6 +153,6 @@ ADAPTIVE_MAXPOOL = Kind("adaptive_maxpool", (_OUTPUT,), _adaptive_infer("adaptiv
                         _adaptive_notation("adaptive_maxpool"),
                         "maximum over PyTorch's adaptive windows, to an output of n_H×n_W whatever the input",
                         aliases=("adaptivemaxpool2d", "adaptive_max_pool", "adaptive_maxpool2d"),
-                        short="output", trainer=TRAINER)
+                        short="output", trainer=TRAINER, memory=_argmax_memory)
 
 KINDS = (MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, ADAPTIVE_AVGPOOL, ADAPTIVE_MAXPOOL)

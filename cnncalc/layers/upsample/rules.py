@@ -15,6 +15,7 @@ from cnncalc.errors import Phrase, SpecError
 from cnncalc.layers import window
 from cnncalc.layers.arith import ReceptiveField, bounded
 from cnncalc.layers.base import Field, Inference, Kind
+from cnncalc.layers.memory import LayerMemory, elementwise
 from cnncalc.layers.records import Notation
 
 TRAINER = "cnncalc.layers.upsample.train"  # the trainer roles of this kind, for the engine only
@@ -54,8 +55,16 @@ def notation(fields, inference) -> Notation:  # noqa: ARG001 — Kind.notation's
     return Notation("upsample", value=fields["scale"], label=fields["mode"])
 
 
+def memory(row, m, need_dx, lanes):
+    """out and dx (m, …), and the kernels' tables, kept by the layer: per output row and column two int64 source
+    indices and a float32 weight (kernels.tables), 20·(n_H + n_W) bytes."""
+    base = elementwise(row, m, need_dx, lanes)
+    n_H, n_W = row.out_shape[0], row.out_shape[1]
+    return LayerMemory(output=base.output, dx=base.dx, workspace=(8 + 8 + 4) * (n_H + n_W))
+
+
 KIND = Kind("upsample", FIELDS, infer, notation,
             "upsampling by an integer scale or to a size, nearest or bilinear (PyTorch's nn.Upsample)",
-            aliases=("upsampling", "upsampling2d", "interpolate"), short="scale", trainer=TRAINER)
+            aliases=("upsampling", "upsampling2d", "interpolate"), short="scale", trainer=TRAINER, memory=memory)
 
 KINDS = (KIND,)

@@ -115,6 +115,7 @@ def parallel(*bodies, **options):
             return fn(*[0] * len(bodies), *args)
 
         run.kernel, run.py_func, run.bodies = kernel, py_func, bodies
+        py_func.bodies = bodies  # where tests swap the kernel for its py_func, its bodies are still named
         return run
     return decorate
 

@@ -3,7 +3,7 @@ numbers worked by hand here (the arithmetic in the comments), so that a reader c
 the issue's examples all run.  Many are tested more closely elsewhere (test_explain.py, test_calc.py,
 test_solve.py, test_fit.py, test_compare.py, test_lint.py, test_peers.py); each is still run here.
 
-Left to the files of the engineers who add them (not landed when this file was written):
+The examples of the four parts built beside this file are run in their own files:
   - the memory planner (`cnncalc memory`, --budget, train's predicted peak): tests/test_memory_planner.py
   - diagnostic levels (error, warning, note; the 1×1 stride-2 shortcut as a note; row marks):
     tests/test_diag_levels.py, and usable fixes (225 or 227, never "stride 7"): tests/test_diag_fixes.py

@@ -89,8 +89,7 @@ def address(caller) -> int:
     if found is None:
         _HELPER.wait_for(caller)
         dispatcher, sig = caller.dispatcher, caller.signature
-        if sig not in dispatcher.overloads:
-            dispatcher.compile(sig)
+        dispatcher.compile(sig)  # compiles, loads from the cache, or finds it already there
         cres = dispatcher.overloads[sig]
         found = caller.address = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
     return found

@@ -39,6 +39,7 @@ from numba import njit, prange
 
 from cnncalc.layers import lanes
 from cnncalc.layers.buffers import output_buffer as _buffer
+from cnncalc.layers.norm.rules import SCRATCH_ROWS  # read by Python code only, never by the jitted kernels
 
 
 @njit(cache=True)
@@ -185,7 +186,6 @@ def batchnorm_backward_kernel(block_body, dout, x, gamma, save_mean, save_inv_st
                                      train, dx2, dgamma, dbeta, scratch))
 
 
-SCRATCH_ROWS = 6
 
 
 def prefetch() -> None:

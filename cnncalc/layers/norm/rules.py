@@ -23,7 +23,7 @@ def _infer(fields, in_shapes, rfs, name, mark, sources):  # noqa: ARG001 — Kin
                      rf=rfs[0])
 
 
-SCRATCH_ROWS = 6  # kernels.SCRATCH_ROWS: float64 rows of per-position sums (the kernels' file stays self-contained)
+SCRATCH_ROWS = 6  # float64 rows of the kernels' per-position sums and constants (kernels.py takes it from here)
 
 
 def _memory(row, m, need_dx, lanes):  # noqa: ARG001 — Kind.memory's signature

@@ -225,6 +225,7 @@ with Threads(None):
     report, net = tr.build(spec, SPEC, 64)
     initialise(net, 0)
     loop = tr.Loop(net, tr.make_optimizer(net, "adam", 1e-3), 64)
+    loop.warm_up()  # as `cnncalc train` does (engine/run.py) before its first batch
     x = np.zeros((64,) + net.input_shape, np.float32); y = np.arange(64) % net.n_classes
     loop.step(x, y, np.random.default_rng(0))
     loop.evaluate(x, y)

@@ -29,6 +29,7 @@ import numpy as np
 
 from cnncalc import layers as registry
 from cnncalc.engine.params import Params
+from cnncalc.engine.resources import freeze_heap
 from cnncalc.errors import EngineError
 from cnncalc.graph import INPUT
 from cnncalc.layers import workspace
@@ -151,6 +152,7 @@ class Network:
         # batchnorm needs two values per channel in training (its adapter says so)
         self.min_train_batch = max((layer.min_train_batch for layer in self.layers), default=1)
         self.profile = None  # an engine.profile.Profile times every layer's passes while attached
+        freeze_heap()  # the kernel modules (and Numba) are imported by now
 
     def _share_gradients(self):
         """One block for the layers' input-gradient (dx) buffers and the sums of layers read twice, each placed

@@ -3,11 +3,21 @@ and the memory check before a run begins."""
 
 from __future__ import annotations
 
+import gc
 import os
 
 from cnncalc.engine.events import Note
 from cnncalc.errors import EngineError
 from cnncalc.render.words import gib
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the cyclic collector's sight (gc.freeze), once the
+    network is built and its kernels loaded. Numba's modules, types and loaded kernels are about a
+    million objects that live as long as the process; each full collection walked them again
+    (two of 45 ms in the first step of a small net), and so did the interpreter's last collection
+    at exit (0.3 s of a 1.4 s cached start). Objects made later are collected as before."""
+    gc.freeze()
+
 
 class Threads:
     """Numba's thread count set to n for the run, BLAS single-threaded; both restored on exit.

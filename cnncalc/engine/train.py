@@ -17,6 +17,7 @@ import numpy as np
 from cnncalc import api
 from cnncalc.engine.executor import Network, check_runnable, nchw
 from cnncalc.engine.optim import DEFAULT_LR, OPTIMIZERS  # noqa: F401 — their one definition, re-exported
+from cnncalc.engine.resources import freeze_heap
 from cnncalc.errors import EngineError
 from cnncalc.layers.activation.kernels import (
     softmax,
@@ -117,6 +118,7 @@ class Loop:
             softmax(net.forward(x, False), out=self.p[:b])
         for k, v in saved.items():
             net.buffers[k][...] = v
+        freeze_heap()
         return time.perf_counter() - start
 
     def step(self, x, y, rng) -> tuple[float, int]:

@@ -126,27 +126,35 @@ HELPER = """
     import lane_kernels as k
     from cnncalc.layers import lanes
     lanes.prefetch(k.scale.bodies + k.divide.bodies)
-    started = lanes._HELPER.proc is not None
+    started, given = lanes._HELPER.proc is not None, sorted(lanes._HELPER.given)
     x = np.ones((4, 3), np.float32)
     out, sums = np.zeros_like(x), np.zeros(4, np.float32)
     k.scale(2, x, out, sums)
     k.divide(7, 2)
-    hits = dict(k._rows.dispatcher.stats.cache_hits)
-    print(json.dumps({"started": started, "given": sorted(lanes._HELPER.given), "done": sorted(lanes._HELPER.done),
-                      "loaded_from_cache": sum(hits.values()), "out": out.tolist()}))
+    lanes._HELPER.drain()  # hear what the helper did with every body, the ones this process did not wait for too
+    bodies = {"lane_kernels:_rows": k._rows, "lane_kernels:_divide": k._divide}
+    print(json.dumps({"started": started, "given": given, "done": sorted(lanes._HELPER.done),
+                      "there": sorted(lanes._HELPER.compiled_there), "here": sorted(lanes._HELPER.compiled_here),
+                      "hits": {n: sum(b.dispatcher.stats.cache_hits.values()) for n, b in bodies.items()},
+                      "misses": {n: sum(b.dispatcher.stats.cache_misses.values()) for n, b in bodies.items()},
+                      "out": out.tolist()}))
 """
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the helper runs only where two CPUs are usable")
-def test_on_a_cold_cache_a_helper_compiles_the_bodies_and_a_warm_start_needs_none(tmp_path):
+def test_on_a_cold_cache_the_helper_and_this_process_share_the_bodies_and_a_warm_start_needs_none(tmp_path):
     cold = run(tmp_path, HELPER)
     assert cold["started"]
-    assert cold["given"] == ["lane_kernels:_divide", "lane_kernels:_rows"]
-    assert "lane_kernels:_rows" in cold["done"]
-    assert cold["loaded_from_cache"] == 1  # this process loaded the helper's machine code, compiled nothing
+    bodies = ["lane_kernels:_divide", "lane_kernels:_rows"]
+    assert cold["given"] == bodies and cold["done"] == bodies
+    # every body compiled exactly once, by one process or the other
+    assert not set(cold["there"]) & set(cold["here"])
+    assert sorted(cold["there"] + cold["here"]) == bodies
+    for name in bodies:  # this process loaded what the helper compiled, and compiled the rest
+        assert (cold["hits"][name], cold["misses"][name]) == ((1, 0) if name in cold["there"] else (0, 1))
     assert cold["out"] == [[2.0 + i] * 3 for i in range(4)]
     warm = run(tmp_path, HELPER)
     assert not warm["started"] and warm["given"] == []
-    assert warm["out"] == cold["out"]
+    assert warm["hits"] == {name: 1 for name in bodies} and warm["out"] == cold["out"]
     off = run(tmp_path, HELPER, cache="other", CNNCALC_PREFETCH="0")
-    assert not off["started"] and off["loaded_from_cache"] == 0 and off["out"] == cold["out"]
+    assert not off["started"] and off["hits"] == {name: 0 for name in bodies} and off["out"] == cold["out"]

@@ -29,11 +29,15 @@ The compiled call propagates the body's error status as a direct call would.
 Cold start. The bodies are most of the engine's compile time, and their signatures are declared,
 so another process can compile them: `prefetch(bodies)` hands the bodies that Numba's cache does
 not hold yet to one helper process (`python -m cnncalc.layers.lanes`, started on the first cold
-body) which compiles them in order into the same cache and names each when it is done, while this
-process goes on with the rest (the kernels around the bodies, the other layers). `address()` of a
-prefetched body waits for that name, then loads the body from the cache. On a warm cache nothing
-is started. A helper that fails or is missing only means this process compiles the body itself.
-CNNCALC_PREFETCH=0 turns it off; it is off where fewer than two CPUs are usable.
+body) which compiles them into the same cache and names each when it is done, while this process
+goes on with the rest (the kernels around the bodies, the other layers). The two share the bodies
+without compiling one twice: each claims a body before compiling it (a file created exclusively in
+a directory of their own), this process in the order it needs them, the helper from the last given
+(the layers are built in order and run forward in that order, so the two meet in the middle rather
+than queue for the same body). `address()` of a body the helper claimed waits for its name, then
+loads the body from the cache; a body nobody claimed yet, it claims and compiles itself. On a warm
+cache nothing is started. A helper that fails or is missing only means this process compiles the
+body itself. CNNCALC_PREFETCH=0 turns it off; it is off where fewer than two CPUs are usable.
 """
 
 from __future__ import annotations
@@ -41,8 +45,10 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import numba
 from numba import njit, types
@@ -87,7 +93,7 @@ def address(caller) -> int:
     """The machine address of the body compiled for its declared signature (compiled or loaded from the cache)."""
     found = getattr(caller, "address", None)
     if found is None:
-        _HELPER.wait_for(caller)
+        _HELPER.settle(caller)
         dispatcher, sig = caller.dispatcher, caller.signature
         dispatcher.compile(sig)  # compiles, loads from the cache, or finds it already there
         cres = dispatcher.overloads[sig]
@@ -158,14 +164,28 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _claim(claims: str, name: str) -> bool:
+    """Claim a body for the calling process: True for the first process to ask, False for every later one."""
+    try:
+        os.close(os.open(os.path.join(claims, name.replace(":", "-")), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # the directory is gone: the parent has stopped the helper
+        return False
+
+
 class _Helper:
     """The one helper process of this process, and the bodies it was given and has finished."""
 
     def __init__(self):
         self.proc = None
         self.owner = 0  # the pid that started it: a forked child neither reads its pipe nor stops it
+        self.claims = ""  # the directory of the claims (see _claim)
         self.given: set[str] = set()
-        self.done: set[str] = set()
+        self.done: set[str] = set()  # named back by the helper: compiled by it, or left to this process
+        self.compiled_there: set[str] = set()  # compiled by the helper
+        self.compiled_here: set[str] = set()  # given to the helper, but claimed and compiled by this process
 
     def mine(self) -> bool:
         return self.proc is not None and self.owner == os.getpid()
@@ -182,9 +202,12 @@ class _Helper:
             return
         if self.proc is None:
             try:
-                self.proc = subprocess.Popen([sys.executable, "-m", "cnncalc.layers.lanes"], stdin=subprocess.PIPE,
-                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                self.claims = tempfile.mkdtemp(prefix="cnncalc-lanes-")
+                self.proc = subprocess.Popen([sys.executable, "-m", "cnncalc.layers.lanes", self.claims],
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                             text=True)
             except OSError:
+                shutil.rmtree(self.claims, ignore_errors=True)
                 return
             self.owner = os.getpid()
             atexit.register(self.close)
@@ -196,15 +219,34 @@ class _Helper:
         except (OSError, ValueError):
             self.close()
 
-    def wait_for(self, caller) -> None:
+    def settle(self, caller) -> None:
+        """Before this process compiles or loads a body: claim it, or wait for the helper that claimed it."""
         name = _name(caller)
         if name not in self.given or name in self.done or not self.mine():
             return
-        for line in self.proc.stdout:  # the names of the bodies compiled, in order
-            self.done.add(line.strip())
-            if line.strip() == name:
+        if _claim(self.claims, name):
+            self.compiled_here.add(name)
+            return
+        for line in self.proc.stdout:  # the bodies the helper is through with, in its order
+            if self._heard(line) == name:
                 return
         self.close()  # the helper ended without it: this process compiles it
+
+    def _heard(self, line: str) -> str:
+        """Record a line of the helper's, "compiled NAME" or "left NAME"; returns NAME."""
+        outcome, _, name = line.strip().partition(" ")
+        self.done.add(name)
+        if outcome == "compiled":
+            self.compiled_there.add(name)
+        return name
+
+    def drain(self) -> None:
+        """Let the helper finish every body it was given, and hear all of it (for tests; close() does not wait)."""
+        if self.mine():
+            self.proc.stdin.close()
+            for line in self.proc.stdout:
+                self._heard(line)
+            self.close()
 
     def close(self) -> None:
         if self.mine():
@@ -216,6 +258,7 @@ class _Helper:
                 pass
             proc.kill()  # an unfinished body is only left uncached (Numba writes its cache files whole)
             proc.wait()
+            shutil.rmtree(self.claims, ignore_errors=True)
 
 
 _HELPER = _Helper()
@@ -226,18 +269,44 @@ def prefetch(callers) -> None:
     _HELPER.give(callers)
 
 
-def _serve() -> None:
-    """The helper: compile each body named on stdin ("module:name"), print its name when it is in the cache."""
+def _serve(claims: str) -> None:
+    """The helper: compile the bodies named on stdin ("module:name"), the last given first, each one it
+    can claim; print every name when it is through with it: "compiled NAME" (into the cache) or "left NAME"
+    (claimed by the parent, or failed here)."""
     import importlib
-    for line in sys.stdin:
-        module, _, name = line.strip().partition(":")
-        try:
-            caller = getattr(importlib.import_module(module), name)
-            address(caller)
-        except Exception:  # noqa: BLE001 — the parent compiles what the helper could not
-            pass
-        print(line.strip(), flush=True)
+    import threading
+
+    given: list[str] = []
+    ended = threading.Event()
+    arrived = threading.Condition()
+
+    def read():
+        for line in sys.stdin:
+            with arrived:
+                given.append(line.strip())
+                arrived.notify()
+        with arrived:
+            ended.set()
+            arrived.notify()
+
+    threading.Thread(target=read, daemon=True).start()
+    while True:
+        with arrived:
+            while not given and not ended.is_set():
+                arrived.wait()
+            if not given:
+                return
+            name = given.pop()  # the last given: the parent, from the first, meets it in the middle
+        outcome = "left"  # to the parent, which claimed it
+        if _claim(claims, name):
+            module, _, attribute = name.partition(":")
+            try:
+                address(getattr(importlib.import_module(module), attribute))
+                outcome = "compiled"
+            except Exception:  # noqa: BLE001 — the parent compiles what the helper could not
+                pass
+        print(outcome, name, flush=True)
 
 
 if __name__ == "__main__":
-    _serve()
+    _serve(sys.argv[1])

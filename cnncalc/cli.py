@@ -861,8 +861,8 @@ def draw(spec: SpecArg,
     print it and its n_H×n_W×n_C; the file is replaced only once the picture is whole.
     """
     from cnncalc import api
-    from cnncalc.errors import ArgumentError, CnncalcError
-    from cnncalc.render.report import diagnostic_entries, error_line
+    from cnncalc.errors import ArgumentError, CnncalcError, printable
+    from cnncalc.render.messages import error_line, warning_line  # not render.report: csv, json, tables
 
     try:
         fmt = _DRAW_FORMATS.get(os.path.splitext(output)[1].lower())
@@ -871,7 +871,8 @@ def draw(spec: SpecArg,
         result, picture = api.drawing(spec, _parse_input(input_), depth, rf)
     except CnncalcError as exc:
         _fail(error_line(exc, lang.value))
-    _warn(diagnostic_entries(result, lang.value, numbered=False))
+    # warnings only: the notes (a padding row never read) are the tables' to print
+    _warn([(d.level, printable(warning_line(d, lang.value))) for d in result.diagnostics if d.level == "warning"])
     if result.error is not None:  # the file keeps its last whole picture
         _fail(error_line(result.error, lang.value))
     if fmt == "svg":

@@ -842,8 +842,7 @@ def memory(spec: SpecArg, input_: InputOpt = None,
 _DRAW_FORMATS = {".svg": "svg", ".html": "html", ".htm": "html", ".mmd": "mermaid"}
 
 
-@app.command(epilog=_examples("cnncalc draw specs/lenet5.yaml -o lenet5.svg",
-                             "cnncalc draw specs/lenet5.yaml -o lenet5.svg --rf conv2",
+@app.command(epilog=_examples("cnncalc draw specs/lenet5.yaml -o lenet5.svg --rf conv2",
                              "cnncalc draw specs/resnet18.yaml -o resnet18.html --depth 2",
                              "cnncalc draw specs/googlenet.yaml -o googlenet.mmd --depth 1"))
 def draw(spec: SpecArg,
@@ -855,7 +854,7 @@ def draw(spec: SpecArg,
                                                    help="Draw the receptive field of one output pixel of LAYER "
                                                         "on the input.")] = None,
          lang: LangOpt = Lang.en):
-    """Draw the network: volumes, kernels, dense bars and branches as lanes.
+    """The network as a picture: SVG, HTML or Mermaid.
 
     Each layer (or block folded by --depth) is a box labelled with its name, its type as the tables
     print it and its n_H×n_W×n_C; the file is replaced only once the picture is whole.

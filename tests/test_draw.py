@@ -329,3 +329,20 @@ def test_a_long_generated_spec_lays_out_without_overlaps(tmp_path):
     assert overlaps(boxes) == []
     tops = sorted({round(b[1]) for (name, kind), b in boxes if kind == "figure"})
     assert len(tops) == 2  # two lanes, however long the spec
+
+
+def test_the_readme_pictures_commands_run(tmp_path, monkeypatch):
+    """The Pictures section's commands, run in a folder of their own (its specs/ the repository's)."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = readme.split("## Pictures: `cnncalc draw`", 1)[1].split("\n## ", 1)[0]
+    commands = [line for line in section.split("```sh", 1)[1].split("```", 1)[0].splitlines() if line.strip()]
+    assert len(commands) >= 3
+    os.symlink(os.path.join(ROOT, "specs"), tmp_path / "specs")
+    monkeypatch.chdir(tmp_path)
+    for line in commands:
+        args = line.split()
+        assert args[:2] == ["cnncalc", "draw"], line
+        result = runner.invoke(app, args[1:])
+        assert result.exit_code == 0, (line, result.output)
+        out = tmp_path / args[args.index("-o") + 1]
+        assert out.read_text().startswith("flowchart LR" if out.suffix == ".mmd" else "<svg ")

@@ -225,14 +225,14 @@ def folded_edges(report: Report, rows: list[Row], depth: int | None) -> list[tup
 def drawing(report: Report, depth: int | None = None, rf: str | None = None,
             lines=None) -> Drawing:
     """The Drawing of `report`'s rows folded at `depth`, with the receptive field of layer `rf` (any
-    layer's name, folded or not) on the input.
+    layer's name, folded or not, or a block's folded at `depth`) on the input.
 
     lines(row, field_line) → the label's lines (render/svg.label_lines by default): the layout sizes
     each label by its text so that none overlaps another."""
     if lines is None:
         from cnncalc.render.svg import label_lines as lines  # the words live in render
     rows = fold(report, depth)
-    field_row = _field_row(report, rf) if rf is not None else None
+    field_row = _field_row(report, rows, rf) if rf is not None else None
     edges = folded_edges(report, rows, depth)
     inputs: list[list[int]] = [[] for _ in rows]
     for s, t in edges:
@@ -356,8 +356,10 @@ def _route(a: Item, b: Item, left: list[float], width: list[float], top: list[fl
                                    (tx, ty)))
 
 
-def _field_row(report: Report, name: str) -> Row:
-    by_name = {r.name: r for r in report.rows}
+def _field_row(report: Report, rows: list[Row], name: str) -> Row:
+    """The row `name` names: any layer, or a block folded at the drawing's depth (its last layer's field)."""
+    by_name = {r.name: r for r in rows if not r.aux}
+    by_name.update((r.name, r) for r in report.rows)
     row = by_name.get(name)
     if row is None:
         close = difflib.get_close_matches(name, list(by_name), n=5)

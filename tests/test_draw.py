@@ -346,3 +346,12 @@ def test_the_readme_pictures_commands_run(tmp_path, monkeypatch):
         assert result.exit_code == 0, (line, result.output)
         out = tmp_path / args[args.index("-o") + 1]
         assert out.read_text().startswith("flowchart LR" if out.suffix == ".mmd" else "<svg ")
+
+
+def test_cli_writes_the_html_page_with_the_picture(tmp_path):
+    pytest.importorskip("cnncalc.render.page")  # engineer "page"'s module; merged beside this one
+    out = tmp_path / "net.html"
+    result = runner.invoke(app, ["draw", os.path.join(ROOT, "specs", "lenet5.yaml"), "-o", str(out), "--depth", "1"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "<svg" in text and 'data-row="conv2"' in text

@@ -104,8 +104,8 @@ class Kernel:
 
 @dataclass(frozen=True)
 class Label:
-    """A row's label lines as records (render/svg.py says them): its box and each line's width in
-    characters; x is the centre, lines stacked from the top."""
+    """Where a row's label goes: its box (wide enough for its longest line at CHAR_WIDTH a cell) and
+    how many lines it has, stacked from the top, LINE_HEIGHT apart; render/svg.py says the lines."""
 
     box: Box
     lines: int

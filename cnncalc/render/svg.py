@@ -9,7 +9,7 @@ its Type as the tables print it, and its n_H×n_W×n_C.
 from __future__ import annotations
 
 from cnncalc.analysis import Row
-from cnncalc.analysis.drawing import CHAR_WIDTH, FONT_SIZE, LINE_HEIGHT, Drawing, Item, Volume
+from cnncalc.analysis.drawing import FONT_SIZE, LINE_HEIGHT, Drawing, Item, Volume
 from cnncalc.errors import printable
 from cnncalc.render.columns import COLUMNS, rf_pair
 
@@ -107,7 +107,7 @@ def svg(drawing: Drawing) -> str:
     """The drawing as one <svg> element, its size in canvas units."""
     w, h = _n(drawing.width), _n(drawing.height)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
-           f'font-family="monospace" class="cnncalc-drawing" data-char-width="{_n(CHAR_WIDTH)}">',
+           f'font-family="monospace" class="cnncalc-drawing">',
            f"<title>{escape(printable(drawing.name))}</title>",
            f'<rect class="background" x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>',
            '<g class="edges" fill="none" stroke="' + EDGE + '" stroke-width="1.2">']

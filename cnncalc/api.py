@@ -69,3 +69,12 @@ def memory_plan(spec: str, batch: int, optimizer: str, input_shape: tuple | None
     nbytes = memory.parse_size(budget)
     m, fits, over = memory.largest_batch(analysed, nbytes, optimizer, threads)
     return result, (budget, nbytes, memory.size_base(budget), m, fits, over)
+
+
+def drawing(spec: str, input_shape: tuple | None = None, depth: int | None = None, rf: str | None = None):
+    """`cnncalc draw`: (the Report, analysis.drawing.Drawing of its rows folded at `depth`, with the
+    receptive field of layer `rf` on the input); ArgumentError for an unknown `rf`."""
+    from cnncalc.analysis.drawing import drawing as layout
+
+    analysed = report(spec, input_shape)
+    return analysed, layout(analysed, depth, rf)

@@ -839,6 +839,62 @@ def memory(spec: SpecArg, input_: InputOpt = None,
     _write(render.render(result, fmt.value, lang.value, _width(wide), fitted))
 
 
+_DRAW_FORMATS = {".svg": "svg", ".html": "html", ".htm": "html", ".mmd": "mermaid"}
+
+
+@app.command(epilog=_examples("cnncalc draw specs/lenet5.yaml -o lenet5.svg --rf conv2",
+                             "cnncalc draw specs/resnet18.yaml -o resnet18.html --depth 2",
+                             "cnncalc draw specs/googlenet.yaml -o googlenet.mmd --depth 1"))
+def draw(spec: SpecArg,
+         output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", show_default=False,
+                                             help="The picture: .svg, .html (the SVG and the table on one page) "
+                                                  "or .mmd (Mermaid); the suffix names the format.")],
+         input_: InputOpt = None, depth: DepthOpt = None,
+         rf: Annotated[Optional[str], typer.Option("--rf", metavar="LAYER", show_default="none",
+                                                   help="Draw the receptive field of one output pixel of LAYER "
+                                                        "on the input.")] = None,
+         lang: LangOpt = Lang.en):
+    """The network as a picture: SVG, HTML or Mermaid.
+
+    Each layer (or block folded by --depth) is a box labelled with its name, its type as the tables
+    print it and its n_H×n_W×n_C; the file is replaced only once the picture is whole.
+    """
+    from cnncalc import api
+    from cnncalc.errors import ArgumentError, CnncalcError, printable
+    from cnncalc.render.messages import error_line, warning_line  # not render.report: csv, json, tables
+
+    try:
+        fmt = _DRAW_FORMATS.get(os.path.splitext(output)[1].lower())
+        if fmt is None:
+            raise ArgumentError("draw.suffix", "--output", output)
+        result, picture = api.drawing(spec, _parse_input(input_), depth, rf)
+    except CnncalcError as exc:
+        _fail(error_line(exc, lang.value))
+    # warnings only: the notes (a padding row never read) are the tables' to print
+    _warn([(d.level, printable(warning_line(d, lang.value))) for d in result.diagnostics if d.level == "warning"])
+    if result.error is not None:  # the file keeps its last whole picture
+        _fail(error_line(result.error, lang.value))
+    if fmt == "svg":
+        from cnncalc.render.svg import svg
+
+        text = svg(picture)
+    elif fmt == "mermaid":
+        from cnncalc.render.mermaid import mermaid
+
+        text = mermaid(result, depth)
+    else:
+        from cnncalc.render.page import page
+
+        text = page(result, picture, depth)
+    from cnncalc.engine.atomic import write_text
+
+    try:
+        write_text(output, text)
+    except OSError as exc:
+        _fail(error_line(ArgumentError("draw.write", "--output", output, reason=exc.strerror or str(exc)),
+                         lang.value))
+
+
 # True when cnncalc is the process (main()), not a library call or a test's CliRunner, whose
 # process goes on after a command and must keep its signal handlers
 _OWN_PROCESS = False

@@ -2,7 +2,8 @@
 
 Nothing here is a constant tuned on one machine:
   processor()  the host as LLVM sees it (the CPU name and features Numba compiles for; NUMBA_CPU_NAME
-               and NUMBA_CPU_FEATURES override both), its float32 vector width, and its cache sizes
+               and NUMBA_CPU_FEATURES override both), its float32 vector width and vector register count
+               (kernels.py sizes its register tiles by it), and its cache sizes
                (/sys/devices/system/cpu/cpu0/cache, else os.sysconf, else None: the rules then fall
                back to a 1 MiB L2 and 4 MiB of L3 per core).
   gemm_chunk   images per sgemm of the im2col path (gemm_kernels.py): a product of N = chunk·n_H·n_W
@@ -98,8 +99,41 @@ def vector_width(features: set[str]) -> int:
     return 4
 
 
+def vector_registers(name: str, features: set[str]) -> int:
+    """Vector registers the kernels' register tiles may fill: 32 with AVX-512 (zmm0–31) and on AArch64
+    (v0–31), 16 on other x86 (ymm0–15 or xmm0–15)."""
+    if "avx512f" in features or "neon" in features or "asimd" in features or name.startswith(("apple", "cortex",
+                                                                                                 "neoverse")):
+        return 32
+    return 16
+
+
+# LLVM's x86 processor names with AVX-512, and with AVX2 (+ FMA), for NUMBA_CPU_NAME with NUMBA_CPU_FEATURES=""
+# (LLVM then compiles for the named processor's own features, which llvmlite does not list)
+_NAMED_AVX512 = ("skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake-client", "icelake-server",
+                 "tigerlake", "rocketlake", "sapphirerapids", "emeraldrapids", "graniterapids", "znver4", "znver5",
+                 "knl", "knm", "x86-64-v4")
+_NAMED_AVX2 = ("haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake", "arrowlake", "lunarlake",
+               "gracemont", "znver1", "znver2", "znver3", "x86-64-v3", "bdver4")
+
+
+def _named_features(name: str) -> set[str]:
+    if name.startswith(_NAMED_AVX512):
+        return {"avx", "avx2", "fma", "avx512f"}
+    if name.startswith(_NAMED_AVX2):
+        return {"avx", "avx2", "fma"}
+    if name in ("sandybridge", "ivybridge", "bdver1", "bdver2", "bdver3", "btver2"):
+        return {"avx"}
+    return set()
+
+
 def processor() -> dict:
-    """{"name", "vector_width", "features" (the vector extensions), "L1d", "L2", "L3", "L3_sharing"}."""
+    """{"name", "vector_width", "vector_registers", "features" (the vector extensions), "L1d", "L2", "L3",
+    "L3_sharing"}.
+
+    The features are those Numba compiles for: NUMBA_CPU_FEATURES when it lists some; the named
+    processor's own when it is set but empty (as the benchmark's and the tests' AVX2 runs set it);
+    else the host's, which Numba passes even beside a NUMBA_CPU_NAME."""
     global _processor
     if _processor is None:
         import numba
@@ -108,10 +142,13 @@ def processor() -> dict:
         name = numba.config.CPU_NAME or binding.get_host_cpu_name()
         if numba.config.CPU_FEATURES:
             features = {f[1:] for f in numba.config.CPU_FEATURES.split(",") if f.startswith("+")}
+        elif numba.config.CPU_FEATURES is not None and numba.config.CPU_NAME:
+            features = _named_features(name)
         else:
             features = {k for k, v in binding.get_host_cpu_features().items() if v}
         vector = sorted(f for f in features if f.startswith(("avx", "sse", "neon", "sve", "fma", "asimd")))
-        _processor = {"name": name, "vector_width": vector_width(features), "features": vector, **_cache_sizes()}
+        _processor = {"name": name, "vector_width": vector_width(features),
+                      "vector_registers": vector_registers(name, features), "features": vector, **_cache_sizes()}
     return _processor
 
 

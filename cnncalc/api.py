@@ -69,3 +69,11 @@ def memory_plan(spec: str, batch: int, optimizer: str, input_shape: tuple | None
     nbytes = memory.parse_size(budget)
     m, fits, over = memory.largest_batch(analysed, nbytes, optimizer, threads)
     return result, (budget, nbytes, memory.size_base(budget), m, fits, over)
+
+
+def drawing(spec: str, input_shape: tuple | None = None, depth: int | None = None, rf: str | None = None):
+    """PLACEHOLDER (replaced by h-draw at merge): (Report, analysis.drawing.Drawing) of a spec."""
+    from cnncalc.analysis.drawing import layout
+
+    analysed = report(spec, input_shape)
+    return analysed, layout(analysed, depth, rf)

@@ -68,7 +68,7 @@ class Live:
     def rebuild(self) -> None:
         old = self.state
         try:
-            report, drawing = api.drawing(self.spec, self.input_shape, self.depth)
+            report, drawing = api.drawing(self.spec, input_shape=self.input_shape, depth=self.depth)
             if report.error is not None:
                 raise report.error
             html, error, title = page.fragment(report, drawing, self.depth), None, page.title(report)
@@ -99,18 +99,31 @@ class Live:
         return page.document(s.title, s.html or "", live=True, error=s.error)
 
 
+_LOOPBACK = ("127.0.0.1", "::1")
+
+
 def _handler(live: Live):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self):
             path = urlsplit(self.path).path
-            if path == "/":
+            if not self._host_allowed():
+                self._send(403, "text/plain; charset=utf-8", b"forbidden\n")
+            elif path == "/":
                 self._send(200, "text/html; charset=utf-8", live.whole_page().encode("utf-8"))
             elif path == "/events":
                 self._events()
             else:
                 self._send(404, "text/plain; charset=utf-8", b"not found\n")
+
+        def _host_allowed(self) -> bool:
+            """On a loopback address, only requests that name a loopback host: a web page whose name
+            an attacker re-points at 127.0.0.1 (DNS rebinding) cannot read the spec's table."""
+            if self.server.server_address[0] not in _LOOPBACK:
+                return True
+            host = urlsplit("//" + (self.headers.get("Host") or "")).hostname
+            return host in _LOOPBACK or host == "localhost"
 
         def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)

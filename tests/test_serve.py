@@ -148,6 +148,21 @@ def test_every_other_path_is_404_and_never_a_file(server, path):
     assert b"conv" not in body and b"root:" not in body
 
 
+@pytest.mark.parametrize("host,status", [("evil.example", 403), ("evil.example:80", 403), ("127.0.0.1.evil.example", 403),
+                                         ("localhost", 200), ("127.0.0.1", 200)])
+def test_only_requests_naming_this_machine_are_answered(server, host, status):
+    srv, _ = server
+    conn = http.client.HTTPConnection(*srv.server_address[:2], timeout=10)
+    conn.putrequest("GET", "/", skip_host=True)
+    conn.putheader("Host", f"{host}:{srv.server_address[1]}" if ":" not in host else host)
+    conn.endheaders()
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    assert response.status == status
+    assert (b"data-row" in body) == (status == 200)
+
+
 def test_the_page_and_the_first_event(server):
     srv, _ = server
     status, content_type, body = _get(srv, "/?file=net.yaml")  # a query reaches nothing either

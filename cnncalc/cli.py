@@ -895,6 +895,57 @@ def draw(spec: SpecArg,
                          lang.value))
 
 
+@app.command(epilog=_examples("cnncalc serve specs/lenet5.yaml",
+                             "cnncalc serve specs/resnet18.yaml --depth 1 --port 8001"))
+def serve(spec: Annotated[str, typer.Argument(help="The network spec (YAML) file to show and watch.", metavar="SPEC",
+                                              show_default=False)],
+          port: Annotated[int, typer.Option("--port", min=0, max=65535, metavar="PORT",
+                                            help="The port to listen on; 0 picks a free one.")] = 8000,
+          host: Annotated[str, typer.Option("--host", metavar="HOST",
+                                            help="The address to listen on; 127.0.0.1 is this machine only.")]
+          = "127.0.0.1",
+          depth: DepthOpt = None, input_: InputOpt = None):
+    """A live page of the drawing and the table, redrawn on save.
+
+    Open the address it prints in a browser; each time SPEC is saved the page shows the new picture
+    and table within a second, or the error's one line above the last good picture. Ctrl-C stops it.
+    """
+    import os as _os
+    import signal
+
+    from cnncalc import api
+    from cnncalc import serve as live
+    from cnncalc.errors import CnncalcError, Phrase, ServeError
+    from cnncalc.render.lang import text
+    from cnncalc.render.report import error_line
+
+    if spec == "-":
+        raise typer.BadParameter(text("serve.stdin"), param_hint="'SPEC'")
+    input_shape = _parse_input(input_)
+    if _OWN_PROCESS:
+        # Ctrl-C stops the server even where the shell started it with SIGINT ignored (`cnncalc serve … &`),
+        # and so does SIGTERM
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, lambda *_: signal.default_int_handler(signal.SIGINT, None))
+    try:
+        if not _os.path.isfile(spec):
+            api.report(spec, input_shape)  # says why, in the same words as every command
+        try:
+            server, state = live.start(spec, host, port, depth, input_shape)
+        except OSError as exc:
+            raise ServeError(Phrase("serve.cannot_listen", host=host, port=port, reason=exc.strerror or str(exc)),
+                             field="--port", received=port, allowed=Phrase("serve.cannot_listen.allowed")) from None
+    except CnncalcError as exc:
+        _fail(error_line(exc))
+    except KeyboardInterrupt:
+        return
+
+    def ready(url: str) -> None:
+        _write(text("serve.listening", url=url, spec=spec) + "\n")
+
+    live.serve(server, state, ready)
+
+
 # True when cnncalc is the process (main()), not a library call or a test's CliRunner, whose
 # process goes on after a command and must keep its signal handlers
 _OWN_PROCESS = False

@@ -108,6 +108,10 @@ class ArgumentError(CnncalcError):
                          allowed=Phrase(key + "_allowed", field=field, **values))
 
 
+class ServeError(CnncalcError):
+    """`cnncalc serve` cannot listen where it was asked (the port is taken, the host is not this machine's)."""
+
+
 class DataError(CnncalcError):
     """A data file is missing, corrupt, or does not fit the network."""
 

@@ -114,6 +114,7 @@ def run_ci(tmp_path, pytest_status, ruff_status=0):
             exit 0
             """,
         "cnncalc": f'echo "cnncalc $*" >> {log}\n',
+        "apt-get": f'echo "apt-get $*" >> {tmp_path / "apt-log"}\n',  # never the real one
     }
     for name, body in scripts.items():
         path = bin_dir / name
@@ -137,6 +138,14 @@ def test_ci_runs_the_readme_commands_then_ruff(tmp_path):
                    "python -m pip install -e .[test]",
                    "python -m pytest -q",
                    "python -m ruff check cnncalc tests benchmarks"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="CI asks apt-get as root or with sudo")
+def test_ci_installs_chromium_with_apt_get_where_it_can(tmp_path):
+    result, _ = run_ci(tmp_path, 0)
+    assert result.returncode == 0, result.stderr
+    apt = (tmp_path / "apt-log").read_text().splitlines()
+    assert apt == ["apt-get update -qq", "apt-get install -y -qq chromium chromium-driver"]
 
 
 def test_ci_fails_when_pytest_collects_nothing(tmp_path):

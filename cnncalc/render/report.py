@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 
 from cnncalc.analysis import Comparison, Report, Totals, fold
 from cnncalc.analysis.pause import paused_gc
@@ -160,6 +161,12 @@ def _footer(report: Report, rows, columns, lang: str = "en") -> list[list[str]]:
 def _body(report: Report, rows, columns, lang: str = "en") -> list[list[str]]:
     """Table cells, with a header line where a block, branch set or repeat opens (as torchinfo nests);
     a row with diagnostics ends its Layer cell with their marks ('conv1 ⚠1')."""
+    return [cells for _, cells in body_lines(report, rows, columns, lang)]
+
+
+def body_lines(report: Report, rows, columns, lang: str = "en") -> list[tuple[object, list[str]]]:
+    """_body's lines as (row, cells): row is the Row a line shows, None for a block's header line
+    (render/page.py ties each HTML table row to its layer by it)."""
     body = []
     opened: tuple = ()
     prev = None
@@ -176,12 +183,12 @@ def _body(report: Report, rows, columns, lang: str = "en") -> list[list[str]]:
                 name = name[len(path[level - 1]) + 1:]
             header = ["  " * level + name if c.key == "name" else
                       (scope.label if scope else "block") if c.key == "type" else "" for c in columns]
-            body.append(header)
+            body.append((None, header))
         opened = path
         cells = [_reads_cell(c, r, prev, lang) for c in columns]
         if mark and columns and columns[0].key == "name":
             cells[0] += " " + _marks_text(mark)
-        body.append(cells)
+        body.append((r, cells))
         prev = r.output
     return body
 
@@ -205,6 +212,35 @@ def as_table(report: Report, rows, columns, command: str, *, width: int | None =
     totals = _totals_text(report.totals, command, report.error is None, bool(report.graph.aux),
                           report.output_reads_whole, lang)
     return table + wrap(totals, width) + "\n"
+
+
+@dataclass(frozen=True)
+class TableParts:
+    """A table's pieces, for a format that lays them out itself (render/page.py's HTML): the same rows,
+    cells, footer and lines under the table as the text table's.
+
+    lines: (row, cells) as body_lines gives them; footer: the Total row (and aux rows); totals: the
+    lines under the table; notes: the counting convention where the command states it.
+    """
+
+    title: str
+    columns: list[Column]
+    lines: list[tuple[object, list[str]]]
+    footer: list[list[str]]
+    totals: list[str]
+    notes: list[str]
+
+
+def table_parts(report: Report, depth: int | None = None, command: str = "summary", lang: str = "en") -> TableParts:
+    """The parts of `command`'s table (every column of its view) at `depth`, as `as_table` draws them."""
+    rows = fold(report, depth)
+    columns = view(command, _has_branches(report))
+    totals = _totals_text(report.totals, command, report.error is None, bool(report.graph.aux),
+                          report.output_reads_whole, lang)
+    return TableParts(f"{report.graph.name} — {_title(command, 'standard', lang)}", columns,
+                      body_lines(report, rows, columns, lang), _footer(report, rows, columns, lang),
+                      totals.splitlines(),
+                      [words("totals.convention", lang)] if command in ("flops", "summary") else [])
 
 
 def _aux_text(t: Totals, command: str, lang: str = "en") -> str:

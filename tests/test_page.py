@@ -19,7 +19,7 @@ LENET = os.path.join(ROOT, "specs", "lenet5.yaml")
 
 class Parsed(HTMLParser):
     """Every start tag (tag, attrs), the table's rows as (data-row or None, [cell texts], section),
-    the text of <title>, of the error banner and of <style>."""
+    the text of the page's <title> (not the drawing's), of the error banner and of <style>."""
 
     def __init__(self, text: str):
         super().__init__(convert_charrefs=True)
@@ -56,7 +56,7 @@ class Parsed(HTMLParser):
         if self._cell is not None:
             self._cell.append(data)
         inside = [t for t, _ in self._in]
-        if inside and inside[-1] == "title":
+        if inside and inside[-1] == "title" and "svg" not in inside:  # the page's, not a layer's tooltip
             self.title += data
         if inside and inside[-1] == "style":
             self.style += data

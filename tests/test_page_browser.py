@@ -36,9 +36,10 @@ def _open(driver, tmp_path, name: str, depth=None):
     return report
 
 
-@pytest.mark.parametrize("name", ["lenet5", "resnet18", "googlenet"])
-def test_the_page_renders_without_console_errors_and_is_not_blank(driver, tmp_path, name):
-    _open(driver, tmp_path, name)
+# the README's pictures: ResNet-18 with its basic blocks folded, GoogLeNet with its inception branches in lanes
+@pytest.mark.parametrize("name, depth", [("lenet5", None), ("resnet18", 2), ("googlenet", 2)])
+def test_the_page_renders_without_console_errors_and_is_not_blank(driver, tmp_path, name, depth):
+    _open(driver, tmp_path, name, depth)
     assert chromium.console_errors(driver) == []
     width, height, colours, ink = chromium.png_stats(driver.get_screenshot_as_png())
     assert (width, height) == (chromium.WIDTH, driver.execute_script("return window.innerHeight"))

@@ -869,7 +869,7 @@ def export(spec: SpecArg,
     from cnncalc.render.report import error_line
 
     try:
-        result = export_pytorch(spec, out, weights=weights, input_shape=_parse_input(input_),
+        result = {ExportTarget.pytorch: export_pytorch}[to](spec, out, weights=weights, input_shape=_parse_input(input_),
                                 train_script=train_script)
     except CnncalcError as exc:
         _fail(error_line(exc))

@@ -66,7 +66,7 @@ def test_every_spec_params_and_shapes(spec, tmp_path):
         if name == "input":
             continue
         model.get_submodule(name).register_forward_hook(
-            lambda module, inputs, output, name=name: seen.__setitem__(name, tuple(output.shape)))
+            lambda _module, _inputs, output, name=name: seen.__setitem__(name, tuple(output.shape)))
     model.eval()
     x = torch.zeros((1,) + torch_shape(report.graph.input_shape))
     with torch.no_grad():
@@ -107,7 +107,7 @@ def engine_state(report, seed):
     return network
 
 
-def compare_outputs(torch, model, network, report, seed=1):
+def compare_outputs(torch, model, network, seed=1):
     rng = np.random.default_rng(seed)
     x = rng.normal(0, 1, (2,) + network.input_shape).astype(np.float32)
     expected = network.forward(x, train=False).copy()
@@ -136,7 +136,7 @@ def test_outputs_equal_the_engines(spec, input_shape, tmp_path):
     report = api.report(path, input_shape)
     _, model = load_module(tmp_path, report, path)
     network = engine_state(report, seed=3)
-    logits = compare_outputs(torch, model, network, report)
+    logits = compare_outputs(torch, model, network)
     assert np.abs(logits).max() > 1e-3  # not a trivially zero network
 
 
@@ -194,7 +194,7 @@ def test_the_file_imports_nothing_from_cnncalc(tmp_path):
     assert done.stdout.strip() == "torch.Size([1, 1000])"
 
 
-def test_deterministic_and_named_as_the_spec(tmp_path):
+def test_deterministic_and_named_as_the_spec():
     spec = os.path.join(ROOT, "specs", "googlenet.yaml")
     report = api.report(spec)
     first, second = module_source(report, spec), module_source(api.report(spec), spec)

@@ -254,6 +254,13 @@ def export_pytorch(spec: str, out: str, *, weights: str | None = None, input_sha
         raise ExportError("the output's name must be importable (train.py imports it)", Mark(out), field="-o",
                           received=os.path.basename(out), allowed="a Python identifier, then .py: net.py")
     text = module_source(report, spec)
+    if train_script:
+        from cnncalc.engine.executor import check_runnable
+
+        check_runnable(report)  # a classifier: the script trains with cross-entropy
+        if spec == "-":
+            raise ExportError("--train-script records the spec's file in its checkpoints", Mark(spec),
+                              fix="give the spec as a file")
     state = _checked_weights(weights, report) if weights is not None else None
     folder = os.path.dirname(out) or "."
     try:
@@ -264,15 +271,25 @@ def export_pytorch(spec: str, out: str, *, weights: str | None = None, input_sha
             weights_path = os.path.join(folder, stem + ".pt")
             _save_torch(state, weights_path)
         if train_script:
-            from cnncalc.export.torchrun import script_source
-
             script_path = os.path.join(folder, "train.py")
-            with open(spec, encoding="utf-8") as fh:
-                spec_text = fh.read()
-            _write(script_path, script_source(stem, class_name(report.graph.name), spec_text, spec, input_shape))
+            _write(script_path, _script(report, spec, stem, input_shape))
     except OSError as exc:
         raise ExportError(f"cannot write the export ({exc.strerror or exc})", Mark(folder)) from None
     return Exported(out, weights_path, script_path)
+
+
+def _script(report, spec: str, stem: str, input_shape) -> str:
+    from cnncalc import layers
+    from cnncalc.engine.executor import logits_of
+    from cnncalc.export.torchrun import script_source
+
+    graph = report.graph
+    trainers = {n.kind: layers.trainer(n.kind) for n in graph.nodes[1:]}
+    n_classes = {r.name: r for r in report.rows}[logits_of(graph, trainers)].out_shape[0]
+    with open(spec, encoding="utf-8") as fh:
+        spec_text = fh.read()
+    return script_source(stem, class_name(graph.name), spec_text, os.path.abspath(spec), input_shape,
+                         graph.input_shape, n_classes, re.sub(r"[^0-9A-Za-z_.-]+", "-", graph.name or "net"))
 
 
 def _write(path: str, text: str) -> None:

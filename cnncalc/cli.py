@@ -858,7 +858,7 @@ def export(spec: SpecArg,
                                                                               "DistributedDataParallel under "
                                                                               "torchrun.")] = False,
            input_: InputOpt = None):
-    """Write the spec as a PyTorch module (and its trained weights, and a torchrun script).
+    """The spec as a PyTorch module; its weights; a torchrun script.
 
     The module file imports only torch: one attribute per layer, named as in the spec, and the forward
     written out. Its state_dict names are cnncalc's checkpoint names.

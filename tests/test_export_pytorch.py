@@ -129,6 +129,7 @@ ENGINE_SPECS = [("se_block.yaml", None), ("resnet18_cifar.yaml", None), ("shuffl
                 ("lenet5_classic.yaml", None)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec,input_shape", ENGINE_SPECS, ids=[s for s, _ in ENGINE_SPECS])
 def test_outputs_equal_the_engines(spec, input_shape, tmp_path):
     torch = pytest.importorskip("torch")
@@ -140,6 +141,7 @@ def test_outputs_equal_the_engines(spec, input_shape, tmp_path):
     assert np.abs(logits).max() > 1e-3  # not a trivially zero network
 
 
+@pytest.mark.slow
 def test_weights_from_a_trained_run(tmp_path):
     """A real `cnncalc train` run; export --weights writes net.pt, which loads strictly into the exported
     module and gives the trained network's outputs."""
@@ -216,3 +218,14 @@ def test_bad_output_and_mismatched_weights(tmp_path):
     assert result.exit_code == 1
     assert "no such checkpoint" in result.output
     assert "Traceback" not in result.output
+
+
+def test_every_trainable_kind_has_an_export_rule():
+    from cnncalc import layers
+    from cnncalc.layers.source import SourceRecord
+
+    for kind in layers.KINDS:
+        if kind.trainer is not None:
+            assert callable(layers.exporter(kind.name)), kind.name
+    assert layers.exporter("no_such_kind") is None
+    assert isinstance(layers.exporter("relu")(None, None), SourceRecord)

@@ -229,3 +229,60 @@ def test_every_trainable_kind_has_an_export_rule():
             assert callable(layers.exporter(kind.name)), kind.name
     assert layers.exporter("no_such_kind") is None
     assert isinstance(layers.exporter("relu")(None, None), SourceRecord)
+
+
+AUX_SPEC = """name: aux-names
+input: [12, 12, 1]
+blocks:
+  head: [global_avgpool, {dense: 4}]
+layers:
+  - {conv: {filters: 4, kernel: 3, padding: 1}, name: conv-1}
+  - {batchnorm: {}, name: class}
+  - {relu: {}, name: x}
+  - {conv: {filters: 8, kernel: 3, padding: same}, name: conv_1}
+  - {conv: {filters: 8, kernel: 3, stride: 2, padding: same}, name: trunk}
+  - head: {name: side}
+  - {conv: {filters: 8, kernel: 3, padding: 1}, from: trunk}
+  - global_avgpool
+  - dense: 4
+  - softmax
+aux:
+  - {from: side, weight: 0.3}
+"""
+
+
+@pytest.mark.slow
+def test_awkward_names_aux_head_and_asymmetric_padding(tmp_path):
+    """Names that are no identifiers (conv-1), keywords (class), the input's own variable (x) and a clash
+    of both spellings (conv-1, conv_1); an aux head; 'same' with stride 2 (padding 0 above, 1 below):
+    the outputs, in eval and in a training forward with the aux head, equal the engine's."""
+    torch = pytest.importorskip("torch")
+    spec = tmp_path / "aux.yaml"
+    spec.write_text(AUX_SPEC, encoding="utf-8")
+    report = api.report(str(spec))
+    assert {r.name: r.window.p for r in report.rows if r.name == "trunk"} == {"trunk": (0, 1, 0, 1)}
+    namespace, model = load_module(tmp_path, report, str(spec))
+    assert "PaddedConv2d" in namespace
+    assert set(model.state_dict()) >= {"conv-1.weight", "class.running_var", "conv_1.weight", "side.dense1.bias"}
+    network = engine_state(report, seed=5)
+    compare_outputs(torch, model, network)
+    x = np.random.default_rng(2).normal(0, 1, (2,) + network.input_shape).astype(np.float32)
+    logits = network.forward(x, train=True, rng=np.random.default_rng(0)).copy()
+    (aux,) = [a.copy() for a in network.aux_logits()]
+    model.train()
+    with torch.no_grad():
+        got, (got_aux,) = model(torch.from_numpy(x), aux=True)
+    np.testing.assert_allclose(got.numpy(), logits, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got_aux.numpy(), aux, rtol=1e-4, atol=1e-5)
+    assert model.AUX_WEIGHTS == (0.3,)
+
+
+def test_a_name_torch_keeps_for_itself_is_refused(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: t\ninput: [8, 8, 3]\nlayers:\n  - {conv: {filters: 4, kernel: 3}, name: forward}\n"
+                    "  - flatten\n  - dense: 2\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["export", str(spec), "--to", "pytorch", "-o", str(tmp_path / "net.py")])
+    assert result.exit_code == 1
+    assert "'forward' is an attribute of torch.nn.Module" in result.output
+    assert "bad.yaml:4" in result.output
+    assert not (tmp_path / "net.py").exists()

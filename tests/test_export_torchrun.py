@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -69,3 +70,34 @@ def test_train_script_needs_a_classifier(tmp_path):
     assert result.exit_code == 1
     assert "one score per class" in result.output
     assert not (tmp_path / "train.py").exists()
+
+
+@pytest.mark.slow
+def test_torchrun_sgd_with_an_aux_head_then_resume(tmp_path):
+    """SGD with momentum, the step schedule and an aux head (its weighted loss in train_loss, as cnncalc
+    train reports it); cnncalc train --resume reads the momentum buffers back."""
+    pytest.importorskip("torch")
+    from test_export_pytorch import AUX_SPEC
+
+    spec = tmp_path / "aux.yaml"
+    spec.write_text(AUX_SPEC, encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", str(spec), "--to", "pytorch", "-o", str(tmp_path / "net.py"),
+                                 "--train-script"])
+    assert result.exit_code == 0, result.output
+    done = torchrun(tmp_path, "--epochs", "3", "--limit", "400", "--batch-size", "16", "--max-steps", "8",
+                    "--optimizer", "sgd", "--lr", "0.05", "--schedule", "step", "--out", "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rates = [float(v) for v in re.findall(r"^epoch \d/3 .*?  lr (\S+)", done.stdout, re.M)]
+    assert rates == pytest.approx([0.05, 0.005, 0.0005])  # step: ×0.1 every max(3 // 3, 1) epochs
+    from cnncalc.engine import checkpoint
+
+    _, optim_state, meta = checkpoint.load(str(tmp_path / "run"))
+    assert optim_state["t"] == 3 * 8  # steps taken, as cnncalc counts them
+    assert np.abs(optim_state["velocity.side.dense1.weight"]).max() > 0  # the aux head trained
+    assert meta["config"]["optimizer"] == "sgd"
+    result = runner.invoke(app, ["train", "--resume", str(tmp_path / "run"), "--epochs", "4", "--threads", "1",
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    ended = [json.loads(line) for line in result.output.splitlines() if '"epoch_ended"' in line]
+    assert [e["row"]["epoch"] for e in ended] == [4]

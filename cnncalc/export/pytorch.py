@@ -262,9 +262,9 @@ def export_pytorch(spec: str, out: str, *, weights: str | None = None, input_sha
             raise ExportError("--train-script records the spec's file in its checkpoints", Mark(spec),
                               fix="give the spec as a file")
     state = _checked_weights(weights, report) if weights is not None else None
-    folder = os.path.dirname(out) or "."
+    folder = os.path.dirname(out)
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(folder or ".", exist_ok=True)
         _write(out, text)
         weights_path = script_path = None
         if state is not None:
@@ -274,7 +274,7 @@ def export_pytorch(spec: str, out: str, *, weights: str | None = None, input_sha
             script_path = os.path.join(folder, "train.py")
             _write(script_path, _script(report, spec, stem, input_shape))
     except OSError as exc:
-        raise ExportError(f"cannot write the export ({exc.strerror or exc})", Mark(folder)) from None
+        raise ExportError(f"cannot write the export ({exc.strerror or exc})", Mark(folder or ".")) from None
     return Exported(out, weights_path, script_path)
 
 

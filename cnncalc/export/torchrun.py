@@ -112,12 +112,11 @@ def evaluate(model, x, y, device, batch=256):
     return total / len(y), correct / len(y)
 
 
-def optimizer_state(opt, model, name):
-    """The optimiser's state as cnncalc keeps it: m.<p>, v.<p> (adam) or velocity.<p> (sgd), and t."""
-    out, t = {}, 0
+def optimizer_state(opt, model, name, steps):
+    """The optimiser's state as cnncalc keeps it: m.<p>, v.<p> (adam) or velocity.<p> (sgd), and t, the steps taken."""
+    out = {}
     for key, p in model.named_parameters():
         st = opt.state.get(p, {})
-        t = max(t, int(st.get("step", 0)))
         zero = np.zeros(tuple(p.shape), np.float32)
         if name == "adam":
             out["m." + key] = st["exp_avg"].cpu().numpy() if "exp_avg" in st else zero
@@ -125,7 +124,7 @@ def optimizer_state(opt, model, name):
         else:
             buf = st.get("momentum_buffer")
             out["velocity." + key] = buf.cpu().numpy() if buf is not None else zero
-    out["t"] = np.array(t)
+    out["t"] = np.array(steps)
     return out
 
 
@@ -195,8 +194,10 @@ def main():
     else:
         opt = torch.optim.SGD(ddp.parameters(), lr=config["lr"], momentum=config["momentum"],
                               weight_decay=config["weight_decay"])
+    steps = 0
     if args.resume:
         load_optimizer_state(opt, model, name, optim_saved)
+        steps = int(optim_saved["t"])
     train_set = TensorDataset(*splits["train"])
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=config["seed"])
     has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
@@ -221,7 +222,9 @@ def main():
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sums += torch.tensor([float(main.detach()) * len(yb), float((logits.argmax(1) == yb).sum()), len(yb)],
+            steps += 1
+            # train_loss as cnncalc train reports it: the weighted total the gradients follow (aux heads included)
+            sums += torch.tensor([float(loss.detach()) * len(yb), float((logits.argmax(1) == yb).sum()), len(yb)],
                                  dtype=torch.float64, device=device)
         dist.all_reduce(sums)
         seconds = time.perf_counter() - began
@@ -238,7 +241,7 @@ def main():
                     "n_classes": N_CLASSES, "class_names": list(dataset.class_names or []), "history": history,
                     "best_val_acc": best, "input_shape": list(INPUT_SHAPE)}
             weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-            state = optimizer_state(opt, model, name)
+            state = optimizer_state(opt, model, name, steps)
             score = row.get("val_acc", row["train_acc"])
             if score > best:
                 best = meta["best_val_acc"] = score

@@ -286,3 +286,42 @@ def test_a_name_torch_keeps_for_itself_is_refused(tmp_path):
     assert "'forward' is an attribute of torch.nn.Module" in result.output
     assert "bad.yaml:4" in result.output
     assert not (tmp_path / "net.py").exists()
+
+
+KINDS_SPEC = """name: pools
+input: [9, 9, 2]
+layers:
+  - {conv: {filters: 4, kernel: 3, padding: 1}}
+  - {maxpool: {kernel: 2, stride: 1, padding: same}}
+  - {avgpool: {kernel: 2, stride: 1, padding: same, count_include_pad: false}}
+  - {avgpool: {kernel: 3, stride: 2, padding: 1, ceil_mode: true}}
+  - {prelu: {num_parameters: 4}}
+  - {upsample: {scale: 2, mode: bilinear}}
+  - {conv_transpose: {filters: 3, kernel: 3, stride: 2, padding: 1, output_padding: 1}}
+  - {leaky_relu: {alpha: 0.2}}
+  - flatten
+  - {dense: 5, bias: false}
+  - {batchnorm: {eps: 0.001, momentum: 0.3}}
+  - {gelu: {approximate: tanh}}
+  - dense: 3
+"""
+
+
+@pytest.mark.slow
+def test_options_that_differ_from_torchs_defaults(tmp_path):
+    """Asymmetric pooling pads (Pool2d), ceil mode, count_include_pad, PReLU per channel, bilinear upsampling,
+    a transposed conv with output_padding, a dense without bias, a flat batchnorm with its own eps and
+    momentum, GELU's tanh form: each written out, and the outputs equal the engine's."""
+    torch = pytest.importorskip("torch")
+    spec = tmp_path / "kinds.yaml"
+    spec.write_text(KINDS_SPEC, encoding="utf-8")
+    report = api.report(str(spec))
+    text = module_source(report, str(spec))
+    for line in ("Pool2d('avgpool', 2, (0, 1, 0, 1), {'stride': (1, 1), 'count_include_pad': False})",
+                 "nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True)",
+                 "nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1)",
+                 "nn.BatchNorm1d(5, eps=0.001, momentum=0.3)", "nn.GELU(approximate='tanh')",
+                 "nn.Linear(1200, 5, bias=False)"):
+        assert line in text
+    _, model = load_module(tmp_path, report, str(spec))
+    compare_outputs(torch, model, engine_state(report, seed=4))

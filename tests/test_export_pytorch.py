@@ -325,3 +325,32 @@ def test_options_that_differ_from_torchs_defaults(tmp_path):
         assert line in text
     _, model = load_module(tmp_path, report, str(spec))
     compare_outputs(torch, model, engine_state(report, seed=4))
+
+
+def test_weights_without_torch_is_one_line(tmp_path, monkeypatch):
+    """--weights writes a torch state_dict: without torch, one line naming what to install, and no
+    module file half-written beside a missing one."""
+    from cnncalc.engine import checkpoint
+    from cnncalc.engine.params import layout
+
+    spec = os.path.join(ROOT, "specs", "lenet5.yaml")
+    report = api.report(spec)
+    weights = {t.name: np.zeros(t.shape, t.dtype) for t in layout(report)}
+    meta = {"spec": open(spec, encoding="utf-8").read(), "spec_file": spec, "config": {}, "epoch": 0, "rng": {},
+            "history": []}
+    checkpoint.save(str(tmp_path / "w.npz"), weights, {}, meta)
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    result = CliRunner().invoke(app, ["export", spec, "--to", "pytorch", "--weights", str(tmp_path / "w.npz"),
+                                      "-o", str(tmp_path / "net.py")])
+    assert result.exit_code == 1
+    assert "pip install torch" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "net.py").exists()
+
+
+def test_input_option_sizes_the_module(tmp_path):
+    spec = os.path.join(ROOT, "specs", "resnet18.yaml")
+    result = CliRunner().invoke(app, ["export", spec, "--to", "pytorch", "--input", "64,64,3",
+                                      "-o", str(tmp_path / "net.py")])
+    assert result.exit_code == 0, result.output
+    assert "    INPUT_SHAPE = (3, 64, 64)" in (tmp_path / "net.py").read_text(encoding="utf-8")

@@ -262,6 +262,7 @@ def export_pytorch(spec: str, out: str, *, weights: str | None = None, input_sha
             raise ExportError("--train-script records the spec's file in its checkpoints", Mark(spec),
                               fix="give the spec as a file")
     state = _checked_weights(weights, report) if weights is not None else None
+    torch = _torch(out) if state is not None else None  # before anything is written
     folder = os.path.dirname(out)
     try:
         os.makedirs(folder or ".", exist_ok=True)
@@ -269,7 +270,7 @@ def export_pytorch(spec: str, out: str, *, weights: str | None = None, input_sha
         weights_path = script_path = None
         if state is not None:
             weights_path = os.path.join(folder, stem + ".pt")
-            _save_torch(state, weights_path)
+            torch.save({k: torch.from_numpy(v.copy()) for k, v in state.items()}, weights_path)
         if train_script:
             script_path = os.path.join(folder, "train.py")
             _write(script_path, _script(report, spec, stem, input_shape))
@@ -318,11 +319,11 @@ def _checked_weights(weights: str, report) -> dict:
     return {name: state[name] for name in expected}
 
 
-def _save_torch(state: dict, path: str) -> None:
+def _torch(out: str):
+    """torch, which --weights needs to write the state_dict (torch.save); only then."""
     try:
         import torch
     except ImportError:
-        raise ExportError("--weights writes a PyTorch state_dict and needs torch", Mark(path),
-                          fix='pip install torch') from None
-    tensors = {k: torch.from_numpy(v.copy()) for k, v in state.items()}
-    torch.save(tensors, path)
+        raise ExportError("--weights writes a PyTorch state_dict and needs torch", Mark(out), field="--weights",
+                          fix="pip install torch") from None
+    return torch

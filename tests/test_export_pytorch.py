@@ -354,3 +354,14 @@ def test_input_option_sizes_the_module(tmp_path):
                                       "-o", str(tmp_path / "net.py")])
     assert result.exit_code == 0, result.output
     assert "    INPUT_SHAPE = (3, 64, 64)" in (tmp_path / "net.py").read_text(encoding="utf-8")
+
+
+def test_a_name_with_quotes_and_backslashes_still_makes_a_file(tmp_path):
+    pytest.importorskip("torch")
+    spec = tmp_path / "odd.yaml"
+    spec.write_text('name: "a \\"\\"\\" b \\\\ c\\nd"\ninput: [4, 4, 1]\nlayers:\n  - flatten\n  - dense: 2\n',
+                    encoding="utf-8")
+    report = api.report(str(spec))
+    assert '"""' in report.graph.name and "\\" in report.graph.name
+    _, model = load_module(tmp_path, report, str(spec))
+    assert sum(p.numel() for p in model.parameters()) == 16 * 2 + 2

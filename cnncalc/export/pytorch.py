@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnncalc.errors import CnncalcError, Mark
+from cnncalc.errors import CnncalcError, Mark, printable
 
 # names a layer's attribute must not take: nn.Module's own (add_module would refuse them) and the class's
 _MODULE_ATTRIBUTES = frozenset(
@@ -188,8 +188,8 @@ def module_source(report, spec_file: str = "") -> str:
     input_shape = tuple(graph.input_shape)
     torch_shape = (input_shape[2], input_shape[0], input_shape[1]) if len(input_shape) == 3 else input_shape
     needs_f = any(re.search(r"\bF\.", text) for text in helper_text)
-    lines = [f'"""{graph.name or "net"}: a PyTorch module exported by cnncalc'
-             + (f" from {os.path.basename(spec_file)}." if spec_file else "."),
+    lines = [f'"""{_in_docstring(graph.name or "net")}: a PyTorch module exported by cnncalc'
+             + (f" from {_in_docstring(os.path.basename(spec_file))}." if spec_file else "."),
              "",
              f"Input: (m, {', '.join(map(str, torch_shape))}), "
              + ("(m, n_C, n_H, n_W)." if len(torch_shape) == 3 else "(m, n)."),
@@ -219,6 +219,12 @@ def module_source(report, spec_file: str = "") -> str:
               "    print(model(torch.zeros(1, *model.INPUT_SHAPE)).shape)", ""]
     text = "\n".join(lines)
     return re.sub(r"\n{4,}", "\n\n\n", text)
+
+
+def _in_docstring(text: str) -> str:
+    """A spec's name or file name as it may stand in the file's docstring: one line, no quote that ends it,
+    no backslash that escapes."""
+    return printable(text).replace("\\", "/").replace('"', "'")
 
 
 def _assign(dotted: str, build: str) -> str:

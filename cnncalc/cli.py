@@ -946,6 +946,43 @@ def serve(spec: Annotated[str, typer.Argument(help="The network spec (YAML) file
     live.serve(server, state, ready)
 
 
+class ExportTarget(str, Enum):
+    pytorch = "pytorch"
+
+
+@app.command(epilog=_examples("cnncalc export specs/lenet5.yaml --to pytorch -o net.py",
+                             "cnncalc export runs/lenet/spec.yaml --to pytorch --weights runs/lenet -o out/net.py",
+                             "cnncalc export specs/mnist_small.yaml --to pytorch -o out/net.py --train-script"))
+def export(spec: SpecArg,
+           to: Annotated[ExportTarget, typer.Option("--to", help="The framework to write for.")],
+           out: Annotated[str, typer.Option("--out", "-o", metavar="FILE.py", help="The module file to write.")],
+           weights: Annotated[Optional[str], typer.Option(metavar="RUN|CHECKPOINT", show_default="none",
+                                                          help="A run directory (its last.npz) or checkpoint: "
+                                                               "also write its state_dict beside the module "
+                                                               "(FILE.pt; needs torch).")] = None,
+           train_script: Annotated[bool, typer.Option("--train-script", help="Also write train.py: the module "
+                                                                              "trained with "
+                                                                              "DistributedDataParallel under "
+                                                                              "torchrun.")] = False,
+           input_: InputOpt = None):
+    """The spec as a PyTorch module; its weights; a torchrun script.
+
+    The module file imports only torch: one attribute per layer, named as in the spec, and the forward
+    written out. Its state_dict names are cnncalc's checkpoint names.
+    """
+    from cnncalc.errors import CnncalcError
+    from cnncalc.export.pytorch import export_pytorch
+    from cnncalc.render.export import written
+    from cnncalc.render.report import error_line
+
+    try:
+        result = {ExportTarget.pytorch: export_pytorch}[to](spec, out, weights=weights, input_shape=_parse_input(input_),
+                                train_script=train_script)
+    except CnncalcError as exc:
+        _fail(error_line(exc))
+    _write(written(result))
+
+
 # True when cnncalc is the process (main()), not a library call or a test's CliRunner, whose
 # process goes on after a command and must keep its signal handlers
 _OWN_PROCESS = False

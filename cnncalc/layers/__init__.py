@@ -58,6 +58,17 @@ def trainer(name: str):
     return importlib.import_module(kind.trainer).TRAINERS[kind.name]
 
 
+def exporter(name: str):
+    """The kind's rule for exported PyTorch source (layers/source.py): SOURCES[name] of its family's
+    `export.py`, the module beside the family's train.py; None for an unknown kind or one without a
+    trainer. Imports neither torch, numpy nor Numba."""
+    kind = lookup(name)
+    if kind is None or kind.trainer is None:
+        return None
+    family = kind.trainer.rpartition(".")[0]
+    return importlib.import_module(family + ".export").SOURCES.get(kind.name)
+
+
 def trainable_names() -> list[str]:
     """The kinds the trainer runs, without importing any of them."""
     return [k.name for k in KINDS if k.trainer is not None]

@@ -85,22 +85,7 @@ def drop_path_torch_module(node, row, options):  # noqa: ARG001 — Trainer.torc
 
 
 def _drop_path_module(rate):
-    import torch
-    from torch import nn
-
-    class DropPath(nn.Module):
-        """torchvision.ops.stochastic_depth(x, p, "row"): one Bernoulli(1 − p) draw per sample,
-        the kept samples scaled by 1/(1 − p); the identity in eval mode or with p = 0."""
-
-        def __init__(self, p):
-            super().__init__()
-            self.p = p
-
-        def forward(self, x):
-            if not self.training or self.p == 0.0:
-                return x
-            keep = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype).bernoulli_(1.0 - self.p)
-            return x * keep.div_(1.0 - self.p)
+    from cnncalc.layers.dropout.pytorch import DropPath
 
     return DropPath(rate)
 

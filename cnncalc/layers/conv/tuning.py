@@ -10,7 +10,8 @@ Nothing here is a constant tuned on one machine:
                columns reuses each weight N times; N grows to 512 columns (beyond, OpenBLAS measured no
                faster) or until the im2col panel, K·N floats, fills half of this core's share of L3.
   choose()     for a layer that both the direct kernel (kernels.conv2d_*) and the im2col + sgemm path can
-               run: measured once (forward + backward on a few images, the faster of two tries each) and
+               run: measured once (forward + backward on a few images, the fastest of three tries each,
+               the paths taking turns so that other work on the machine weighs on all of them) and
                kept in a JSON file beside Numba's cache (NUMBA_CACHE_DIR, else the user cache directory),
                keyed by the processor, the thread count and the layer; later runs read it back. Small
                layers (under TUNE_MACS multiply-adds per image) and machines without SciPy (Numba calls
@@ -29,6 +30,7 @@ describe() returns all of it as plain data (the benchmark prints it; `cnncalc tr
 from __future__ import annotations
 
 import importlib.util
+import math
 import json
 import os
 import time
@@ -265,6 +267,9 @@ def _save(key: str, record: dict) -> None:
         pass  # a read-only cache: the choice is measured again next time
 
 
+TRIES = 3  # measured tries per path, the fastest kept
+
+
 def choose(layer: dict, macs_per_image: int, threads: int, trial, candidates=("direct", "gemm"), prepare=None) -> dict:
     """The layer's record with {"path": one of candidates, "source": "forced" | "not_eligible" | "rule" |
     "stored" | "measured", "seconds": {path: …} when measured}.
@@ -289,10 +294,12 @@ def choose(layer: dict, macs_per_image: int, threads: int, trial, candidates=("d
     else:
         if prepare is not None:
             prepare(candidates)
-        seconds = {}
         for path in candidates:
             trial(path)  # compiled and warm
-            seconds[path] = min(trial(path) for _ in range(2))
+        seconds = {path: math.inf for path in candidates}
+        for _ in range(TRIES):  # in turns: a burst of other work on a shared machine slows every path alike
+            for path in candidates:
+                seconds[path] = min(seconds[path], trial(path))
         choice = {"path": min(seconds, key=seconds.get), "seconds": seconds, "when": time.strftime("%Y-%m-%d")}
         _save(key, choice)
         choice = dict(choice, source="measured")

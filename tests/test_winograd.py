@@ -235,7 +235,8 @@ def test_three_candidates_are_measured_and_the_fastest_kept(tuning_file, seconds
         return seconds[path]
 
     choice = tuning.choose(LAYER, tuning.TUNE_MACS, 2, trial, ("direct", "gemm", "winograd"))
-    assert (choice["path"], choice["source"]) == (expected, "measured") and len(calls) == 9
+    assert (choice["path"], choice["source"]) == (expected, "measured")
+    assert calls == ["direct", "gemm", "winograd"] * (1 + tuning.TRIES)  # a warm-up, then the tries in turns
     assert choice["seconds"] == seconds
     stored = json.loads(tuning_file.read_text())
     assert [r["path"] for r in stored.values()] == [expected]

@@ -210,7 +210,7 @@ class _Converter:
             spec_input = [n_H, n_W, n_C]
         else:
             spec_input = list(shape)
-        name = _name(graph.name or _base(self.path).rsplit(".", 1)[0]) or "imported"
+        name = _name(_base(self.path).rsplit(".", 1)[0]) or _name(graph.name) or "imported"
         return Imported({"name": name, "input": spec_input, "layers": self.layers}, self.weights)
 
     def _input_shape(self, value_info) -> tuple:
@@ -902,3 +902,62 @@ OPS = {
     "Cast": _cast,
     "ConstantOfShape": _constant_of_shape,
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# a run directory that evaluate and predict take
+
+
+def write_run(imported: Imported, out_dir: str, source: str) -> tuple[str, str]:
+    """out_dir/spec.yaml and out_dir/last.npz (engine.checkpoint's format: the weights, no
+    optimiser state, no finished epoch), so that `cnncalc evaluate out_dir --data …` and
+    `cnncalc predict out_dir …` run the imported network. Returns the two paths."""
+    import os
+
+    import numpy as np
+
+    from cnncalc.engine import checkpoint
+
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise OnnxError(f"cannot make the run directory: {exc.strerror or exc}", Mark(out_dir)) from None
+    spec_path = os.path.join(out_dir, "spec.yaml")
+    text = write_spec(imported, spec_path, source)
+    graph_input = imported.spec["input"]
+    n_classes = _classes(imported)
+    # the settings resume would read; the run has trained no epoch, and has no data set of its own
+    config = {"spec": spec_path, "data": "", "epochs": 1, "batch_size": 64, "lr": 0.01, "optimizer": "sgd",
+              "momentum": 0.9, "weight_decay": 0.0, "schedule": "constant", "seed": 0, "val_fraction": 0.0,
+              "input": None, "imported_from": _base(source)}
+    rng = np.random.default_rng([0, 1]).bit_generator.state
+    meta = {"spec": text, "spec_file": spec_path, "config": config, "epoch": 0, "evaluated": 0, "rng": rng,
+            "n_classes": n_classes, "class_names": None, "history": [], "best_val_acc": -1.0,
+            "input_shape": list(graph_input)}
+    ckpt = os.path.join(out_dir, "last.npz")
+    try:
+        checkpoint.save(ckpt, imported.weights, {}, meta)
+    except OSError as exc:
+        raise OnnxError(f"cannot write the checkpoint: {exc.strerror or exc}", Mark(ckpt)) from None
+    return spec_path, ckpt
+
+
+def write_spec(imported: Imported, path: str, source: str) -> str:
+    """path replaced atomically by the spec's YAML; returns the text."""
+    from cnncalc.engine.atomic import write_text
+
+    text = spec_yaml(imported.spec, source)
+    try:
+        write_text(path, text)
+    except OSError as exc:
+        raise OnnxError(f"cannot write the spec: {exc.strerror or exc}", Mark(path)) from None
+    return text
+
+
+def _classes(imported: Imported) -> int | None:
+    from cnncalc.spec.parser import parse_text
+    from cnncalc.analysis import analyze
+
+    report = analyze(parse_text(spec_yaml(imported.spec), imported.spec["name"]))
+    shape = report.totals.output_shape
+    return int(shape[0]) if report.error is None and len(shape) == 1 else None

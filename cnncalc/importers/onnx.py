@@ -161,7 +161,7 @@ class _Converter:
 
     def run(self) -> Imported:
         graph = self.model.graph
-        np, numpy_helper = self.np, self.onnx.numpy_helper
+        numpy_helper = self.onnx.numpy_helper
         for init in graph.initializer:
             self.tensors[init.name] = numpy_helper.to_array(init)
         for node in graph.node:
@@ -313,7 +313,7 @@ def _map(v) -> _Value:
 # the window of Conv, ConvTranspose, MaxPool, AveragePool
 
 
-def _window(c: _Converter, node, a: dict, n_H: int, n_W: int, f_H: int, f_W: int, transposed=False):
+def _window(node, a: dict, n_H: int, n_W: int, f_H: int, f_W: int, transposed=False):
     """(stride, dilation, (top, bottom, left, right), padding field) from ONNX's attributes.
 
     ONNX writes pads as [x1_begin, x2_begin, x1_end, x2_end] = [top, left, bottom, right];
@@ -353,7 +353,7 @@ def _conv(c: _Converter, node, values):
     n_C_prev, n_H, n_W = x.shape
     n_C, _, f_H, f_W = W.shape
     groups = a.get("group", 1)
-    (s_H, s_W), (d_H, d_W), (t, b, l, r), padding = _window(c, node, a, n_H, n_W, f_H, f_W)
+    (s_H, s_W), (d_H, d_W), (t, b, l, r), padding = _window(node, a, n_H, n_W, f_H, f_W)
     fields = {"filters": int(n_C), "kernel": _pair(int(f_H), int(f_W)), "stride": _pair(s_H, s_W),
               "padding": padding}
     if (d_H, d_W) != (1, 1):
@@ -381,7 +381,7 @@ def _conv_transpose(c: _Converter, node, values):
     groups = a.get("group", 1)
     n_C = int(W.shape[1]) * groups
     f_H, f_W = int(W.shape[2]), int(W.shape[3])
-    (s_H, s_W), (d_H, d_W), (t, b, l, r), padding = _window(c, node, a, n_H, n_W, f_H, f_W, transposed=True)
+    (s_H, s_W), (d_H, d_W), (t, b, l, r), padding = _window(node, a, n_H, n_W, f_H, f_W, transposed=True)
     o_H, o_W = a.get("output_padding", [0, 0])
     if o_H != o_W:
         raise _Unsupported("ConvTranspose (output_padding differs by axis)")
@@ -414,7 +414,7 @@ def _pool(kind: str):
             raise _Unsupported(f"{node.op_type} (dilations)")
         f_H, f_W = a["kernel_shape"]
         n_C, n_H, n_W = x.shape
-        (s_H, s_W), _, (t, b, l, r), padding = _window(c, node, a, n_H, n_W, f_H, f_W)
+        (s_H, s_W), _, (t, b, l, r), padding = _window(node, a, n_H, n_W, f_H, f_W)
         ceil = bool(a.get("ceil_mode", 0))
         fields = {"kernel": _pair(f_H, f_W), "stride": _pair(s_H, s_W), "padding": padding}
         if ceil:
@@ -504,15 +504,15 @@ def _activation(kind: str, check=None):
     return handler
 
 
-def _leaky(c, node, values):
+def _leaky(c, node, _values):
     return {"alpha": float(c.attrs(node).get("alpha", 0.01))}
 
 
-def _elu(c, node, values):
+def _elu(c, node, _values):
     return {"alpha": float(c.attrs(node).get("alpha", 1.0))}
 
 
-def _hardsigmoid(c, node, values):
+def _hardsigmoid(c, node, _values):
     a = c.attrs(node)  # PyTorch's hardsigmoid: relu6(x + 3)/6
     if abs(a.get("alpha", 0.2) - 1 / 6) > 1e-6 or abs(a.get("beta", 0.5) - 0.5) > 1e-6:
         raise _Unsupported("HardSigmoid (alpha ≠ 1/6 or beta ≠ 0.5)")
@@ -556,7 +556,7 @@ def _dropout(c: _Converter, node, values):
     return [c.emit("dropout", {"rate": round(float(rate), 6)}, [x], x.shape, node.name)]
 
 
-def _identity(c: _Converter, node, values):
+def _identity(_c: _Converter, _node, values):
     """Identity → nothing: the output is the input (constant or layer)."""
     return values[0]
 
@@ -580,7 +580,7 @@ def _binary(kind: str):
         if not isinstance(a, (_Value, _View)) and not isinstance(b, (_Value, _View)):
             return _fold(c, node.op_type, a, b)
         if kind == "mul" and isinstance(a, _Value) and isinstance(b, _Value):
-            silu = _silu(c, node, a, b) or _silu(c, node, b, a)
+            silu = _silu(c, a, b) or _silu(c, b, a)
             if silu:
                 return silu
         if kind == "add" and (isinstance(a, _Value) != isinstance(b, _Value)):
@@ -593,7 +593,7 @@ def _binary(kind: str):
     return handler
 
 
-def _silu(c: _Converter, node, x: _Value, s: _Value):
+def _silu(c: _Converter, x: _Value, s: _Value):
     """x · sigmoid(x), as PyTorch exports SiLU: the sigmoid layer becomes silu and the Mul adds nothing."""
     if c.kinds.get(s.layer) != "sigmoid" or c.last != s.layer or s.shape != x.shape:
         return None
@@ -677,7 +677,7 @@ def _slice(c: _Converter, node, values):
     return _channel_range(c, x, start, stop, node.name)
 
 
-def _target(c: _Converter, size: int, shape: tuple, spec) -> list[int]:
+def _target(size: int, shape: tuple, spec) -> list[int]:
     """Reshape's target with 0 (copy) and −1 (infer) resolved; the batch axis is size 1."""
     full = (1,) + tuple(shape)
     dims = [full[i] if int(d) == 0 and i < len(full) else int(d) for i, d in enumerate(spec)]
@@ -698,11 +698,11 @@ def _reshape(c: _Converter, node, values):
         if not data.transposed:
             raise _Unsupported("Reshape (not a flatten or a channel shuffle)")
         x = data.src
-        if _target(c, _size(x.shape), x.shape, spec)[1:] != list(x.shape):
+        if _target(_size(x.shape), x.shape, spec)[1:] != list(x.shape):
             raise _Unsupported("Reshape (not a flatten or a channel shuffle)")
         return c.emit("channel_shuffle", {"groups": data.groups}, [x], x.shape, node.name)
     x = _value(data)
-    dims = _target(c, _size(x.shape), x.shape, spec)
+    dims = _target(_size(x.shape), x.shape, spec)
     if dims[0] != 1:
         raise _Unsupported("Reshape (of the batch axis)")
     if dims[1:] == list(x.shape):
@@ -779,7 +779,7 @@ def _size(shape) -> int:
 # shape arithmetic: constants in, constants out
 
 
-def _constant(c: _Converter, node, values):
+def _constant(c: _Converter, node, _values):
     a = c.attrs(node)
     if "value" in a:
         return c.onnx.numpy_helper.to_array(a["value"])
@@ -816,7 +816,7 @@ def _fold(c: _Converter, op: str, a, b):
 
 
 def _folding(op: str):
-    def handler(c: _Converter, node, values):
+    def handler(c: _Converter, _node, values):
         return _fold(c, op, values[0], values[1])
     return handler
 

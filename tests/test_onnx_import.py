@@ -97,6 +97,9 @@ def _file_batchnorm_channels(path) -> int:
 
     model = onnx.load(path)
     sizes = {i.name: list(i.dims) for i in model.graph.initializer}
+    for n in model.graph.node:  # the exporter shares equal initializers through Identity nodes
+        if n.op_type == "Identity" and n.input[0] in sizes:
+            sizes[n.output[0]] = sizes[n.input[0]]
     return sum(sizes[n.input[1]][0] for n in model.graph.node if n.op_type == "BatchNormalization")
 
 

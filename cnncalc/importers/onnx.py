@@ -129,7 +129,9 @@ def _scalar(v) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_scalar(x) for x in v) + "]"
     if isinstance(v, float):
-        return repr(v)
+        text = repr(v)  # YAML 1.1 reads 1e-05 as text: the mantissa needs its point (1.0e-05)
+        mantissa, e, exponent = text.partition("e")
+        return f"{mantissa}.0e{exponent}" if e and "." not in mantissa else text
     if isinstance(v, int):
         return str(v)
     text = str(v)

@@ -261,6 +261,22 @@ def test_unsupported_operators_are_one_line_with_names_and_counts(tmp_path):
     # erf2 reads erf1's output: not reported again, nothing is guessed for it
 
 
+def test_a_damaged_file_or_node_is_one_line(tmp_path):
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x08\x07 certainly not protobuf \xff\xfe")
+    result = invoke("params", garbage)
+    assert result.exit_code == 1 and "Traceback" not in result.output and str(garbage) in result.output
+    nodes = [helper.make_node("MaxPool", ["x"], ["y"], name="no_kernel")]  # kernel_shape is required
+    path = _graph_file(tmp_path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 2, 2])])
+    result = invoke("shapes", path)
+    assert result.exit_code == 1 and "MaxPool (malformed) ×1 (no_kernel)" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_dynamic_spatial_sizes_need_input(tmp_path):
     pytest.importorskip("onnx")
     from onnx import TensorProto, helper

@@ -190,6 +190,10 @@ class _Converter:
             except _Unsupported as exc:
                 self.unsupported.setdefault(exc.why or node.op_type, []).append(node.name or "(unnamed)")
                 continue
+            except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+                # a node missing a required attribute or input, or with ones of the wrong size
+                self.unsupported.setdefault(f"{node.op_type} (malformed)", []).append(node.name or "(unnamed)")
+                continue
             for name, value in zip(node.output, outs if isinstance(outs, list) else [outs]):
                 if name:
                     self.tensors[name] = value

@@ -242,6 +242,36 @@ def _graph_file(tmp_path, nodes, inputs, outputs, initializers=(), name="m.onnx"
     return path
 
 
+def test_matmul_then_add_is_one_dense_layer_with_its_bias(tmp_path):
+    """Keras- and TF-style exports write Flatten → MatMul(x, B: (n_prev, n)) → Add(bias)."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    from cnncalc.importers import onnx as importer
+
+    rng = np.random.default_rng(3)
+    B = rng.standard_normal((2 * 3 * 3, 5)).astype(np.float32)
+    C = rng.standard_normal(5).astype(np.float32)
+    nodes = [helper.make_node("Flatten", ["x"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", "B"], ["m"], name="fc"),
+             helper.make_node("Add", ["m", "C"], ["a"], name="fc_bias"),
+             helper.make_node("Softmax", ["a"], ["y"], name="probs", axis=1)]
+    path = _graph_file(tmp_path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 3])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
+                       [numpy_helper.from_array(B, "B"), numpy_helper.from_array(C, "C")])
+    report = api.report(path)
+    assert [(r.kind, r.trainable) for r in report.rows[1:]] == [("flatten", 0), ("dense", 18 * 5 + 5), ("softmax", 0)]
+    import onnx
+
+    x = rng.standard_normal((1, 2, 3, 3)).astype(np.float32)
+    expected = ReferenceEvaluator(onnx.load(path)).run(None, {"x": x})[0]
+    imported = importer.read(path)
+    logits = _engine_logits(importer.spec_yaml(imported.spec), path, imported.weights, x)
+    ours = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()  # the engine stops at the logits
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
+
+
 def test_unsupported_operators_are_one_line_with_names_and_counts(tmp_path):
     pytest.importorskip("onnx")
     from onnx import TensorProto, helper

@@ -800,9 +800,9 @@ def _constant(c: _Converter, node, _values):
 
 def _shape(c: _Converter, node, values):
     v = values[0]
-    full = [1] + list(_value(v).shape) if isinstance(v, (_Value, _View)) else list(v.shape)
     if isinstance(v, _View):
-        raise _Unsupported()
+        raise _Unsupported("Shape (of a channel shuffle's middle)")
+    full = [1] + list(v.shape) if isinstance(v, _Value) else list(v.shape)
     a = c.attrs(node)
     return c.np.array(full[a.get("start", 0):a.get("end", len(full))], c.np.int64)
 

@@ -12,10 +12,31 @@ from cnncalc.graph import Graph
 from cnncalc.spec.parser import parse_file, parse_text
 
 
+ONNX_SUFFIX = ".onnx"
+
+
+def is_onnx(spec: str) -> bool:
+    return spec.lower().endswith(ONNX_SUFFIX)
+
+
 def load(spec: str, input_shape: tuple | None = None) -> Graph:
-    """The layer graph of a spec file; SpecError on any problem."""
+    """The layer graph of a spec file, or of an ONNX model (read as the spec `cnncalc import`
+    writes); SpecError on any problem."""
+    if is_onnx(spec):
+        from cnncalc.importers import onnx
+
+        text = onnx.spec_text(spec, input_shape)
+        with paused_gc():
+            return parse_text(text, spec, input_shape)
     with paused_gc():
         return parse_file(spec, input_shape)
+
+
+def import_onnx(path: str, input_shape: tuple | None = None):
+    """`cnncalc import`: importers.onnx.Imported (the spec as data and the weights) of an ONNX model."""
+    from cnncalc.importers import onnx
+
+    return onnx.read(path, input_shape)
 
 
 def report(spec: str, input_shape: tuple | None = None, strict: bool = False) -> Report:

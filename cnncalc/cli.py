@@ -983,6 +983,46 @@ def export(spec: SpecArg,
     _write(written(result))
 
 
+@app.command("import", epilog=_examples("cnncalc import model.onnx -o net.yaml",
+                                         "cnncalc import model.onnx --weights -o run/",
+                                         "cnncalc import model.onnx --input 224,224,3"))
+def import_cli(model: Annotated[str, typer.Argument(help="An ONNX model (.onnx).", metavar="MODEL")],
+               output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE|DIR",
+                                                             show_default="the spec on stdout",
+                                                             help="The spec file to write; with --weights, "
+                                                                  "the run directory.")] = None,
+               weights: Annotated[bool, typer.Option("--weights", help="Also write the weights: DIR/spec.yaml "
+                                                                         "and DIR/last.npz, which evaluate and "
+                                                                         "predict take.")] = False,
+               input_: InputOpt = None, lang: LangOpt = Lang.en):
+    """An ONNX model as a spec (and its weights as a checkpoint).
+
+    Named layers, `from:` only where the graph branches. Needs the onnx package
+    (pip install "cnncalc[onnx]"). Every analysis command also reads a .onnx file directly.
+    """
+    from cnncalc import api
+    from cnncalc.errors import CnncalcError
+    from cnncalc.render.messages import error_line
+
+    try:
+        if weights and output is None:
+            from cnncalc.importers.onnx import OnnxError
+
+            raise OnnxError("--weights writes a run directory: name it", field="--output",
+                            fix="add -o DIR")
+        imported = api.import_onnx(model, _parse_input(input_))
+        from cnncalc.importers.onnx import spec_yaml, write_run, write_spec
+
+        if weights:
+            write_run(imported, output, model)
+        elif output is None:
+            _write(spec_yaml(imported.spec, model))
+        else:
+            write_spec(imported, output, model)
+    except CnncalcError as exc:
+        _fail(error_line(exc, lang.value))
+
+
 # True when cnncalc is the process (main()), not a library call or a test's CliRunner, whose
 # process goes on after a command and must keep its signal handlers
 _OWN_PROCESS = False

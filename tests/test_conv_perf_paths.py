@@ -186,7 +186,8 @@ def test_small_layers_and_forced_paths_are_not_measured(tuning_file, monkeypatch
     assert not tuning_file.exists()
 
 
-def test_a_slow_moment_on_the_machine_does_not_decide(tuning_file):
+@pytest.mark.usefixtures("tuning_file")
+def test_a_slow_moment_on_the_machine_does_not_decide():
     # gemm is the faster (1.0 against 1.5), but the machine is busy from the 5th measurement to the 8th
     # (+4 s each): measured one path after the other, every try of gemm would fall in it
     calls = []

@@ -164,8 +164,8 @@ def _tile_gradient(dy, src, k_off, G, P):
 
     dy: (R, ≥ P); G: (R, K4), K4 a multiple of 4; k_off: (K4,). Sixteen dot products (4 rows × 4
     taps) share each pass over q, held in vector registers (the reduction is reassociated); with 16
-    vector registers (WIDE_TILES false), eight (2 rows × 4 taps). Two-row and single-row passes take
-    the rows left over.
+    vector registers (WIDE_TILES false), eight (2 rows × 4 taps). Single-row passes take the rows left
+    over.
     """
     R, K4 = G.shape
     r = 0
@@ -189,7 +189,7 @@ def _tile_gradient(dy, src, k_off, G, P):
             G[r + 2, k] += s20; G[r + 2, k + 1] += s21; G[r + 2, k + 2] += s22; G[r + 2, k + 3] += s23
             G[r + 3, k] += s30; G[r + 3, k + 1] += s31; G[r + 3, k + 2] += s32; G[r + 3, k + 3] += s33
         r += 4
-    while r + 2 <= R:
+    while not WIDE_TILES and r + 2 <= R:
         d0 = dy[r, :P]; d1 = dy[r + 1, :P]
         for k in range(0, K4, 4):
             x0 = src[k_off[k]:k_off[k] + P]; x1 = src[k_off[k + 1]:k_off[k + 1] + P]

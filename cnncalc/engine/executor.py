@@ -152,6 +152,7 @@ class Network:
         # batchnorm needs two values per channel in training (its adapter says so)
         self.min_train_batch = max((layer.min_train_batch for layer in self.layers), default=1)
         self.profile = None  # an engine.profile.Profile times every layer's passes while attached
+        self.source = None  # (spec text, file, input override) where train.build made it: the compile helper's
         freeze_heap()  # the kernel modules (and Numba) are imported by now
 
     def _share_gradients(self):

@@ -39,7 +39,9 @@ def analyse(spec_text: str, file: str, input_override=None):
 def build(spec_text: str, file: str, batch: int, input_override=None):
     """(report, network) for a spec's text: the network's buffers are allocated for `batch`."""
     report = analyse(spec_text, file, input_override)
-    return report, Network(report, batch)
+    network = Network(report, batch)
+    network.source = (spec_text, file, input_override)  # for the compile helper (engine/prewarm.py)
+    return report, network
 
 
 def training_rng(seed: int) -> np.random.Generator:
@@ -108,6 +110,11 @@ class Loop:
         start = time.perf_counter()
         saved = {k: v.copy() for k, v in net.buffers.items()}
         b = min(self.batch_size, max(2, net.min_train_batch))
+        if net.source is not None:  # a cold cache's helper compiles from the other end
+            from cnncalc.engine import prewarm
+            from cnncalc.layers import lanes
+
+            lanes.hand_over("cnncalc.engine.prewarm:walk", prewarm.payload(net, b))
         x, y = self.x[:b], self.y[:b]
         x[...] = 0.0
         y[...] = 0

@@ -30,20 +30,25 @@ Cold start. The bodies are most of the engine's compile time, and their signatur
 so another process can compile them: `prefetch(bodies)` hands the bodies that Numba's cache does
 not hold yet to one helper process (`python -m cnncalc.layers.lanes`, started on the first cold
 body) which compiles them into the same cache and names each when it is done, while this process
-goes on with the rest (the kernels around the bodies, the other layers). The two share the bodies
-without compiling one twice: each claims a body before compiling it (a file created exclusively in
-a directory of their own), this process in the order it needs them, the helper from the last given
-(the layers are built in order and run forward in that order, so the two meet in the middle rather
-than queue for the same body). `address()` of a body the helper claimed waits for its name, then
-loads the body from the cache; a body nobody claimed yet, it claims and compiles itself. On a warm
-cache nothing is started. A helper that fails or is missing only means this process compiles the
-body itself. CNNCALC_PREFETCH=0 turns it off; it is off where fewer than two CPUs are usable.
+goes on with the rest. The parallel kernels around the bodies have no declared signature; for them,
+`hand_over(walk, payload)` gives the helper a walk over the network about to run (engine/prewarm.py),
+which calls the kernels with the network's own arrays in walking("compile") mode: each is compiled,
+and none runs, from the last layer's backward pass up. The two processes share the work without
+compiling anything twice: each claims a body or kernel (by name and signature) before compiling it
+(a file created exclusively in a directory of their own), this process in the order it runs them,
+the helper from the other end (the last given body first, the walk from the last layer), so the two
+meet in the middle rather than queue for the same code. What the helper claimed, this process waits
+for, then loads from the cache; what nobody claimed yet, it claims and compiles itself. On a warm
+cache nothing is started. A helper that fails or is missing only means this process compiles it all
+itself. CNNCALC_PREFETCH=0 turns it off; it is off where fewer than two CPUs are usable.
 """
 
 from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -93,7 +98,7 @@ def address(caller) -> int:
     """The machine address of the body compiled for its declared signature (compiled or loaded from the cache)."""
     found = getattr(caller, "address", None)
     if found is None:
-        _HELPER.settle(caller)
+        _HELPER.settle(_name(caller))
         dispatcher, sig = caller.dispatcher, caller.signature
         dispatcher.compile(sig)  # compiles, loads from the cache, or finds it already there
         cres = dispatcher.overloads[sig]
@@ -112,8 +117,14 @@ def parallel(*bodies, **options):
 
         @functools.wraps(fn)
         def run(*args):
+            if _WALK.mode is not None:  # the helper's compile walk: nothing runs
+                if _WALK.mode == "compile":
+                    _WALK.compile(kernel, fn, bodies, args)
+                return None
             if not kernel.overloads:  # compile the kernel while the helper may still compile its bodies
-                kernel.compile(tuple([types.intp] * len(bodies) + [numba.typeof(a) for a in args]))
+                signature = _signature(bodies, args)
+                _HELPER.settle(_kernel_name(fn, signature))
+                kernel.compile(signature)
             return kernel(*[address(b) for b in bodies], *args)
 
         def py_func(*args):  # the bodies run as Python too: no address is read
@@ -164,15 +175,19 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _claim(claims: str, name: str) -> bool:
-    """Claim a body for the calling process: True for the first process to ask, False for every later one."""
+def _claim(claims: str, name: str) -> bool | None:
+    """Claim a body or kernel for the calling process: True for the first process to ask, False for every
+    later one, None where no claim can be made (the directory is gone: the parent has stopped the helper)."""
+    if not claims:
+        return None
     try:
-        os.close(os.open(os.path.join(claims, name.replace(":", "-")), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        os.close(os.open(os.path.join(claims, name.replace(":", "-").replace("/", "-")),
+                         os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         return True
     except FileExistsError:
         return False
-    except OSError:  # the directory is gone: the parent has stopped the helper
-        return False
+    except OSError:
+        return None
 
 
 class _Helper:
@@ -219,18 +234,33 @@ class _Helper:
         except (OSError, ValueError):
             self.close()
 
-    def settle(self, caller) -> None:
-        """Before this process compiles or loads a body: claim it, or wait for the helper that claimed it."""
-        name = _name(caller)
-        if name not in self.given or name in self.done or not self.mine():
+    def settle(self, name: str) -> None:
+        """Before this process compiles or loads a body or kernel: claim it, or wait for the helper that
+        claimed it (then Numba's cache holds it)."""
+        if not self.mine() or name in self.done:
             return
-        if _claim(self.claims, name):
+        if _claim(self.claims, name) is not False:  # mine, or no claim possible: compiled here either way
             self.compiled_here.add(name)
             return
-        for line in self.proc.stdout:  # the bodies the helper is through with, in its order
+        for line in self.proc.stdout:  # what the helper is through with, in its order
             if self._heard(line) == name:
                 return
         self.close()  # the helper ended without it: this process compiles it
+
+    def hand_over(self, walk: str, payload: dict) -> None:
+        """Have the helper run `walk` ("module:function", called with the path of payload as JSON) next:
+        a compile walk (see walking) over what this process is about to run. Only while a helper runs,
+        that is on a cold cache."""
+        if not self.mine():
+            return
+        path = os.path.join(self.claims, "walk.json")
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump(payload, fh)
+            self.proc.stdin.write(f"walk {walk} {path}\n")
+            self.proc.stdin.flush()
+        except (OSError, ValueError):
+            self.close()
 
     def _heard(self, line: str) -> str:
         """Record a line of the helper's, "compiled NAME" or "left NAME"; returns NAME."""
@@ -269,6 +299,64 @@ def prefetch(callers) -> None:
     _HELPER.give(callers)
 
 
+def hand_over(walk: str, payload: dict) -> None:
+    """Have the helper, if one runs (a cold cache), take a compile walk next (_Helper.hand_over)."""
+    _HELPER.hand_over(walk, payload)
+
+
+def _signature(bodies, args) -> tuple:
+    return tuple([types.intp] * len(bodies) + [numba.typeof(a) for a in args])
+
+
+def _kernel_name(fn, signature) -> str:
+    return f"{fn.__module__}:{fn.__qualname__}/{hashlib.sha1(str(signature).encode()).hexdigest()[:16]}"
+
+
+class _Walk:
+    """The helper's compile walk. mode None: kernels run as usual; "skip": no kernel runs or compiles
+    (the layers' Python goes through its motions, so that a later pass finds them ready); "compile":
+    each kernel and body not compiled yet is compiled if this process can claim it, and none runs."""
+
+    mode = None
+    claims = ""
+
+    def compile(self, kernel, fn, bodies, args) -> None:
+        signature = _signature(bodies, args)
+        if signature not in kernel.overloads:
+            self._one(_kernel_name(fn, signature), lambda: kernel.compile(signature))
+        for b in bodies:
+            if getattr(b, "address", None) is None:
+                self._one(_name(b), lambda b=b: address(b))
+
+    def _one(self, name, compile_it) -> None:
+        if not _claim(self.claims, name):
+            return
+        outcome = "left"
+        try:
+            compile_it()
+            outcome = "compiled"
+        except Exception:  # noqa: BLE001 — the parent compiles what the helper could not
+            pass
+        print(outcome, name, flush=True)
+
+
+_WALK = _Walk()
+
+
+class walking:
+    """with walking("skip" | "compile"): the helper's compile walk over a network's passes (_Walk)."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+
+    def __enter__(self):
+        self.previous, _WALK.mode = _WALK.mode, self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _WALK.mode = self.previous
+
+
 def _serve(claims: str) -> None:
     """The helper: compile the bodies named on stdin ("module:name"), the last given first, each one it
     can claim; print every name when it is through with it: "compiled NAME" (into the cache) or "left NAME"
@@ -276,6 +364,8 @@ def _serve(claims: str) -> None:
     import importlib
     import threading
 
+    os.environ["CNNCALC_PREFETCH"] = "0"  # no helper of its own
+    _WALK.claims = claims
     given: list[str] = []
     ended = threading.Event()
     arrived = threading.Condition()
@@ -297,6 +387,14 @@ def _serve(claims: str) -> None:
             if not given:
                 return
             name = given.pop()  # the last given: the parent, from the first, meets it in the middle
+        if name.startswith("walk "):  # a compile walk (hand_over); what it compiles it names as it goes
+            _, walk, path = name.split(" ", 2)
+            module, _, function = walk.partition(":")
+            try:
+                getattr(importlib.import_module(module), function)(path)
+            except Exception:  # noqa: BLE001 — the parent compiles what the walk did not reach
+                pass
+            continue
         outcome = "left"  # to the parent, which claimed it
         if _claim(claims, name):
             module, _, attribute = name.partition(":")
@@ -309,4 +407,7 @@ def _serve(claims: str) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1])
+    # run as the module the kernels import (`python -m` made this one __main__, a second copy): one _WALK
+    from cnncalc.layers import lanes as _lanes
+
+    _lanes._serve(sys.argv[1])

@@ -24,7 +24,8 @@ SOURCES = {"upsample": upsample}
 def upsample_onnx(node, row) -> tuple[Op, ...]:
     """Resize with PyTorch's coordinates: nearest reads source ⌊dst/s⌋ (asymmetric, floor); bilinear
     with align_corners=False is pytorch_half_pixel. A scale is Resize's scales [1, 1, s, s]; a size is its
-    sizes (m, n_C, n_H, n_W), the batch taken from the input's Shape."""
+    sizes (m, n_C, n_H, n_W), the batch taken from the input's Shape. (onnx's shape inference keeps no
+    symbolic batch through a Resize either way: the model's later tensors have an unnamed batch.)"""
     fields = node.fields
     if fields["mode"] == "nearest":
         attributes = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}

@@ -952,7 +952,6 @@ class ExportTarget(str, Enum):
 
 
 @app.command(epilog=_examples("cnncalc export specs/lenet5.yaml --to pytorch -o net.py",
-                             "cnncalc export runs/lenet/spec.yaml --to pytorch --weights runs/lenet -o out/net.py",
                              "cnncalc export specs/mnist_small.yaml --to pytorch -o out/net.py --train-script",
                              "cnncalc export runs/lenet/spec.yaml --to onnx --weights runs/lenet -o net.onnx"))
 def export(spec: SpecArg,
@@ -972,7 +971,9 @@ def export(spec: SpecArg,
            opset: Annotated[Optional[int], typer.Option(metavar="17|18", show_default="17",
                                                         help="The ONNX opset (onnx), with its IR version 8.")] = None,
            input_: InputOpt = None):
-    """The spec as a PyTorch module (its weights; a torchrun script) or an ONNX model.
+    """The spec as a PyTorch module, or as an ONNX model.
+
+    With --weights, a run's weights go with it; --train-script adds a torchrun script (pytorch).
 
     The module file imports only torch: one attribute per layer, named as in the spec, and the forward
     written out. Its state_dict names are cnncalc's checkpoint names. The ONNX model (needs the onnx

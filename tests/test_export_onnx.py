@@ -394,3 +394,17 @@ def test_round_trip_through_import(spec, tmp_path):
     rows = [tuple(r[k] for k in keys) for r in original["rows"] if not r.get("aux")]
     again = [tuple(r[k] for k in keys) for r in imported["rows"]]
     assert again == rows
+
+
+def test_input_option_sizes_the_model(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    spec = os.path.join(ROOT, "specs", "resnet18.yaml")
+    out = tmp_path / "net.onnx"
+    result = CliRunner().invoke(app, ["export", spec, "--to", "onnx", "--input", "64,64,3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"wrote {out} (the ONNX model, opset 17, IR version 8)"
+    model = onnx.load(str(out))
+    assert dims(model.graph.input[0]) == ("N", 3, 64, 64)  # NCHW, the batch symbolic
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    shapes = {v.name: dims(v) for v in inferred.graph.value_info}
+    assert shapes["layer4.1.relu2"] == ("N", 512, 2, 2)  # 64 / 32 = 2

@@ -133,6 +133,7 @@ def test_ci_runs_the_readme_commands_then_ruff(tmp_path):
     assert log == ["python -m pip install torch==2.13.0",
                    "python -m pip install pillow torchvision==0.28.0 --no-deps",
                    "python -m pip install torchinfo ptflops fvcore thop",
+                   "python -m pip install onnx onnxruntime",
                    "python -m pip install -e .",
                    "cnncalc summary specs/lenet5.yaml",
                    "python -m pip install -e .[test]",

@@ -124,7 +124,7 @@ def model_proto(report, state: dict, opset: int = DEFAULT_OPSET):
                 elif kind == "Step":
                     inputs.append(outputs[ref.index])
                 else:  # Const: a Constant node, so the initializers hold only the layer's arrays
-                    name = f"{outputs[k]}/c{j}" if k < len(ops) - 1 else f"{node.name}/c{k}_{j}"
+                    name = f"{outputs[k]}/c{j}"
                     values = np.asarray(ref.value, dtype=np.int64 if ref.dtype == "int64" else np.float32)
                     nodes.append(helper.make_node("Constant", [], [name], name=name,
                                                   value=numpy_helper.from_array(values, name)))

@@ -948,36 +948,59 @@ def serve(spec: Annotated[str, typer.Argument(help="The network spec (YAML) file
 
 class ExportTarget(str, Enum):
     pytorch = "pytorch"
+    onnx = "onnx"
 
 
 @app.command(epilog=_examples("cnncalc export specs/lenet5.yaml --to pytorch -o net.py",
-                             "cnncalc export runs/lenet/spec.yaml --to pytorch --weights runs/lenet -o out/net.py",
-                             "cnncalc export specs/mnist_small.yaml --to pytorch -o out/net.py --train-script"))
+                             "cnncalc export specs/mnist_small.yaml --to pytorch -o out/net.py --train-script",
+                             "cnncalc export runs/lenet/spec.yaml --to onnx --weights runs/lenet -o net.onnx"))
 def export(spec: SpecArg,
            to: Annotated[ExportTarget, typer.Option("--to", help="The framework to write for.")],
-           out: Annotated[str, typer.Option("--out", "-o", metavar="FILE.py", help="The module file to write.")],
+           out: Annotated[str, typer.Option("--out", "-o", metavar="FILE",
+                                            help="The file to write: FILE.py (pytorch) or FILE.onnx (onnx).")],
            weights: Annotated[Optional[str], typer.Option(metavar="RUN|CHECKPOINT", show_default="none",
                                                           help="A run directory (its last.npz) or checkpoint: "
-                                                               "also write its state_dict beside the module "
-                                                               "(FILE.pt; needs torch).")] = None,
+                                                               "pytorch: also write its state_dict beside the "
+                                                               "module (FILE.pt; needs torch); onnx: the "
+                                                               "model's initializers (else a fresh seeded "
+                                                               "initialisation).")] = None,
            train_script: Annotated[bool, typer.Option("--train-script", help="Also write train.py: the module "
                                                                               "trained with "
                                                                               "DistributedDataParallel under "
-                                                                              "torchrun.")] = False,
+                                                                              "torchrun (pytorch).")] = False,
+           opset: Annotated[Optional[int], typer.Option(metavar="17|18", show_default="17",
+                                                        help="The ONNX opset (onnx), with its IR version 8.")] = None,
            input_: InputOpt = None):
-    """The spec as a PyTorch module; its weights; a torchrun script.
+    """The spec as a PyTorch module, or as an ONNX model.
+
+    With --weights, a run's weights go with it; --train-script adds a torchrun script (pytorch).
 
     The module file imports only torch: one attribute per layer, named as in the spec, and the forward
-    written out. Its state_dict names are cnncalc's checkpoint names.
+    written out. Its state_dict names are cnncalc's checkpoint names. The ONNX model (needs the onnx
+    package) takes NCHW float32 input; its nodes and initializers carry the same names.
     """
     from cnncalc.errors import CnncalcError
-    from cnncalc.export.pytorch import export_pytorch
     from cnncalc.render.export import written
     from cnncalc.render.report import error_line
 
     try:
-        result = {ExportTarget.pytorch: export_pytorch}[to](spec, out, weights=weights, input_shape=_parse_input(input_),
-                                train_script=train_script)
+        if to == ExportTarget.onnx:
+            from cnncalc.export.onnx import DEFAULT_OPSET, export_onnx
+            from cnncalc.export.pytorch import ExportError
+
+            if train_script:
+                raise ExportError("--train-script writes a PyTorch training script", field="--train-script",
+                                  fix="export with --to pytorch")
+            result = export_onnx(spec, out, weights=weights, input_shape=_parse_input(input_),
+                                 opset=DEFAULT_OPSET if opset is None else opset)
+        else:
+            from cnncalc.export.pytorch import ExportError, export_pytorch
+
+            if opset is not None:
+                raise ExportError("--opset is an ONNX option", field="--opset", received=opset,
+                                  fix="drop it, or export with --to onnx")
+            result = export_pytorch(spec, out, weights=weights, input_shape=_parse_input(input_),
+                                    train_script=train_script)
     except CnncalcError as exc:
         _fail(error_line(exc))
     _write(written(result))

@@ -69,6 +69,17 @@ def exporter(name: str):
     return importlib.import_module(family + ".export").SOURCES.get(kind.name)
 
 
+def onnx_exporter(name: str):
+    """The kind's rule for the ONNX exporter (layers/onnx_ops.py): ONNX[name] of its family's `export.py`,
+    beside its PyTorch rule; None for an unknown kind, one without a trainer, or one without a rule.
+    Imports neither onnx, numpy nor Numba."""
+    kind = lookup(name)
+    if kind is None or kind.trainer is None:
+        return None
+    family = kind.trainer.rpartition(".")[0]
+    return getattr(importlib.import_module(family + ".export"), "ONNX", {}).get(kind.name)
+
+
 def trainable_names() -> list[str]:
     """The kinds the trainer runs, without importing any of them."""
     return [k.name for k in KINDS if k.trainer is not None]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 
 def written(exported) -> str:
-    """exported: export.pytorch.Exported → 'wrote net.py (the module)' lines."""
+    """exported: export.pytorch.Exported → 'wrote net.py (the module)' lines; export.onnx.ExportedOnnx →
+    one line naming the opset."""
+    if hasattr(exported, "opset"):
+        return f"wrote {exported.model} (the ONNX model, opset {exported.opset}, IR version {exported.ir_version})\n"
     lines = [f"wrote {exported.module} (the nn.Module)"]
     if exported.weights:
         lines.append(f"wrote {exported.weights} (its state_dict: model.load_state_dict(torch.load(path)))")

@@ -4,6 +4,7 @@ even kernel), which PyTorch's own classes cannot express."""
 
 from __future__ import annotations
 
+from cnncalc.layers.onnx_ops import In, Op, Own, onnx_pads
 from cnncalc.layers.source import SourceRecord, call, unless
 
 HELPERS = "cnncalc.layers.conv.pytorch"
@@ -38,3 +39,30 @@ def conv_transpose(node, row) -> SourceRecord:
 
 
 SOURCES = {"conv": conv, "conv_transpose": conv_transpose}
+
+
+# ---------------------------------------------------------------- ONNX (layers/onnx_ops.py)
+
+
+def _window_attributes(row) -> dict:
+    w = row.window
+    return {"kernel_shape": list(w.f), "strides": list(w.s), "dilations": list(w.d), "group": w.groups,
+            "pads": onnx_pads(w.p)}
+
+
+def conv_onnx(node, row) -> tuple[Op, ...]:
+    """Conv(x, W (n_C, n_C_prev/groups, f_H, f_W)[, b]); an asymmetric 'same' is Conv's own pads."""
+    inputs = (In(0), Own("weight")) + ((Own("bias"),) if node.fields["bias"] else ())
+    return (Op("Conv", inputs, _window_attributes(row)),)
+
+
+def conv_transpose_onnx(node, row) -> tuple[Op, ...]:
+    """ConvTranspose(x, W (n_C_prev, n_C/groups, f_H, f_W)[, b]): the full scatter, output_padding rows
+    and columns added after, then pads cropped; n_H = s·(n_H_prev − 1) + output_padding + d·(f − 1) + 1
+    − p_top − p_bottom, the analysis' formula."""
+    inputs = (In(0), Own("weight")) + ((Own("bias"),) if node.fields["bias"] else ())
+    extra = node.fields["output_padding"]
+    return (Op("ConvTranspose", inputs, {**_window_attributes(row), "output_padding": [extra, extra]}),)
+
+
+ONNX = {"conv": conv_onnx, "conv_transpose": conv_transpose_onnx}

@@ -3,6 +3,7 @@ DropPath (torchvision's stochastic depth, "row" mode, written out so the file ne
 
 from __future__ import annotations
 
+from cnncalc.layers.onnx_ops import unary
 from cnncalc.layers.source import SourceRecord, call, unless
 
 
@@ -15,3 +16,7 @@ def drop_path(node, row) -> SourceRecord:  # noqa: ARG001 — SOURCES' signature
 
 
 SOURCES = {"dropout": dropout, "drop_path": drop_path}
+
+
+# inference: both are the identity (the engine's eval forward skips them too)
+ONNX = {"dropout": unary("Identity"), "drop_path": unary("Identity")}

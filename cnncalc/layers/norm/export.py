@@ -3,6 +3,7 @@ vector; weight, bias, running_mean, running_var and num_batches_tracked are the 
 
 from __future__ import annotations
 
+from cnncalc.layers.onnx_ops import In, Op, Own
 from cnncalc.layers.source import SourceRecord, call, unless
 
 
@@ -13,3 +14,18 @@ def batchnorm(node, row) -> SourceRecord:
 
 
 SOURCES = {"batchnorm": batchnorm}
+
+
+# ---------------------------------------------------------------- ONNX (layers/onnx_ops.py)
+
+
+def batchnorm_onnx(node, row) -> tuple[Op, ...]:  # noqa: ARG001 — ONNX's signature
+    """BatchNormalization in inference form: γ·(x − running_mean)/√(running_var + eps) + β, on a map
+    (m, n_C, n_H, n_W) or a vector (m, n_C). ONNX's momentum weighs the old running value (torch's
+    weighs the new one): 1 − momentum."""
+    inputs = (In(0), Own("weight"), Own("bias"), Own("running_mean"), Own("running_var"))
+    return (Op("BatchNormalization", inputs, {"epsilon": float(node.fields["eps"]),
+                                              "momentum": 1.0 - float(node.fields["momentum"])}),)
+
+
+ONNX = {"batchnorm": batchnorm_onnx}

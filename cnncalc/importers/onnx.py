@@ -714,7 +714,7 @@ def _reshape(c: _Converter, node, values):
     if dims[1:] == list(x.shape):
         return x
     if len(dims) == 2 and dims[1] == _size(x.shape):
-        return c.emit("flatten", {}, [x], (dims[1],), node.name)
+        return _flat(c, node, x)
     if len(x.shape) == 3 and len(dims) == 5 and dims[1] * dims[2] == x.shape[0] and tuple(dims[3:]) == x.shape[1:]:
         return _View(x, dims[1])
     raise _Unsupported("Reshape (not a flatten or a channel shuffle)")
@@ -738,6 +738,17 @@ def _flatten(c: _Converter, node, values):
         raise _Unsupported("Flatten (not from axis 1)")
     if len(x.shape) == 1:
         return x
+    return _flat(c, node, x)
+
+
+def _flat(c: _Converter, node, x):
+    """x flattened: a flatten layer, or, right after a global pool that nothing else reads, that pool's own
+    flat output (cnncalc's global pools give the flat n_C by default, as a spec writes them: the row a
+    spec exported to ONNX, GlobalAveragePool + Flatten, comes back as one)."""
+    pooled = x.layer == c.last and c.kinds.get(x.layer) in ("global_avgpool", "global_maxpool")
+    if pooled and c.uses.get(node.input[0]) == 1 and c.fields[x.layer].get("keep_dims"):
+        del c.fields[x.layer]["keep_dims"]
+        return _Value(x.layer, (_size(x.shape),))
     return c.emit("flatten", {}, [x], (_size(x.shape),), node.name)
 
 

@@ -3,7 +3,7 @@ DropPath (torchvision's stochastic depth, "row" mode, written out so the file ne
 
 from __future__ import annotations
 
-from cnncalc.layers.onnx_ops import unary
+from cnncalc.layers.onnx_ops import Const, In, Op, unary
 from cnncalc.layers.source import SourceRecord, call, unless
 
 
@@ -18,5 +18,11 @@ def drop_path(node, row) -> SourceRecord:  # noqa: ARG001 — SOURCES' signature
 SOURCES = {"dropout": dropout, "drop_path": drop_path}
 
 
-# inference: both are the identity (the engine's eval forward skips them too)
-ONNX = {"dropout": unary("Identity"), "drop_path": unary("Identity")}
+def dropout_onnx(node, row) -> tuple[Op, ...]:  # noqa: ARG001 — ONNX's signature
+    """Dropout with its ratio: the identity in inference (training_mode left out, false), and the layer,
+    with its rate, is there for whoever reads the file (`cnncalc import` gives the row back)."""
+    return (Op("Dropout", (In(0), Const(float(node.fields["rate"]), "float32"))),)
+
+
+# inference: both are the identity (the engine's eval forward skips them too); ONNX has no drop_path
+ONNX = {"dropout": dropout_onnx, "drop_path": unary("Identity")}

@@ -301,6 +301,9 @@ def test_train_verbose_shows_each_conv_layers_kernel(tmp_path, monkeypatch):
     processor = tuning.processor()
     text = " ".join(result.output.split())  # as one line: the notes fold at 79 columns
     assert f"conv kernels for {processor['name']}: {processor['vector_width']} float32 lanes" in text
+    # the register tiles follow the register count (32 on AVX-512 and AArch64, 16 on other x86)
+    tiles = "8 rows × 4 taps, 4 × 4 sums" if processor["vector_registers"] >= 32 else "4 rows × 4 taps, 2 × 4 sums"
+    assert f"{processor['vector_registers']} vector registers (register tiles {tiles})" in text
     assert "3→4 on 8×8, f 3×3, s 1: direct (under 2,000,000 MACs per image, not measured)" in text
     quiet = CliRunner().invoke(app, ["train", str(spec_file), "--epochs", "1", "--limit", "32",
                                      "--out", str(tmp_path / "run2")])

@@ -63,7 +63,9 @@ def _bytes_text(n) -> str:
 def conv_kernels_lines(v: dict) -> list[str]:
     """tuning.describe() as lines: the processor, then per conv layer its kernel and why."""
     cpu = v["processor"]
-    lines = [f"conv kernels for {cpu['name']}: {cpu['vector_width']} float32 lanes per vector, L1d "
+    tiles = "8 rows × 4 taps, 4 × 4 sums" if v["wide_tiles"] else "4 rows × 4 taps, 2 × 4 sums"
+    lines = [f"conv kernels for {cpu['name']}: {cpu['vector_width']} float32 lanes per vector, "
+             f"{cpu['vector_registers']} vector registers (register tiles {tiles}), L1d "
              f"{_bytes_text(cpu['L1d'])}, L2 {_bytes_text(cpu['L2'])}, L3 {_bytes_text(cpu['L3'])} "
              f"shared by {cpu['L3_sharing']}; sgemm from Numba (SciPy): {'yes' if v['blas_in_numba'] else 'no'}"
              + (f"; CNNCALC_CONV_PATH={v['forced_path']}" if v["forced_path"] != "auto" else "")]

@@ -85,7 +85,7 @@ from cnncalc.layers.conv.plan import LANES, ConvPlan, _round_up  # noqa: E402,F4
 # and there 4 rows and 2 × 4 sums run 1.2–1.35× and 1.4–1.7× faster (a Zen 4 compiled for haswell, 64 to 256
 # channels, 32×32 to 8×8 maps). A module global is compiled in as a constant, and Numba keys its cache by the
 # same processor name and features.
-WIDE_TILES = tuning.processor()["vector_registers"] >= 32
+WIDE_TILES = tuning.wide_tiles()
 
 
 # ------------------------------------------------------------------ the two register-tiled loops

@@ -154,6 +154,12 @@ def processor() -> dict:
     return _processor
 
 
+def wide_tiles() -> bool:
+    """Whether the direct kernels' register tiles take 8 rows (product) and 4 × 4 sums (weight gradient),
+    which fill 32 vector registers, or 4 rows and 2 × 4 sums, which fit in 16 (kernels.WIDE_TILES)."""
+    return processor()["vector_registers"] >= 32
+
+
 def blas_in_numba() -> bool:
     """Whether Numba can call sgemm (np.dot in nopython mode needs SciPy's cython_blas)."""
     return importlib.util.find_spec("scipy") is not None
@@ -310,5 +316,6 @@ def choose(layer: dict, macs_per_image: int, threads: int, trial, candidates=("d
 def describe() -> dict:
     """Plain data: the processor, whether sgemm is reachable from Numba, the forced path, and the
     choice made for every conv layer built in this process (its shape, path, chunk and why)."""
-    return {"processor": processor(), "blas_in_numba": blas_in_numba(), "forced_path": forced_path(),
+    return {"processor": processor(), "wide_tiles": wide_tiles(), "blas_in_numba": blas_in_numba(),
+            "forced_path": forced_path(),
             "tune_macs": TUNE_MACS, "cache_file": _cache_path(), "layers": list(_decisions.values())}

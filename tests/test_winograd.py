@@ -284,7 +284,7 @@ def test_the_verbose_line_names_the_winograd_path():
 
     record = {"n_C_prev": 64, "n_C": 64, "n_H_prev": 8, "n_W_prev": 8, "f": [3, 3], "s": [1, 1], "path": "winograd",
               "source": "measured", "chunk": 8, "seconds": {"direct": 0.004, "gemm": 0.003, "winograd": 0.002}}
-    info = {"processor": tuning.processor(), "blas_in_numba": True, "forced_path": "auto",
+    info = {"processor": tuning.processor(), "wide_tiles": True, "blas_in_numba": True, "forced_path": "auto",
             "tune_macs": tuning.TUNE_MACS, "layers": [record, dict(record, s=[2, 2], path="direct", source="not_eligible")]}
     del info["layers"][1]["chunk"], info["layers"][1]["seconds"]
     lines = conv_kernels_lines(info)

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from cnncalc import api
 from cnncalc.cli import app
+from tests.export_specs import KINDS_SPEC
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = sorted(glob.glob(os.path.join(ROOT, "specs", "*.yaml")) + glob.glob(os.path.join(ROOT, "specs", "*", "*.yaml")))
@@ -144,23 +145,6 @@ def compare(model, network, runtime, seed=1):
     return got
 
 
-KINDS_SPEC = """name: kinds-a
-input: [9, 9, 2]
-layers:
-  - {conv: {filters: 4, kernel: 3, padding: 1}}
-  - {maxpool: {kernel: 2, stride: 1, padding: same}}
-  - {avgpool: {kernel: 2, stride: 1, padding: same, count_include_pad: false}}
-  - {avgpool: {kernel: 3, stride: 2, padding: 1, ceil_mode: true}}
-  - {prelu: {num_parameters: 4}}
-  - {upsample: {scale: 2, mode: bilinear}}
-  - {conv_transpose: {filters: 3, kernel: 3, stride: 2, padding: 1, output_padding: 1}}
-  - {leaky_relu: {alpha: 0.2}}
-  - flatten
-  - {dense: 5, bias: false}
-  - {batchnorm: {eps: 0.001, momentum: 0.3}}
-  - {gelu: {approximate: tanh}}
-  - dense: 3
-"""
 
 KINDS_SPEC_B = """name: kinds-b
 input: [11, 10, 4]

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from cnncalc import api
 from cnncalc.cli import app
 from cnncalc.export.pytorch import ExportError, export_pytorch, module_source
+from tests.export_specs import KINDS_SPEC
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = sorted(glob.glob(os.path.join(ROOT, "specs", "*.yaml")) + glob.glob(os.path.join(ROOT, "specs", "*", "*.yaml")))
@@ -288,23 +289,6 @@ def test_a_name_torch_keeps_for_itself_is_refused(tmp_path):
     assert not (tmp_path / "net.py").exists()
 
 
-KINDS_SPEC = """name: pools
-input: [9, 9, 2]
-layers:
-  - {conv: {filters: 4, kernel: 3, padding: 1}}
-  - {maxpool: {kernel: 2, stride: 1, padding: same}}
-  - {avgpool: {kernel: 2, stride: 1, padding: same, count_include_pad: false}}
-  - {avgpool: {kernel: 3, stride: 2, padding: 1, ceil_mode: true}}
-  - {prelu: {num_parameters: 4}}
-  - {upsample: {scale: 2, mode: bilinear}}
-  - {conv_transpose: {filters: 3, kernel: 3, stride: 2, padding: 1, output_padding: 1}}
-  - {leaky_relu: {alpha: 0.2}}
-  - flatten
-  - {dense: 5, bias: false}
-  - {batchnorm: {eps: 0.001, momentum: 0.3}}
-  - {gelu: {approximate: tanh}}
-  - dense: 3
-"""
 
 
 @pytest.mark.slow

@@ -40,7 +40,8 @@ nor hides the depthwise and 1×1 convolutions the rows are for).
 
 The start-up section times, in fresh processes: the cold compile of every kernel of the engine
 (an empty NUMBA_CACHE_DIR, process start to the end of the first training batch of a spec that
-uses every layer kind) and the cached start (the same with the cache filled).
+uses every layer kind, after the warm-up pass `cnncalc train` runs first, which hands a cold cache's
+compile helper its walk) and the cached start (the same with the cache filled).
 
 The environment pins OpenBLAS to an older kernel (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE); this
 script removes both for its own subprocesses only, so that numpy's matmul peak and PyTorch are

@@ -1,5 +1,10 @@
-"""A spec for the export tests (tests/test_export_pytorch.py, tests/test_export_onnx.py): pools with
-every padding and rounding option, transposed conv, upsample, prelu, gelu, a batchnorm over features."""
+"""What the export tests (tests/test_export_pytorch.py, tests/test_export_onnx.py) share: a spec of pools
+with every padding and rounding option, transposed conv, upsample, prelu, gelu and a batchnorm over
+features; and a short real training run whose weights they export."""
+
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 KINDS_SPEC = """name: kinds-a
 input: [9, 9, 2]
@@ -18,3 +23,13 @@ layers:
   - {gelu: {approximate: tanh}}
   - dense: 3
 """
+
+
+def trained_run(tmp_path, runner, app):
+    """(spec path, run directory) of a real `cnncalc train` of specs/mnist_small.yaml (one epoch, 200 images)."""
+    spec = os.path.join(ROOT, "specs", "mnist_small.yaml")
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", spec, "--epochs", "1", "--limit", "200", "--batch-size", "32",
+                                 "--out", str(run), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    return spec, run

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from cnncalc import api
 from cnncalc.cli import app
-from tests.export_specs import KINDS_SPEC
+from tests.export_specs import KINDS_SPEC, trained_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = sorted(glob.glob(os.path.join(ROOT, "specs", "*.yaml")) + glob.glob(os.path.join(ROOT, "specs", "*", "*.yaml")))
@@ -239,12 +239,8 @@ def test_weights_from_a_trained_run_and_opset_18(tmp_path):
     onnx = pytest.importorskip("onnx")
     from onnx import numpy_helper
 
-    spec = os.path.join(ROOT, "specs", "mnist_small.yaml")
-    run = tmp_path / "run"
     runner = CliRunner()
-    result = runner.invoke(app, ["train", spec, "--epochs", "1", "--limit", "200", "--batch-size", "32",
-                                 "--out", str(run), "--threads", "1"])
-    assert result.exit_code == 0, result.output
+    spec, run = trained_run(tmp_path, runner, app)
     from cnncalc.engine import checkpoint
     from cnncalc.engine.train import build
 

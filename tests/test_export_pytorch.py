@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from cnncalc import api
 from cnncalc.cli import app
 from cnncalc.export.pytorch import ExportError, export_pytorch, module_source
-from tests.export_specs import KINDS_SPEC
+from tests.export_specs import KINDS_SPEC, trained_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = sorted(glob.glob(os.path.join(ROOT, "specs", "*.yaml")) + glob.glob(os.path.join(ROOT, "specs", "*", "*.yaml")))
@@ -147,12 +147,8 @@ def test_weights_from_a_trained_run(tmp_path):
     """A real `cnncalc train` run; export --weights writes net.pt, which loads strictly into the exported
     module and gives the trained network's outputs."""
     torch = pytest.importorskip("torch")
-    spec = os.path.join(ROOT, "specs", "mnist_small.yaml")
-    run = tmp_path / "run"
     runner = CliRunner()
-    result = runner.invoke(app, ["train", spec, "--epochs", "1", "--limit", "200", "--batch-size", "32",
-                                 "--out", str(run), "--threads", "1"])
-    assert result.exit_code == 0, result.output
+    spec, run = trained_run(tmp_path, runner, app)
     out = tmp_path / "export" / "net.py"
     result = runner.invoke(app, ["export", spec, "--to", "pytorch", "--weights", str(run), "-o", str(out)])
     assert result.exit_code == 0, result.output

@@ -362,12 +362,7 @@ def _conv(c: _Converter, node, values):
     (s_H, s_W), (d_H, d_W), (t, b, l, r), padding = _window(node, a, n_H, n_W, f_H, f_W)
     fields = {"filters": int(n_C), "kernel": _pair(int(f_H), int(f_W)), "stride": _pair(s_H, s_W),
               "padding": padding}
-    if (d_H, d_W) != (1, 1):
-        fields["dilation"] = _pair(d_H, d_W)
-    if groups != 1:
-        fields["groups"] = groups
-    bias = len(values) > 2 and values[2] is not None
-    fields["bias"] = bias
+    bias = _conv_options(fields, d_H, d_W, groups, values)
     shape = (int(n_C), out_length(n_H, int(f_H), s_H, t, b, d_H).n_out,
              out_length(n_W, int(f_W), s_W, l, r, d_W).n_out)
     out = c.emit("conv", fields, [x], shape, node.name)
@@ -375,6 +370,18 @@ def _conv(c: _Converter, node, values):
     if bias:
         c.weight(out.layer, "bias", c.const(values[2]))
     return out
+
+
+def _conv_options(fields: dict, d_H: int, d_W: int, groups: int, values) -> bool:
+    """The options Conv and ConvTranspose share, added to fields where not the default: dilation, groups,
+    and bias (whether the node has a third input); returns bias."""
+    if (d_H, d_W) != (1, 1):
+        fields["dilation"] = _pair(d_H, d_W)
+    if groups != 1:
+        fields["groups"] = groups
+    bias = len(values) > 2 and values[2] is not None
+    fields["bias"] = bias
+    return bias
 
 
 def _conv_transpose(c: _Converter, node, values):
@@ -394,12 +401,7 @@ def _conv_transpose(c: _Converter, node, values):
     fields = {"filters": n_C, "kernel": _pair(f_H, f_W), "stride": _pair(s_H, s_W), "padding": padding}
     if o_H:
         fields["output_padding"] = o_H
-    if (d_H, d_W) != (1, 1):
-        fields["dilation"] = _pair(d_H, d_W)
-    if groups != 1:
-        fields["groups"] = groups
-    bias = len(values) > 2 and values[2] is not None
-    fields["bias"] = bias
+    bias = _conv_options(fields, d_H, d_W, groups, values)
     shape = (n_C, transposed_length(n_H, f_H, s_H, t, b, d_H, o_H).n_out,
              transposed_length(n_W, f_W, s_W, l, r, d_W, o_H).n_out)
     out = c.emit("conv_transpose", fields, [x], shape, node.name)

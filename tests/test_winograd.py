@@ -160,10 +160,11 @@ def test_lanes_and_chunks_that_do_not_divide_the_batch(lanes, chunk):
     for L, c in ((1, 5), (lanes, chunk)):
         ws = _workspace(case, L, c)
         out = np.full((5, 6) + _n_out(case), np.nan, np.float32)
-        wk.winograd_forward(L, x, W, b, 1, 1, c, ws["U"], ws["plane"], ws["V"], ws["M"], out)
+        wk.winograd_forward(L, x, W, b, 1, 1, c, ws["U"], ws["plane"], ws["V"], ws["M"], ws["rows"], ws["out_plane"],
+                            out)
         dx, dW, db = np.full_like(x, np.nan), np.full_like(W, np.nan), np.full_like(b, np.nan)
-        wk.winograd_backward(L, x, dout, W, 1, 1, c, ws["U_dx"], ws["g"], ws["plane"], ws["V"], ws["M"], ws["dU_tmp"],
-                             ws["dU_lanes"], ws["db_lanes"], dW, db, dx)
+        wk.winograd_backward(L, x, dout, W, 1, 1, c, ws["U"], ws["plane"], ws["V"], ws["M"], ws["rows"],
+                             ws["out_plane"], ws["dU_tmp"], ws["dU_lanes"], ws["db_lanes"], dW, db, dx)
         results.append((out, dx, dW, db))
     for one, many in zip(*results):
         np.testing.assert_allclose(many, one, rtol=1e-5, atol=1e-5 * np.abs(one).max())
@@ -171,41 +172,78 @@ def test_lanes_and_chunks_that_do_not_divide_the_batch(lanes, chunk):
 
 def test_the_serial_functions_match_their_py_func():
     """The jitted lane functions against their own Python (same float32 arrays; fastmath may reorder sums:
-    1e-5 relative)."""
+    1e-5 relative): the filter transform, a lane's forward and backward chunks, and dW's reduction."""
     case = (3, 3, 5, 4, 4, (1, 1, 0, 1), True, True)
     x, W, b, dout = _data(case, seed=5)
     jitted, python = _workspace(case, 1, 2), _workspace(case, 1, 2)
     n_H, n_W = _n_out(case)
-    for fn, ws in ((wk._transform_filters, jitted), (wk._transform_filters.py_func, python)):
-        fn(W, ws["U"])
-    for fn, ws in ((wk._transform_filters_dx, jitted), (wk._transform_filters_dx.py_func, python)):
-        fn(W, ws["U_dx"], ws["g"])
     outs = []
-    for forward, backward, ws in ((wk._forward_chunks.dispatcher, wk._backward_chunks.dispatcher, jitted),
-                                  (wk._forward_chunks.python, wk._backward_chunks.python, python)):
+    for forward, backward, filters, reduce, ws in (
+            (wk._forward_chunks.dispatcher, wk._backward_chunks.dispatcher, wk._filter_rows.dispatcher,
+             wk._dW_rows.dispatcher, jitted),
+            (wk._forward_chunks.python, wk._backward_chunks.python, wk._filter_rows.python, wk._dW_rows.python,
+             python)):
+        filters(0, 4, W, ws["rows"][0], ws["U"])
         out, dx = np.full((3, 4, n_H, n_W), np.nan, np.float32), np.full_like(x, np.nan)
-        forward(0, 3, 2, x, ws["U"], b, 1, 0, ws["plane"][0], ws["V"][0], ws["M"][0], out)
-        backward(0, 3, 2, x, dout, ws["U_dx"], 1, 0, ws["plane"][0], ws["V"][0], ws["M"][0], ws["dU_tmp"][0],
-                 ws["dU_lanes"][0], ws["db_lanes"][0], np.zeros(0, np.float32), dx)
-        dW, db = np.empty_like(W), np.empty_like(b)
-        (wk._sum_lanes if ws is jitted else wk._sum_lanes.py_func)(ws["dU_lanes"], ws["db_lanes"], 1, dW, db)
-        outs.append((ws["U"], ws["U_dx"], out, dx, ws["dU_lanes"], dW, db))
+        forward(0, 3, 2, x, ws["U"], b, 1, 0, ws["plane"][0], ws["V"][0], ws["M"][0], ws["rows"][0],
+                ws["out_plane"][0], out)
+        backward(0, 3, 2, x, dout, ws["U"], 1, 0, ws["plane"][0], ws["V"][0], ws["M"][0], ws["rows"][0],
+                 ws["out_plane"][0], ws["dU_tmp"][0], ws["dU_lanes"][0], ws["db_lanes"][0], np.zeros(0, np.float32), dx)
+        dW = np.full_like(W, np.nan)
+        reduce(0, 4, ws["dU_lanes"], 1, ws["rows"][0], dW)
+        outs.append((ws["U"], out, dx, ws["dU_lanes"], dW, ws["db_lanes"]))
     for a, ref in zip(*outs):
         np.testing.assert_allclose(a, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
 
 
+def _G():
+    return np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float32)
+
+
 def test_filter_transform_is_G_g_G_transposed():
-    """U_ξ = (G g Gᵀ)_ξ and the dx filters (G flip(g) Gᵀ)_ξ, channel-transposed, against numpy's products
-    with the matrices written out (Lavin & Gray's G)."""
-    G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float32)
+    """U_ξ = (G g Gᵀ)_ξ against numpy's products with the matrices written out (Lavin & Gray's G), and the
+    dx filters' transform (G flip(g) Gᵀ)_ξ found at U's flipped position π(ξ)."""
+    G = _G()
     W = np.random.default_rng(8).standard_normal((3, 2, 3, 3), dtype=np.float32)
-    U, U_dx = np.zeros((16, 3, 2), np.float32), np.zeros((16, 2, 3), np.float32)
-    wk._transform_filters(W, U)
-    wk._transform_filters_dx(W, U_dx, np.zeros((3, 3), np.float32))
+    U = np.zeros((16, 3, 2), np.float32)
+    wk._filter_rows.dispatcher(0, 3, W, np.zeros(37 * 2, np.float32), U)
     for k in range(3):
         for c in range(2):
-            np.testing.assert_allclose(U[:, k, c], (G @ W[k, c] @ G.T).ravel(), rtol=1e-6)
-            np.testing.assert_allclose(U_dx[:, c, k], (G @ W[k, c, ::-1, ::-1] @ G.T).ravel(), rtol=1e-6)
+            np.testing.assert_allclose(U[:, k, c], (G @ W[k, c] @ G.T).ravel(), rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(U[wk.FLIP, k, c], (G @ W[k, c, ::-1, ::-1] @ G.T).ravel(), rtol=1e-6, atol=1e-6)
+
+
+def test_dW_reduction_is_G_transposed_u_G_summed_over_lanes():
+    """dW[k, c] = Gᵀ (Σ_t dU_t[:, k, c] as 4×4) G, against numpy's products, with three lanes."""
+    G = _G()
+    dU = np.random.default_rng(9).standard_normal((3, 16, 4, 5), dtype=np.float32)
+    dW = np.full((4, 5, 3, 3), np.nan, np.float32)
+    wk._dW_rows.dispatcher(0, 4, dU, 3, np.zeros(37 * 5, np.float32), dW)
+    for k in range(4):
+        for c in range(5):
+            u = dU[:, :, k, c].astype(np.float64).sum(axis=0).reshape(4, 4)
+            np.testing.assert_allclose(dW[k, c], G.T @ u @ G, rtol=1e-5, atol=1e-6)
+
+
+def test_channels_last_planes_round_trip():
+    """_to_plane pads and moves channels last (11 channels: the 8-channel blocks and a remainder; offsets past
+    either edge), _from_plane moves them back, against numpy's own transpose."""
+    rng = np.random.default_rng(10)
+    src = rng.standard_normal((11, 5, 6), dtype=np.float32)
+    for off_y, off_x, H_p, W_p in ((1, 1, 8, 8), (2, 0, 6, 6), (-1, -2, 6, 6), (0, 0, 4, 4)):
+        plane = np.full(H_p * W_p * 11, np.nan, np.float32)
+        wk._to_plane(src, off_y, off_x, H_p, W_p, plane)
+        ref = np.zeros((H_p, W_p, 11), np.float32)
+        for Y in range(H_p):
+            for X in range(W_p):
+                y, x = Y - off_y, X - off_x
+                if 0 <= y < 5 and 0 <= x < 6:
+                    ref[Y, X] = src[:, y, x]
+        np.testing.assert_array_equal(plane.reshape(H_p, W_p, 11), ref)
+    back = np.full((11, 3, 5), np.nan, np.float32)
+    plane = rng.standard_normal(4 * 6 * 11, dtype=np.float32)
+    wk._from_plane(plane, 6, back)
+    np.testing.assert_array_equal(back, plane.reshape(4, 6, 11)[:3, :5].transpose(2, 0, 1))
 
 
 # ------------------------------------------------------------------ the plan, the choice, the memory bound

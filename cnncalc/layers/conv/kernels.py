@@ -781,7 +781,7 @@ class Conv:
             p = self.plan
             winograd_kernels.winograd_forward(p.lanes, x, np.ascontiguousarray(W), self._none if b is None else b,
                                               p.pads[0], p.pads[2], p.winograd_chunk, ws["U"], ws["plane"], ws["V"],
-                                              ws["M"], out)
+                                              ws["M"], ws["rows"], ws["out_plane"], out)
             return out
         conv2d_forward(numba.get_num_threads(), x, W, self._none if b is None else b, *self.plan.geometry(),
                        ws["k_off"], self.plan.reach, ws["A"], ws["ws_src"], ws["ws_y"], out)
@@ -820,8 +820,8 @@ class Conv:
         if kernel == "winograd":
             p = self.plan
             winograd_kernels.winograd_backward(p.lanes, x, dout, np.ascontiguousarray(W), p.pads[0], p.pads[2],
-                                               p.winograd_chunk, ws["U_dx"], ws["g"], ws["plane"], ws["V"], ws["M"],
-                                               ws["dU_tmp"], ws["dU_lanes"], ws["db_lanes"], dW,
+                                               p.winograd_chunk, ws["U"], ws["plane"], ws["V"], ws["M"], ws["rows"],
+                                               ws["out_plane"], ws["dU_tmp"], ws["dU_lanes"], ws["db_lanes"], dW,
                                                self._none if db is None else db, dx)
             return dx if need_dx else None
         conv2d_backward(numba.get_num_threads(), x, dout, W, *self.plan.geometry(),

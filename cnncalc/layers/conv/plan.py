@@ -201,15 +201,22 @@ class ConvPlan:
             return {"cols": ((L, self.K * N), f32), "y": ((L, self.n_C_g * N), f32), "dy": ((L, self.n_C * N), f32),
                     "dcols": ((L, self.K * N if need_dx else 0), f32), "G_tmp": ((L, self.n_C_g, self.K), f32),
                     "G_lanes": ((L, self.groups, self.n_C_g, self.K), f32), "db_lanes": ((L, self.n_C), f32)}
-        if kernel == "winograd":  # the filters' transforms, per lane a padded plane, the V and M panels, dU's sums
+        if kernel == "winograd":  # the filters' transforms; per lane a channels-last plane in and out, the V and M
+            # panels, scratch rows, dU's sums (winograd_kernels)
             L, chunk, C, K, f32 = self.lanes, max(self.winograd_chunk, 1), self.n_C_prev, self.n_C, "float32"
             tiles, tiles_dx = self.tiles
             tiles_dx = tiles_dx if need_dx else 0
-            plane = (2 * (-(-self.n_H // 2)) + 2) * (2 * (-(-self.n_W // 2)) + 2)
+            n_ty, n_tx = -(-self.n_H // 2), -(-self.n_W // 2)
+            n_ty_dx, n_tx_dx = -(-self.n_H_prev // 2), -(-self.n_W_prev // 2)
+            plane = max((2 * n_ty + 2) * (2 * n_tx + 2) * C, 4 * n_ty * n_tx * K)  # x padded; dout for dW
+            out_plane = 4 * n_ty * n_tx * K
+            rows = max(4 * (2 * n_tx + 2) * max(C, K), 8 * K, 37 * C)  # tiles in and out; filters
             if need_dx:
-                plane = max(plane, (2 * (-(-self.n_H_prev // 2)) + 2) * (2 * (-(-self.n_W_prev // 2)) + 2))
-            return {"U": ((16, K, C), f32), "U_dx": ((16, C, K) if need_dx else (16, 0, 0), f32), "g": ((3, 3), f32),
-                    "plane": ((L, plane), f32), "V": ((L, 16 * chunk * max(C * tiles, K * tiles_dx)), f32),
+                plane = max(plane, (2 * n_ty_dx + 2) * (2 * n_tx_dx + 2) * K)
+                out_plane = max(out_plane, 4 * n_ty_dx * n_tx_dx * C)
+                rows = max(rows, 4 * (2 * n_tx_dx + 2) * K, 8 * C)
+            return {"U": ((16, K, C), f32), "plane": ((L, plane), f32), "out_plane": ((L, out_plane), f32),
+                    "rows": ((L, rows), f32), "V": ((L, 16 * chunk * max(C * tiles, K * tiles_dx)), f32),
                     "M": ((L, 16 * chunk * max(K * tiles, C * tiles_dx)), f32), "dU_tmp": ((L, K, C), f32),
                     "dU_lanes": ((L, 16, K, C), f32), "db_lanes": ((L, K), f32)}
         if kernel == "pointwise":
@@ -251,7 +258,7 @@ class ConvPlan:
                  "gemm": ("cols", "y", "dy", "dcols", "G_tmp", "G_lanes", "db_lanes"),
                  # Winograd: the filters' transforms from W on every call, planes padded in full, panels written
                  # before the products read them, dU and db sums zeroed per call; nothing outlives a call
-                 "winograd": ("U", "U_dx", "g", "plane", "V", "M", "dU_tmp", "dU_lanes", "db_lanes")}
+                 "winograd": ("U", "plane", "out_plane", "rows", "V", "M", "dU_tmp", "dU_lanes", "db_lanes")}
 
     def workspace(self, need_dx: bool = True, kernel: str = "conv2d") -> dict:
         """The workspace arrays, allocated once and reused every step; zero-filled, and the kernels

@@ -274,6 +274,9 @@ def _save(key: str, record: dict) -> None:
 
 
 TRIES = 3  # measured tries per path, the fastest kept
+# The kernels' generation, part of every stored key: a choice measured against kernels since rewritten (the
+# Winograd path's channels-last transforms, generation 2) is measured again rather than read back.
+KERNELS = 2
 
 
 def choose(layer: dict, macs_per_image: int, threads: int, trial, candidates=("direct", "gemm"), prepare=None) -> dict:
@@ -284,7 +287,7 @@ def choose(layer: dict, macs_per_image: int, threads: int, trial, candidates=("d
     images (called only when measuring); candidates: the paths this layer can take ("winograd" only
     for 3×3 stride-1 layers); prepare(candidates), when given, is called once before measuring."""
     info = processor()
-    key = {"cpu": info["name"], "features": info["features"], "threads": threads, **layer}
+    key = {"cpu": info["name"], "features": info["features"], "threads": threads, "kernels": KERNELS, **layer}
     if tuple(candidates) != ("direct", "gemm"):
         key["paths"] = list(candidates)  # a choice among two paths says nothing about a third
     key = json.dumps(key, sort_keys=True)

@@ -294,12 +294,13 @@ def test_a_conv_layer_runs_winograd_when_chosen(monkeypatch):
 def test_winograd_chunk_stays_within_the_share_and_the_cache_budget(monkeypatch):
     monkeypatch.setattr(tuning, "_processor", {"name": "x", "vector_width": 16, "features": [], "L1d": None,
                                                "L2": None, "L3": 32 * 2**20, "L3_sharing": 2})
-    # 16 MiB per core, half of it 8,388,608 bytes for V and M: T ≤ 8,388,608 // (4·16·(C + K)), at most 512
-    assert tuning.winograd_chunk(32, 256, 3, 64) == 2      # 32×32 map: 256 tiles; T ≤ 512: 2 images
+    # 16 MiB per core, half of it 8,388,608 bytes for V and M: T ≤ 8,388,608 // (4·16·(C + K)), at most 256
+    assert tuning.winograd_chunk(32, 256, 3, 64) == 1      # 32×32 map: 256 tiles; T ≤ 256: 1 image
+    assert tuning.winograd_chunk(32, 64, 3, 64) == 4       # 16×16 map: 64 tiles; 4 images
     assert tuning.winograd_chunk(32, 16, 512, 512) == 8    # 8×8 map: 16 tiles; T ≤ 8,388,608 // 65,536 = 128: 8 images
     assert tuning.winograd_chunk(32, 4, 512, 512) == 32    # 4×4 map: 4 tiles; 128 // 4 = 32, the whole share
     assert tuning.winograd_chunk(3, 4, 64, 64) == 3        # … but a lane has only 3 images
-    assert tuning.winograd_chunk(32, 1024, 64, 64) == 1    # one image is more than 512 columns
+    assert tuning.winograd_chunk(32, 1024, 64, 64) == 1    # one image is more than 256 columns
     monkeypatch.setattr(tuning, "_processor", dict(tuning._processor, L3=None))  # unknown: 4 MiB per core
     assert tuning.winograd_chunk(32, 4, 512, 512) == 8     # 2,097,152 // 65,536 = 32 columns: 8 images
 

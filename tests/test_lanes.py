@@ -159,3 +159,33 @@ def test_on_a_cold_cache_the_helper_and_this_process_share_the_bodies_and_a_warm
     assert warm["hits"] == {name: 1 for name in bodies} and warm["out"] == cold["out"]
     off = run(tmp_path, HELPER, cache="other", CNNCALC_PREFETCH="0")
     assert not off["started"] and off["hits"] == {name: 0 for name in bodies} and off["out"] == cold["out"]
+
+
+def test_numbas_blas_table_loads_without_running_scipy_linalg_and_scipy_linalg_still_works():
+    """lanes.defer_scipy_linalg: in a fresh process, a Numba kernel calling sgemm (np.dot) compiles and runs
+    with scipy.linalg's __init__ not yet run (its solvers' module absent), and the first use of scipy.linalg
+    afterwards runs it: `solve` and `from scipy.linalg import inv` give the right answers, and the package and
+    its cython_blas are the modules Numba used."""
+    pytest.importorskip("scipy")
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from numba import njit
+        import cnncalc.layers.lanes  # noqa: F401
+
+        @njit
+        def product(a, b):
+            return np.dot(a, b)
+
+        a = np.arange(6, dtype=np.float32).reshape(2, 3)
+        assert np.array_equal(product(a, a.T.copy()), a @ a.T)
+        deferred = "scipy.linalg._basic" not in sys.modules
+        import scipy.linalg
+        blas = sys.modules["scipy.linalg.cython_blas"]
+        x = scipy.linalg.solve(np.array([[2.0, 0.0], [0.0, 4.0]]), np.array([2.0, 8.0]))
+        from scipy.linalg import inv
+        print(deferred, x.tolist(), inv(np.eye(2) * 2).tolist(), scipy.linalg.cython_blas is blas,
+              sys.modules["scipy.linalg"] is scipy.linalg)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "[1.0,", "2.0]", "[[0.5,", "0.0],", "[0.0,", "0.5]]", "True", "True"]

@@ -48,18 +48,56 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import types as pytypes
 
 import numba
 from numba import njit, types
 from numba.core import cgutils, sigutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
+
+
+# ------------------------------------------------------------------ SciPy's BLAS table without scipy.linalg's import
+
+class _DeferredPackage(pytypes.ModuleType):
+    """A package whose __init__ runs at the first attribute it lacks; its submodules import meanwhile."""
+
+    def __getattr__(self, name):
+        self.__class__ = pytypes.ModuleType  # from here on a plain module: no second run
+        self.__spec__.loader.exec_module(self)
+        return getattr(self, name)
+
+
+def defer_scipy_linalg() -> None:
+    """Numba's first compile or cache load in a process imports `scipy.linalg.cython_blas` (its BLAS for np.dot,
+    numba.np.linalg.ensure_blas), and Python first runs scipy.linalg's whole __init__ (its solvers, decompositions,
+    array-API layer): 0.15 s of a cached start of about a second (SciPy 1.17, Zen 4), for a package whose only use
+    here is that table of function pointers. scipy.linalg is registered as a deferred package instead: importing its
+    cython_blas loads that module alone (~10 ms), and the first use of anything else of scipy.linalg (`solve`, …)
+    runs the real __init__ into the same module object then. Nothing happens where scipy.linalg is already
+    imported or SciPy is absent."""
+    if "scipy.linalg" in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec("scipy.linalg")
+    except ImportError:
+        return
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        return
+    module = importlib.util.module_from_spec(spec)
+    module.__class__ = _DeferredPackage
+    sys.modules["scipy.linalg"] = module
+    sys.modules["scipy"].linalg = module
+
+
+defer_scipy_linalg()
 
 
 def body(signature: str, **options):

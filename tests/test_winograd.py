@@ -391,3 +391,12 @@ def test_fifty_steps_match_pytorch_on_the_winograd_path(monkeypatch):
     monkeypatch.setenv("CNNCALC_CONV_PATH", "winograd")
     te.test_fifty_steps_match_pytorch(te.RESIDUAL_NET, "sgd")
     te.test_whole_network_gradient_matches_finite_differences(te.GAP)
+
+
+def test_a_trial_at_two_sizes_is_extrapolated_to_the_batch_as_a_line():
+    """tuning.whole_batch: 1.0 s on 2 images and 1.5 s on 4 is 0.5 s fixed + 0.25 s per image, 16.5 s for 64
+    (scaling the larger trial alone would say 24 s and favour paths with no per-call work); one size, or a
+    larger size measured no slower (noise), scales the last trial."""
+    assert tuning.whole_batch([1.0, 1.5], (2, 4), 64) == pytest.approx(16.5)
+    assert tuning.whole_batch([1.0], (2, 4), 64) == pytest.approx(32.0)
+    assert tuning.whole_batch([1.0, 0.9], (2, 4), 64) == pytest.approx(0.9 * 16)

@@ -725,19 +725,33 @@ class Conv:
                  "need_dx": self.need_dx}
         macs = p.n_C * p.n_H * p.n_W * p.K
 
+        m1 = min(p.m, p.lanes * tuning.gemm_chunk(p.share, p.n_H * p.n_W, p.K))
+        m2 = min(p.m, 2 * m1)
+        probes, data = {}, []
+
         def trial(candidate):
-            """Seconds of one forward and backward with that path on one chunk of images per lane, per batch."""
-            m = min(p.m, p.lanes * tuning.gemm_chunk(p.share, p.n_H * p.n_W, p.K))
-            probe = Conv(m, p.n_C_prev, p.n_H_prev, p.n_W_prev, p.n_C, (p.f_H, p.f_W), (p.s_H, p.s_W), p.pads,
-                         (p.d_H, p.d_W), p.groups, p.n_H, p.n_W, need_dx=self.need_dx, path=candidate)
-            rng = np.random.default_rng(0)
-            x = rng.standard_normal((m, p.n_C_prev, p.n_H_prev, p.n_W_prev), dtype=np.float32)
-            W = rng.standard_normal((p.n_C, p.C_g, p.f_H, p.f_W), dtype=np.float32)
-            dW = np.empty_like(W)
-            start = time.perf_counter()
-            out = probe.forward(x, W)
-            probe.backward(out, W, dW, need_dx=self.need_dx)
-            return (time.perf_counter() - start) * p.m / m
+            """Seconds of one forward and backward with that path on the whole batch, estimated from one chunk of
+            images per lane and two chunks: t(m) = fixed + per_image·m, so that what a path pays once per call
+            (Winograd's filter transform and dW's reduction, the direct path's weight packing) is not scaled up
+            with the images as a single size would. Each path's probe layer is built once, so its buffers' first
+            touch is in the untimed first trial, not in every one."""
+            if not data:
+                rng = np.random.default_rng(0)
+                data.extend((rng.standard_normal((m2, p.n_C_prev, p.n_H_prev, p.n_W_prev), dtype=np.float32),
+                             rng.standard_normal((p.n_C, p.C_g, p.f_H, p.f_W), dtype=np.float32)))
+            x, W = data
+            if candidate not in probes:
+                probes[candidate] = (Conv(m2, p.n_C_prev, p.n_H_prev, p.n_W_prev, p.n_C, (p.f_H, p.f_W), (p.s_H, p.s_W),
+                                          p.pads, (p.d_H, p.d_W), p.groups, p.n_H, p.n_W, need_dx=self.need_dx,
+                                          path=candidate), np.empty_like(W))
+            probe, dW = probes[candidate]
+            seconds = []
+            for m in (m1, m2) if m2 > m1 else (m1,):
+                start = time.perf_counter()
+                out = probe.forward(x[:m], W)
+                probe.backward(out, W, dW, need_dx=self.need_dx)
+                seconds.append(time.perf_counter() - start)
+            return tuning.whole_batch(seconds, (m1, m2), p.m)
 
         # the threads the kernels will run on; before measuring, the helper compiles every candidate's bodies
         return tuning.choose(layer, macs, numba.get_num_threads(), trial, candidates,

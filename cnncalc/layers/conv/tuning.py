@@ -279,9 +279,20 @@ def _save(key: str, record: dict) -> None:
 
 
 TRIES = 3  # measured tries per path, the fastest kept
-# The kernels' generation, part of every stored key: a choice measured against kernels since rewritten (the
-# Winograd path's channels-last transforms, generation 2) is measured again rather than read back.
+# The kernels' generation, part of every stored key: a choice measured against kernels since rewritten, or
+# measured another way, is measured again rather than read back (generation 2: the Winograd path's
+# channels-last transforms, and trials at two sizes extrapolated to the batch, kernels.Conv._choose).
 KERNELS = 2
+
+
+def whole_batch(seconds, sizes, m: int) -> float:
+    """Seconds for m images from a trial's seconds on sizes[0] images and, when measured, on sizes[1]: the line
+    through the two (t = fixed + per_image·images) at m. With one size, or where noise made the larger size no
+    slower, the last size's seconds scaled by m / size."""
+    if len(seconds) == 2 and seconds[1] > seconds[0] and sizes[1] > sizes[0]:
+        per_image = (seconds[1] - seconds[0]) / (sizes[1] - sizes[0])
+        return seconds[1] + per_image * (m - sizes[1])
+    return seconds[-1] * m / sizes[len(seconds) - 1]
 
 
 def choose(layer: dict, macs_per_image: int, threads: int, trial, candidates=("direct", "gemm"), prepare=None) -> dict:

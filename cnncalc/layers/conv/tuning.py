@@ -10,7 +10,8 @@ Nothing here is a constant tuned on one machine:
                columns reuses each weight N times; N grows to 512 columns (beyond, OpenBLAS measured no
                faster) or until the im2col panel, K·N floats, fills half of this core's share of L3.
   choose()     for a layer that both the direct kernel (kernels.conv2d_*) and the im2col + sgemm path can
-               run: measured once (forward + backward on a few images, the fastest of three tries each,
+               run: measured once (forward + backward on one and on two chunks of images per lane, the line
+               through the two extrapolated to the batch (whole_batch), the fastest of three tries each,
                the paths taking turns so that other work on the machine weighs on all of them) and
                kept in a JSON file beside Numba's cache (NUMBA_CACHE_DIR, else the user cache directory),
                keyed by the processor, the thread count and the layer; later runs read it back. Small

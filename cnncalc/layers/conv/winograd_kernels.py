@@ -22,8 +22,8 @@ dx        for stride 1, dx is the correlation of dout, padded by (2 − p_top, 2
           g reverses G's columns, which swaps G's rows 0 and 3: G flip(g) Gᵀ = P (G g Gᵀ) Pᵀ with π = (3, 1, 2, 0)
           on each axis. So dx is the same algorithm on dout's tiles with U'_ξ = U_π(ξ) (K×C), no second transform:
           M'_ξ = V'_ξ · U_π(ξ)  (T'×K · K×C), cut to n_H_prev × n_W_prev.
-dW        Y is linear in U: dL/dU_ξ[k, c] = Σ_t G_ξ[t, k]·V_ξ[t, c] with G_t = A dY_t Aᵀ (dY_t dout's 2×2
-          block t, zero beyond n_H, n_W): dU_ξ += G_ξᵀ · V_ξ (K×T · T×C), then dW[k, c] = Gᵀ dU[k, c] G.
+dW        Y is linear in U: dL/dU_ξ[k, c] = Σ_t D_ξ[t, k]·V_ξ[t, c] with D_t = A dY_t Aᵀ (dY_t dout's 2×2
+          block t, zero beyond n_H, n_W): dU_ξ += D_ξᵀ · V_ξ (K×T · T×C), then dW[k, c] = Gᵀ dU[k, c] G.
           V is recomputed from x in backward rather than kept from forward (16·C·T floats per chunk).
 db        Σ dout over images and positions.
 
@@ -245,9 +245,9 @@ def _output_tiles(M, K, T, t0, n_ty, n_tx, b, out_plane, rows):
 
 
 @njit(cache=True, fastmath=FASTMATH, boundscheck=False)
-def _gradient_tiles(plane, K, n_ty, n_tx, G, T, t0, rows):
-    """G[ξ, t0 + ty·n_tx + tx, :] = (A dY Aᵀ)_ξ, dY = plane[2ty … 2ty + 1, 2tx … 2tx + 1, :] (dout channels
-    last, zero beyond n_H × n_W). G: flat (16, T, K); rows: scratch of 4·2n_tx·K. A down rows, Aᵀ per tile."""
+def _gradient_tiles(plane, K, n_ty, n_tx, D, T, t0, rows):
+    """D[ξ, t0 + ty·n_tx + tx, :] = (A dY Aᵀ)_ξ, dY = plane[2ty … 2ty + 1, 2tx … 2tx + 1, :] (dout channels
+    last, zero beyond n_H × n_W). D: flat (16, T, K); rows: scratch of 4·2n_tx·K. A down rows, Aᵀ per tile."""
     s = 2 * n_tx * K
     q = T * K
     g1, g2, g3 = rows[s:2 * s], rows[2 * s:3 * s], rows[3 * s:4 * s]
@@ -262,10 +262,10 @@ def _gradient_tiles(plane, K, n_ty, n_tx, G, T, t0, rows):
                 o = 2 * tx * K
                 z0, z1 = g[o:o + K], g[o + K:o + 2 * K]
                 v = (t0 + ty * n_tx + tx) * K + 4 * r * q
-                _copy(z0, G[v:v + K])
-                _add(z0, z1, G[v + q:v + q + K])
-                _sub(z0, z1, G[v + 2 * q:v + 2 * q + K])
-                _neg(z1, G[v + 3 * q:v + 3 * q + K])
+                _copy(z0, D[v:v + K])
+                _add(z0, z1, D[v + q:v + q + K])
+                _sub(z0, z1, D[v + 2 * q:v + 2 * q + K])
+                _neg(z1, D[v + 3 * q:v + 3 * q + K])
 
 
 # ------------------------------------------------------------------ the filters: U from W, dW from dU
@@ -426,9 +426,9 @@ def _backward_chunks(lo, hi, chunk, x, dout, U, p_top, p_left, plane, V_ws, M_ws
             _to_plane(x[i], p_top, p_left, H_p, W_p, plane)
             _input_tiles(plane, W_p, C, n_ty, n_tx, V_ws, T, (i - i0) * tiles, rows)
         V = V_ws[:16 * T * C].reshape(16, T, C)
-        G = M_ws[:16 * T * K].reshape(16, T, K)
+        D = M_ws[:16 * T * K].reshape(16, T, K)
         for xi in range(16):
-            np.dot(G[xi].T, V[xi], dU_tmp)
+            np.dot(D[xi].T, V[xi], dU_tmp)
             _add(dU[xi].reshape(K * C), dU_tmp.reshape(K * C), dU[xi].reshape(K * C))
         if dx.shape[0] > 0:
             _chunk_product(dout, i0, i1, U, True, 2 - p_top, 2 - p_left, plane, V_ws, M_ws, rows, out_plane, none, dx)

@@ -120,9 +120,13 @@ def _half_alt3(a, b, c_, out):
 
 
 @njit(cache=True, fastmath=FASTMATH, boundscheck=False)
-def _add_bias(a, bias, out):
-    for c in range(out.shape[0]):
-        out[c] = a[c] + bias[c]
+def _g_transposed(u0, u1, u2, u3, r0, r1, r2):
+    """(r0, r1, r2) = Gᵀ (u0, u1, u2, u3): Gᵀ's rows (1, ½, ½, 0), (0, ½, −½, 0), (0, ½, ½, 1)."""
+    for c in range(r0.shape[0]):
+        h = HALF * (u1[c] + u2[c])
+        r0[c] = u0[c] + h
+        r1[c] = HALF * (u1[c] - u2[c])
+        r2[c] = h + u3[c]
 
 
 # ------------------------------------------------------------------ channels last and back
@@ -240,8 +244,8 @@ def _output_tiles(M, K, T, t0, n_ty, n_tx, b, out_plane, rows):
                 _add3(w0, w1, w2, y0)
                 _sub3(w1, w2, w3, y1)
                 if has_bias:
-                    _add_bias(y0, b, y0)
-                    _add_bias(y1, b, y1)
+                    _add(y0, b, y0)
+                    _add(y1, b, y1)
 
 
 @njit(cache=True, fastmath=FASTMATH, boundscheck=False)
@@ -314,24 +318,15 @@ def _dW_rows(lo, hi, dU_lanes, n_lanes, rows, dW):
             _copy(dU_lanes[0, xi, k], ux)
             for t in range(1, n_lanes):
                 _add(ux, dU_lanes[t, xi, k], ux)
-        for j in range(4):  # Gᵀ u: rows u0 + ½(u1 + u2), ½(u1 − u2), ½(u1 + u2) + u3 (column j)
-            u0, u1, u2, u3 = u[j * C:(j + 1) * C], u[(4 + j) * C:(5 + j) * C], u[(8 + j) * C:(9 + j) * C], \
-                u[(12 + j) * C:(13 + j) * C]
-            r0, r1, r2 = v[j * C:(j + 1) * C], v[(4 + j) * C:(5 + j) * C], v[(8 + j) * C:(9 + j) * C]
-            for c in range(C):
-                h = HALF * (u1[c] + u2[c])
-                r0[c] = u0[c] + h
-                r1[c] = HALF * (u1[c] - u2[c])
-                r2[c] = h + u3[c]
-        for r in range(3):  # (Gᵀ u) G: columns w0 + ½(w1 + w2), ½(w1 − w2), ½(w1 + w2) + w3 of row r
-            w0, w1, w2, w3 = v[4 * r * C:(4 * r + 1) * C], v[(4 * r + 1) * C:(4 * r + 2) * C], \
-                v[(4 * r + 2) * C:(4 * r + 3) * C], v[(4 * r + 3) * C:(4 * r + 4) * C]
-            d0, d1, d2 = d[3 * r * C:(3 * r + 1) * C], d[(3 * r + 1) * C:(3 * r + 2) * C], d[(3 * r + 2) * C:(3 * r + 3) * C]
-            for c in range(C):
-                h = HALF * (w1[c] + w2[c])
-                d0[c] = w0[c] + h
-                d1[c] = HALF * (w1[c] - w2[c])
-                d2[c] = h + w3[c]
+        for j in range(4):  # Gᵀ u, column j
+            _g_transposed(u[j * C:(j + 1) * C], u[(4 + j) * C:(5 + j) * C], u[(8 + j) * C:(9 + j) * C],
+                          u[(12 + j) * C:(13 + j) * C], v[j * C:(j + 1) * C], v[(4 + j) * C:(5 + j) * C],
+                          v[(8 + j) * C:(9 + j) * C])
+        for r in range(3):  # (Gᵀ u) G = (Gᵀ (Gᵀ u)ᵀ)ᵀ: Gᵀ along row r
+            _g_transposed(v[4 * r * C:(4 * r + 1) * C], v[(4 * r + 1) * C:(4 * r + 2) * C],
+                          v[(4 * r + 2) * C:(4 * r + 3) * C], v[(4 * r + 3) * C:(4 * r + 4) * C],
+                          d[3 * r * C:(3 * r + 1) * C], d[(3 * r + 1) * C:(3 * r + 2) * C],
+                          d[(3 * r + 2) * C:(3 * r + 3) * C])
         dst = dW[k].reshape(9 * C)
         for ab in range(9):  # back to W's layout: dW[k, c, a, b] = d[ab, c]
             dr = d[ab * C:(ab + 1) * C]
